@@ -1,0 +1,146 @@
+# smtpsec-gateway: top-level build.
+#
+#   make                      gateway, smtpsec-send, smtpsec-verify, test programs
+#   make test                 every unit and integration case; ends "N passed, N failed, N skipped"
+#   make SANITIZE=address,undefined test
+#   make fuzz [FUZZ_SECONDS=N]  libFuzzer targets (clang); with FUZZ_SECONDS, run each
+#   make deps                 install the Debian packages build and tests need (root)
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+#
+# Library sources are picked up by directory: every verify/*.c goes into
+# libvfy.a, every lmtp/*.c into liblmtp.a, every receiver/*.c except the
+# *_main.c files into librcv.a.  Dependencies point one way:
+# receiver -> verify, receiver -> lmtp.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+SANITIZE ?=
+B        := build$(if $(SANITIZE),-san)
+
+PKGS     := wolfssl libunbound hiredis inih libsystemd libidn2 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
+            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
+            -Wno-unused-parameter
+WERROR   ?= $(if $(filter true,$(CI)),-Werror)
+OPT      ?= -O2
+CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS)
+CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(WERROR) -fno-strict-aliasing -MMD -MP
+LDFLAGS  +=
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+VFY_SRCS  := $(sort $(wildcard verify/*.c))
+LMTP_SRCS := $(sort $(wildcard lmtp/*.c))
+RCV_SRCS  := $(sort $(filter-out %_main.c,$(wildcard receiver/*.c)))
+TLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+
+LIBVFY  := $(B)/libvfy.a
+LIBLMTP := $(B)/liblmtp.a
+LIBRCV  := $(B)/librcv.a
+LIBT    := $(B)/libtest.a
+ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP)
+
+# Programs: name -> sources.  Each tests/tools/<name>/ directory is one program.
+PROGS := smtpsec-gateway smtpsec-verify
+SRCS_smtpsec-gateway := receiver/rcv_main.c
+SRCS_smtpsec-verify  := receiver/rcv_verify_main.c
+TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/tools/*/*.c))))
+TOOLS     := $(notdir $(TOOL_DIRS))
+$(foreach t,$(TOOLS),$(eval SRCS_$(t) := $(sort $(wildcard tests/tools/$(t)/*.c))))
+# Only build programs whose sources exist (modules land one at a time).
+PROGS := $(foreach p,$(PROGS),$(if $(wildcard $(SRCS_$(p))),$(p)))
+ALL_PROGS := $(PROGS) $(TOOLS)
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+.PHONY: all test unit integration check deps fuzz fuzz-bins install clean
+.SECONDARY:
+all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBVFY): $(call obj,$(VFY_SRCS))
+$(LIBLMTP): $(call obj,$(LMTP_SRCS))
+$(LIBRCV): $(call obj,$(RCV_SRCS))
+$(LIBT): $(call obj,$(TLIB_SRCS))
+$(B)/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(if $^,ar rcs $@ $^,ar rcs $@)
+
+define prog_rule
+$(B)/$(1): $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT) $$(PKG_LIBS)
+endef
+$(foreach p,$(ALL_PROGS),$(eval $(call prog_rule,$(p))))
+
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS) $(LIBT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+
+# --- tests ---------------------------------------------------------------
+# tests/run.sh runs every unit binary and every tests/integration/*.sh,
+# counts their PASS:/FAIL:/SKIP: lines and prints the closing line.
+test: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) sh tests/run.sh $(UNIT_BINS) $(sort $(wildcard tests/integration/t_*.sh))
+unit: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) sh tests/run.sh $(UNIT_BINS)
+integration: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) sh tests/run.sh $(sort $(wildcard tests/integration/t_*.sh))
+# One module or one file: make check T=tests/unit/verify/test_vfy_der.c
+check: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) sh tests/run.sh $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(T))
+
+# --- fuzzing (clang + libFuzzer) -------------------------------------------
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FB := build-fuzz
+FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_LIB_SRCS := $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
+fuzz:
+	$(MAKE) --no-print-directory CC=clang B=$(FB) OPT=-O1 \
+	    SANITIZE=address,undefined \
+	    CFLAGS_EXTRA=-fsanitize=fuzzer-no-link fuzz-bins
+	@if [ -n "$(FUZZ_SECONDS)" ]; then sh tests/fuzz/run.sh $(FB) $(FUZZ_SECONDS); fi
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(FB)/fuzz/%,$(FUZZ_SRCS))
+CFLAGS += $(CFLAGS_EXTRA)
+$(FB)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS) $(LIBT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+
+# --- packages ---------------------------------------------------------------
+DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev \
+              libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
+DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils \
+              dovecot-core dovecot-lmtpd redis-server dns-root-data \
+              ca-certificates openssl
+deps:
+	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; else \
+	    echo "deps: installing$$missing"; \
+	    if [ -z "$$SMTPSEC_APT_UPDATED" ]; then apt-get update -q; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+
+# --- install ----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec
+	install -m 755 $(B)/smtpsec-gateway $(DESTDIR)$(PREFIX)/sbin/
+	for p in smtpsec-verify smtpsec-send smtpsec-stats; do \
+	    [ -f $(B)/$$p ] && install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/ || true; done
+	install -m 644 config/smtpsec-gateway.conf $(DESTDIR)/etc/smtpsec/smtpsec-gateway.conf.example
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(B) $(FB) -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* tutil: see tutil.h. */
+#include "tests/lib/tutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+tutil_shared(const char *rel)
+{
+	static char path[4096];
+	const char *base = getenv("SHARED");
+
+	if (base == NULL || *base == '\0')
+		base = "../shared";
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	return path;
+}
+
+uint8_t *
+tutil_read_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4097) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				abort();
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fclose(f);
+		free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+uint8_t *
+tutil_hex(const char *hex, size_t *len_r)
+{
+	size_t n = strlen(hex), i;
+	uint8_t *out;
+
+	if (n % 2)
+		return NULL;
+	out = malloc(n / 2 + 1);
+	if (out == NULL)
+		abort();
+	for (i = 0; i < n / 2; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]);
+		int lo = hexval((unsigned char)hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len_r = n / 2;
+	return out;
+}
+
+char *
+tutil_tohex(const uint8_t *buf, size_t len)
+{
+	static const char d[] = "0123456789abcdef";
+	char *s = malloc(2 * len + 1);
+	size_t i;
+
+	if (s == NULL)
+		abort();
+	for (i = 0; i < len; i++) {
+		s[2 * i] = d[buf[i] >> 4];
+		s[2 * i + 1] = d[buf[i] & 15];
+	}
+	s[2 * len] = '\0';
+	return s;
+}

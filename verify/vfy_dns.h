@@ -1,0 +1,111 @@
+/*
+ * vfy_dns: DNSSEC-validated lookups on libunbound inside a libev loop, with
+ * a TTL cache in process or in Redis (SMTPSEC.md 4.5, 4.7, 9).
+ *
+ * Ownership: the answer handed to a callback is borrowed and valid only
+ * during the callback; copy what you keep.  A query handle is owned by the
+ * library until its callback has run or vfy_dns_cancel() has been called.
+ * Callbacks are never run before vfy_dns_lookup() returns (cache hits are
+ * delivered from the loop).  Nothing here logs: reasons come back in
+ * answers and errors for the caller to log.
+ */
+#ifndef VFY_DNS_H
+#define VFY_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct ev_loop;
+
+#define VFY_DNS_T_SRV	33
+#define VFY_DNS_T_TLSA	52
+
+/* DNSSEC status, fail-closed at zero (Unbound sec_status). */
+enum vfy_dns_status {
+	VFY_DNS_UNCHECKED = 0,
+	VFY_DNS_BOGUS,
+	VFY_DNS_INSECURE,
+	VFY_DNS_SECURE,
+};
+
+/* What the lookup produced, as verification needs it. */
+enum vfy_dns_result {
+	VFY_DNS_TEMPFAIL = 0,	/* SERVFAIL, timeout, bogus, resolver error */
+	VFY_DNS_DATA,		/* NOERROR with records of the type asked */
+	VFY_DNS_NODATA,		/* NOERROR, no records of that type */
+	VFY_DNS_NXDOMAIN,
+};
+
+struct vfy_srv {
+	uint16_t priority, weight, port;
+	char target[256];	/* lower-case, no trailing dot; "." stays "." */
+};
+
+struct vfy_tlsa {
+	uint8_t usage, selector, mtype;
+	size_t len;
+	const uint8_t *data;	/* borrowed from the answer */
+};
+
+struct vfy_dns_answer {
+	const char *qname;	/* as asked, no trailing dot */
+	uint16_t qtype;
+	enum vfy_dns_result result;
+	enum vfy_dns_status status;
+	int rcode;
+	uint32_t ttl;		/* seconds left; 0 for TEMPFAIL */
+	int from_cache;		/* 0 resolver, 1 memory, 2 redis */
+	const char *why;	/* why_bogus / timeout / error text, or "" */
+	size_t n_srv;		/* SRV answers, ordered per RFC 2782 */
+	const struct vfy_srv *srv;
+	size_t n_tlsa;
+	const struct vfy_tlsa *tlsa;
+};
+
+enum vfy_dns_cache_kind {
+	VFY_DNS_CACHE_MEMORY = 0,
+	VFY_DNS_CACHE_REDIS,
+};
+
+struct vfy_dns_options {
+	const char *unbound_conf;	/* may be NULL */
+	const char *trust_anchor_file;	/* may be NULL */
+	unsigned timeout_ms;		/* per lookup; 0 = 5000 */
+	enum vfy_dns_cache_kind cache;
+	unsigned cache_max_ttl;		/* seconds */
+	size_t cache_entries;		/* memory cache bound */
+	const char *redis_url;		/* redis://[user:pass@]host:port[/db] or unix:/path */
+};
+
+struct vfy_dns_stats {
+	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
+	    redis_hits, redis_misses, redis_errors, tempfails;
+};
+
+struct vfy_dns;
+struct vfy_dns_query;
+
+typedef void vfy_dns_cb(void *arg, const struct vfy_dns_answer *ans);
+
+/* Create a resolver on loop.  Refuses (returns -1, reason in err) when there
+ * is neither a usable trust anchor nor an unbound_conf: the gateway must
+ * never run without DNSSEC validation. */
+int vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop,
+    const struct vfy_dns_options *opt, char *err, size_t errlen);
+void vfy_dns_deinit(struct vfy_dns **dns_p);
+
+/* Start a lookup of (name, qtype).  Returns a handle, or NULL when the
+ * name is not a valid domain name (the callback is then not called). */
+struct vfy_dns_query *vfy_dns_lookup(struct vfy_dns *dns, const char *name,
+    uint16_t qtype, vfy_dns_cb *cb, void *arg);
+
+/* Cancel a lookup whose callback has not run; sets *q_p to NULL. */
+void vfy_dns_cancel(struct vfy_dns_query **q_p);
+
+void vfy_dns_get_stats(const struct vfy_dns *dns, struct vfy_dns_stats *st_r);
+
+const char *vfy_dns_result_str(enum vfy_dns_result r);
+const char *vfy_dns_status_str(enum vfy_dns_status s);
+
+#endif
