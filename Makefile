@@ -46,9 +46,10 @@ LIBT    := $(B)/libtest.a
 ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP)
 
 # Programs: name -> sources.  Each tests/tools/<name>/ directory is one program.
-PROGS := smtpsec-gateway smtpsec-verify
+PROGS := smtpsec-gateway smtpsec-verify smtpsec-stats
 SRCS_smtpsec-gateway := receiver/rcv_main.c
 SRCS_smtpsec-verify  := receiver/rcv_verify_main.c
+SRCS_smtpsec-stats   := receiver/rcv_stats_main.c
 TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/tools/*/*.c))))
 TOOLS     := $(notdir $(TOOL_DIRS))
 $(foreach t,$(TOOLS),$(eval SRCS_$(t) := $(sort $(wildcard tests/tools/$(t)/*.c))))
@@ -122,7 +123,7 @@ DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev
               libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
-              ca-certificates openssl
+              ca-certificates openssl python3 systemd
 deps:
 	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

@@ -1,0 +1,354 @@
+/*
+ * rcv_metrics: counters in process, flushed to Redis in one MULTI/EXEC batch
+ * per interval.  See rcv_metrics.h for the key layout.
+ *
+ * Accounting: value[k] is what this process has counted; sent[k] is what
+ * Redis has acknowledged.  A batch carries value - sent and remembers it in
+ * inflight[]; only a successful EXEC moves inflight into sent, so a failed
+ * batch is simply resent (with whatever was added meanwhile) next time.
+ * The one ambiguous case, a connection lost after EXEC ran but before its
+ * reply arrived, can count a batch twice; it is logged as a Redis outage.
+ */
+#include "receiver/rcv_metrics.h"
+
+#include <ev.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rcv_metrics *rcv_metrics_default;
+
+#define RCV_M_NAME_(n) #n,
+static const char *const metric_names[RCV_M__COUNT] = {
+	RCV_METRICS_LIST(RCV_M_NAME_, RCV_M_NAME_)
+};
+#undef RCV_M_NAME_
+#define RCV_M_C_(n) 0,
+#define RCV_M_G_(n) 1,
+static const unsigned char metric_gauge[RCV_M__COUNT] = {
+	RCV_METRICS_LIST(RCV_M_C_, RCV_M_G_)
+};
+#undef RCV_M_C_
+#undef RCV_M_G_
+
+/* Batches stuck longer than this drop the connection. */
+#define RCV_METRICS_STUCK_S	5.0
+#define RCV_METRICS_BACKOFF_MAX	30.0
+
+struct rcv_metrics {
+	struct ev_loop *loop;		/* borrowed */
+	struct ev_timer timer;
+	struct rcv_metrics_options opt;	/* strings point into own[] */
+	char *own[5];			/* owned copies of the option strings */
+	redisAsyncContext *ac;		/* owned by hiredis once connected */
+	int connected;
+	int in_flight;
+	ev_tstamp flight_start;
+	ev_tstamp next_connect;
+	double backoff;
+	int state_changed;
+	int64_t value[RCV_M__COUNT];
+	int64_t sent[RCV_M__COUNT];
+	int64_t inflight[RCV_M__COUNT];
+	char key_inst[300], key_total[32];
+};
+
+static char *
+xstrdup_or_null(const char *s)
+{
+	char *d;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+const char *
+rcv_metrics_name(enum rcv_metric k)
+{
+	return (unsigned)k < RCV_M__COUNT ? metric_names[k] : "?";
+}
+
+int
+rcv_metrics_is_gauge(enum rcv_metric k)
+{
+	return (unsigned)k < RCV_M__COUNT && metric_gauge[k];
+}
+
+void
+rcv_metrics_add(struct rcv_metrics *m, enum rcv_metric k, uint64_t delta)
+{
+	if (m != NULL && (unsigned)k < RCV_M__COUNT)
+		m->value[k] += (int64_t)delta;
+}
+
+void
+rcv_metrics_gauge(struct rcv_metrics *m, enum rcv_metric k, int64_t v)
+{
+	if (m != NULL && (unsigned)k < RCV_M__COUNT)
+		m->value[k] = v;
+}
+
+uint64_t
+rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k)
+{
+	return m != NULL && (unsigned)k < RCV_M__COUNT ? (uint64_t)m->value[k] : 0;
+}
+
+void
+rcv_metrics_lmtp_latency(struct rcv_metrics *m, uint64_t us)
+{
+	if (m == NULL)
+		return;
+	rcv_metrics_add(m, RCV_M_lmtp_latency_us_sum, us);
+	rcv_metrics_add(m, RCV_M_lmtp_latency_count, 1);
+	if (us <= 10000)
+		rcv_metrics_add(m, RCV_M_lmtp_latency_le_10ms, 1);
+	else if (us <= 100000)
+		rcv_metrics_add(m, RCV_M_lmtp_latency_le_100ms, 1);
+	else if (us <= 1000000)
+		rcv_metrics_add(m, RCV_M_lmtp_latency_le_1s, 1);
+	else
+		rcv_metrics_add(m, RCV_M_lmtp_latency_gt_1s, 1);
+}
+
+int
+rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r)
+{
+	*changed_r = m->state_changed;
+	m->state_changed = 0;
+	return m->connected;
+}
+
+static void
+set_connected(struct rcv_metrics *m, int up)
+{
+	if (m->connected != up)
+		m->state_changed = 1;
+	m->connected = up;
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+	struct rcv_metrics *m = ac->data;
+
+	if (m == NULL)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback */
+		m->ac = NULL;
+		m->in_flight = 0;
+		set_connected(m, 0);
+		return;
+	}
+	m->backoff = 1.0;
+	set_connected(m, 1);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct rcv_metrics *m = ac->data;
+
+	(void)status;
+	if (m == NULL)
+		return;
+	m->ac = NULL;
+	m->in_flight = 0;	/* inflight deltas were not confirmed: resend */
+	set_connected(m, 0);
+	m->next_connect = ev_now(m->loop) + m->backoff;
+	m->backoff = m->backoff * 2 > RCV_METRICS_BACKOFF_MAX ? RCV_METRICS_BACKOFF_MAX : m->backoff * 2;
+}
+
+static void
+send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **argv)
+{
+	size_t lens[8];
+	int i;
+
+	for (i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	redisAsyncCommandArgv(m->ac, fn, m, argc, argv, lens);
+}
+
+static void
+start_connect(struct rcv_metrics *m)
+{
+	redisAsyncContext *ac;
+
+	if (m->opt.unix_path != NULL)
+		ac = redisAsyncConnectUnix(m->opt.unix_path);
+	else
+		ac = redisAsyncConnect(m->opt.host, m->opt.port);
+	if (ac == NULL)
+		abort();
+	if (ac->err) {
+		redisAsyncFree(ac);
+		m->next_connect = ev_now(m->loop) + m->backoff;
+		m->backoff = m->backoff * 2 > RCV_METRICS_BACKOFF_MAX ? RCV_METRICS_BACKOFF_MAX : m->backoff * 2;
+		return;
+	}
+	ac->data = m;
+	redisLibevAttach(m->loop, ac);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	m->ac = ac;
+	/* Queued until the connection is up; errors surface on EXEC. */
+	if (m->opt.password != NULL) {
+		const char *a[3] = { "AUTH", m->opt.user ? m->opt.user : m->opt.password, m->opt.password };
+		send_argv(m, NULL, m->opt.user ? 3 : 2, a);
+	}
+	if (m->opt.db > 0) {
+		char db[16];
+		const char *a[2] = { "SELECT", db };
+		snprintf(db, sizeof(db), "%d", m->opt.db);
+		send_argv(m, NULL, 2, a);
+	}
+}
+
+static void
+on_exec(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct rcv_metrics *m = priv;
+	redisReply *reply = r;
+	int k;
+
+	(void)ac;
+	if (!m->in_flight)
+		return;		/* a disconnect already wrote this batch off */
+	m->in_flight = 0;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+		return;		/* EXECABORT, auth error, ...: resend later */
+	for (k = 0; k < RCV_M__COUNT; k++) {
+		m->sent[k] += m->inflight[k];
+		m->inflight[k] = 0;
+	}
+}
+
+int
+rcv_metrics_flush(struct rcv_metrics *m)
+{
+	char num[32], field[96], now_s[32], ival[32];
+	const char *a[5];
+	int k;
+
+	if (m->ac == NULL || !m->connected || m->in_flight)
+		return -1;
+	a[0] = "MULTI";
+	send_argv(m, NULL, 1, a);
+	for (k = 0; k < RCV_M__COUNT; k++) {
+		if (metric_gauge[k]) {
+			snprintf(field, sizeof(field), "%s.w%u", metric_names[k], m->opt.worker);
+			snprintf(num, sizeof(num), "%lld", (long long)m->value[k]);
+			a[0] = "HSET"; a[1] = m->key_inst; a[2] = field; a[3] = num;
+			send_argv(m, NULL, 4, a);
+			m->inflight[k] = 0;
+			continue;
+		}
+		m->inflight[k] = m->value[k] - m->sent[k];
+		if (m->inflight[k] == 0)
+			continue;
+		snprintf(num, sizeof(num), "%lld", (long long)m->inflight[k]);
+		a[0] = "HINCRBY"; a[1] = m->key_inst; a[2] = metric_names[k]; a[3] = num;
+		send_argv(m, NULL, 4, a);
+		a[1] = m->key_total;
+		send_argv(m, NULL, 4, a);
+	}
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
+	snprintf(ival, sizeof(ival), "%u", m->opt.interval_ms);
+	a[0] = "HSET"; a[1] = m->key_inst; a[2] = "meta.heartbeat"; a[3] = now_s;
+	send_argv(m, NULL, 4, a);
+	a[2] = "meta.interval_ms"; a[3] = ival;
+	send_argv(m, NULL, 4, a);
+	a[0] = "ZADD"; a[1] = "smtpsec:instances"; a[2] = now_s; a[3] = m->opt.instance;
+	send_argv(m, NULL, 4, a);
+	a[0] = "EXEC";
+	m->in_flight = 1;
+	m->flight_start = ev_now(m->loop);
+	send_argv(m, on_exec, 1, a);
+	return 0;
+}
+
+static void
+on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct rcv_metrics *m = (struct rcv_metrics *)((char *)w - offsetof(struct rcv_metrics, timer));
+
+	(void)revents;
+	if (m->ac == NULL) {
+		if (ev_now(loop) >= m->next_connect)
+			start_connect(m);
+		return;
+	}
+	if (m->in_flight && ev_now(loop) - m->flight_start > RCV_METRICS_STUCK_S) {
+		/* Redis is hung: drop it, the disconnect callback resets state */
+		redisAsyncDisconnect(m->ac);
+		return;
+	}
+	rcv_metrics_flush(m);
+}
+
+struct rcv_metrics *
+rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
+{
+	struct rcv_metrics *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		abort();
+	m->loop = loop;
+	m->opt.instance = m->own[0] = xstrdup_or_null(opt->instance ? opt->instance : "unknown");
+	m->opt.worker = opt->worker;
+	m->opt.interval_ms = opt->interval_ms ? opt->interval_ms : 1000;
+	m->opt.host = m->own[1] = xstrdup_or_null(opt->host);
+	m->opt.port = opt->port ? opt->port : 6379;
+	m->opt.unix_path = m->own[2] = xstrdup_or_null(opt->unix_path);
+	m->opt.user = m->own[3] = xstrdup_or_null(opt->user);
+	m->opt.password = m->own[4] = xstrdup_or_null(opt->password);
+	m->opt.db = opt->db;
+	m->backoff = 1.0;
+	snprintf(m->key_inst, sizeof(m->key_inst), "smtpsec:stats:%s", m->opt.instance);
+	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
+	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
+		double iv = m->opt.interval_ms / 1000.0;
+		ev_timer_init(&m->timer, on_timer, iv, iv);
+		ev_timer_start(loop, &m->timer);
+		ev_unref(loop);	/* stats alone must not keep the loop alive */
+		start_connect(m);
+	}
+	return m;
+}
+
+void
+rcv_metrics_free(struct rcv_metrics **m_p)
+{
+	struct rcv_metrics *m = *m_p;
+	int k;
+
+	if (m == NULL)
+		return;
+	if (ev_is_active(&m->timer)) {
+		ev_ref(m->loop);
+		ev_timer_stop(m->loop, &m->timer);
+	}
+	if (m->ac != NULL) {
+		m->ac->data = NULL;
+		redisAsyncFree(m->ac);
+		m->ac = NULL;
+	}
+	if (m->own[4] != NULL)
+		explicit_bzero(m->own[4], strlen(m->own[4]));
+	for (k = 0; k < 5; k++)
+		free(m->own[k]);
+	if (rcv_metrics_default == m)
+		rcv_metrics_default = NULL;
+	free(m);
+	*m_p = NULL;
+}

@@ -1,0 +1,102 @@
+/*
+ * rcv_metrics: the gateway's counters and gauges, kept in process and
+ * flushed to Redis every stats_interval as one pipelined MULTI/EXEC batch
+ * (never a round trip per event).
+ *
+ *   smtpsec:stats:<instance>  hash: counters (HINCRBY by the delta since the
+ *                             last successful flush; every worker of the
+ *                             instance adds into it), gauges as
+ *                             "<name>.w<worker>" (HSET), "meta.*" fields
+ *   smtpsec:stats:total       hash: the same counters for the whole cluster
+ *   smtpsec:instances         sorted set: instance -> last heartbeat (unix s)
+ *
+ * Redis down or slow: deltas keep accumulating and go out with the first
+ * batch that succeeds; nothing waits on Redis.  Single-threaded: one
+ * struct per worker process, used from its libev loop only.
+ */
+#ifndef RCV_METRICS_H
+#define RCV_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+
+#define RCV_METRICS_LIST(C, G)						\
+	C(conn_accepted)	C(conn_refused_total)			\
+	C(conn_refused_global)	C(conn_refused_per_ip)			\
+	C(conn_refused_emfile)	C(tls_handshake_failed)			\
+	G(conn_active)							\
+	C(emails_received)	C(emails_delivered)			\
+	C(reply_email_delivered) C(reply_internal_error)		\
+	C(reply_service_unavailable) C(reply_illegal_message)		\
+	C(reply_illegal_parameter) C(reply_too_large)			\
+	C(reply_authentication_failed) C(reply_insufficient_security)	\
+	C(reply_unknown_address)					\
+	C(reject_signature)	C(reject_from)	C(reject_no_srv)	\
+	C(reject_insecure_srv)	C(reject_name)	C(reject_dane)		\
+	C(reject_pkix)		C(reject_ct)	C(reject_chain)		\
+	C(tempfail_dns)		C(tempfail_lmtp)			\
+	C(rcpt_delivered)	C(rcpt_unknown)	C(rcpt_spooled)		\
+	C(bytes_in)							\
+	C(dns_lookups)		C(dns_resolver_queries)			\
+	C(dns_mem_hits)		C(dns_mem_misses)			\
+	C(dns_redis_hits)	C(dns_redis_misses)			\
+	C(lmtp_transactions)	C(lmtp_failures)			\
+	C(lmtp_latency_us_sum)	C(lmtp_latency_count)			\
+	C(lmtp_latency_le_10ms)	C(lmtp_latency_le_100ms)		\
+	C(lmtp_latency_le_1s)	C(lmtp_latency_gt_1s)			\
+	G(spool_depth)							\
+	C(worker_restarts)
+
+#define RCV_M_ENUM_(n) RCV_M_##n,
+enum rcv_metric {
+	RCV_METRICS_LIST(RCV_M_ENUM_, RCV_M_ENUM_)
+	RCV_M__COUNT
+};
+#undef RCV_M_ENUM_
+
+struct rcv_metrics_options {
+	const char *instance;		/* e.g. "mx1.b.example:4650" */
+	unsigned worker;		/* worker index, for gauge fields */
+	unsigned interval_ms;		/* flush period; 0 = 1000 */
+	/* Redis; host NULL and unix_path NULL = keep counters in process only */
+	const char *host;
+	int port;
+	const char *unix_path;
+	const char *user;		/* ACL user, may be NULL */
+	const char *password;		/* may be NULL */
+	int db;
+};
+
+struct rcv_metrics;
+
+/* Create; starts the flush timer on loop when Redis is configured. */
+struct rcv_metrics *rcv_metrics_new(struct ev_loop *loop,
+    const struct rcv_metrics_options *opt);
+void rcv_metrics_free(struct rcv_metrics **m_p);
+
+void rcv_metrics_add(struct rcv_metrics *m, enum rcv_metric k, uint64_t delta);
+void rcv_metrics_gauge(struct rcv_metrics *m, enum rcv_metric k, int64_t value);
+/* One LMTP transaction's latency: sum, count and the coarse histogram. */
+void rcv_metrics_lmtp_latency(struct rcv_metrics *m, uint64_t us);
+uint64_t rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k);
+const char *rcv_metrics_name(enum rcv_metric k);
+int rcv_metrics_is_gauge(enum rcv_metric k);
+
+/* Start a flush now (also done by the timer).  Returns 0 when a batch was
+ * sent, -1 when Redis is not connected or a batch is still in flight. */
+int rcv_metrics_flush(struct rcv_metrics *m);
+
+/* Redis state for logging: 1 connected, 0 not; *since_r = when that began.
+ * `changed` is set once per transition so the caller logs an outage once. */
+int rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r);
+
+/* Process-wide instance for the worker (may stay NULL: calls are no-ops). */
+extern struct rcv_metrics *rcv_metrics_default;
+#define RCV_METRIC_ADD(k, d) \
+	do { if (rcv_metrics_default) rcv_metrics_add(rcv_metrics_default, RCV_M_##k, (d)); } while (0)
+#define RCV_METRIC_GAUGE(k, v) \
+	do { if (rcv_metrics_default) rcv_metrics_gauge(rcv_metrics_default, RCV_M_##k, (v)); } while (0)
+
+#endif
