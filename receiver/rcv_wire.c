@@ -1,0 +1,1047 @@
+/*
+ * rcv_wire: SMTPsec frame decoder and encoders.  See rcv_wire.h.
+ *
+ * Ownership: the decoder owns one buffer for the frame being decoded (a
+ * whole non-Email frame, at most max_other_size, or an Email's head, bounded
+ * by the trace/recipient limits) and fixed arrays for the parsed views, all
+ * sized from the limits at creation.  Email bodies are passed through.
+ *
+ * Every length read from the peer is compared with what is left before it
+ * is used ("if (c->left < n)"), so nothing here can read out of bounds or
+ * overflow, whatever the input.
+ */
+#include "receiver/rcv_wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum w_state {
+	W_HDR = 0,	/* reading size + type */
+	W_FRAME,	/* buffering a whole non-Email frame */
+	W_EMAIL_HEAD,	/* buffering an Email up to its message field */
+	W_EMAIL_MSG,	/* streaming the message field */
+	W_SKIP,		/* discarding the rest of a frame by its size */
+	W_FATAL,	/* framing lost: sticky */
+};
+
+struct rcv_wire {
+	struct rcv_wire_limits lim;
+	rcv_wire_body_cb *body;
+	void *body_arg;
+
+	enum w_state state;
+	uint8_t hdr[9];
+	size_t hdr_have;
+	uint32_t next_number;
+	uint64_t size;		/* current frame's size field */
+	uint8_t type;
+	uint64_t skip_left;
+	uint64_t msg_left;
+	int returned;		/* last call returned a frame: reset buf */
+
+	uint8_t *buf;		/* owned: frame body or Email head */
+	size_t buf_len, buf_cap;
+
+	struct rcv_frame frame;
+	struct rcv_wire_error err;
+
+	/* views, sized from the limits */
+	struct rcv_ext *ext;
+	struct rcv_chain *chains;
+	struct rcv_bytes *certs;
+	struct rcv_header *trace;
+	struct rcv_bytes *rcpt;
+	struct rcv_bytes *addr;
+	size_t max_addr_entries;
+};
+
+#define RCV_FRAME_MIN	11	/* size(8) + type(1) + extensions length(2) */
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void
+rcv_wire_limits_default(struct rcv_wire_limits *l)
+{
+	l->max_message_size = 50ULL << 20;
+	l->max_other_size = 1ULL << 20;
+	l->max_chains = 16;
+	l->max_certs = 10;
+	l->max_cert_bytes = 64 << 10;
+	l->max_recipients = 1000;
+	l->max_address_len = 320;
+	l->max_trace_headers = 100;
+	l->max_trace_bytes = 64 << 10;
+	l->max_extensions = 16;
+}
+
+struct rcv_wire *
+rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *body_arg)
+{
+	struct rcv_wire *w = xcalloc(1, sizeof(*w));
+
+	w->lim = *lim;
+	if (w->lim.max_other_size < RCV_FRAME_MIN)
+		w->lim.max_other_size = RCV_FRAME_MIN;
+	w->body = body;
+	w->body_arg = body_arg;
+	w->ext = xcalloc(w->lim.max_extensions, sizeof(*w->ext));
+	w->chains = xcalloc(w->lim.max_chains, sizeof(*w->chains));
+	w->certs = xcalloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
+	w->trace = xcalloc(w->lim.max_trace_headers, sizeof(*w->trace));
+	w->rcpt = xcalloc(w->lim.max_recipients, sizeof(*w->rcpt));
+	/* unknown_address lists come from a server: as many as one Email had */
+	w->max_addr_entries = w->lim.max_recipients;
+	w->addr = xcalloc(w->max_addr_entries, sizeof(*w->addr));
+	return w;
+}
+
+void
+rcv_wire_free(struct rcv_wire **w_p)
+{
+	struct rcv_wire *w = *w_p;
+
+	if (w == NULL)
+		return;
+	free(w->buf);
+	free(w->ext);
+	free(w->chains);
+	free(w->certs);
+	free(w->trace);
+	free(w->rcpt);
+	free(w->addr);
+	free(w);
+	*w_p = NULL;
+}
+
+const struct rcv_wire_error *
+rcv_wire_error(const struct rcv_wire *w)
+{
+	return &w->err;
+}
+
+uint32_t
+rcv_wire_next_number(const struct rcv_wire *w)
+{
+	return w->next_number;
+}
+
+int
+rcv_wire_idle(const struct rcv_wire *w)
+{
+	return w->state == W_HDR && w->hdr_have == 0;
+}
+
+size_t
+rcv_wire_sig_len(uint16_t alg)
+{
+	switch (alg) {
+	case RCV_SIG_ECDSA_P256_SHA256: return 64;
+	case RCV_SIG_ECDSA_P384_SHA384: return 96;
+	case RCV_SIG_ECDSA_P521_SHA512: return 132;
+	case RCV_SIG_ED25519: return 64;
+	case RCV_SIG_ED448: return 114;
+	default: return 0;
+	}
+}
+
+static const struct {
+	uint16_t alg;
+	const char *name;
+} alg_names[] = {
+	{ RCV_SIG_ECDSA_P256_SHA256, "ecdsa_secp256r1_sha256" },
+	{ RCV_SIG_ECDSA_P384_SHA384, "ecdsa_secp384r1_sha384" },
+	{ RCV_SIG_ECDSA_P521_SHA512, "ecdsa_secp521r1_sha512" },
+	{ RCV_SIG_ED25519, "ed25519" },
+	{ RCV_SIG_ED448, "ed448" },
+};
+
+const char *
+rcv_wire_alg_name(uint16_t alg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (alg_names[i].alg == alg)
+			return alg_names[i].name;
+	return "unknown";
+}
+
+int
+rcv_wire_alg_by_name(const char *name, uint16_t *alg_r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (strcmp(alg_names[i].name, name) == 0) {
+			*alg_r = alg_names[i].alg;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+rcv_wire_err_name(unsigned code)
+{
+	static const char *const n[] = {
+		"internal_error", "service_unavailable", "illegal_message",
+		"illegal_parameter", "too_large", "authentication_failed",
+		"insufficient_security", "unknown_address",
+	};
+
+	return code < sizeof(n) / sizeof(n[0]) ? n[code] : "unknown_error";
+}
+
+const char *
+rcv_wire_type_name(unsigned type)
+{
+	static const char *const n[] = {
+		"error", "server_hello", "client_hello", "email", "email_delivered",
+	};
+
+	return type < sizeof(n) / sizeof(n[0]) ? n[type] : "unknown";
+}
+
+/* --- reading ---------------------------------------------------------------- */
+
+struct cur {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int
+get_uint(struct cur *c, size_t n, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (c->left < n)
+		return -1;
+	for (i = 0; i < n; i++)
+		v = (v << 8) | c->p[i];
+	c->p += n;
+	c->left -= n;
+	*v_r = v;
+	return 0;
+}
+
+static int
+get_bytes(struct cur *c, uint64_t n, struct rcv_bytes *b_r)
+{
+	if (c->left < n)
+		return -1;
+	b_r->p = c->p;
+	b_r->len = (size_t)n;
+	c->p += n;
+	c->left -= (size_t)n;
+	return 0;
+}
+
+/* A length-prefixed vector: prefix of `pfx` bytes, then that many bytes. */
+static int
+get_vec(struct cur *c, size_t pfx, struct rcv_bytes *b_r)
+{
+	struct cur save = *c;
+	uint64_t n;
+
+	if (get_uint(c, pfx, &n) < 0 || get_bytes(c, n, b_r) < 0) {
+		*c = save;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+set_err(struct rcv_wire *w, enum rcv_err_code code, int fatal, uint32_t number, const char *why)
+{
+	w->err.code = code;
+	w->err.fatal = fatal;
+	w->err.number = number;
+	w->err.why = why;
+}
+
+/* Extensions (SMTPSEC.md 2.1).  Returns NULL or the reason it is malformed. */
+static const char *
+parse_ext(struct rcv_wire *w, struct cur *c)
+{
+	struct rcv_bytes all;
+	struct cur e;
+
+	w->frame.n_ext = 0;
+	w->frame.require_security = -1;
+	if (get_vec(c, 2, &all) < 0)
+		return "extensions overrun the frame";
+	e.p = all.p;
+	e.left = all.len;
+	while (e.left > 0) {
+		uint64_t type;
+		struct rcv_bytes data;
+
+		if (get_uint(&e, 1, &type) < 0 || get_vec(&e, 4, &data) < 0)
+			return "extension overruns its vector";
+		if (w->frame.n_ext == w->lim.max_extensions)
+			return "too many extensions";
+		w->ext[w->frame.n_ext].type = (uint8_t)type;
+		w->ext[w->frame.n_ext].data = data;
+		w->frame.n_ext++;
+		if (type == RCV_EXT_REQUIRE_SECURITY) {
+			if (w->frame.require_security != -1)
+				return "require_security given twice";
+			if (data.len != 1 || data.p[0] > 1)
+				return "require_security must be one byte, 0 or 1";
+			w->frame.require_security = data.p[0];
+		}
+		/* other types: ignored (kept in ext[] for the caller) */
+	}
+	w->frame.ext = w->ext;
+	return NULL;
+}
+
+static const char *
+parse_client_hello(struct rcv_wire *w, struct cur *c)
+{
+	struct rcv_bytes all;
+	struct cur cc;
+	uint64_t v;
+	size_t ncert_total = 0;
+
+	if (get_uint(c, 1, &v) < 0)
+		return "ClientHello without version";
+	w->frame.version = (uint8_t)v;
+	if (get_vec(c, 3, &all) < 0)
+		return "certificate_chains overrun the frame";
+	cc.p = all.p;
+	cc.left = all.len;
+	w->frame.n_chains = 0;
+	while (cc.left > 0) {
+		struct rcv_bytes chain;
+		struct cur ch;
+		struct rcv_chain *out;
+
+		if (get_vec(&cc, 2, &chain) < 0)
+			return "certificate chain overruns its vector";
+		if (w->frame.n_chains == w->lim.max_chains)
+			return "too many certificate chains";
+		out = &w->chains[w->frame.n_chains++];
+		out->certs = &w->certs[ncert_total];
+		out->n_certs = 0;
+		ch.p = chain.p;
+		ch.left = chain.len;
+		while (ch.left > 0) {
+			struct rcv_bytes cert;
+
+			if (get_vec(&ch, 3, &cert) < 0)
+				return "certificate overruns its chain";
+			if (out->n_certs == w->lim.max_certs)
+				return "too many certificates in a chain";
+			if (cert.len > w->lim.max_cert_bytes)
+				return "certificate too large";
+			if (cert.len == 0)
+				return "empty certificate";
+			w->certs[ncert_total++] = cert;
+			out->n_certs++;
+		}
+		if (out->n_certs == 0)
+			return "empty certificate chain";
+	}
+	w->frame.chains = w->chains;
+	return NULL;
+}
+
+static const char *
+parse_error(struct rcv_wire *w, struct cur *c)
+{
+	uint64_t v;
+
+	if (get_uint(c, 1, &v) < 0)
+		return "Error without code";
+	w->frame.code = (uint8_t)v;
+	if (get_uint(c, 1, &v) < 0)
+		return "Error without reference";
+	if (v > 1)
+		return "unknown ErrorReference";
+	w->frame.has_ref = (int)v;
+	if (v == 1) {
+		if (get_uint(c, 3, &v) < 0)
+			return "Error reference truncated";
+		w->frame.ref = (uint32_t)v;
+	}
+	w->frame.n_addr = 0;
+	if (w->frame.code == RCV_ERR_UNKNOWN_ADDRESS) {
+		struct rcv_bytes all;
+		struct cur a;
+
+		if (get_vec(c, 2, &all) < 0)
+			return "addresses overrun the frame";
+		a.p = all.p;
+		a.left = all.len;
+		while (a.left > 0) {
+			struct rcv_bytes one;
+
+			if (get_vec(&a, 2, &one) < 0)
+				return "address overruns its vector";
+			if (w->frame.n_addr == w->max_addr_entries)
+				return "too many addresses";
+			w->addr[w->frame.n_addr++] = one;
+		}
+	}
+	w->frame.addr = w->addr;
+	return NULL;
+}
+
+/* A whole non-Email frame is in buf (everything after size and type). */
+static const char *
+parse_other(struct rcv_wire *w)
+{
+	struct cur c = { w->buf, w->buf_len };
+	const char *why;
+	uint64_t v;
+
+	if ((why = parse_ext(w, &c)) != NULL)
+		return why;
+	switch (w->frame.type) {
+	case RCV_MSG_SERVER_HELLO:
+		if (get_uint(&c, 1, &v) < 0)
+			return "ServerHello without version";
+		w->frame.version = (uint8_t)v;
+		break;
+	case RCV_MSG_CLIENT_HELLO:
+		if ((why = parse_client_hello(w, &c)) != NULL)
+			return why;
+		break;
+	case RCV_MSG_EMAIL_DELIVERED:
+		if (get_uint(&c, 3, &v) < 0)
+			return "EmailDelivered truncated";
+		w->frame.email = (uint32_t)v;
+		break;
+	case RCV_MSG_ERROR:
+		if ((why = parse_error(w, &c)) != NULL)
+			return why;
+		break;
+	default:
+		return "unexpected type";
+	}
+	if (c.left != 0)
+		return "bytes after the last field";
+	return NULL;
+}
+
+/* helper for RD(): big-endian read of n bytes */
+static void
+rd_(const uint8_t *p, size_t n, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	*v_r = v;
+}
+
+/*
+ * Walk an Email's head as far as buf goes.  Returns the number of bytes the
+ * head needs in all when more than `have` (0 when complete, *head_len_r set),
+ * or -1 with *why_r.  body_len is the frame's size less 9.  Vectors whose
+ * length prefix already breaks a limit are refused here, before their bytes
+ * are buffered.
+ */
+static int64_t
+email_head_need(const struct rcv_wire *w, const uint8_t *b, size_t have,
+    uint64_t body_len, size_t *head_len_r, uint64_t *msg_len_r, const char **why_r)
+{
+	uint64_t off = 0, v, siglen;
+	uint64_t max_rcpt_bytes = (uint64_t)w->lim.max_recipients * (2 + w->lim.max_address_len);
+
+#define NEED(n) do {							\
+		if (body_len - off < (n)) {				\
+			*why_r = "Email fields overrun the frame";	\
+			return -1;					\
+		}							\
+		if (have - off < (n))					\
+			return (int64_t)(off + (n));			\
+	} while (0)
+#define RD(n) do { rd_((b) + off, (n), &v); off += (n); } while (0)
+
+	/* extensions<0..2^16-1> */
+	NEED(2);
+	RD(2);
+	NEED(v);
+	off += v;
+	/* certificate_chain uint24, SignatureMethod */
+	NEED(3 + 2 + 2);
+	off += 3;
+	RD(2);
+	siglen = rcv_wire_sig_len((uint16_t)v);
+	if (siglen == 0) {
+		*why_r = "unknown signature algorithm";
+		return -1;
+	}
+	RD(2);
+	if (v != 0) {
+		*why_r = "signature parameters must be empty";
+		return -1;
+	}
+	NEED(siglen);
+	off += siglen;
+	/* trace_headers<0..2^24-1> */
+	NEED(3);
+	RD(3);
+	if (v > w->lim.max_trace_bytes) {
+		*why_r = "trace headers too large";
+		return -1;
+	}
+	NEED(v);
+	off += v;
+	/* recipients<0..2^24-1> */
+	NEED(3);
+	RD(3);
+	if (v > max_rcpt_bytes) {
+		*why_r = "recipients too large";
+		return -1;
+	}
+	NEED(v);
+	off += v;
+	/* message<0..2^64-1>: only its length belongs to the head */
+	NEED(8);
+	RD(8);
+	*msg_len_r = v;
+	*head_len_r = (size_t)off;
+	return 0;
+#undef NEED
+#undef RD
+}
+
+/* The Email head is complete in buf: parse and validate every field. */
+static const char *
+parse_email_head(struct rcv_wire *w)
+{
+	struct cur c = { w->buf, w->buf_len }, t;
+	struct rcv_bytes all;
+	const char *why;
+	uint64_t v;
+
+	if ((why = parse_ext(w, &c)) != NULL)
+		return why;
+	if (get_uint(&c, 3, &v) < 0)
+		return "truncated";
+	w->frame.chain_index = (uint32_t)v;
+	if (get_uint(&c, 2, &v) < 0)
+		return "truncated";
+	w->frame.algorithm = (uint16_t)v;
+	if (get_vec(&c, 2, &w->frame.parameters) < 0)
+		return "truncated";
+	if (get_bytes(&c, rcv_wire_sig_len(w->frame.algorithm), &w->frame.signature) < 0)
+		return "truncated";
+
+	if (get_vec(&c, 3, &all) < 0)
+		return "truncated";
+	t.p = all.p;
+	t.left = all.len;
+	w->frame.n_trace = 0;
+	while (t.left > 0) {
+		struct rcv_header h;
+
+		if (get_vec(&t, 2, &h.name) < 0 || get_vec(&t, 3, &h.value) < 0)
+			return "trace header overruns its vector";
+		if (w->frame.n_trace == w->lim.max_trace_headers)
+			return "too many trace headers";
+		w->trace[w->frame.n_trace++] = h;
+	}
+	w->frame.trace = w->trace;
+
+	if (get_vec(&c, 3, &all) < 0)
+		return "truncated";
+	t.p = all.p;
+	t.left = all.len;
+	w->frame.n_rcpt = 0;
+	while (t.left > 0) {
+		struct rcv_bytes a;
+
+		if (get_vec(&t, 2, &a) < 0)
+			return "recipient overruns its vector";
+		if (w->frame.n_rcpt == w->lim.max_recipients)
+			return "too many recipients";
+		if (a.len == 0)
+			return "empty recipient address";
+		if (a.len > w->lim.max_address_len)
+			return "recipient address too long";
+		w->rcpt[w->frame.n_rcpt++] = a;
+	}
+	w->frame.rcpt = w->rcpt;
+	if (w->frame.n_rcpt == 0)
+		return "Email without recipients";
+	if (get_uint(&c, 8, &v) < 0)
+		return "truncated";
+	w->frame.message_len = v;
+	if (c.left != 0)
+		return "bytes after the message length";
+	return NULL;
+}
+
+static void
+buf_need(struct rcv_wire *w, size_t cap)
+{
+	if (cap <= w->buf_cap)
+		return;
+	if (cap < 4096)
+		cap = 4096;
+	if (cap < w->buf_cap * 2)
+		cap = w->buf_cap * 2;
+	w->buf = realloc(w->buf, cap);
+	if (w->buf == NULL)
+		abort();
+	w->buf_cap = cap;
+}
+
+/* Start skipping the rest of the current frame; `seen` body bytes read. */
+static void
+start_skip(struct rcv_wire *w, uint64_t seen)
+{
+	w->skip_left = (w->size - 9) - seen;
+	w->state = w->skip_left ? W_SKIP : W_HDR;
+}
+
+int
+rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
+    size_t *consumed_r, struct rcv_frame *frame_r)
+{
+	size_t pos = 0;
+
+	if (w->returned) {
+		w->returned = 0;
+		w->buf_len = 0;
+	}
+	*consumed_r = 0;
+	if (w->state == W_FATAL)
+		return -1;
+
+	for (;;) {
+		size_t avail = len - pos;
+
+		switch (w->state) {
+		case W_HDR: {
+			size_t n = sizeof(w->hdr) - w->hdr_have;
+			uint64_t size = 0;
+			size_t i;
+
+			if (n > avail)
+				n = avail;
+			if (n > 0)
+				memcpy(w->hdr + w->hdr_have, in + pos, n);
+			w->hdr_have += n;
+			pos += n;
+			if (w->hdr_have < sizeof(w->hdr)) {
+				*consumed_r = pos;
+				return 0;
+			}
+			w->hdr_have = 0;
+			for (i = 0; i < 8; i++)
+				size = (size << 8) | w->hdr[i];
+			w->size = size;
+			w->type = w->hdr[8];
+			memset(&w->frame, 0, sizeof(w->frame));
+			w->frame.number = w->next_number++;
+			w->frame.type = w->type;
+			w->frame.size = size;
+			w->frame.require_security = -1;
+			w->buf_len = 0;
+			if (size < RCV_FRAME_MIN) {
+				/* SMTPSEC.md 7: framing is lost */
+				set_err(w, RCV_ERR_ILLEGAL_MESSAGE, 1, w->frame.number,
+				    "frame size below 11");
+				w->state = W_FATAL;
+				*consumed_r = pos;
+				return -1;
+			}
+			if (w->type > RCV_MSG_EMAIL_DELIVERED) {
+				set_err(w, RCV_ERR_ILLEGAL_MESSAGE, 0, w->frame.number,
+				    "unknown message type");
+				start_skip(w, 0);
+				*consumed_r = pos;
+				return -1;
+			}
+			if (w->type == RCV_MSG_EMAIL) {
+				if (size > w->lim.max_message_size) {
+					set_err(w, RCV_ERR_TOO_LARGE, 0, w->frame.number,
+					    "Email larger than max_message_size");
+					start_skip(w, 0);
+					*consumed_r = pos;
+					return -1;
+				}
+				w->state = W_EMAIL_HEAD;
+			} else {
+				if (size > w->lim.max_other_size) {
+					set_err(w, RCV_ERR_TOO_LARGE, 1, w->frame.number,
+					    "message larger than 1 MiB");
+					w->state = W_FATAL;
+					*consumed_r = pos;
+					return -1;
+				}
+				buf_need(w, (size_t)(size - 9));
+				w->state = W_FRAME;
+			}
+			break;
+		}
+
+		case W_FRAME: {
+			size_t want = (size_t)(w->size - 9) - w->buf_len;
+			size_t n = want < avail ? want : avail;
+			const char *why;
+
+			if (n > 0)
+				memcpy(w->buf + w->buf_len, in + pos, n);
+			w->buf_len += n;
+			pos += n;
+			*consumed_r = pos;
+			if (n < want)
+				return 0;
+			w->state = W_HDR;
+			if ((why = parse_other(w)) != NULL) {
+				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
+				return -1;
+			}
+			*frame_r = w->frame;
+			w->returned = 1;
+			return 1;
+		}
+
+		case W_EMAIL_HEAD: {
+			size_t head_len = 0;
+			uint64_t msg_len = 0;
+			const char *why = NULL;
+			int64_t need;
+
+			need = email_head_need(w, w->buf, w->buf_len, w->size - 9,
+			    &head_len, &msg_len, &why);
+			if (need < 0) {
+				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
+				start_skip(w, w->buf_len);
+				*consumed_r = pos;
+				return -1;
+			}
+			if (need > 0) {
+				size_t n = (size_t)need - w->buf_len;
+
+				if (n > avail)
+					n = avail;
+				if (n == 0) {
+					*consumed_r = pos;
+					return 0;
+				}
+				buf_need(w, (size_t)need);
+				memcpy(w->buf + w->buf_len, in + pos, n);
+				w->buf_len += n;
+				pos += n;
+				break;
+			}
+			/* head complete: it and the message must fill the frame exactly */
+			if (msg_len != (w->size - 9) - head_len) {
+				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number,
+				    msg_len > (w->size - 9) - head_len ?
+				    "message overruns the frame" : "bytes after the message");
+				start_skip(w, w->buf_len);
+				*consumed_r = pos;
+				return -1;
+			}
+			if ((why = parse_email_head(w)) != NULL) {
+				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
+				start_skip(w, w->buf_len);
+				*consumed_r = pos;
+				return -1;
+			}
+			w->msg_left = msg_len;
+			if (msg_len == 0) {
+				w->state = W_HDR;
+				*consumed_r = pos;
+				*frame_r = w->frame;
+				w->returned = 1;
+				return 1;
+			}
+			w->state = W_EMAIL_MSG;
+			break;
+		}
+
+		case W_EMAIL_MSG: {
+			size_t n = w->msg_left < avail ? (size_t)w->msg_left : avail;
+
+			if (n > 0 && w->body != NULL)
+				w->body(w->body_arg, &w->frame,
+				    w->frame.message_len - w->msg_left, in + pos, n);
+			w->msg_left -= n;
+			pos += n;
+			*consumed_r = pos;
+			if (w->msg_left > 0)
+				return 0;
+			w->state = W_HDR;
+			*frame_r = w->frame;
+			w->returned = 1;
+			return 1;
+		}
+
+		case W_SKIP: {
+			size_t n = w->skip_left < avail ? (size_t)w->skip_left : avail;
+
+			w->skip_left -= n;
+			pos += n;
+			if (w->skip_left > 0) {
+				*consumed_r = pos;
+				return 0;
+			}
+			w->state = W_HDR;
+			break;
+		}
+
+		case W_FATAL:
+			*consumed_r = pos;
+			return -1;
+		}
+		if (pos == len && w->state != W_EMAIL_HEAD && w->state != W_EMAIL_MSG &&
+		    !(w->state == W_FRAME && w->size - 9 == 0)) {
+			*consumed_r = pos;
+			return 0;
+		}
+	}
+}
+
+/* --- encoders ------------------------------------------------------------- */
+
+void
+rcv_buf_reserve(struct rcv_buf *b, size_t more)
+{
+	size_t cap;
+
+	if (b->cap - b->len >= more)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap - b->len < more) {
+		if (cap > SIZE_MAX / 2)
+			abort();
+		cap *= 2;
+	}
+	b->p = realloc(b->p, cap);
+	if (b->p == NULL)
+		abort();
+	b->cap = cap;
+}
+
+void
+rcv_buf_add(struct rcv_buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	rcv_buf_reserve(b, n);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void
+rcv_buf_consume(struct rcv_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
+void
+rcv_buf_free(struct rcv_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static void
+put_uint(struct rcv_buf *b, uint64_t v, size_t n)
+{
+	uint8_t tmp[8];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		tmp[n - 1 - i] = (uint8_t)(v >> (8 * i));
+	rcv_buf_add(b, tmp, n);
+}
+
+static size_t
+ext_len(const struct rcv_ext_out *e)
+{
+	size_t n = 0, i;
+
+	if (e == NULL)
+		return 0;
+	if (e->require_security >= 0)
+		n += 1 + 4 + 1;
+	for (i = 0; i < e->n_extra; i++)
+		n += 1 + 4 + e->extra[i].data.len;
+	return n;
+}
+
+/* size, type and extensions; `body` is what follows the extensions. */
+static void
+put_start(struct rcv_buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t body)
+{
+	size_t el = ext_len(e), i;
+
+	put_uint(b, 8 + 1 + 2 + el + body, 8);
+	put_uint(b, type, 1);
+	put_uint(b, el, 2);
+	if (e == NULL)
+		return;
+	if (e->require_security >= 0) {
+		put_uint(b, RCV_EXT_REQUIRE_SECURITY, 1);
+		put_uint(b, 1, 4);
+		put_uint(b, (uint64_t)e->require_security, 1);
+	}
+	for (i = 0; i < e->n_extra; i++) {
+		put_uint(b, e->extra[i].type, 1);
+		put_uint(b, e->extra[i].data.len, 4);
+		rcv_buf_add(b, e->extra[i].data.p, e->extra[i].data.len);
+	}
+}
+
+void
+rcv_wire_enc_server_hello(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t version)
+{
+	put_start(b, RCV_MSG_SERVER_HELLO, e, 1);
+	put_uint(b, version, 1);
+}
+
+int
+rcv_wire_enc_client_hello(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t version,
+    const struct rcv_chain *chains, size_t n_chains)
+{
+	size_t all = 0, i, j;
+
+	for (i = 0; i < n_chains; i++) {
+		size_t cl = 0;
+
+		for (j = 0; j < chains[i].n_certs; j++) {
+			if (chains[i].certs[j].len > 0xffffff)
+				return -1;
+			cl += 3 + chains[i].certs[j].len;
+		}
+		if (cl > 0xffff)
+			return -1;
+		all += 2 + cl;
+	}
+	if (all > 0xffffff || ext_len(e) > 0xffff)
+		return -1;
+	put_start(b, RCV_MSG_CLIENT_HELLO, e, 1 + 3 + all);
+	put_uint(b, version, 1);
+	put_uint(b, all, 3);
+	for (i = 0; i < n_chains; i++) {
+		size_t cl = 0;
+
+		for (j = 0; j < chains[i].n_certs; j++)
+			cl += 3 + chains[i].certs[j].len;
+		put_uint(b, cl, 2);
+		for (j = 0; j < chains[i].n_certs; j++) {
+			put_uint(b, chains[i].certs[j].len, 3);
+			rcv_buf_add(b, chains[i].certs[j].p, chains[i].certs[j].len);
+		}
+	}
+	return 0;
+}
+
+void
+rcv_wire_enc_email_delivered(struct rcv_buf *b, const struct rcv_ext_out *e, uint32_t email)
+{
+	put_start(b, RCV_MSG_EMAIL_DELIVERED, e, 3);
+	put_uint(b, email, 3);
+}
+
+void
+rcv_wire_enc_error(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t code, int64_t ref,
+    const struct rcv_bytes *addr, size_t n_addr)
+{
+	size_t body = 2 + (ref >= 0 ? 3 : 0), al = 0, i;
+
+	if (code == RCV_ERR_UNKNOWN_ADDRESS) {
+		for (i = 0; i < n_addr; i++)
+			if (al + 2 + addr[i].len <= 0xffff)	/* what fits */
+				al += 2 + addr[i].len;
+		body += 2 + al;
+	}
+	put_start(b, RCV_MSG_ERROR, e, body);
+	put_uint(b, code, 1);
+	put_uint(b, ref >= 0 ? 1 : 0, 1);
+	if (ref >= 0)
+		put_uint(b, (uint64_t)ref, 3);
+	if (code == RCV_ERR_UNKNOWN_ADDRESS) {
+		size_t done = 0;
+
+		put_uint(b, al, 2);
+		for (i = 0; i < n_addr; i++) {
+			if (done + 2 + addr[i].len > al)
+				continue;
+			put_uint(b, addr[i].len, 2);
+			rcv_buf_add(b, addr[i].p, addr[i].len);
+			done += 2 + addr[i].len;
+		}
+	}
+}
+
+int
+rcv_wire_enc_email_head(struct rcv_buf *b, const struct rcv_ext_out *e,
+    const struct rcv_email_out *m, uint64_t message_len)
+{
+	uint64_t tl = 0, rl = 0, head;
+	size_t i;
+
+	if (m->parameters.len > 0xffff || m->chain_index > 0xffffff)
+		return -1;
+	for (i = 0; i < m->n_trace; i++) {
+		if (m->trace[i].name.len > 0xffff || m->trace[i].value.len > 0xffffff)
+			return -1;
+		tl += 2 + m->trace[i].name.len + 3 + m->trace[i].value.len;
+	}
+	for (i = 0; i < m->n_rcpt; i++) {
+		if (m->rcpt[i].len > 0xffff)
+			return -1;
+		rl += 2 + m->rcpt[i].len;
+	}
+	if (tl > 0xffffff || rl > 0xffffff || ext_len(e) > 0xffff)
+		return -1;
+	head = 3 + 2 + 2 + m->parameters.len + m->signature.len + 3 + tl + 3 + rl + 8;
+	if (message_len > UINT64_MAX - head - 64)
+		return -1;
+	put_start(b, RCV_MSG_EMAIL, e, head + message_len);
+	put_uint(b, m->chain_index, 3);
+	put_uint(b, m->algorithm, 2);
+	put_uint(b, m->parameters.len, 2);
+	rcv_buf_add(b, m->parameters.p, m->parameters.len);
+	rcv_buf_add(b, m->signature.p, m->signature.len);
+	put_uint(b, tl, 3);
+	for (i = 0; i < m->n_trace; i++) {
+		put_uint(b, m->trace[i].name.len, 2);
+		rcv_buf_add(b, m->trace[i].name.p, m->trace[i].name.len);
+		put_uint(b, m->trace[i].value.len, 3);
+		rcv_buf_add(b, m->trace[i].value.p, m->trace[i].value.len);
+	}
+	put_uint(b, rl, 3);
+	for (i = 0; i < m->n_rcpt; i++) {
+		put_uint(b, m->rcpt[i].len, 2);
+		rcv_buf_add(b, m->rcpt[i].p, m->rcpt[i].len);
+	}
+	put_uint(b, message_len, 8);
+	return 0;
+}
+
+int
+rcv_wire_enc_email(struct rcv_buf *b, const struct rcv_ext_out *e,
+    const struct rcv_email_out *m, const uint8_t *msg, size_t msg_len)
+{
+	if (rcv_wire_enc_email_head(b, e, m, msg_len) < 0)
+		return -1;
+	rcv_buf_add(b, msg, msg_len);
+	return 0;
+}
