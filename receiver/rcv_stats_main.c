@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
 
 #define MAX_INST 256
@@ -38,17 +39,14 @@ struct snap {
 	int64_t cluster[RCV_M__COUNT];
 };
 
-struct url {
-	char host[256], path[256], user[128], pass[256];
-	int port, db;
-};
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: smtpsec-stats [--url URL] [--interval SECONDS] [--json]\n"
+	    "usage: smtpsec-stats [-c CONFIG | --url URL] [--interval SECONDS] [--json]\n"
 	    "                     [--watch [--count N]] [--stale SECONDS]\n"
+	    "  -c CONFIG       take [redis] url from the gateway's configuration file\n"
 	    "  --url URL       redis://[user:pass@]host:port[/db] or unix:/path\n"
 	    "                  (default redis://127.0.0.1:6379)\n"
 	    "  --interval S    seconds between the two samples rates come from (default 1)\n"
@@ -58,66 +56,8 @@ usage(FILE *f)
 	    "                  (default 3 x its flush interval, at least 3 s)\n");
 }
 
-static int
-parse_url(const char *s, struct url *u)
-{
-	const char *p, *at, *slash, *colon;
-
-	memset(u, 0, sizeof(*u));
-	u->port = 6379;
-	if (strncmp(s, "unix:", 5) == 0) {
-		if (strlen(s + 5) == 0 || strlen(s + 5) >= sizeof(u->path))
-			return -1;
-		strcpy(u->path, s + 5);
-		return 0;
-	}
-	if (strncmp(s, "redis://", 8) != 0)
-		return -1;
-	p = s + 8;
-	at = strrchr(p, '@');
-	if (at != NULL) {
-		const char *c = memchr(p, ':', (size_t)(at - p));
-		if (c == NULL) {
-			if ((size_t)(at - p) >= sizeof(u->pass))
-				return -1;
-			memcpy(u->pass, p, (size_t)(at - p));
-		} else {
-			if ((size_t)(c - p) >= sizeof(u->user) || (size_t)(at - c - 1) >= sizeof(u->pass))
-				return -1;
-			memcpy(u->user, p, (size_t)(c - p));
-			memcpy(u->pass, c + 1, (size_t)(at - c - 1));
-		}
-		p = at + 1;
-	}
-	slash = strchr(p, '/');
-	colon = strrchr(p, ':');
-	if (slash != NULL && colon > slash)
-		colon = NULL;
-	{
-		const char *end = colon ? colon : (slash ? slash : p + strlen(p));
-		if (end == p || (size_t)(end - p) >= sizeof(u->host))
-			return -1;
-		memcpy(u->host, p, (size_t)(end - p));
-	}
-	if (colon != NULL) {
-		char *e;
-		long port = strtol(colon + 1, &e, 10);
-		if (port < 1 || port > 65535 || (*e != '\0' && *e != '/'))
-			return -1;
-		u->port = (int)port;
-	}
-	if (slash != NULL && slash[1] != '\0') {
-		char *e;
-		long db = strtol(slash + 1, &e, 10);
-		if (db < 0 || db > 1000 || *e != '\0')
-			return -1;
-		u->db = (int)db;
-	}
-	return 0;
-}
-
 static redisContext *
-connect_url(const struct url *u)
+connect_url(const struct rcv_redis_url *u)
 {
 	struct timeval tv = { 2, 0 };
 	redisContext *c;
@@ -133,9 +73,9 @@ connect_url(const struct url *u)
 		return NULL;
 	}
 	redisSetTimeout(c, tv);
-	if (u->pass[0]) {
-		r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->pass)
-		    : redisCommand(c, "AUTH %s", u->pass);
+	if (u->password[0]) {
+		r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
+		    : redisCommand(c, "AUTH %s", u->password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			fprintf(stderr, "smtpsec-stats: AUTH failed: %s\n",
 			    r ? r->str : c->errstr);
@@ -374,6 +314,7 @@ main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", no_argument, NULL, 'w' },
@@ -382,17 +323,18 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = "redis://127.0.0.1:6379";
+	const char *url = "redis://127.0.0.1:6379", *cfgfile = NULL, *why = "";
 	double interval = 1.0, stale = 0;
 	int json = 0, watch = 0, opt;
 	long count = -1, iter;
 	struct snap *a, *b, *t;
-	struct url u;
+	struct rcv_redis_url u;
 	redisContext *c;
 
-	while ((opt = getopt_long(argc, argv, "u:i:jwn:s:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:c:i:jwn:s:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
+		case 'c': cfgfile = optarg; break;
 		case 'i': interval = strtod(optarg, NULL); break;
 		case 'j': json = 1; break;
 		case 'w': watch = 1; break;
@@ -406,8 +348,24 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (parse_url(url, &u) < 0) {
-		fprintf(stderr, "smtpsec-stats: bad Redis URL '%s'\n", url);
+	if (cfgfile != NULL) {
+		struct rcv_config *cfg = malloc(sizeof(*cfg));
+		char err[1024];
+
+		if (cfg == NULL)
+			abort();
+		if (rcv_config_load(cfgfile, cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "smtpsec-stats: %s\n", err);
+			return 64;
+		}
+		if (!cfg->have_redis) {
+			fprintf(stderr, "smtpsec-stats: %s has no [redis] url\n", cfgfile);
+			return 64;
+		}
+		u = cfg->redis;
+		free(cfg);
+	} else if (rcv_config_parse_redis_url(url, &u, &why) < 0) {
+		fprintf(stderr, "smtpsec-stats: bad Redis URL '%s': %s\n", url, why);
 		return 64;
 	}
 	if ((c = connect_url(&u)) == NULL)

@@ -1,0 +1,772 @@
+/*
+ * rcv_config: load and validate the configuration file.  See rcv_config.h.
+ *
+ * The tokenizer is our own, not libinih: the Debian libinih silently cuts
+ * lines at 200 bytes and does not give the handler line numbers, and a
+ * gateway must not run with a path or a header list it quietly truncated.
+ * Every key is one row of `keys[]` below; nothing else knows key names.
+ */
+#include "receiver/rcv_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+enum ktype {
+	K_STR,		/* copied into a char[] of `max` bytes */
+	K_SIZE,		/* uint64_t, K/M/G suffixes */
+	K_DURATION,	/* uint64_t milliseconds */
+	K_UINT,		/* uint64_t */
+	K_LISTEN,	/* repeatable host:port */
+	K_WORKERS,	/* auto | 1..64 -> unsigned */
+	K_TLSVER,	/* 1.2 | 1.3 -> int 12/13 */
+	K_CACHE,	/* memory | redis -> int */
+	K_TRACE,	/* comma list of names, * suffix wildcard */
+	K_REDIS,	/* redis URL */
+};
+
+struct key {
+	const char *section, *name;
+	enum ktype type;
+	size_t off;
+	const char *def;	/* default, as it would be written; NULL = none */
+	uint64_t min, max;	/* numbers; for K_STR max is the buffer size */
+	const char *help;
+};
+
+#define O(f) offsetof(struct rcv_config, f)
+#define SZ(f) sizeof(((struct rcv_config *)0)->f)
+#define DAY (24ULL * 3600 * 1000)
+
+static const struct key keys[] = {
+	{ "server", "listen", K_LISTEN, O(listen), "0.0.0.0:4650", 0, 0,
+	  "address to accept SMTPsec on, host:port or [v6]:port; repeatable" },
+	{ "server", "hostname", K_STR, O(hostname), NULL, 1, SZ(hostname),
+	  "this gateway's name in Received headers (default: gethostname())" },
+	{ "server", "workers", K_WORKERS, O(workers), "auto", 0, 64,
+	  "worker processes: auto (one per CPU) or 1-64" },
+	{ "server", "user", K_STR, O(user), "", 0, SZ(user),
+	  "drop privileges to this user after binding (empty: stay)" },
+	{ "server", "pid_file", K_STR, O(pid_file), "", 0, SZ(pid_file),
+	  "write the master's PID here (empty: none)" },
+	{ "tls", "certificate", K_STR, O(certificate), "", 0, SZ(certificate),
+	  "PEM certificate chain, leaf first (required)" },
+	{ "tls", "key", K_STR, O(key), "", 0, SZ(key),
+	  "PEM private key of the certificate (required)" },
+	{ "tls", "min_version", K_TLSVER, O(min_version), "1.3", 0, 0,
+	  "1.3, or 1.2 to also accept TLS 1.2 (not recommended)" },
+	{ "dns", "unbound_conf", K_STR, O(unbound_conf), "", 0, SZ(unbound_conf),
+	  "unbound.conf-syntax file for libunbound: stub/forward zones, trust anchors" },
+	{ "dns", "trust_anchor_file", K_STR, O(trust_anchor_file), "/usr/share/dns/root.key", 0,
+	  SZ(trust_anchor_file), "DNSSEC root trust anchor (empty: only unbound_conf's)" },
+	{ "dns", "timeout", K_DURATION, O(dns_timeout_ms), "5s", 100, 120000,
+	  "per-lookup timeout; a timeout is a temporary failure" },
+	{ "dns", "cache", K_CACHE, O(dns_cache_redis), "memory", 0, 0,
+	  "memory (per process) or redis (shared by every gateway)" },
+	{ "dns", "cache_max_ttl", K_DURATION, O(cache_max_ttl_ms), "1h", 0, 7 * DAY,
+	  "cap on the TTL of cached DNS answers" },
+	{ "dns", "cache_entries", K_UINT, O(cache_entries), "100000", 16, 100000000,
+	  "in-process DNS cache size (entries, LRU)" },
+	{ "verify", "ca_file", K_STR, O(ca_file), "/etc/ssl/certs/ca-certificates.crt", 0,
+	  SZ(ca_file), "PEM trust anchors for PKIX" },
+	{ "verify", "ct_log_list", K_STR, O(ct_log_list), "/etc/smtpsec/log_list.json", 0,
+	  SZ(ct_log_list), "Certificate Transparency log list (Chrome log_list.json v3)" },
+	{ "verify", "ct_min_scts", K_UINT, O(ct_min_scts), "1", 0, 16,
+	  "valid SCTs from distinct logs the leaf must carry (0 disables CT)" },
+	{ "verify", "chain_cache_ttl", K_DURATION, O(chain_cache_ttl_ms), "10m", 0, DAY,
+	  "longest time a chain verdict is reused (also bounded by DNS TTLs)" },
+	{ "lmtp", "target", K_STR, O(lmtp_target), "unix:/run/dovecot/lmtp", 1, SZ(lmtp_target),
+	  "Dovecot LMTP: unix:/path or host:port" },
+	{ "lmtp", "connections", K_UINT, O(lmtp_connections), "8", 1, 1024,
+	  "LMTP sessions kept per worker" },
+	{ "lmtp", "timeout", K_DURATION, O(lmtp_timeout_ms), "60s", 1000, 3600000,
+	  "LMTP connect/reply timeout" },
+	{ "lmtp", "spool_dir", K_STR, O(spool_dir), "/var/spool/smtpsec", 1, SZ(spool_dir),
+	  "durable spool for deferred recipients and large incoming Emails" },
+	{ "lmtp", "spool_retry", K_DURATION, O(spool_retry_ms), "1m", 1000, DAY,
+	  "first retry delay for spooled recipients (doubles, up to 1h)" },
+	{ "lmtp", "spool_max_age", K_DURATION, O(spool_max_age_ms), "5d", 60000, 60 * DAY,
+	  "after this, a spooled Email is moved to spool_dir/failed and logged" },
+	{ "lmtp", "memory_threshold", K_SIZE, O(memory_threshold), "1M", 4096, 1ULL << 30,
+	  "Email bodies larger than this are received into the spool, not memory" },
+	{ "headers", "authserv_id", K_STR, O(authserv_id), NULL, 1, SZ(authserv_id),
+	  "authserv-id of Authentication-Results (default: hostname)" },
+	{ "headers", "trace_allow", K_TRACE, O(trace_allow_raw), "Received, X-*", 0,
+	  SZ(trace_allow_raw), "trace header names kept in the delivered copy; * suffix wildcard" },
+	{ "redis", "url", K_REDIS, O(redis_url_raw), "", 0, SZ(redis_url_raw),
+	  "redis://[user:pass@]host:port[/db] or unix:/path; empty: no Redis" },
+	{ "redis", "stats_interval", K_DURATION, O(stats_interval_ms), "1s", 100, 3600000,
+	  "how often stats are flushed to Redis" },
+	{ "redis", "instance", K_STR, O(instance), NULL, 1, SZ(instance),
+	  "this gateway's name in the stats (default: hostname:port)" },
+	{ "limits", "max_message_size", K_SIZE, O(max_message_size), "50M", 1024, 1ULL << 40,
+	  "largest Email frame; larger ones get too_large" },
+	{ "limits", "max_recipients", K_UINT, O(max_recipients), "1000", 1, 100000,
+	  "recipients per Email" },
+	{ "limits", "max_trace_headers", K_UINT, O(max_trace_headers), "100", 0, 10000,
+	  "trace headers per Email" },
+	{ "limits", "max_trace_bytes", K_SIZE, O(max_trace_bytes), "64K", 0, 16777215,
+	  "bytes of trace headers per Email" },
+	{ "limits", "max_connections", K_UINT, O(max_connections), "10000", 1, 1000000,
+	  "connections in all (per worker process)" },
+	{ "limits", "max_connections_per_ip", K_UINT, O(max_connections_per_ip), "100", 1, 1000000,
+	  "connections per client IP (per worker process)" },
+	{ "limits", "handshake_timeout", K_DURATION, O(handshake_timeout_ms), "10s", 100, 600000,
+	  "time allowed for the TLS handshake and ClientHello" },
+	{ "limits", "idle_timeout", K_DURATION, O(idle_timeout_ms), "300s", 1000, DAY,
+	  "close a connection idle this long" },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse {
+	const char *file;
+	struct rcv_config *cfg;
+	unsigned char seen[NKEYS];
+	char *err;
+	size_t errlen;
+};
+
+static int
+fail(struct parse *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct parse *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (line)
+		n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, line);
+	else
+		n = snprintf(p->err, p->errlen, "%s: ", p->file);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+rcv_config_parse_size(const char *s, uint64_t *v_r)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mul = 1ULL << 10; break;
+		case 'M': mul = 1ULL << 20; break;
+		case 'G': mul = 1ULL << 30; break;
+		default: return -1;
+		}
+		end++;
+		if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*v_r = v * mul;
+	return 0;
+}
+
+int
+rcv_config_parse_duration(const char *s, uint64_t *ms_r)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		mul = 1000;
+	else if (strcmp(end, "m") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else if (strcmp(end, "d") == 0)
+		mul = DAY;
+	else
+		return -1;
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*ms_r = v * mul;
+	return 0;
+}
+
+int
+rcv_config_parse_redis_url(const char *s, struct rcv_redis_url *u, const char **why_r)
+{
+	const char *p, *at, *hostend, *slash;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (strncmp(s, "unix:", 5) == 0) {
+		n = strlen(s + 5);
+		if (n == 0 || s[5] != '/' || n >= sizeof(u->path)) {
+			*why_r = "unix: needs an absolute socket path";
+			return -1;
+		}
+		memcpy(u->path, s + 5, n + 1);
+		return 0;
+	}
+	if (strncmp(s, "redis://", 8) != 0) {
+		*why_r = "must start with redis:// or unix:";
+		return -1;
+	}
+	p = s + 8;
+	at = strrchr(p, '@');
+	if (at != NULL) {
+		const char *c = memchr(p, ':', (size_t)(at - p));
+		size_t ul = c ? (size_t)(c - p) : 0;
+		const char *pw = c ? c + 1 : p;
+		size_t pl = (size_t)(at - pw);
+
+		if (ul >= sizeof(u->user) || pl >= sizeof(u->password) || pl == 0) {
+			*why_r = "bad user:password part";
+			return -1;
+		}
+		memcpy(u->user, p, ul);
+		memcpy(u->password, pw, pl);
+		p = at + 1;
+	}
+	slash = strchr(p, '/');
+	if (*p == '[') {
+		const char *rb = strchr(p, ']');
+		if (rb == NULL || (slash && rb > slash)) {
+			*why_r = "unterminated [IPv6] host";
+			return -1;
+		}
+		n = (size_t)(rb - p - 1);
+		if (n == 0 || n >= sizeof(u->host)) {
+			*why_r = "bad host";
+			return -1;
+		}
+		memcpy(u->host, p + 1, n);
+		hostend = rb + 1;
+	} else {
+		hostend = p;
+		while (*hostend && *hostend != ':' && *hostend != '/')
+			hostend++;
+		n = (size_t)(hostend - p);
+		if (n == 0 || n >= sizeof(u->host)) {
+			*why_r = "missing or long host";
+			return -1;
+		}
+		memcpy(u->host, p, n);
+	}
+	if (*hostend == ':') {
+		char *e;
+		long port = strtol(hostend + 1, &e, 10);
+		if (e == hostend + 1 || port < 1 || port > 65535 || (*e && *e != '/')) {
+			*why_r = "bad port";
+			return -1;
+		}
+		u->port = (int)port;
+		hostend = e;
+	}
+	if (*hostend == '/') {
+		char *e;
+		long db;
+
+		if (hostend[1] != '\0') {
+			db = strtol(hostend + 1, &e, 10);
+			if (e == hostend + 1 || *e || db < 0 || db > 1000) {
+				*why_r = "bad database number";
+				return -1;
+			}
+			u->db = (int)db;
+		}
+	} else if (*hostend) {
+		*why_r = "garbage after host";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_listen(const char *v, struct rcv_listen *l)
+{
+	const char *colon;
+	char *e;
+	long port;
+	size_t n;
+	unsigned char tmp[16];
+
+	memset(l, 0, sizeof(*l));
+	if (*v == '[') {
+		const char *rb = strchr(v, ']');
+		if (rb == NULL || rb[1] != ':')
+			return -1;
+		n = (size_t)(rb - v - 1);
+		if (n == 0 || n >= sizeof(l->host))
+			return -1;
+		memcpy(l->host, v + 1, n);
+		colon = rb + 1;
+		l->v6 = 1;
+		if (inet_pton(AF_INET6, l->host, tmp) != 1)
+			return -1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL)
+			return -1;
+		n = (size_t)(colon - v);
+		if (n == 0 || n >= sizeof(l->host))
+			return -1;
+		memcpy(l->host, v, n);
+		if (inet_pton(AF_INET, l->host, tmp) != 1)
+			return -1;
+	}
+	port = strtol(colon + 1, &e, 10);
+	if (e == colon + 1 || *e || port < 1 || port > 65535)
+		return -1;
+	l->port = (int)port;
+	return 0;
+}
+
+/* RFC 5322 field name: printable ASCII except ':' (ftext) */
+static int
+field_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < 33 || s[i] > 126 || s[i] == ':')
+			return 0;
+	return 1;
+}
+
+static int
+parse_trace(struct rcv_config *cfg, const char *v)
+{
+	const char *p = v;
+
+	cfg->n_trace_allow = 0;
+	while (*p) {
+		const char *e;
+		size_t n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		e = p;
+		while (*e && *e != ',' && *e != ' ' && *e != '\t')
+			e++;
+		n = (size_t)(e - p);
+		if (n >= sizeof(cfg->trace_allow[0]) || cfg->n_trace_allow == RCV_CONFIG_MAX_TRACE)
+			return -1;
+		/* a '*' may only end the entry */
+		if (memchr(p, '*', n) != NULL && (p[n - 1] != '*' || memchr(p, '*', n - 1) != NULL))
+			return -1;
+		if (!field_name_ok(p, n - (p[n - 1] == '*')) && !(n == 1 && *p == '*'))
+			return -1;
+		memcpy(cfg->trace_allow[cfg->n_trace_allow], p, n);
+		cfg->trace_allow[cfg->n_trace_allow][n] = '\0';
+		cfg->n_trace_allow++;
+		p = e;
+	}
+	return 0;
+}
+
+static int
+set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
+{
+	char *base = (char *)p->cfg + k->off;
+	uint64_t n = 0;
+	const char *why = "";
+
+	switch (k->type) {
+	case K_STR:
+		if (strlen(v) >= k->max)
+			return fail(p, line, "%s: value too long (at most %llu bytes)", k->name,
+			    (unsigned long long)k->max - 1);
+		if (k->min && *v == '\0')
+			return fail(p, line, "%s: must not be empty", k->name);
+		memcpy(base, v, strlen(v) + 1);
+		return 0;
+	case K_SIZE:
+		if (rcv_config_parse_size(v, &n) < 0)
+			return fail(p, line, "%s: '%s' is not a size (e.g. 512K, 50M, 1G)", k->name, v);
+		break;
+	case K_DURATION:
+		if (rcv_config_parse_duration(v, &n) < 0)
+			return fail(p, line, "%s: '%s' is not a duration (e.g. 500ms, 10s, 5m, 1h, 2d)",
+			    k->name, v);
+		break;
+	case K_UINT: {
+		char *e;
+
+		errno = 0;
+		n = strtoull(v, &e, 10);
+		if (!isdigit((unsigned char)*v) || *e || errno)
+			return fail(p, line, "%s: '%s' is not a number", k->name, v);
+		break;
+	}
+	case K_LISTEN: {
+		struct rcv_config *c = p->cfg;
+
+		if (c->n_listen == RCV_CONFIG_MAX_LISTEN)
+			return fail(p, line, "listen: at most %d addresses", RCV_CONFIG_MAX_LISTEN);
+		if (parse_listen(v, &c->listen[c->n_listen]) < 0)
+			return fail(p, line, "listen: '%s' is not host:port or [v6]:port with a numeric address",
+			    v);
+		c->n_listen++;
+		return 0;
+	}
+	case K_WORKERS:
+		if (strcmp(v, "auto") == 0) {
+			*(unsigned *)(void *)base = 0;
+			return 0;
+		} else {
+			char *e;
+			unsigned long w = strtoul(v, &e, 10);
+			if (!isdigit((unsigned char)*v) || *e || w < 1 || w > k->max)
+				return fail(p, line, "workers: '%s' must be auto or 1-%llu", v,
+				    (unsigned long long)k->max);
+			*(unsigned *)(void *)base = (unsigned)w;
+			return 0;
+		}
+	case K_TLSVER:
+		if (strcmp(v, "1.3") == 0)
+			*(int *)(void *)base = 13;
+		else if (strcmp(v, "1.2") == 0)
+			*(int *)(void *)base = 12;
+		else
+			return fail(p, line, "min_version: '%s' must be 1.2 or 1.3", v);
+		return 0;
+	case K_CACHE:
+		if (strcmp(v, "memory") == 0)
+			*(int *)(void *)base = 0;
+		else if (strcmp(v, "redis") == 0)
+			*(int *)(void *)base = 1;
+		else
+			return fail(p, line, "cache: '%s' must be memory or redis", v);
+		return 0;
+	case K_TRACE:
+		if (strlen(v) >= k->max)
+			return fail(p, line, "trace_allow: value too long");
+		if (parse_trace(p->cfg, v) < 0)
+			return fail(p, line, "trace_allow: '%s' must be a comma list of header names, "
+			    "each optionally ending in *", v);
+		memcpy(base, v, strlen(v) + 1);
+		return 0;
+	case K_REDIS:
+		if (strlen(v) >= k->max)
+			return fail(p, line, "url: value too long");
+		if (*v == '\0') {
+			p->cfg->have_redis = 0;
+		} else if (rcv_config_parse_redis_url(v, &p->cfg->redis, &why) < 0) {
+			return fail(p, line, "url: '%s': %s", v, why);
+		} else
+			p->cfg->have_redis = 1;
+		memcpy(base, v, strlen(v) + 1);
+		return 0;
+	}
+	if (n < k->min || n > k->max)
+		return fail(p, line, "%s: '%s' is out of range (%llu to %llu%s)", k->name, v,
+		    (unsigned long long)k->min, (unsigned long long)k->max,
+		    k->type == K_DURATION ? " ms" : "");
+	*(uint64_t *)(void *)base = n;
+	return 0;
+}
+
+void
+rcv_config_defaults(struct rcv_config *cfg)
+{
+	struct parse p = { "defaults", cfg, { 0 }, NULL, 0 };
+	char err[256];
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	p.err = err;
+	p.errlen = sizeof(err);
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def != NULL && keys[i].type != K_LISTEN)
+			set_value(&p, 0, &keys[i], keys[i].def);
+	if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) < 0 || cfg->hostname[0] == '\0')
+		strcpy(cfg->hostname, "localhost");
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static int
+parse_text(struct parse *p, const char *text)
+{
+	char section[64] = "";
+	const char *line = text;
+	unsigned lineno = 0;
+	int listen_given = 0;
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char buf[4096], *s, *eq, *name, *val;
+		size_t i;
+
+		lineno++;
+		if (len >= sizeof(buf))
+			return fail(p, lineno, "line too long");
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line += len + (nl ? 1 : 0);
+		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len)
+			return fail(p, lineno, "NUL byte");
+		s = trim(buf);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *rb = strchr(s, ']');
+			if (rb == NULL || rb[1] != '\0' || rb - s - 1 <= 0 || (size_t)(rb - s - 1) >= sizeof(section))
+				return fail(p, lineno, "bad section header");
+			*rb = '\0';
+			strcpy(section, s + 1);
+			for (i = 0; i < NKEYS; i++)
+				if (strcmp(keys[i].section, section) == 0)
+					break;
+			if (i == NKEYS)
+				return fail(p, lineno, "unknown section [%s]", section);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (eq == NULL)
+			return fail(p, lineno, "expected key = value");
+		*eq = '\0';
+		name = trim(s);
+		val = trim(eq + 1);
+		/* an inline comment needs whitespace before it */
+		for (char *c = val; *c; c++)
+			if ((*c == '#' || *c == ';') && c > val && (c[-1] == ' ' || c[-1] == '\t')) {
+				*c = '\0';
+				val = trim(val);
+				break;
+			}
+		if (section[0] == '\0')
+			return fail(p, lineno, "key '%s' outside any [section]", name);
+		for (i = 0; i < NKEYS; i++)
+			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+				break;
+		if (i == NKEYS)
+			return fail(p, lineno, "unknown key '%s' in [%s]", name, section);
+		if (keys[i].type == K_LISTEN) {
+			if (!listen_given)
+				p->cfg->n_listen = 0;
+			listen_given = 1;
+		} else if (p->seen[i]) {
+			return fail(p, lineno, "%s given twice in [%s]", name, section);
+		}
+		p->seen[i] = 1;
+		if (set_value(p, lineno, &keys[i], val) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Cross-key checks and derived defaults. */
+static int
+finish(struct parse *p)
+{
+	struct rcv_config *c = p->cfg;
+
+	if (c->n_listen == 0) {
+		parse_listen("0.0.0.0:4650", &c->listen[0]);
+		c->n_listen = 1;
+	}
+	if (c->certificate[0] == '\0')
+		return fail(p, 0, "[tls] certificate is required");
+	if (c->key[0] == '\0')
+		return fail(p, 0, "[tls] key is required");
+	if (c->dns_cache_redis && !c->have_redis)
+		return fail(p, 0, "[dns] cache = redis needs [redis] url");
+	if (c->unbound_conf[0] == '\0' && c->trust_anchor_file[0] == '\0')
+		return fail(p, 0, "[dns] needs trust_anchor_file or unbound_conf: "
+		    "the gateway never runs without DNSSEC validation");
+	if (strncmp(c->lmtp_target, "unix:", 5) == 0) {
+		if (c->lmtp_target[5] != '/')
+			return fail(p, 0, "[lmtp] target: unix: needs an absolute path");
+	} else if (strrchr(c->lmtp_target, ':') == NULL) {
+		return fail(p, 0, "[lmtp] target: '%s' must be unix:/path or host:port", c->lmtp_target);
+	}
+	if (c->authserv_id[0] == '\0')
+		snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", c->hostname);
+	if (c->instance[0] == '\0')
+		snprintf(c->instance, sizeof(c->instance), "%s:%d", c->hostname, c->listen[0].port);
+	return 0;
+}
+
+int
+rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
+    char *err, size_t errlen)
+{
+	struct parse p;
+
+	rcv_config_defaults(cfg);
+	memset(&p, 0, sizeof(p));
+	p.file = name;
+	p.cfg = cfg;
+	p.err = err;
+	p.errlen = errlen;
+	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+	if (parse_text(&p, text) < 0 || finish(&p) < 0)
+		return -1;
+	return 0;
+}
+
+int
+rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t len = 0, n;
+	int r;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	text = malloc(1 << 20);
+	if (text == NULL)
+		abort();
+	while ((n = fread(text + len, 1, (1 << 20) - 1 - len, f)) > 0)
+		len += n;
+	if (ferror(f) || len >= (1 << 20) - 1) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) : "file larger than 1 MiB");
+		fclose(f);
+		free(text);
+		return -1;
+	}
+	fclose(f);
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: NUL byte in file", path);
+		free(text);
+		return -1;
+	}
+	r = rcv_config_load_string(path, text, cfg, err, errlen);
+	free(text);
+	return r;
+}
+
+int
+rcv_config_check_file(const char *path, FILE *out)
+{
+	struct rcv_config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+	int r;
+
+	if (cfg == NULL)
+		abort();
+	r = rcv_config_load(path, cfg, err, sizeof(err));
+	if (r < 0)
+		fprintf(out, "%s\n", err);
+	else
+		fprintf(out, "%s: syntax ok\n", path);
+	free(cfg);
+	return r < 0 ? 1 : 0;
+}
+
+static void
+fmt_ms(char *buf, size_t len, uint64_t ms)
+{
+	if (ms % 3600000 == 0 && ms)
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms % 60000 == 0 && ms)
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+void
+rcv_config_dump(const struct rcv_config *c, FILE *out)
+{
+	const char *sec = "";
+	size_t i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const char *base = (const char *)c + k->off;
+		char v[64];
+
+		if (strcmp(sec, k->section) != 0) {
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+			sec = k->section;
+		}
+		switch (k->type) {
+		case K_STR:
+		case K_TRACE:
+		case K_REDIS:
+			if (k->type == K_REDIS && c->redis.password[0])
+				fprintf(out, "%s = (set, password hidden)\n", k->name);
+			else
+				fprintf(out, "%s = %s\n", k->name, base);
+			break;
+		case K_SIZE:
+		case K_UINT:
+			fprintf(out, "%s = %llu\n", k->name,
+			    (unsigned long long)*(const uint64_t *)(const void *)base);
+			break;
+		case K_DURATION:
+			fmt_ms(v, sizeof(v), *(const uint64_t *)(const void *)base);
+			fprintf(out, "%s = %s\n", k->name, v);
+			break;
+		case K_LISTEN:
+			for (j = 0; j < c->n_listen; j++)
+				fprintf(out, c->listen[j].v6 ? "listen = [%s]:%d\n" : "listen = %s:%d\n",
+				    c->listen[j].host, c->listen[j].port);
+			break;
+		case K_WORKERS:
+			if (c->workers)
+				fprintf(out, "workers = %u\n", c->workers);
+			else
+				fprintf(out, "workers = auto\n");
+			break;
+		case K_TLSVER:
+			fprintf(out, "min_version = %s\n", c->min_version == 12 ? "1.2" : "1.3");
+			break;
+		case K_CACHE:
+			fprintf(out, "cache = %s\n", c->dns_cache_redis ? "redis" : "memory");
+			break;
+		}
+	}
+}

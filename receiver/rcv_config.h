@@ -1,0 +1,125 @@
+/*
+ * rcv_config: the gateway's configuration file (STYLE.md section 8).
+ *
+ * One INI file, `key = value` in [sections], `#` or `;` comments.  Every key
+ * is described by one table (rcv_config.c) with its type, default and
+ * range; unknown keys, bad values and out-of-range numbers are errors that
+ * name the file and line.  Sizes take K/M/G (powers of 1024), durations
+ * ms/s/m/h/d.  After loading, the struct is read-only.
+ */
+#ifndef RCV_CONFIG_H
+#define RCV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RCV_CONFIG_STR		1024
+#define RCV_CONFIG_MAX_LISTEN	16
+#define RCV_CONFIG_MAX_TRACE	64
+
+struct rcv_listen {
+	char host[256];		/* numeric address, no brackets */
+	int port;
+	int v6;
+};
+
+/* redis://[user:pass@]host:port[/db] or unix:/path */
+struct rcv_redis_url {
+	char host[256];
+	int port;
+	char path[512];		/* unix socket, or "" */
+	char user[128];
+	char password[256];
+	int db;
+};
+
+struct rcv_config {
+	char path[RCV_CONFIG_STR];
+
+	/* [server] */
+	struct rcv_listen listen[RCV_CONFIG_MAX_LISTEN];
+	size_t n_listen;
+	char hostname[256];
+	unsigned workers;		/* 0 = auto (one per CPU) */
+	char user[64];
+	char pid_file[RCV_CONFIG_STR];
+
+	/* [tls] */
+	char certificate[RCV_CONFIG_STR];
+	char key[RCV_CONFIG_STR];
+	int min_version;		/* 12 or 13 */
+
+	/* [dns] */
+	char unbound_conf[RCV_CONFIG_STR];
+	char trust_anchor_file[RCV_CONFIG_STR];
+	uint64_t dns_timeout_ms;
+	int dns_cache_redis;		/* 0 memory, 1 redis */
+	uint64_t cache_max_ttl_ms;
+	uint64_t cache_entries;
+
+	/* [verify] */
+	char ca_file[RCV_CONFIG_STR];
+	char ct_log_list[RCV_CONFIG_STR];
+	uint64_t ct_min_scts;
+	uint64_t chain_cache_ttl_ms;
+
+	/* [lmtp] */
+	char lmtp_target[RCV_CONFIG_STR];
+	uint64_t lmtp_connections;
+	uint64_t lmtp_timeout_ms;
+	char spool_dir[RCV_CONFIG_STR];
+	uint64_t spool_retry_ms;
+	uint64_t spool_max_age_ms;
+	uint64_t memory_threshold;	/* Email bodies above this go to a file */
+
+	/* [headers] */
+	char authserv_id[256];
+	char trace_allow_raw[RCV_CONFIG_STR];
+	char trace_allow[RCV_CONFIG_MAX_TRACE][80];
+	size_t n_trace_allow;
+
+	/* [redis] */
+	char redis_url_raw[RCV_CONFIG_STR];
+	int have_redis;
+	struct rcv_redis_url redis;
+	uint64_t stats_interval_ms;
+	char instance[300];
+
+	/* [limits] */
+	uint64_t max_message_size;
+	uint64_t max_recipients;
+	uint64_t max_trace_headers;
+	uint64_t max_trace_bytes;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	uint64_t handshake_timeout_ms;
+	uint64_t idle_timeout_ms;
+};
+
+/* Fill cfg with every default (hostname from gethostname()). */
+void rcv_config_defaults(struct rcv_config *cfg);
+
+/* Load path over the defaults and validate.  Returns 0, or -1 with
+ * "FILE:LINE: message" (or "FILE: message") in err. */
+int rcv_config_load(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
+
+/* Same, from a string (tests); `name` is used in messages. */
+int rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg_r,
+    char *err, size_t errlen);
+
+/* `smtpsec-gateway -t`: load, print "FILE: syntax ok" or the error to out;
+ * returns the exit status (0 or 1). */
+int rcv_config_check_file(const char *path, FILE *out);
+
+/* Print the effective configuration as a config file. */
+void rcv_config_dump(const struct rcv_config *cfg, FILE *out);
+
+/* Parse a Redis URL.  0, or -1 with a reason in *why_r. */
+int rcv_config_parse_redis_url(const char *s, struct rcv_redis_url *u_r, const char **why_r);
+
+/* Parse "1.5M"-style sizes and "300s"-style durations (ms). */
+int rcv_config_parse_size(const char *s, uint64_t *v_r);
+int rcv_config_parse_duration(const char *s, uint64_t *ms_r);
+
+#endif
