@@ -1,0 +1,48 @@
+/*
+ * vfy_sig: the Email signature (SMTPSEC.md 2.4, 4 step 3).
+ *
+ * The signing key is the SubjectPublicKeyInfo of the leaf certificate; the
+ * algorithm must match it (an Ed25519 key only with ed25519, a P-256 key
+ * only with ecdsa_secp256r1_sha256, ...).  ECDSA signatures are fixed-width
+ * r||s.  No allocation survives a call; nothing is logged.
+ */
+#ifndef VFY_SIG_H
+#define VFY_SIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum vfy_key_type {
+	VFY_KEY_UNKNOWN = 0,
+	VFY_KEY_ED25519,
+	VFY_KEY_ED448,
+	VFY_KEY_P256,
+	VFY_KEY_P384,
+	VFY_KEY_P521,
+	VFY_KEY_RSA,
+	VFY_KEY_EC_OTHER,
+};
+
+/* Results of vfy_sig_verify (0 = valid). */
+#define VFY_SIG_OK		0
+#define VFY_SIG_BAD		(-1)	/* does not verify */
+#define VFY_SIG_MISMATCH	(-2)	/* algorithm does not fit the key */
+#define VFY_SIG_BADKEY		(-3)	/* key unparsable or unsupported */
+
+/* Parse a DER SubjectPublicKeyInfo: key type and the raw public key bytes
+ * (a view into spki).  Returns 0 or -1. */
+int vfy_spki_parse(const uint8_t *spki, size_t len, enum vfy_key_type *type_r,
+    const uint8_t **pub_r, size_t *pub_len_r);
+
+/* The key type an algorithm code needs (VFY_KEY_UNKNOWN if none). */
+enum vfy_key_type vfy_sig_key_for_alg(uint16_t alg);
+
+/* Verify sig over msg with the key in spki under alg.  Returns one of the
+ * VFY_SIG_* values; *why_r gets a short reason when not OK. */
+int vfy_sig_verify(const uint8_t *spki, size_t spki_len, uint16_t alg,
+    const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,
+    const char **why_r);
+
+const char *vfy_key_type_name(enum vfy_key_type t);
+
+#endif
