@@ -19,7 +19,11 @@ B        := build$(if $(SANITIZE),-san)
 
 PKGS     := wolfssl libunbound hiredis inih libsystemd libidn2 jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+# libunbound (Debian) is built on libevent, and libev exports a libevent
+# emulation with the same symbol names (event_add, ...).  Name libevent
+# before libev so libunbound's calls bind to the real libevent; the other
+# order makes libunbound drive libev's emulation and crash.
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,--no-as-needed -l:libevent-2.1.so.7 -Wl,--as-needed -lev -lm
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \

@@ -75,12 +75,23 @@ struct vfy_dns_options {
 	enum vfy_dns_cache_kind cache;
 	unsigned cache_max_ttl;		/* seconds */
 	size_t cache_entries;		/* memory cache bound */
-	const char *redis_url;		/* redis://[user:pass@]host:port[/db] or unix:/path */
+	/* Redis backend (cache = VFY_DNS_CACHE_REDIS): TCP host/port or a
+	 * unix socket path; optional ACL user and password; database. */
+	const char *redis_host;
+	int redis_port;
+	const char *redis_path;
+	const char *redis_user;
+	const char *redis_password;
+	int redis_db;
+	unsigned redis_timeout_ms;	/* longest wait for a cache reply; 0 = 200 */
+	unsigned negative_ttl_max;	/* cap for NXDOMAIN/NODATA TTLs; 0 = cache_max_ttl */
 };
 
 struct vfy_dns_stats {
 	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
-	    redis_hits, redis_misses, redis_errors, tempfails;
+	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails;
+	int redis_up;		/* 1 connected */
+	int redis_changed;	/* set once per up/down transition (cleared by get_stats) */
 };
 
 struct vfy_dns;
@@ -103,7 +114,25 @@ struct vfy_dns_query *vfy_dns_lookup(struct vfy_dns *dns, const char *name,
 /* Cancel a lookup whose callback has not run; sets *q_p to NULL. */
 void vfy_dns_cancel(struct vfy_dns_query **q_p);
 
-void vfy_dns_get_stats(const struct vfy_dns *dns, struct vfy_dns_stats *st_r);
+/* Counters; reading clears the redis_changed flag, so a caller that logs
+ * on it logs each Redis outage once. */
+void vfy_dns_get_stats(struct vfy_dns *dns, struct vfy_dns_stats *st_r);
+
+/* --- pieces exposed for tests and fuzzing ------------------------------ */
+
+/* Parse a wire-format domain name (uncompressed) at p[0..len) into dotted
+ * lower-case text without the trailing dot ("." for the root).  Returns the
+ * bytes used, or -1. */
+int vfy_dns_name_from_wire(const uint8_t *p, size_t len, char *out, size_t outlen);
+
+/* The negative-answer TTL from a DNS response packet: min(SOA TTL, SOA
+ * MINIMUM) of the first SOA in the authority section.  -1 if none or the
+ * packet is malformed (compression loops and overruns included). */
+int64_t vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len);
+
+/* Order SRV records per RFC 2782 (priority, then weighted random);
+ * rnd() returns a uniform value in [0, n). */
+void vfy_dns_srv_order(struct vfy_srv *srv, size_t n, unsigned (*rnd)(unsigned n));
 
 const char *vfy_dns_result_str(enum vfy_dns_result r);
 const char *vfy_dns_status_str(enum vfy_dns_status s);

@@ -16,6 +16,11 @@ T_NAME=$(basename "$0" .sh)
 T_TMP=$(mktemp -d "/tmp/smtpsec-$T_NAME.XXXXXX")
 T_PIDS=()
 T_FAILED=0
+# Sanitizer reports of every program the script runs land in files, and a
+# report fails the script (see t_cleanup): a leak or overflow in a daemon
+# cannot hide behind a passing assertion.
+export ASAN_OPTIONS="log_path=$T_TMP/sanitizer:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$T_TMP/sanitizer:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 t_track_pid() { T_PIDS+=("$1"); }
 
@@ -30,6 +35,11 @@ t_cleanup() {
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	if ls "$T_TMP"/sanitizer.* >/dev/null 2>&1; then
+		echo "FAIL: $T_NAME.sanitizer: report(s) from a program under test:"
+		head -40 "$T_TMP"/sanitizer.* | sed 's/^/# /'
+		T_FAILED=1
+	fi
 	if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAILED" != 0 -a "${CI:-}" != true ]; then
 		echo "# kept $T_TMP"
 	else

@@ -3,23 +3,13 @@
 # redis-server: batched flushes, two instances and cluster totals, AUTH,
 # counting through a Redis outage, stale instances left out of totals.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_redis.sh"
 
 mq="$BUILD/smtpsec-metricsq"
 st="$BUILD/smtpsec-stats"
 
-redis_up() {	# redis_up PORT [PASSWORD]
-	local args=(--port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no
-		--dir "$T_TMP" --logfile "$T_TMP/redis-$1.log")
-	[ -n "${2:-}" ] && args+=(--requirepass "$2")
-	redis-server "${args[@]}" &
-	REDIS_PID=$!
-	t_track_pid "$REDIS_PID"
-	t_wait_port "$1" 10
-}
-rcli() { redis-cli -h 127.0.0.1 -p "$port" "$@"; }
-
-port=$(t_free_port)
-redis_up "$port" || { t_fail redis_start "redis-server did not start"; exit 1; }
+redis_start || { t_fail redis_start "redis-server did not start"; exit 1; }
+port=$REDIS_PORT
 
 # 1. Counters and gauges arrive; two workers of one instance add up.
 "$mq" --instance gw1:4650 --worker 0 --host 127.0.0.1 --port "$port" --interval-ms 200 --run-ms 800 \
@@ -79,13 +69,13 @@ assert d["totals_live"]["emails_received"]==0
 
 # 5. Redis down: counting goes on, nothing blocks, and the deltas are
 #    flushed once Redis is back (same port, empty data set).
-kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
+redis_kill
 start=$(date +%s%N)
 "$mq" --instance gw3:4650 --host 127.0.0.1 --port "$port" --interval-ms 100 --run-ms 4000 \
 	--add emails_received=1 --add-every-ms 200 >"$T_TMP/gw3.out" &
 mqpid=$!
 sleep 1
-redis_up "$port"
+redis_restart
 wait "$mqpid"
 el=$(( ($(date +%s%N) - start) / 1000000 ))
 want=$(sed -n 's/^total emails_received=//p' "$T_TMP/gw3.out")
@@ -99,16 +89,16 @@ t_check outage_does_not_block "run took ${el} ms" test "$el" -lt 6000
 
 # 6. AUTH: a password-protected Redis receives the batch; a wrong password
 #    loses nothing locally and writes nothing.
-kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
-port=$(t_free_port)
-redis_up "$port" s3cret
+redis_stop
+redis_start s3cret
+port=$REDIS_PORT
 "$mq" --instance gw4:4650 --host 127.0.0.1 --port "$port" --password s3cret --interval-ms 100 --run-ms 600 \
 	--add emails_received=9 >/dev/null
 t_check auth_ok "no data with the right password" \
-	test "$(rcli -a s3cret --no-auth-warning HGET smtpsec:stats:gw4:4650 emails_received)" = 9
+	test "$(rcli HGET smtpsec:stats:gw4:4650 emails_received)" = 9
 "$mq" --instance gw5:4650 --host 127.0.0.1 --port "$port" --password wrong --interval-ms 100 --run-ms 600 \
 	--add emails_received=9 >"$T_TMP/gw5.out"
 t_check auth_wrong "data written despite a wrong password" \
-	test -z "$(rcli -a s3cret --no-auth-warning HGET smtpsec:stats:gw5:4650 emails_received)"
+	test -z "$(rcli HGET smtpsec:stats:gw5:4650 emails_received)"
 "$st" --url "redis://:s3cret@127.0.0.1:$port" --interval 0.1 >"$T_TMP/auth.out" 2>&1
 t_check stats_auth "smtpsec-stats with password: $(head -1 "$T_TMP/auth.out")" grep -q '^gw4:4650' "$T_TMP/auth.out"

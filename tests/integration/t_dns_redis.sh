@@ -1,0 +1,58 @@
+#!/bin/bash
+# The shared DNS cache in a real redis-server: two resolver processes share
+# entries, Redis with AUTH, garbage values are misses, and a Redis that dies
+# mid-run changes no lookup result.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_nsd.sh"
+. "$(dirname "$0")/lib_redis.sh"
+
+q="$BUILD/smtpsec-dnsq"
+dns_init
+dns_zone a.test signed
+dns_rr a.test "_smtpsec._tcp.a.test. 300 IN SRV 10 10 4650 mx1.a.test."
+dns_rr a.test "_smtpsec._tcp.b2.a.test. 300 IN SRV 10 10 4650 mx1.a.test."
+dns_rr a.test "_4650._tcp.mx1.a.test. 300 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
+redis_start s3cret || { t_fail redis_start "redis did not start"; exit 1; }
+
+run() { "$q" --unbound-conf "$DNS_UNBOUND_CONF" --timeout-ms 3000 --cache redis \
+	--redis-host 127.0.0.1 --redis-port "$REDIS_PORT" --redis-password "$REDIS_PASS" "$@" 2>&1; }
+
+# Process 1 resolves and stores; process 2 gets it from Redis.
+out1=$(run SRV:_smtpsec._tcp.a.test TLSA:_4650._tcp.mx1.a.test)
+key=$(rcli --raw EXISTS smtpsec:dns:SRV:_smtpsec._tcp.a.test)
+t_check redis_key_written "EXISTS=$key" test "$key" = 1
+ttl=$(rcli TTL smtpsec:dns:SRV:_smtpsec._tcp.a.test)
+t_check redis_key_expires "TTL=$ttl" test "$ttl" -gt 0 -a "$ttl" -le 300
+before=$(dns_query_count)
+out2=$(run SRV:_smtpsec._tcp.a.test TLSA:_4650._tcp.mx1.a.test)
+after=$(dns_query_count)
+t_check shared_between_processes "$out2" grep -q 'resolver_queries=0 mem_hits=0 redis_hits=2' <<<"$out2"
+t_check shared_no_nsd_queries "NSD queries $before -> $after" test "$before" = "$after"
+a1=$(echo "$out1" | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
+a2=$(echo "$out2" | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
+t_check same_answer "$a1 vs $a2" test "$a1" = "$a2"
+
+# Garbage in Redis is a miss, resolved again and overwritten.
+rcli SET smtpsec:dns:SRV:_smtpsec._tcp.b2.a.test "SDC\x01garbage" EX 300 >/dev/null
+out=$(run SRV:_smtpsec._tcp.b2.a.test)
+t_check garbage_is_miss "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"
+t_check garbage_counted "$out" grep -q 'redis_garbage=1' <<<"$out"
+
+# Wrong password: Redis is useless but lookups still work.
+out=$("$q" --unbound-conf "$DNS_UNBOUND_CONF" --cache redis --redis-host 127.0.0.1 \
+	--redis-port "$REDIS_PORT" --redis-password wrong SRV:_smtpsec._tcp.a.test 2>&1)
+t_check wrong_password_still_resolves "$out" grep -q 'result=data status=secure' <<<"$out"
+
+# Redis killed mid-run (between lookups): same results, from the resolver.
+rcli FLUSHALL >/dev/null
+run --pause-ms 1500 SRV:_smtpsec._tcp.a.test SRV:_smtpsec._tcp.b2.a.test TLSA:_4650._tcp.mx1.a.test >"$T_TMP/kill.out" &
+pid=$!
+sleep 0.8
+redis_kill
+wait "$pid"
+t_check redis_killed_results_same "$(cat "$T_TMP/kill.out")" \
+	test "$(grep -c 'result=data status=secure' "$T_TMP/kill.out")" = 3
+# Redis down from the start: lookups work, uncached by Redis.
+out=$(run SRV:_smtpsec._tcp.a.test)
+t_check redis_down_resolves "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"

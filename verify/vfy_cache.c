@@ -1,0 +1,365 @@
+/*
+ * vfy_cache: value codec and in-process LRU.  See vfy_cache.h.
+ *
+ * The LRU is a chained hash table plus a doubly linked recency list; each
+ * entry owns its key and value.  Lookups move the entry to the front;
+ * inserting past the bound drops the tail.
+ */
+#include "verify/vfy_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+/* --- value codec ------------------------------------------------------------ */
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int overflow;
+};
+
+static void
+w_put(struct wbuf *w, const void *p, size_t n)
+{
+	if (w->overflow || w->cap - w->len < n) {
+		w->overflow = 1;
+		return;
+	}
+	memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+static void
+w_uint(struct wbuf *w, uint64_t v, size_t n)
+{
+	uint8_t b[8];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[n - 1 - i] = (uint8_t)(v >> (8 * i));
+	w_put(w, b, n);
+}
+
+uint8_t *
+vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_t *len_r)
+{
+	struct wbuf w = { xmalloc(VFY_CACHE_MAX_VALUE), 0, VFY_CACHE_MAX_VALUE, 0 };
+	size_t i;
+
+	if (a->n_srv > VFY_CACHE_MAX_RECORDS || a->n_tlsa > VFY_CACHE_MAX_RECORDS) {
+		free(w.p);
+		return NULL;
+	}
+	w_put(&w, "SDC\x01", 4);
+	w_uint(&w, a->qtype, 2);
+	w_uint(&w, (uint64_t)a->result, 1);
+	w_uint(&w, (uint64_t)a->status, 1);
+	w_uint(&w, (uint64_t)(a->rcode & 0xff), 1);
+	w_uint(&w, expiry, 8);
+	w_uint(&w, a->n_srv, 2);
+	for (i = 0; i < a->n_srv; i++) {
+		size_t tl = strlen(a->srv[i].target);
+
+		if (tl > 255) {
+			w.overflow = 1;
+			break;
+		}
+		w_uint(&w, a->srv[i].priority, 2);
+		w_uint(&w, a->srv[i].weight, 2);
+		w_uint(&w, a->srv[i].port, 2);
+		w_uint(&w, tl, 1);
+		w_put(&w, a->srv[i].target, tl);
+	}
+	w_uint(&w, a->n_tlsa, 2);
+	for (i = 0; i < a->n_tlsa; i++) {
+		if (a->tlsa[i].len > 0xffff) {
+			w.overflow = 1;
+			break;
+		}
+		w_uint(&w, a->tlsa[i].usage, 1);
+		w_uint(&w, a->tlsa[i].selector, 1);
+		w_uint(&w, a->tlsa[i].mtype, 1);
+		w_uint(&w, a->tlsa[i].len, 2);
+		w_put(&w, a->tlsa[i].data, a->tlsa[i].len);
+	}
+	if (w.overflow) {
+		free(w.p);
+		return NULL;
+	}
+	*len_r = w.len;
+	return w.p;
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int
+r_uint(struct rbuf *r, size_t n, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (r->left < n)
+		return -1;
+	for (i = 0; i < n; i++)
+		v = (v << 8) | r->p[i];
+	r->p += n;
+	r->left -= n;
+	*v_r = v;
+	return 0;
+}
+
+void
+vfy_cache_answer_free(struct vfy_cache_answer *a)
+{
+	free(a->srv);
+	free(a->tlsa);
+	free(a->tlsa_data);
+	memset(a, 0, sizeof(*a));
+}
+
+int
+vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
+{
+	struct rbuf r = { v, len };
+	uint64_t x, n;
+	size_t i, data_used = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (len < 4 || memcmp(v, "SDC\x01", 4) != 0 || len > VFY_CACHE_MAX_VALUE)
+		return -1;
+	r.p += 4;
+	r.left -= 4;
+	if (r_uint(&r, 2, &x) < 0)
+		goto bad;
+	a->qtype = (uint16_t)x;
+	if (r_uint(&r, 1, &x) < 0 || x > VFY_DNS_NXDOMAIN || x == VFY_DNS_TEMPFAIL)
+		goto bad;		/* temporary failures are never cached */
+	a->result = (enum vfy_dns_result)x;
+	if (r_uint(&r, 1, &x) < 0 || (x != VFY_DNS_SECURE && x != VFY_DNS_INSECURE))
+		goto bad;		/* neither unchecked nor bogus is ever cached */
+	a->status = (enum vfy_dns_status)x;
+	if (r_uint(&r, 1, &x) < 0)
+		goto bad;
+	a->rcode = (int)x;
+	if (r_uint(&r, 8, &a->expiry) < 0)
+		goto bad;
+	if (r_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
+		goto bad;
+	a->n_srv = (size_t)n;
+	a->srv = calloc(n ? n : 1, sizeof(*a->srv));
+	if (a->srv == NULL)
+		abort();
+	for (i = 0; i < a->n_srv; i++) {
+		uint64_t p, wt, port, tl;
+
+		if (r_uint(&r, 2, &p) < 0 || r_uint(&r, 2, &wt) < 0 || r_uint(&r, 2, &port) < 0 ||
+		    r_uint(&r, 1, &tl) < 0 || tl == 0 || r.left < tl)
+			goto bad;
+		a->srv[i].priority = (uint16_t)p;
+		a->srv[i].weight = (uint16_t)wt;
+		a->srv[i].port = (uint16_t)port;
+		memcpy(a->srv[i].target, r.p, tl);
+		a->srv[i].target[tl] = '\0';
+		if (strlen(a->srv[i].target) != tl)
+			goto bad;	/* NUL inside a name */
+		r.p += tl;
+		r.left -= tl;
+	}
+	if (r_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
+		goto bad;
+	a->n_tlsa = (size_t)n;
+	a->tlsa = calloc(n ? n : 1, sizeof(*a->tlsa));
+	a->tlsa_data = malloc(r.left ? r.left : 1);
+	if (a->tlsa == NULL || a->tlsa_data == NULL)
+		abort();
+	for (i = 0; i < a->n_tlsa; i++) {
+		uint64_t u, s, m, dl;
+
+		if (r_uint(&r, 1, &u) < 0 || r_uint(&r, 1, &s) < 0 || r_uint(&r, 1, &m) < 0 ||
+		    r_uint(&r, 2, &dl) < 0 || r.left < dl)
+			goto bad;
+		a->tlsa[i].usage = (uint8_t)u;
+		a->tlsa[i].selector = (uint8_t)s;
+		a->tlsa[i].mtype = (uint8_t)m;
+		a->tlsa[i].len = (size_t)dl;
+		memcpy(a->tlsa_data + data_used, r.p, dl);
+		a->tlsa[i].data = a->tlsa_data + data_used;
+		data_used += dl;
+		r.p += dl;
+		r.left -= dl;
+	}
+	if (r.left != 0)
+		goto bad;
+	/* the result must agree with the records */
+	if ((a->result == VFY_DNS_DATA) != (a->n_srv + a->n_tlsa > 0))
+		goto bad;
+	return 0;
+bad:
+	vfy_cache_answer_free(a);
+	return -1;
+}
+
+/* --- LRU ------------------------------------------------------------------ */
+
+struct lru_ent {
+	struct lru_ent *hnext;		/* hash chain */
+	struct lru_ent *prev, *next;	/* recency list, head = most recent */
+	uint64_t expiry;
+	uint8_t *val;			/* owned */
+	size_t len;
+	char key[];			/* owned, NUL-terminated */
+};
+
+struct vfy_lru {
+	size_t max, count, nbuckets;
+	struct lru_ent **buckets;
+	struct lru_ent *head, *tail;
+};
+
+static size_t
+hash(const char *s, size_t nb)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return (size_t)(h % nb);
+}
+
+struct vfy_lru *
+vfy_lru_new(size_t max)
+{
+	struct vfy_lru *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		abort();
+	l->max = max ? max : 1;
+	l->nbuckets = l->max < 1024 ? 1024 : l->max;
+	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+	if (l->buckets == NULL)
+		abort();
+	return l;
+}
+
+static void
+unlink_list(struct vfy_lru *l, struct lru_ent *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		l->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		l->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+push_front(struct vfy_lru *l, struct lru_ent *e)
+{
+	e->prev = NULL;
+	e->next = l->head;
+	if (l->head)
+		l->head->prev = e;
+	l->head = e;
+	if (l->tail == NULL)
+		l->tail = e;
+}
+
+static void
+drop(struct vfy_lru *l, struct lru_ent *e)
+{
+	struct lru_ent **pp = &l->buckets[hash(e->key, l->nbuckets)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	unlink_list(l, e);
+	free(e->val);
+	free(e);
+	l->count--;
+}
+
+static struct lru_ent *
+find(struct vfy_lru *l, const char *key)
+{
+	struct lru_ent *e = l->buckets[hash(key, l->nbuckets)];
+
+	while (e && strcmp(e->key, key) != 0)
+		e = e->hnext;
+	return e;
+}
+
+const uint8_t *
+vfy_lru_get(struct vfy_lru *l, const char *key, uint64_t now, size_t *len_r)
+{
+	struct lru_ent *e = find(l, key);
+
+	if (e == NULL)
+		return NULL;
+	if (e->expiry <= now) {
+		drop(l, e);
+		return NULL;
+	}
+	unlink_list(l, e);
+	push_front(l, e);
+	*len_r = e->len;
+	return e->val;
+}
+
+void
+vfy_lru_put(struct vfy_lru *l, const char *key, const uint8_t *val, size_t len, uint64_t expiry)
+{
+	struct lru_ent *e = find(l, key);
+	size_t kl = strlen(key), b;
+
+	if (e != NULL)
+		drop(l, e);
+	while (l->count >= l->max && l->tail)
+		drop(l, l->tail);
+	e = xmalloc(sizeof(*e) + kl + 1);
+	memcpy(e->key, key, kl + 1);
+	e->val = xmalloc(len);
+	memcpy(e->val, val, len);
+	e->len = len;
+	e->expiry = expiry;
+	b = hash(key, l->nbuckets);
+	e->hnext = l->buckets[b];
+	l->buckets[b] = e;
+	push_front(l, e);
+	l->count++;
+}
+
+size_t
+vfy_lru_count(const struct vfy_lru *l)
+{
+	return l->count;
+}
+
+void
+vfy_lru_free(struct vfy_lru **l_p)
+{
+	struct vfy_lru *l = *l_p;
+
+	if (l == NULL)
+		return;
+	while (l->head)
+		drop(l, l->head);
+	free(l->buckets);
+	free(l);
+	*l_p = NULL;
+}
