@@ -27,7 +27,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,--no-as-needed 
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
-            -Wno-unused-parameter
+            -Wno-unused-parameter -Wno-format-truncation
 WERROR   ?= $(if $(filter true,$(CI)),-Werror)
 OPT      ?= -O2
 CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS)

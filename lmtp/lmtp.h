@@ -1,0 +1,158 @@
+/*
+ * lmtp.h: the public interface of the delivery library (SMTPSEC.md 5, 8).
+ *
+ *  - lmtp_copy_*: the delivered copy: the header block prepended above the
+ *    signed message (Received, Authentication-Results, SMTPsec-Used,
+ *    whitelisted trace headers) and the renaming of forged
+ *    Authentication-Results fields, as a list of segments so the body is
+ *    never copied.
+ *  - lmtp_deliver: asynchronous LMTP delivery on libev from a pool of
+ *    sessions, with per-recipient outcomes.
+ *  - the durable spool for recipients that got 4xx after the data.
+ *
+ * The library never logs and never claims a delivery the server did not
+ * confirm: a recipient's status is LMTP_RCPT_TEMPFAIL (the zero value)
+ * unless a 2xx after the data, a 5xx, or an fsync'd spool write says
+ * otherwise.
+ */
+#ifndef LMTP_H
+#define LMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+
+/* --- delivered copy (SMTPSEC.md 8) ------------------------------------------- */
+
+struct lmtp_seg {
+	const uint8_t *p;	/* borrowed */
+	size_t len;
+};
+
+struct lmtp_trace {
+	const uint8_t *name;	/* borrowed, as received */
+	size_t name_len;
+	const uint8_t *value;
+	size_t value_len;
+};
+
+struct lmtp_copy_info {
+	const char *authserv_id;
+	const char *hostname;		/* this gateway */
+	const char *sender_host;	/* D: the SRV target the name matched */
+	const char *cert_name;		/* the name the certificate was matched on */
+	const char *client_ip;
+	const char *id;			/* queue id for the Received header */
+	const char *tls_version, *tls_cipher;
+	const char *from_domain;	/* F */
+	const char *trust;		/* dane-ee | dane-ta | pkix-ee | pkix+ct */
+	int require_security;		/* -1 absent, 0, 1 */
+	int64_t date;			/* unix time for the Received date */
+	const char *const *trace_allow;	/* whitelist, "X-*" style */
+	size_t n_trace_allow;
+};
+
+#define LMTP_COPY_MAX_SEGS 64
+
+struct lmtp_copy {
+	char *head;			/* owned: the prepended block */
+	size_t head_len;
+	size_t n_seg;			/* head, then body ranges and renames */
+	struct lmtp_seg seg[LMTP_COPY_MAX_SEGS];
+	size_t total;			/* bytes of all segments */
+	size_t trace_kept, trace_dropped;
+};
+
+/* Build the delivered copy of msg (borrowed; must outlive the copy).
+ * Returns 0, or -1 with a reason when a trace header is invalid (the
+ * Email is illegal_parameter). */
+int lmtp_copy_build(const struct lmtp_copy_info *info, const struct lmtp_trace *trace,
+    size_t n_trace, const uint8_t *msg, size_t msg_len, struct lmtp_copy *copy_r,
+    const char **why_r);
+void lmtp_copy_free(struct lmtp_copy *copy);
+
+/* Trace header checks alone (SMTPSEC.md 8.4).  lmtp_trace_valid: 0 or -1
+ * with a reason; lmtp_trace_allowed: 1 when the name is on the list and is
+ * not one of the names never taken from trace headers. */
+int lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r);
+int lmtp_trace_allowed(const char *const *allow, size_t n_allow, const uint8_t *name, size_t len);
+
+/* --- LMTP client ---------------------------------------------------------------- */
+
+struct lmtp_options {
+	const char *target;		/* unix:/path or host:port */
+	const char *lhlo_name;		/* our name in LHLO */
+	unsigned connections;		/* pool size; 0 = 8 */
+	unsigned timeout_ms;		/* connect and each reply; 0 = 60000 */
+	unsigned idle_ms;		/* close idle sessions after; 0 = 30000 */
+	const char *spool_dir;		/* NULL: no spool (4xx after data = tempfail) */
+	unsigned spool_retry_ms;	/* first retry; doubles up to 1 h; 0 = 60000 */
+	uint64_t spool_max_age_ms;	/* then moved to spool_dir/failed; 0 = 5 days */
+	int no_chunking;		/* tests: use DATA even when CHUNKING is offered */
+};
+
+enum lmtp_rcpt_status {
+	LMTP_RCPT_TEMPFAIL = 0,		/* not delivered (fail-closed zero value) */
+	LMTP_RCPT_DELIVERED,		/* 2xx after the data */
+	LMTP_RCPT_REJECTED,		/* 5xx at RCPT or after the data */
+	LMTP_RCPT_SPOOLED,		/* 4xx after the data, fsync'd to the spool */
+};
+
+struct lmtp_rcpt_result {
+	enum lmtp_rcpt_status status;
+	int code;			/* last reply code, 0 if none */
+	char text[160];			/* last reply text, sanitized */
+};
+
+struct lmtp_result {
+	int tempfail;			/* whole Email: nothing delivered */
+	const char *why;		/* for tempfail / summary */
+	size_t n_rcpt;
+	const struct lmtp_rcpt_result *rcpt;
+	uint64_t latency_us;
+};
+
+struct lmtp_msg {
+	const char *mail_from;		/* the authenticated author address */
+	const char *const *rcpt;
+	size_t n_rcpt;
+	const struct lmtp_seg *seg;	/* the delivered copy, borrowed until the callback */
+	size_t n_seg;
+};
+
+typedef void lmtp_cb(void *arg, const struct lmtp_result *res);
+
+struct lmtp;
+struct lmtp_tx;
+
+int lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *opt,
+    char *err, size_t errlen);
+void lmtp_deinit(struct lmtp **l_p);
+
+/* Start a delivery; the callback runs exactly once, never before this
+ * returns.  The message and its segments must stay valid until then. */
+struct lmtp_tx *lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg);
+/* Drop interest in a delivery: the callback will not run.  A transaction
+ * already on the wire is finished (or aborted) quietly. */
+void lmtp_cancel(struct lmtp_tx **tx_p);
+
+struct lmtp_stats {
+	uint64_t transactions, failures, spooled_rcpts, spool_delivered,
+	    spool_rejected, spool_expired, spool_write_errors;
+	uint64_t spool_depth;		/* entries waiting */
+	int spool_event;		/* set once per event worth logging; cleared by get */
+	char spool_last[256];		/* what happened last in the spool */
+};
+void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);
+
+/* An unlinked temporary file in the spool directory, for a large incoming
+ * Email.  Returns an fd (O_RDWR) or -1 with errno. */
+int lmtp_spool_tmpfile(struct lmtp *l);
+
+/* Reply parser, exposed for tests and fuzzing: feed one line (without
+ * CRLF).  Returns 1 when it completes a reply (*code_r set, *enh_r the
+ * enhanced status or ""), 0 for a continuation line, -1 when malformed. */
+int lmtp_reply_line(const char *line, size_t len, int *code_r, int *last_r);
+
+#endif

@@ -1,0 +1,1038 @@
+/*
+ * lmtp_client: asynchronous LMTP delivery on libev (SMTPSEC.md 5, 8).
+ *
+ * A pool of up to `connections` sessions, opened lazily and reused; each
+ * carries one transaction at a time: MAIL + RCPTs (pipelined when offered),
+ * then BDAT LAST (CHUNKING) or DATA with dot-stuffing, then one reply per
+ * accepted recipient.  Transactions wait in a FIFO for a free session.
+ *
+ * The message is streamed from the caller's segments through one bounded
+ * chunk buffer per session; it is never copied whole.
+ *
+ * Ownership: a transaction is owned by the library from lmtp_deliver()
+ * until its callback returns.  lmtp_cancel() only drops the callback; the
+ * session finishes or aborts the transaction on the wire itself, so a
+ * cancel never leaves a session in an unknown state.
+ *
+ * Truth: a recipient is DELIVERED only on a 2xx after the data, REJECTED on
+ * a 5xx, SPOOLED only after the spool file and its directory are fsync'd.
+ * Anything else (timeouts, drops, 4xx before the data) leaves it TEMPFAIL.
+ */
+#include "lmtp/lmtp.h"
+#include "lmtp/lmtp_spool.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define LMTP_LINE_MAX	2048
+#define LMTP_CHUNK	(64 * 1024)
+
+enum sess_state {
+	S_CONNECTING = 0,
+	S_GREETING,
+	S_LHLO,
+	S_IDLE,
+	S_ENVELOPE,	/* MAIL + RCPT replies */
+	S_DATA354,	/* waiting for 354 after DATA */
+	S_BODY,		/* writing the message */
+	S_FINAL,	/* one reply per accepted recipient */
+	S_RSET,
+	S_DEAD,
+};
+
+struct lmtp_sess {
+	struct lmtp *l;
+	struct lmtp_sess *next;
+	int fd;
+	struct ev_io rio, wio;
+	struct ev_timer timer;
+	enum sess_state state;
+	const char *fail_why;		/* why a connect failed at once */
+	int pipelining, chunking, eightbit, smtputf8;
+	char in[2 * LMTP_LINE_MAX];
+	size_t inlen;
+	/* a multi-line reply being read */
+	int rcode;
+	char rtext[160];
+	/* commands to write */
+	char *out;
+	size_t outlen, outcap, outoff;
+	/* body streaming */
+	uint8_t *chunk;
+	size_t chunk_len, chunk_off;
+	size_t seg_i, seg_off;
+	int at_bol;		/* DATA: at the start of a line (dot-stuffing) */
+	uint8_t last2[2];	/* last two body bytes sent (final CRLF check) */
+	int body_done;
+	/* the transaction on this session */
+	struct lmtp_tx *tx;
+	size_t env_replies;	/* envelope replies received */
+	size_t next_cmd;	/* without PIPELINING: next RCPT to send */
+	size_t final_replies;
+	int mail_ok, any_4xx_envelope;
+};
+
+struct lmtp_tx {
+	struct lmtp *l;
+	struct lmtp_tx *next;		/* queue */
+	lmtp_cb *cb;			/* NULL once cancelled */
+	void *arg;
+	char *from;			/* owned */
+	char **rcpt;			/* owned */
+	size_t n_rcpt;
+	struct lmtp_seg *seg;		/* owned array, borrowed bytes */
+	size_t n_seg;
+	uint64_t total;
+	int eight_bit, utf8_addr;
+	struct lmtp_rcpt_result *res;	/* owned */
+	size_t *accepted;		/* indexes of recipients given 2xx at RCPT */
+	size_t n_accepted;
+	ev_tstamp start;
+	struct lmtp_sess *sess;
+	/* spool retry: the entry this transaction came from */
+	struct lmtp_spool_entry *spool;
+	int queued;
+};
+
+struct lmtp {
+	struct ev_loop *loop;
+	struct lmtp_options opt;
+	char *own[3];
+	int family;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct lmtp_sess *sessions;
+	unsigned n_sessions;
+	struct lmtp_sess *dead;		/* closed, freed from the reaper */
+	struct ev_timer reaper;
+	struct lmtp_tx *qhead, *qtail;
+	struct lmtp_stats st;
+	struct lmtp_spool *spool;
+};
+
+static void sess_write(struct lmtp_sess *s);
+static void sess_close(struct lmtp_sess *s, const char *why);
+static void dispatch(struct lmtp *l);
+static void tx_finish(struct lmtp_tx *tx, int tempfail, const char *why);
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+/* --- reply parsing -------------------------------------------------------- */
+
+int
+lmtp_reply_line(const char *line, size_t len, int *code_r, int *last_r)
+{
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9')
+		return -1;
+	if (len > 3 && line[3] != ' ' && line[3] != '-')
+		return -1;
+	*code_r = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	*last_r = len == 3 || line[3] == ' ';
+	return *last_r ? 1 : 0;
+}
+
+static void
+set_text(char *dst, size_t dlen, const char *src, size_t n)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < dlen; i++)
+		dst[o++] = (src[i] >= 32 && src[i] < 127 && src[i] != '"') ? src[i] : '?';
+	dst[o] = '\0';
+}
+
+/* --- output ------------------------------------------------------------------- */
+
+static void
+out_add(struct lmtp_sess *s, const char *p, size_t n)
+{
+	if (s->outcap - s->outlen < n) {
+		size_t cap = s->outcap ? s->outcap : 1024;
+
+		while (cap - s->outlen < n)
+			cap *= 2;
+		s->out = realloc(s->out, cap);
+		if (s->out == NULL)
+			abort();
+		s->outcap = cap;
+	}
+	memcpy(s->out + s->outlen, p, n);
+	s->outlen += n;
+}
+
+/* Append one formatted command (fmt is always a literal at the call site). */
+#define OUT_CMD(s, ...) do {						\
+	char l_[1200];							\
+	int n_ = snprintf(l_, sizeof(l_), __VA_ARGS__);			\
+	if (n_ > 0 && (size_t)n_ < sizeof(l_))				\
+		out_add((s), l_, (size_t)n_);				\
+} while (0)
+
+static void
+arm_timer(struct lmtp_sess *s, unsigned ms)
+{
+	ev_timer_stop(s->l->loop, &s->timer);
+	ev_timer_set(&s->timer, ms / 1000.0, 0);
+	ev_timer_start(s->l->loop, &s->timer);
+}
+
+/* Fill the chunk buffer with the next body bytes (dot-stuffed for DATA). */
+static void
+fill_chunk(struct lmtp_sess *s)
+{
+	struct lmtp_tx *tx = s->tx;
+	int stuff = !s->chunking || s->l->opt.no_chunking;
+
+	s->chunk_len = s->chunk_off = 0;
+	while (s->chunk_len < LMTP_CHUNK - 8 && s->seg_i < tx->n_seg) {
+		const struct lmtp_seg *g = &tx->seg[s->seg_i];
+
+		if (s->seg_off >= g->len) {
+			s->seg_i++;
+			s->seg_off = 0;
+			continue;
+		}
+		if (!stuff) {
+			size_t n = g->len - s->seg_off;
+
+			if (n > LMTP_CHUNK - s->chunk_len)
+				n = LMTP_CHUNK - s->chunk_len;
+			memcpy(s->chunk + s->chunk_len, g->p + s->seg_off, n);
+			s->chunk_len += n;
+			s->seg_off += n;
+		} else {
+			uint8_t c = g->p[s->seg_off++];
+
+			if (s->at_bol && c == '.')
+				s->chunk[s->chunk_len++] = '.';
+			s->chunk[s->chunk_len++] = c;
+			s->at_bol = c == '\n';
+		}
+		s->last2[0] = s->last2[1];
+		s->last2[1] = s->chunk[s->chunk_len - 1];
+	}
+	if (s->seg_i >= tx->n_seg && !s->body_done) {
+		s->body_done = 1;
+		if (stuff) {
+			/* the message must end with CRLF before the final dot */
+			if (tx->total > 0 && !(s->last2[0] == '\r' && s->last2[1] == '\n')) {
+				s->chunk[s->chunk_len++] = '\r';
+				s->chunk[s->chunk_len++] = '\n';
+			}
+			memcpy(s->chunk + s->chunk_len, ".\r\n", 3);
+			s->chunk_len += 3;
+		}
+	}
+}
+
+static void
+sess_write(struct lmtp_sess *s)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (s->outoff < s->outlen) {
+			n = write(s->fd, s->out + s->outoff, s->outlen - s->outoff);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				sess_close(s, "write failed");
+				return;
+			}
+			s->outoff += (size_t)n;
+			continue;
+		}
+		s->outoff = s->outlen = 0;
+		if (s->state != S_BODY)
+			break;
+		if (s->chunk_off == s->chunk_len) {
+			if (s->body_done) {
+				s->state = S_FINAL;
+				s->final_replies = 0;
+				arm_timer(s, s->l->opt.timeout_ms);
+				break;
+			}
+			fill_chunk(s);
+			continue;
+		}
+		n = write(s->fd, s->chunk + s->chunk_off, s->chunk_len - s->chunk_off);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			sess_close(s, "write failed");
+			return;
+		}
+		s->chunk_off += (size_t)n;
+		arm_timer(s, s->l->opt.timeout_ms);	/* progress */
+	}
+	if (s->outoff < s->outlen || (s->state == S_BODY))
+		ev_io_start(s->l->loop, &s->wio);
+	else
+		ev_io_stop(s->l->loop, &s->wio);
+}
+
+/* --- transaction steps ---------------------------------------------------- */
+
+static void
+start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
+{
+	size_t i;
+	const char *params = "";
+
+	s->tx = tx;
+	tx->sess = s;
+	s->state = S_ENVELOPE;
+	s->env_replies = 0;
+	s->mail_ok = 0;
+	s->any_4xx_envelope = 0;
+	s->next_cmd = 0;
+	if (tx->eight_bit && s->eightbit)
+		params = " BODY=8BITMIME";
+	if (tx->utf8_addr && s->smtputf8)
+		params = tx->eight_bit && s->eightbit ? " BODY=8BITMIME SMTPUTF8" : " SMTPUTF8";
+	OUT_CMD(s, "MAIL FROM:<%s>%s\r\n", tx->from, params);
+	if (s->pipelining) {
+		for (i = 0; i < tx->n_rcpt; i++)
+			OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[i], "");
+		s->next_cmd = tx->n_rcpt;
+	}
+	arm_timer(s, s->l->opt.timeout_ms);
+	sess_write(s);
+}
+
+static void
+begin_data(struct lmtp_sess *s)
+{
+	struct lmtp_tx *tx = s->tx;
+	char line[64];
+
+	s->seg_i = s->seg_off = 0;
+	s->at_bol = 1;
+	s->body_done = 0;
+	s->last2[0] = s->last2[1] = 0;
+	s->chunk_len = s->chunk_off = 0;
+	if (s->chunking && !s->l->opt.no_chunking) {
+		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
+		out_add(s, line, strlen(line));
+		s->state = S_BODY;
+	} else {
+		out_add(s, "DATA\r\n", 6);
+		s->state = S_DATA354;
+	}
+	arm_timer(s, s->l->opt.timeout_ms);
+	sess_write(s);
+}
+
+static void
+sess_idle(struct lmtp_sess *s)
+{
+	s->tx = NULL;
+	s->state = S_IDLE;
+	arm_timer(s, s->l->opt.idle_ms);
+	dispatch(s->l);
+}
+
+static void
+envelope_reply(struct lmtp_sess *s, int code, const char *text)
+{
+	struct lmtp_tx *tx = s->tx;
+	size_t k = s->env_replies++;
+
+	if (k == 0) {
+		s->mail_ok = code / 100 == 2;
+		if (!s->mail_ok && !s->pipelining) {
+			/* nothing else was sent: done */
+			s->env_replies = tx->n_rcpt + 1;
+		}
+	} else {
+		struct lmtp_rcpt_result *r = &tx->res[k - 1];
+
+		r->code = code;
+		set_text(r->text, sizeof(r->text), text, strlen(text));
+		if (code / 100 == 2 && s->mail_ok)
+			tx->accepted[tx->n_accepted++] = k - 1;
+		else if (code / 100 == 5)
+			r->status = LMTP_RCPT_REJECTED;
+		else if (code / 100 == 4)
+			s->any_4xx_envelope = 1;
+	}
+	if (!s->pipelining && s->mail_ok && s->next_cmd < tx->n_rcpt) {
+		OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[s->next_cmd++], "");
+		sess_write(s);
+		return;
+	}
+	if (s->env_replies < tx->n_rcpt + 1)
+		return;
+	/* SMTPSEC.md 5: a 4xx before the data is a temporary failure of the
+	 * whole Email, with nothing delivered; so is a refused MAIL FROM */
+	if (!s->mail_ok || s->any_4xx_envelope) {
+		size_t i;
+
+		for (i = 0; i < tx->n_rcpt; i++)
+			if (tx->res[i].status == LMTP_RCPT_REJECTED && s->mail_ok)
+				continue;
+			else
+				tx->res[i].status = LMTP_RCPT_TEMPFAIL;
+		s->tx = NULL;
+		tx->sess = NULL;
+		s->state = S_RSET;
+		tx_finish(tx, 1, !s->mail_ok ? "MAIL FROM refused" : "4xx at RCPT");
+		out_add(s, "RSET\r\n", 6);
+		sess_write(s);
+		return;
+	}
+	if (tx->n_accepted == 0) {
+		s->tx = NULL;
+		tx->sess = NULL;
+		s->state = S_RSET;
+		tx_finish(tx, 0, "every recipient rejected");
+		out_add(s, "RSET\r\n", 6);
+		sess_write(s);
+		return;
+	}
+	begin_data(s);
+}
+
+static void
+final_reply(struct lmtp_sess *s, int code, const char *text)
+{
+	struct lmtp_tx *tx = s->tx;
+	struct lmtp_rcpt_result *r;
+
+	if (s->final_replies >= tx->n_accepted) {
+		sess_close(s, "unexpected reply");
+		return;
+	}
+	r = &tx->res[tx->accepted[s->final_replies++]];
+	r->code = code;
+	set_text(r->text, sizeof(r->text), text, strlen(text));
+	if (code / 100 == 2)
+		r->status = LMTP_RCPT_DELIVERED;
+	else if (code / 100 == 5)
+		r->status = LMTP_RCPT_REJECTED;
+	else
+		r->status = LMTP_RCPT_TEMPFAIL;	/* 4xx: spooled in tx_finish */
+	if (s->final_replies < tx->n_accepted)
+		return;
+	s->tx = NULL;
+	tx->sess = NULL;
+	tx_finish(tx, 0, "");
+	sess_idle(s);
+}
+
+static void
+on_reply(struct lmtp_sess *s, int code, const char *text)
+{
+	switch (s->state) {
+	case S_GREETING:
+		if (code != 220) {
+			sess_close(s, "bad greeting");
+			return;
+		}
+		OUT_CMD(s, "LHLO %s%s\r\n", s->l->opt.lhlo_name, "");
+		s->state = S_LHLO;
+		arm_timer(s, s->l->opt.timeout_ms);
+		sess_write(s);
+		return;
+	case S_LHLO:
+		if (code != 250) {
+			sess_close(s, "LHLO refused");
+			return;
+		}
+		sess_idle(s);
+		return;
+	case S_ENVELOPE:
+		envelope_reply(s, code, text);
+		return;
+	case S_DATA354:
+		if (code != 354) {
+			/* every accepted recipient: not delivered */
+			struct lmtp_tx *tx = s->tx;
+			size_t i;
+
+			for (i = 0; i < tx->n_accepted; i++)
+				tx->res[tx->accepted[i]].status = LMTP_RCPT_TEMPFAIL;
+			s->tx = NULL;
+			tx->sess = NULL;
+			s->state = S_RSET;
+			tx_finish(tx, 1, "DATA refused");
+			out_add(s, "RSET\r\n", 6);
+			sess_write(s);
+			return;
+		}
+		s->state = S_BODY;
+		sess_write(s);
+		return;
+	case S_FINAL:
+		final_reply(s, code, text);
+		return;
+	case S_RSET:
+		if (code / 100 != 2) {
+			sess_close(s, "RSET refused");
+			return;
+		}
+		sess_idle(s);
+		return;
+	case S_BODY:
+		/* a reply while we still send the data: the server gave up */
+		sess_close(s, "reply during data");
+		return;
+	default:
+		sess_close(s, "unexpected reply");
+		return;
+	}
+}
+
+/* Capabilities from the LHLO reply lines. */
+static void
+lhlo_line(struct lmtp_sess *s, const char *line, size_t len)
+{
+	const char *kw = line + 4;
+	size_t kl = len > 4 ? len - 4 : 0;
+
+#define KW(x) (kl >= sizeof(x) - 1 && strncasecmp(kw, x, sizeof(x) - 1) == 0 && \
+	(kl == sizeof(x) - 1 || kw[sizeof(x) - 1] == ' '))
+	if (KW("PIPELINING"))
+		s->pipelining = 1;
+	else if (KW("CHUNKING"))
+		s->chunking = 1;
+	else if (KW("8BITMIME"))
+		s->eightbit = 1;
+	else if (KW("SMTPUTF8"))
+		s->smtputf8 = 1;
+#undef KW
+}
+
+static void
+on_read(struct ev_loop *loop, struct ev_io *w, int revents)
+{
+	struct lmtp_sess *s = (struct lmtp_sess *)((char *)w - offsetof(struct lmtp_sess, rio));
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	if (s->state == S_DEAD)
+		return;
+	n = read(s->fd, s->in + s->inlen, sizeof(s->in) - s->inlen);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		sess_close(s, n == 0 ? "connection closed by server" : "read failed");
+		return;
+	}
+	s->inlen += (size_t)n;
+	for (;;) {
+		char *nl = memchr(s->in, '\n', s->inlen);
+		size_t ll, used;
+		int code, last;
+
+		if (nl == NULL) {
+			if (s->inlen > LMTP_LINE_MAX) {
+				sess_close(s, "reply line too long");
+				return;
+			}
+			return;
+		}
+		used = (size_t)(nl - s->in) + 1;
+		ll = used - 1;
+		if (ll > 0 && s->in[ll - 1] == '\r')
+			ll--;
+		if (ll > LMTP_LINE_MAX || lmtp_reply_line(s->in, ll, &code, &last) < 0) {
+			sess_close(s, "malformed reply");
+			return;
+		}
+		if (s->rcode != 0 && s->rcode != code) {
+			sess_close(s, "reply code changed inside a multi-line reply");
+			return;
+		}
+		s->rcode = code;
+		if (s->state == S_LHLO)
+			lhlo_line(s, s->in, ll);
+		if (last) {
+			char text[160];
+			enum sess_state before = s->state;
+
+			set_text(text, sizeof(text), s->in, ll);
+			s->rcode = 0;
+			memmove(s->in, s->in + used, s->inlen - used);
+			s->inlen -= used;
+			on_reply(s, code, text);
+			if (before != S_DEAD && s->state == S_DEAD)
+				return;		/* closed; freed later by the reaper */
+			continue;
+		}
+		memmove(s->in, s->in + used, s->inlen - used);
+		s->inlen -= used;
+	}
+}
+
+static void
+on_writable(struct ev_loop *loop, struct ev_io *w, int revents)
+{
+	struct lmtp_sess *s = (struct lmtp_sess *)((char *)w - offsetof(struct lmtp_sess, wio));
+
+	(void)loop;
+	(void)revents;
+	if (s->state == S_CONNECTING) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+			sess_close(s, "connect failed");
+			return;
+		}
+		s->state = S_GREETING;
+		ev_io_stop(s->l->loop, &s->wio);
+		ev_io_start(s->l->loop, &s->rio);
+		arm_timer(s, s->l->opt.timeout_ms);
+		return;
+	}
+	sess_write(s);
+}
+
+static void
+on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct lmtp_sess *s = (struct lmtp_sess *)((char *)w - offsetof(struct lmtp_sess, timer));
+
+	(void)loop;
+	(void)revents;
+	sess_close(s, s->state == S_IDLE ? "idle" : s->fail_why ? s->fail_why : "timeout");
+}
+
+/* Close a session; its transaction, if any, ends with what it has. */
+static void
+sess_close(struct lmtp_sess *s, const char *why)
+{
+	struct lmtp *l = s->l;
+	struct lmtp_sess **pp;
+	struct lmtp_tx *tx = s->tx;
+	int connect_phase = s->state < S_IDLE;
+
+	if (s->fd >= 0) {
+		ev_io_stop(l->loop, &s->rio);
+		ev_io_stop(l->loop, &s->wio);
+		close(s->fd);
+		s->fd = -1;
+	}
+	ev_timer_stop(l->loop, &s->timer);
+	for (pp = &l->sessions; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	l->n_sessions--;
+	s->state = S_DEAD;
+	s->tx = NULL;
+	if (tx != NULL) {
+		size_t i, delivered = 0;
+
+		tx->sess = NULL;
+		/* accepted recipients without a final 2xx/5xx: not delivered */
+		for (i = 0; i < tx->n_rcpt; i++)
+			if (tx->res[i].status == LMTP_RCPT_DELIVERED)
+				delivered++;
+			else if (tx->res[i].status != LMTP_RCPT_REJECTED)
+				tx->res[i].status = LMTP_RCPT_TEMPFAIL;
+		l->st.failures++;
+		tx_finish(tx, delivered == 0, why);
+	}
+	/* The server could not be reached or greeted, and no other session is
+	 * left to take the queue: every waiting Email fails now, instead of
+	 * reconnecting in a loop.  The next delivery tries again. */
+	if (connect_phase && l->n_sessions == 0) {
+		while (l->qhead != NULL) {
+			struct lmtp_tx *q = l->qhead;
+			size_t i;
+
+			l->qhead = q->next;
+			if (l->qhead == NULL)
+				l->qtail = NULL;
+			q->queued = 0;
+			for (i = 0; i < q->n_rcpt; i++)
+				q->res[i].status = LMTP_RCPT_TEMPFAIL;
+			tx_finish(q, 1, why);
+		}
+	}
+	/* callers up the stack may still look at s: free it from the loop */
+	s->next = l->dead;
+	l->dead = s;
+	if (!ev_is_active(&l->reaper)) {
+		ev_timer_set(&l->reaper, 0, 0);
+		ev_timer_start(l->loop, &l->reaper);
+	}
+	dispatch(l);
+}
+
+static void
+reap(struct lmtp *l)
+{
+	while (l->dead) {
+		struct lmtp_sess *s = l->dead;
+
+		l->dead = s->next;
+		free(s->out);
+		free(s->chunk);
+		free(s);
+	}
+}
+
+static void
+on_reaper(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	reap((struct lmtp *)((char *)w - offsetof(struct lmtp, reaper)));
+}
+
+static struct lmtp_sess *
+sess_open(struct lmtp *l)
+{
+	struct lmtp_sess *s = xcalloc(1, sizeof(*s));
+	int fd;
+
+	s->l = l;
+	s->chunk = malloc(LMTP_CHUNK + 16);
+	if (s->chunk == NULL)
+		abort();
+	fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->fd = fd;
+	ev_io_init(&s->rio, on_read, fd, EV_READ);
+	ev_io_init(&s->wio, on_writable, fd, EV_WRITE);
+	ev_init(&s->timer, on_timer);
+	s->next = l->sessions;
+	l->sessions = s;
+	l->n_sessions++;
+	if (fd < 0 || (connect(fd, (struct sockaddr *)&l->addr, l->addrlen) < 0 && errno != EINPROGRESS)) {
+		s->state = S_CONNECTING;
+		s->fail_why = "connect failed";
+		/* report from the loop, not from inside lmtp_deliver() */
+		ev_timer_set(&s->timer, 0, 0);
+		ev_timer_start(l->loop, &s->timer);
+		return s;
+	}
+	s->state = S_CONNECTING;
+	ev_io_start(l->loop, &s->wio);
+	arm_timer(s, l->opt.timeout_ms);
+	return s;
+}
+
+/* --- queue and results -------------------------------------------------------- */
+
+static void
+dispatch(struct lmtp *l)
+{
+	struct lmtp_sess *s;
+
+	while (l->qhead != NULL) {
+		for (s = l->sessions; s != NULL; s = s->next)
+			if (s->state == S_IDLE)
+				break;
+		if (s == NULL) {
+			unsigned busy = 0;
+
+			for (s = l->sessions; s != NULL; s = s->next)
+				if (s->state < S_IDLE)
+					busy++;	/* still connecting */
+			/* open one more session per waiting transaction, up to the cap */
+			if (l->n_sessions < l->opt.connections && busy == 0)
+				sess_open(l);
+			return;
+		}
+		{
+			struct lmtp_tx *tx = l->qhead;
+
+			l->qhead = tx->next;
+			if (l->qhead == NULL)
+				l->qtail = NULL;
+			tx->next = NULL;
+			tx->queued = 0;
+			start_tx(s, tx);
+		}
+	}
+}
+
+static void
+tx_free(struct lmtp_tx *tx)
+{
+	size_t i;
+
+	free(tx->from);
+	for (i = 0; i < tx->n_rcpt; i++)
+		free(tx->rcpt[i]);
+	free(tx->rcpt);
+	free(tx->seg);
+	free(tx->res);
+	free(tx->accepted);
+	free(tx);
+}
+
+static void
+tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
+{
+	struct lmtp *l = tx->l;
+	struct lmtp_result r;
+	size_t i, n4 = 0;
+
+	/* 4xx after the data: to the spool, then they count as delivered */
+	if (!tempfail) {
+		for (i = 0; i < tx->n_rcpt; i++)
+			if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
+				n4++;
+		if (n4 > 0 && tx->spool == NULL && l->spool != NULL) {
+			const char **rc = xcalloc(n4, sizeof(*rc));
+			size_t k = 0;
+
+			for (i = 0; i < tx->n_rcpt; i++)
+				if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
+					rc[k++] = tx->rcpt[i];
+			if (lmtp_spool_write(l->spool, tx->from, rc, k, tx->seg, tx->n_seg) == 0) {
+				for (i = 0; i < tx->n_rcpt; i++)
+					if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
+						tx->res[i].status = LMTP_RCPT_SPOOLED;
+				l->st.spooled_rcpts += k;
+			} else
+				l->st.spool_write_errors++;
+			free(rc);
+		}
+	}
+	l->st.transactions++;
+	if (tempfail)
+		l->st.failures++;
+	memset(&r, 0, sizeof(r));
+	r.tempfail = tempfail;
+	r.why = why;
+	r.n_rcpt = tx->n_rcpt;
+	r.rcpt = tx->res;
+	r.latency_us = (uint64_t)((ev_now(l->loop) - tx->start) * 1e6);
+	if (tx->spool != NULL)
+		lmtp_spool_done(l->spool, tx->spool, &r, (const char *const *)tx->rcpt);
+	else if (tx->cb != NULL)
+		tx->cb(tx->arg, &r);
+	tx_free(tx);
+}
+
+struct lmtp_tx *
+lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
+{
+	struct lmtp_tx *tx = xcalloc(1, sizeof(*tx));
+	size_t i, j;
+
+	tx->l = l;
+	tx->cb = cb;
+	tx->arg = arg;
+	tx->from = xstrdup(m->mail_from);
+	tx->n_rcpt = m->n_rcpt;
+	tx->rcpt = xcalloc(m->n_rcpt, sizeof(*tx->rcpt));
+	for (i = 0; i < m->n_rcpt; i++) {
+		tx->rcpt[i] = xstrdup(m->rcpt[i]);
+		for (j = 0; tx->rcpt[i][j]; j++)
+			if ((unsigned char)tx->rcpt[i][j] >= 0x80)
+				tx->utf8_addr = 1;
+	}
+	tx->n_seg = m->n_seg;
+	tx->seg = xcalloc(m->n_seg, sizeof(*tx->seg));
+	memcpy(tx->seg, m->seg, m->n_seg * sizeof(*tx->seg));
+	for (i = 0; i < m->n_seg; i++) {
+		tx->total += m->seg[i].len;
+		for (j = 0; j < m->seg[i].len && !tx->eight_bit; j++)
+			if (m->seg[i].p[j] >= 0x80)
+				tx->eight_bit = 1;
+	}
+	tx->res = xcalloc(m->n_rcpt, sizeof(*tx->res));
+	tx->accepted = xcalloc(m->n_rcpt, sizeof(*tx->accepted));
+	tx->start = ev_now(l->loop);
+	tx->queued = 1;
+	if (l->qtail)
+		l->qtail->next = tx;
+	else
+		l->qhead = tx;
+	l->qtail = tx;
+	/* never call back before returning: an idle session is used right
+	 * away, but its replies come from the loop */
+	dispatch(l);
+	return tx;
+}
+
+struct lmtp_tx *
+lmtp_deliver_spooled(struct lmtp *l, const struct lmtp_msg *m, struct lmtp_spool_entry *e)
+{
+	struct lmtp_tx *tx = lmtp_deliver(l, m, NULL, NULL);
+
+	tx->spool = e;
+	return tx;
+}
+
+void
+lmtp_cancel(struct lmtp_tx **tx_p)
+{
+	struct lmtp_tx *tx = *tx_p, **pp;
+	struct lmtp *l;
+
+	if (tx == NULL)
+		return;
+	*tx_p = NULL;
+	l = tx->l;
+	if (tx->queued) {
+		struct lmtp_tx *prev = NULL;
+
+		for (pp = &l->qhead; *pp != NULL; prev = *pp, pp = &(*pp)->next)
+			if (*pp == tx) {
+				*pp = tx->next;
+				if (l->qtail == tx)
+					l->qtail = prev;
+				break;
+			}
+		tx_free(tx);
+		return;
+	}
+	/* on the wire: the session finishes it; nobody is told */
+	tx->cb = NULL;
+}
+
+void
+lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st)
+{
+	if (l->spool)
+		lmtp_spool_stats(l->spool, &l->st);
+	*st = l->st;
+	l->st.spool_event = 0;
+}
+
+int
+lmtp_spool_tmpfile(struct lmtp *l)
+{
+	if (l->opt.spool_dir == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	return open(l->opt.spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+int
+lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *opt, char *err, size_t errlen)
+{
+	struct lmtp *l = xcalloc(1, sizeof(*l));
+
+	*l_r = NULL;
+	l->loop = loop;
+	ev_init(&l->reaper, on_reaper);
+	l->opt = *opt;
+	l->opt.target = l->own[0] = xstrdup(opt->target);
+	l->opt.lhlo_name = l->own[1] = xstrdup(opt->lhlo_name ? opt->lhlo_name : "localhost");
+	l->opt.spool_dir = l->own[2] = opt->spool_dir ? xstrdup(opt->spool_dir) : NULL;
+	if (l->opt.connections == 0)
+		l->opt.connections = 8;
+	if (l->opt.timeout_ms == 0)
+		l->opt.timeout_ms = 60000;
+	if (l->opt.idle_ms == 0)
+		l->opt.idle_ms = 30000;
+	if (strncmp(l->opt.target, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&l->addr;
+
+		if (strlen(l->opt.target + 5) >= sizeof(un->sun_path)) {
+			snprintf(err, errlen, "LMTP socket path too long");
+			goto fail;
+		}
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, l->opt.target + 5);
+		l->addrlen = sizeof(*un);
+		l->family = AF_UNIX;
+	} else {
+		char host[256];
+		const char *colon = strrchr(l->opt.target, ':');
+		struct addrinfo hints, *res = NULL;
+		size_t hl;
+		int rc;
+
+		if (colon == NULL || (hl = (size_t)(colon - l->opt.target)) == 0 || hl >= sizeof(host)) {
+			snprintf(err, errlen, "LMTP target '%s' is not unix:/path or host:port", l->opt.target);
+			goto fail;
+		}
+		memcpy(host, l->opt.target, hl);
+		host[hl] = '\0';
+		if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+			memmove(host, host + 1, hl - 2);
+			host[hl - 2] = '\0';
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0 || res == NULL) {
+			snprintf(err, errlen, "LMTP target '%s': %s", l->opt.target, gai_strerror(rc));
+			goto fail;
+		}
+		memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
+		l->addrlen = res->ai_addrlen;
+		l->family = res->ai_family;
+		freeaddrinfo(res);
+	}
+	if (l->opt.spool_dir != NULL &&
+	    lmtp_spool_open(&l->spool, l, loop, l->opt.spool_dir, l->opt.spool_retry_ms,
+	    l->opt.spool_max_age_ms, err, errlen) < 0)
+		goto fail;
+	*l_r = l;
+	return 0;
+fail:
+	lmtp_deinit(&l);
+	return -1;
+}
+
+void
+lmtp_deinit(struct lmtp **l_p)
+{
+	struct lmtp *l = *l_p;
+	size_t i;
+
+	if (l == NULL)
+		return;
+	while (l->qhead) {
+		struct lmtp_tx *tx = l->qhead;
+
+		l->qhead = tx->next;
+		tx_free(tx);
+	}
+	while (l->sessions) {
+		struct lmtp_sess *s = l->sessions;
+
+		if (s->tx) {
+			s->tx->cb = NULL;
+			s->tx->spool = NULL;
+		}
+		sess_close(s, "shutdown");
+	}
+	lmtp_spool_close(&l->spool);
+	ev_timer_stop(l->loop, &l->reaper);
+	reap(l);
+	for (i = 0; i < 3; i++)
+		free(l->own[i]);
+	free(l);
+	*l_p = NULL;
+}

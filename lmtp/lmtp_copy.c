@@ -1,0 +1,296 @@
+/*
+ * lmtp_copy: the delivered copy (SMTPSEC.md section 8).
+ *
+ * Output is a list of segments: the prepended block (owned), then the
+ * signed message in ranges (borrowed), with the field name of every
+ * Authentication-Results field that claims our authserv-id replaced by
+ * "X-Untrusted-Authentication-Results" (RFC 8601 section 5).  Nothing else
+ * in the signed message changes.
+ */
+#include "lmtp/lmtp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char untrusted[] = "X-Untrusted-Authentication-Results";
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+sb_add(struct sbuf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len < n + 1) {
+		size_t cap = b->cap ? b->cap : 1024;
+
+		while (cap - b->len < n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (b->p == NULL)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Text we put into a header ourselves: printable ASCII only. */
+static const char *
+clean(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return "unknown";
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] > 32 && s[i] < 127 && s[i] != '(' && s[i] != ')' && s[i] != ';') ? s[i] : '_';
+	buf[i] = '\0';
+	return buf;
+}
+
+int
+lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r)
+{
+	size_t i;
+
+	if (t->name_len == 0) {
+		*why_r = "empty trace header name";
+		return -1;
+	}
+	for (i = 0; i < t->name_len; i++)
+		if (t->name[i] < 33 || t->name[i] > 126 || t->name[i] == ':') {
+			*why_r = "invalid trace header name";
+			return -1;
+		}
+	for (i = 0; i < t->value_len; i++) {
+		uint8_t c = t->value[i];
+
+		if (c == 0) {
+			*why_r = "NUL in trace header";
+			return -1;
+		}
+		if (c == '\n') {
+			*why_r = "bare LF in trace header";
+			return -1;
+		}
+		if (c == '\r') {
+			if (t->value_len - i < 3 || t->value[i + 1] != '\n' ||
+			    (t->value[i + 2] != ' ' && t->value[i + 2] != '\t')) {
+				*why_r = "CR or CRLF not followed by folding whitespace in trace header";
+				return -1;
+			}
+			i++;
+		}
+	}
+	return 0;
+}
+
+int
+lmtp_trace_allowed(const char *const *allow, size_t n, const uint8_t *name, size_t len)
+{
+	size_t i;
+
+	/* never from a trace header, whatever the list says */
+	if ((len == 22 && strncasecmp((const char *)name, "Authentication-Results", 22) == 0) ||
+	    (len == 12 && strncasecmp((const char *)name, "SMTPsec-Used", 12) == 0))
+		return 0;
+	for (i = 0; i < n; i++) {
+		size_t al = strlen(allow[i]);
+
+		if (al > 0 && allow[i][al - 1] == '*') {
+			if (len >= al - 1 && strncasecmp((const char *)name, allow[i], al - 1) == 0)
+				return 1;
+		} else if (al == len && strncasecmp((const char *)name, allow[i], len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Header section scan: calls fn for each field with offsets into msg. */
+struct field {
+	size_t start, name_end, value_start, end;	/* end: after the CRLF */
+};
+
+/* End of the header section: just past the CRLF of the last field. */
+static size_t
+header_end(const uint8_t *m, size_t len)
+{
+	size_t i;
+
+	if (len >= 2 && m[0] == '\r' && m[1] == '\n')
+		return 0;
+	for (i = 0; i + 3 < len; i++)
+		if (m[i] == '\r' && m[i + 1] == '\n' && m[i + 2] == '\r' && m[i + 3] == '\n')
+			return i + 2;
+	return len;
+}
+
+static int
+next_field(const uint8_t *m, size_t hend, size_t *pos, struct field *f)
+{
+	size_t i = *pos;
+
+	if (i >= hend)
+		return 0;
+	f->start = i;
+	while (i < hend && m[i] != ':' && m[i] != '\r' && m[i] != '\n')
+		i++;
+	f->name_end = i;
+	while (f->name_end > f->start && (m[f->name_end - 1] == ' ' || m[f->name_end - 1] == '\t'))
+		f->name_end--;
+	f->value_start = i < hend && m[i] == ':' ? i + 1 : i;
+	for (;;) {
+		while (i < hend && m[i] != '\n')
+			i++;
+		if (i >= hend) {
+			f->end = hend;
+			break;
+		}
+		i++;
+		if (i < hend && (m[i] == ' ' || m[i] == '\t'))
+			continue;
+		f->end = i;
+		break;
+	}
+	*pos = f->end;
+	return 1;
+}
+
+/* Does this Authentication-Results value start with our authserv-id? */
+static int
+claims_us(const uint8_t *v, size_t len, const char *id)
+{
+	size_t i = 0, il = strlen(id);
+
+	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
+		i++;
+	if (len - i < il || strncasecmp((const char *)v + i, id, il) != 0)
+		return 0;
+	i += il;
+	return i == len || v[i] == ';' || v[i] == ' ' || v[i] == '\t' || v[i] == '(' ||
+	    v[i] == '\r';
+}
+
+static void
+rfc5322_date(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+int
+lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace, size_t n_trace,
+    const uint8_t *msg, size_t msg_len, struct lmtp_copy *c, const char **why_r)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	char d1[256], d2[256], d3[64], d4[64], d5[64], d6[256], d7[256], date[64];
+	const char *auth = in->authserv_id;
+	size_t i, hend, pos = 0, body_from = 0;
+	struct field f;
+	int have_used = 0;
+
+	memset(c, 0, sizeof(*c));
+	*why_r = "";
+	for (i = 0; i < n_trace; i++)
+		if (lmtp_trace_valid(&trace[i], why_r) < 0)
+			return -1;
+
+	rfc5322_date(in->date, date, sizeof(date));
+	sb_printf(&b, "Received: from %s (%s [%s])\r\n\tby %s with SMTPSEC id %s\r\n\t(%s %s); %s\r\n",
+	    clean(in->sender_host, d1, sizeof(d1)), clean(in->cert_name, d2, sizeof(d2)),
+	    clean(in->client_ip, d3, sizeof(d3)), clean(in->hostname, d6, sizeof(d6)),
+	    clean(in->id, d4, sizeof(d4)), clean(in->tls_version, d5, sizeof(d5)),
+	    clean(in->tls_cipher, d7, sizeof(d7)), date);
+	sb_printf(&b, "Authentication-Results: %s;\r\n\tsmtpsec=pass header.from=%s smtp.cert=%s",
+	    clean(auth, d1, sizeof(d1)), clean(in->from_domain, d2, sizeof(d2)),
+	    clean(in->trust, d3, sizeof(d3)));
+	if (in->require_security >= 0)
+		sb_printf(&b, "\r\n\tsmtpsec.require-security=%d", in->require_security ? 1 : 0);
+	sb_add(&b, "\r\n", 2);
+
+	hend = header_end(msg, msg_len);
+	/* SMTPsec-Used: only when the signed header section has none */
+	pos = 0;
+	while (next_field(msg, hend, &pos, &f))
+		if (f.name_end - f.start == 12 && strncasecmp((const char *)msg + f.start, "SMTPsec-Used", 12) == 0)
+			have_used = 1;
+	if (!have_used)
+		sb_add(&b, "SMTPsec-Used:\r\n", 15);
+
+	for (i = 0; i < n_trace; i++) {
+		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, trace[i].name, trace[i].name_len)) {
+			c->trace_dropped++;
+			continue;
+		}
+		sb_add(&b, trace[i].name, trace[i].name_len);
+		sb_add(&b, ": ", 2);
+		sb_add(&b, trace[i].value, trace[i].value_len);
+		sb_add(&b, "\r\n", 2);
+		c->trace_kept++;
+	}
+	c->head = b.p;
+	c->head_len = b.len;
+	c->seg[c->n_seg].p = (const uint8_t *)c->head;
+	c->seg[c->n_seg++].len = c->head_len;
+
+	/* the signed message, with forged Authentication-Results renamed */
+	pos = 0;
+	while (next_field(msg, hend, &pos, &f)) {
+		if (f.name_end - f.start == 22 &&
+		    strncasecmp((const char *)msg + f.start, "Authentication-Results", 22) == 0 &&
+		    claims_us(msg + f.value_start, f.end - f.value_start, auth)) {
+			if (c->n_seg + 3 > LMTP_COPY_MAX_SEGS) {
+				free(c->head);
+				memset(c, 0, sizeof(*c));
+				*why_r = "too many Authentication-Results fields claiming this gateway";
+				return -1;
+			}
+			if (f.start > body_from) {
+				c->seg[c->n_seg].p = msg + body_from;
+				c->seg[c->n_seg++].len = f.start - body_from;
+			}
+			c->seg[c->n_seg].p = (const uint8_t *)untrusted;
+			c->seg[c->n_seg++].len = sizeof(untrusted) - 1;
+			body_from = f.name_end;
+		}
+	}
+	if (msg_len > body_from) {
+		c->seg[c->n_seg].p = msg + body_from;
+		c->seg[c->n_seg++].len = msg_len - body_from;
+	}
+	for (i = 0; i < c->n_seg; i++)
+		c->total += c->seg[i].len;
+	return 0;
+}
+
+void
+lmtp_copy_free(struct lmtp_copy *c)
+{
+	free(c->head);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,436 @@
+/*
+ * lmtp_spool: durable spool and retry loop.  See lmtp_spool.h.
+ *
+ * One retry at a time: the spool is a safety net for a mailstore that is
+ * over quota or briefly unwell, not a queue manager.  Entries are found by
+ * scanning the directory, so they survive restarts with no other state.
+ */
+#include "lmtp/lmtp_spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPOOL_MAX_RCPT	1000
+#define SPOOL_BACKOFF_MAX 3600
+
+struct lmtp_spool_entry {
+	char path[1024];
+	char from[512];
+	char *rcpt[SPOOL_MAX_RCPT];
+	size_t n_rcpt;
+	uint64_t created, attempts;
+	uint8_t *map;
+	size_t map_len, body_off;
+};
+
+struct lmtp_spool {
+	struct lmtp *l;
+	struct ev_loop *loop;
+	char dir[900];
+	unsigned retry_ms;
+	uint64_t max_age_s;
+	struct ev_timer timer;
+	struct lmtp_spool_entry *busy;	/* the retry in flight */
+	unsigned counter;
+	uint64_t delivered, rejected, expired;
+	uint64_t depth;
+	int event;
+	char last[256];
+};
+
+/* Remember something worth logging (the receiver logs it); truncation is fine. */
+static void event(struct lmtp_spool *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+event(struct lmtp_spool *sp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sp->last, sizeof(sp->last), fmt, ap);
+	va_end(ap);
+	sp->event = 1;
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write header + body to final (atomically, durably). */
+static int
+store(struct lmtp_spool *sp, const char *final, const char *from, const char *const *rcpt,
+    size_t n, uint64_t created, uint64_t attempts, uint64_t next,
+    const struct lmtp_seg *seg, size_t n_seg)
+{
+	char tmp[1100], hdr[512];
+	size_t i;
+	int fd, hl;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", sp->dir, (int)getpid(), sp->counter++);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	hl = snprintf(hdr, sizeof(hdr), "SMTPSEC-SPOOL 1\ncreated %llu\nattempts %llu\nnext %llu\nfrom %s\n",
+	    (unsigned long long)created, (unsigned long long)attempts, (unsigned long long)next, from);
+	if (hl < 0 || (size_t)hl >= sizeof(hdr) || write_all(fd, hdr, (size_t)hl) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (strchr(rcpt[i], '\n') != NULL || write_all(fd, "rcpt ", 5) < 0 ||
+		    write_all(fd, rcpt[i], strlen(rcpt[i])) < 0 || write_all(fd, "\n", 1) < 0)
+			goto fail;
+	if (write_all(fd, "\n", 1) < 0)
+		goto fail;
+	for (i = 0; i < n_seg; i++)
+		if (write_all(fd, seg[i].p, seg[i].len) < 0)
+			goto fail;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, final) < 0 || fsync_dir(sp->dir) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+int
+lmtp_spool_write(struct lmtp_spool *sp, const char *from, const char **rcpt, size_t n,
+    const struct lmtp_seg *seg, size_t n_seg)
+{
+	char final[1100];
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (n == 0 || n > SPOOL_MAX_RCPT || strchr(from, '\n') != NULL)
+		return -1;
+	snprintf(final, sizeof(final), "%s/%llu-%d-%u.msg", sp->dir, (unsigned long long)now,
+	    (int)getpid(), sp->counter++);
+	if (store(sp, final, from, (const char *const *)rcpt, n, now, 0,
+	    now + sp->retry_ms / 1000, seg, n_seg) < 0)
+		return -1;
+	sp->depth++;
+	return 0;
+}
+
+static void
+entry_free(struct lmtp_spool_entry *e)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->n_rcpt; i++)
+		free(e->rcpt[i]);
+	if (e->map != NULL)
+		munmap(e->map, e->map_len);
+	free(e);
+}
+
+/* Parse an entry's header; map its body.  NULL when unreadable. */
+static struct lmtp_spool_entry *
+entry_load(const char *path, uint64_t *next_r)
+{
+	struct lmtp_spool_entry *e = calloc(1, sizeof(*e));
+	struct stat st;
+	size_t off = 0;
+	int fd;
+
+	if (e == NULL)
+		abort();
+	if (snprintf(e->path, sizeof(e->path), "%s", path) >= (int)sizeof(e->path)) {
+		free(e);
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
+		if (fd >= 0)
+			close(fd);
+		free(e);
+		return NULL;
+	}
+	e->map_len = (size_t)st.st_size;
+	e->map = mmap(NULL, e->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (e->map == MAP_FAILED) {
+		e->map = NULL;
+		entry_free(e);
+		return NULL;
+	}
+	*next_r = 0;
+	for (;;) {
+		const uint8_t *nl = memchr(e->map + off, '\n', e->map_len - off);
+		char line[600];
+		size_t ll;
+
+		if (nl == NULL)
+			goto bad;
+		ll = (size_t)(nl - (e->map + off));
+		if (ll >= sizeof(line))
+			goto bad;
+		memcpy(line, e->map + off, ll);
+		line[ll] = '\0';
+		off += ll + 1;
+		if (ll == 0)
+			break;
+		if (strncmp(line, "created ", 8) == 0)
+			e->created = strtoull(line + 8, NULL, 10);
+		else if (strncmp(line, "attempts ", 9) == 0)
+			e->attempts = strtoull(line + 9, NULL, 10);
+		else if (strncmp(line, "next ", 5) == 0)
+			*next_r = strtoull(line + 5, NULL, 10);
+		else if (strncmp(line, "from ", 5) == 0)
+		{
+			if (snprintf(e->from, sizeof(e->from), "%s", line + 5) >= (int)sizeof(e->from))
+				goto bad;
+		}
+		else if (strncmp(line, "rcpt ", 5) == 0 && e->n_rcpt < SPOOL_MAX_RCPT) {
+			e->rcpt[e->n_rcpt] = strdup(line + 5);
+			if (e->rcpt[e->n_rcpt++] == NULL)
+				abort();
+		} else if (strcmp(line, "SMTPSEC-SPOOL 1") != 0)
+			goto bad;
+	}
+	if (e->n_rcpt == 0 || e->from[0] == '\0')
+		goto bad;
+	e->body_off = off;
+	return e;
+bad:
+	entry_free(e);
+	return NULL;
+}
+
+static void
+move_failed(struct lmtp_spool *sp, struct lmtp_spool_entry *e)
+{
+	char dst[1200];
+	const char *base = strrchr(e->path, '/');
+
+	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, base ? base + 1 : e->path) >=
+	    (int)sizeof(dst))
+		return;
+	if (rename(e->path, dst) == 0)
+		fsync_dir(sp->dir);
+}
+
+static void
+scan(struct lmtp_spool *sp)
+{
+	DIR *d = opendir(sp->dir);
+	struct dirent *de;
+	uint64_t now = (uint64_t)time(NULL), depth = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[1100];
+		size_t nl = strlen(de->d_name);
+		struct lmtp_spool_entry *e;
+		uint64_t next;
+
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0)
+			continue;
+		depth++;
+		if (sp->busy != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name);
+		e = entry_load(path, &next);
+		if (e == NULL) {
+			event(sp, "unreadable spool entry %s moved aside", de->d_name);
+			{
+				struct lmtp_spool_entry tmp;
+				memset(&tmp, 0, sizeof(tmp));
+				if (snprintf(tmp.path, sizeof(tmp.path), "%s", path) < (int)sizeof(tmp.path))
+					move_failed(sp, &tmp);
+			}
+			continue;
+		}
+		if (e->created + sp->max_age_s <= now) {
+			move_failed(sp, e);
+			sp->expired++;
+			event(sp, "spooled Email from %s expired undelivered, moved to failed/ (%s)",
+			    e->from, de->d_name);
+			entry_free(e);
+			continue;
+		}
+		if (next > now) {
+			entry_free(e);
+			continue;
+		}
+		{
+			struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
+			struct lmtp_msg m = { e->from, (const char *const *)e->rcpt, e->n_rcpt, &seg, 1 };
+
+			sp->busy = e;
+			lmtp_deliver_spooled(sp->l, &m, e);
+		}
+	}
+	closedir(d);
+	sp->depth = depth;
+}
+
+void
+lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct lmtp_result *r,
+    const char *const *rcpt)
+{
+	const char *left[SPOOL_MAX_RCPT];
+	size_t i, n = 0;
+	uint64_t now = (uint64_t)time(NULL), delay;
+
+	for (i = 0; i < r->n_rcpt && i < e->n_rcpt; i++) {
+		switch (r->tempfail ? LMTP_RCPT_TEMPFAIL : r->rcpt[i].status) {
+		case LMTP_RCPT_DELIVERED:
+			sp->delivered++;
+			break;
+		case LMTP_RCPT_REJECTED:
+			sp->rejected++;
+			event(sp, "spooled recipient %s rejected permanently (%s); SMTPsec has no bounce path",
+			    rcpt[i], r->rcpt[i].text);
+			break;
+		default:
+			left[n++] = rcpt[i];
+			break;
+		}
+	}
+	if (n == 0) {
+		unlink(e->path);
+		fsync_dir(sp->dir);
+	} else {
+		struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
+
+		delay = (uint64_t)sp->retry_ms / 1000;
+		for (i = 0; i < e->attempts + 1 && delay < SPOOL_BACKOFF_MAX; i++)
+			delay *= 2;
+		if (delay > SPOOL_BACKOFF_MAX)
+			delay = SPOOL_BACKOFF_MAX;
+		if (delay == 0)
+			delay = 1;
+		/* rewrite in place: a crash between leaves the old entry, which
+		 * only means a recipient may be tried once more */
+		if (store(sp, e->path, e->from, left, n, e->created, e->attempts + 1, now + delay,
+		    &seg, 1) < 0)
+			event(sp, "cannot rewrite spool entry %s: %s", e->path, strerror(errno));
+	}
+	if (sp->busy == e)
+		sp->busy = NULL;
+	entry_free(e);
+}
+
+static void
+on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
+{
+	struct lmtp_spool *sp = (struct lmtp_spool *)((char *)w - offsetof(struct lmtp_spool, timer));
+
+	(void)loop;
+	(void)revents;
+	scan(sp);
+}
+
+void
+lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st)
+{
+	st->spool_delivered = sp->delivered;
+	st->spool_rejected = sp->rejected;
+	st->spool_expired = sp->expired;
+	st->spool_depth = sp->depth;
+	if (sp->event) {
+		st->spool_event = 1;
+		snprintf(st->spool_last, sizeof(st->spool_last), "%s", sp->last);
+		sp->event = 0;
+	}
+}
+
+int
+lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop, const char *dir,
+    unsigned retry_ms, uint64_t max_age_ms, char *err, size_t errlen)
+{
+	struct lmtp_spool *sp = calloc(1, sizeof(*sp));
+	char failed[1000];
+	double tick;
+
+	if (sp == NULL)
+		abort();
+	*sp_r = NULL;
+	if (strlen(dir) >= sizeof(sp->dir) - 100) {
+		snprintf(err, errlen, "spool_dir too long");
+		free(sp);
+		return -1;
+	}
+	snprintf(sp->dir, sizeof(sp->dir), "%s", dir);
+	snprintf(failed, sizeof(failed), "%s/failed", dir);
+	if ((mkdir(dir, 0750) < 0 && errno != EEXIST) || (mkdir(failed, 0750) < 0 && errno != EEXIST) ||
+	    access(dir, W_OK) < 0) {
+		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(errno));
+		free(sp);
+		return -1;
+	}
+	sp->l = l;
+	sp->loop = loop;
+	sp->retry_ms = retry_ms ? retry_ms : 60000;
+	sp->max_age_s = (max_age_ms ? max_age_ms : 5ULL * 86400 * 1000) / 1000;
+	tick = sp->retry_ms / 4000.0;
+	if (tick < 0.2)
+		tick = 0.2;
+	if (tick > 10)
+		tick = 10;
+	ev_timer_init(&sp->timer, on_timer, 0, tick);	/* first scan at once: restarts resume */
+	ev_timer_start(loop, &sp->timer);
+	ev_unref(loop);		/* the spool alone does not keep a loop running */
+	*sp_r = sp;
+	return 0;
+}
+
+void
+lmtp_spool_close(struct lmtp_spool **sp_p)
+{
+	struct lmtp_spool *sp = *sp_p;
+
+	if (sp == NULL)
+		return;
+	ev_ref(sp->loop);
+	ev_timer_stop(sp->loop, &sp->timer);
+	/* a retry in flight was detached by lmtp_deinit; its entry stays on disk */
+	entry_free(sp->busy);
+	free(sp);
+	*sp_p = NULL;
+}
