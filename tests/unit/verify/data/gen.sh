@@ -28,3 +28,11 @@ leaf sha1 "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" "$EXT" "-sha1"
 leaf nodig "-algorithm ED25519" 'keyUsage=critical,keyEncipherment
 subjectAltName=DNS:mx1.example.test' ""
 rm -f *.srl
+# TLSA data computed by openssl, independent of the code under test
+{
+  echo "leaf_spki_sha256 $(openssl x509 -in leaf.pem -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
+  echo "leaf_cert_sha512 $(openssl x509 -in leaf.pem -outform DER | openssl dgst -sha512 -r | cut -d' ' -f1)"
+  echo "leaf_spki_full $(openssl x509 -in leaf.pem -noout -pubkey | openssl pkey -pubin -outform DER | xxd -p | tr -d '\n')"
+  echo "inter_spki_sha256 $(openssl x509 -in inter.pem -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
+  echo "inter_cert_sha256 $(openssl x509 -in inter.pem -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)"
+} > tlsa.txt
