@@ -72,7 +72,10 @@ int lmtp_copy_build(const struct lmtp_copy_info *info, const struct lmtp_trace *
     const char **why_r);
 void lmtp_copy_free(struct lmtp_copy *copy);
 
-/* Trace header checks alone (SMTPSEC.md 8.4).  lmtp_trace_valid: 0 or -1
+/* A field name must fit a header line (RFC 5322 2.1.1). */
+#define LMTP_TRACE_NAME_MAX 900
+
+/* Trace header checks alone (SMTPSEC.md 8, item 4).  lmtp_trace_valid: 0 or -1
  * with a reason; lmtp_trace_allowed: 1 when the name is on the list and is
  * not one of the names never taken from trace headers. */
 int lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r);
@@ -151,8 +154,10 @@ void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);
 int lmtp_spool_tmpfile(struct lmtp *l);
 
 /* Reply parser, exposed for tests and fuzzing: feed one line (without
- * CRLF).  Returns 1 when it completes a reply (*code_r set, *enh_r the
- * enhanced status or ""), 0 for a continuation line, -1 when malformed. */
+ * CRLF).  Returns 1 for the last line of a reply ("NNN" or "NNN text"),
+ * 0 for a continuation line ("NNN-text"), -1 when malformed; *code_r is
+ * the code, *last_r 1 on the last line.  Enhanced status codes stay in the
+ * text (lmtp_rcpt_result.text). */
 int lmtp_reply_line(const char *line, size_t len, int *code_r, int *last_r);
 
 #endif

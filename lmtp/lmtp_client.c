@@ -20,6 +20,7 @@
  */
 #include "lmtp/lmtp.h"
 #include "lmtp/lmtp_spool.h"
+#include "lmtp/lmtp_int.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -79,6 +80,7 @@ struct lmtp_sess {
 	size_t next_cmd;	/* without PIPELINING: next RCPT to send */
 	size_t final_replies;
 	int mail_ok, any_4xx_envelope;
+	const char *refuse;	/* RSET sent instead of MAIL: why the Email cannot go */
 };
 
 struct lmtp_tx {
@@ -92,7 +94,7 @@ struct lmtp_tx {
 	struct lmtp_seg *seg;		/* owned array, borrowed bytes */
 	size_t n_seg;
 	uint64_t total;
-	int eight_bit, utf8_addr;
+	int eight_bit, utf8_addr, bad_addr;
 	struct lmtp_rcpt_result *res;	/* owned */
 	size_t *accepted;		/* indexes of recipients given 2xx at RCPT */
 	size_t n_accepted;
@@ -204,6 +206,23 @@ arm_timer(struct lmtp_sess *s, unsigned ms)
 	ev_timer_start(s->l->loop, &s->timer);
 }
 
+size_t
+lmtp_dot_stuff(int *at_bol, const uint8_t *in, size_t n, size_t *used_r, uint8_t *out, size_t cap)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (cap - o < 2)
+			break;
+		if (*at_bol && in[i] == '.')
+			out[o++] = '.';
+		out[o++] = in[i];
+		*at_bol = in[i] == '\n';
+	}
+	*used_r = i;
+	return o;
+}
+
 /* Fill the chunk buffer with the next body bytes (dot-stuffed for DATA). */
 static void
 fill_chunk(struct lmtp_sess *s)
@@ -212,7 +231,7 @@ fill_chunk(struct lmtp_sess *s)
 	int stuff = !s->chunking || s->l->opt.no_chunking;
 
 	s->chunk_len = s->chunk_off = 0;
-	while (s->chunk_len < LMTP_CHUNK - 8 && s->seg_i < tx->n_seg) {
+	while (s->chunk_len + 2 <= LMTP_CHUNK - 8 && s->seg_i < tx->n_seg) {
 		const struct lmtp_seg *g = &tx->seg[s->seg_i];
 
 		if (s->seg_off >= g->len) {
@@ -229,15 +248,16 @@ fill_chunk(struct lmtp_sess *s)
 			s->chunk_len += n;
 			s->seg_off += n;
 		} else {
-			uint8_t c = g->p[s->seg_off++];
+			size_t used;
 
-			if (s->at_bol && c == '.')
-				s->chunk[s->chunk_len++] = '.';
-			s->chunk[s->chunk_len++] = c;
-			s->at_bol = c == '\n';
+			s->chunk_len += lmtp_dot_stuff(&s->at_bol, g->p + s->seg_off, g->len - s->seg_off,
+			    &used, s->chunk + s->chunk_len, LMTP_CHUNK - 8 - s->chunk_len);
+			s->seg_off += used;
 		}
-		s->last2[0] = s->last2[1];
-		s->last2[1] = s->chunk[s->chunk_len - 1];
+		if (s->chunk_len >= 1) {
+			s->last2[0] = s->chunk_len >= 2 ? s->chunk[s->chunk_len - 2] : s->last2[1];
+			s->last2[1] = s->chunk[s->chunk_len - 1];
+		}
 	}
 	if (s->seg_i >= tx->n_seg && !s->body_done) {
 		s->body_done = 1;
@@ -314,6 +334,16 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	s->mail_ok = 0;
 	s->any_4xx_envelope = 0;
 	s->next_cmd = 0;
+	if (tx->bad_addr || (tx->utf8_addr && !s->smtputf8)) {
+		/* cannot be sent faithfully: fail the Email from the loop (the
+		 * RSET reply), never from inside lmtp_deliver() */
+		s->refuse = tx->bad_addr ? "address with control characters or angle brackets" :
+		    "non-ASCII address but the LMTP server does not offer SMTPUTF8";
+		out_add(s, "RSET\r\n", 6);
+		arm_timer(s, s->l->opt.timeout_ms);
+		sess_write(s);
+		return;
+	}
 	if (tx->eight_bit && s->eightbit)
 		params = " BODY=8BITMIME";
 	if (tx->utf8_addr && s->smtputf8)
@@ -366,6 +396,19 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 	struct lmtp_tx *tx = s->tx;
 	size_t k = s->env_replies++;
 
+	if (s->refuse != NULL) {
+		const char *why = s->refuse;
+
+		s->refuse = NULL;
+		s->tx = NULL;
+		tx->sess = NULL;
+		tx_finish(tx, 1, why);
+		if (code / 100 == 2)
+			sess_idle(s);
+		else
+			sess_close(s, "RSET refused");
+		return;
+	}
 	if (k == 0) {
 		s->mail_ok = code / 100 == 2;
 		if (!s->mail_ok && !s->pipelining) {
@@ -840,6 +883,22 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 	tx_free(tx);
 }
 
+/* Addresses go into command lines: no CR, LF, controls or brackets
+ * (command injection); non-ASCII needs SMTPUTF8. */
+static void
+check_addr(struct lmtp_tx *tx, const char *a)
+{
+	const unsigned char *p = (const unsigned char *)a;
+
+	if (strlen(a) > 1000)
+		tx->bad_addr = 1;
+	for (; *p; p++)
+		if (*p >= 0x80)
+			tx->utf8_addr = 1;
+		else if (*p < 0x21 || *p == 0x7f || *p == '<' || *p == '>')
+			tx->bad_addr = 1;
+}
+
 struct lmtp_tx *
 lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 {
@@ -850,13 +909,12 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 	tx->cb = cb;
 	tx->arg = arg;
 	tx->from = xstrdup(m->mail_from);
+	check_addr(tx, tx->from);
 	tx->n_rcpt = m->n_rcpt;
 	tx->rcpt = xcalloc(m->n_rcpt, sizeof(*tx->rcpt));
 	for (i = 0; i < m->n_rcpt; i++) {
 		tx->rcpt[i] = xstrdup(m->rcpt[i]);
-		for (j = 0; tx->rcpt[i][j]; j++)
-			if ((unsigned char)tx->rcpt[i][j] >= 0x80)
-				tx->utf8_addr = 1;
+		check_addr(tx, tx->rcpt[i]);
 	}
 	tx->n_seg = m->n_seg;
 	tx->seg = xcalloc(m->n_seg, sizeof(*tx->seg));

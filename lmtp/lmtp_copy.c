@@ -79,6 +79,10 @@ lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r)
 		*why_r = "empty trace header name";
 		return -1;
 	}
+	if (t->name_len > LMTP_TRACE_NAME_MAX) {
+		*why_r = "trace header name too long";
+		return -1;
+	}
 	for (i = 0; i < t->name_len; i++)
 		if (t->name[i] < 33 || t->name[i] > 126 || t->name[i] == ':') {
 			*why_r = "invalid trace header name";
@@ -193,6 +197,40 @@ claims_us(const uint8_t *v, size_t len, const char *id)
 	    v[i] == '\r';
 }
 
+/* Append a (validated) trace value, folding lines that grow past 78
+ * octets at whitespace, and past 998 (RFC 5322 2.1.1) anywhere. */
+#define FOLD_SOFT 78
+#define FOLD_HARD 990
+static void
+add_folded(struct sbuf *b, size_t col, const uint8_t *v, size_t len)
+{
+	size_t i, from = 0;
+
+	for (i = 0; i < len; i++) {
+		uint8_t c = v[i];
+
+		if (c == '\r') {	/* an existing fold: CRLF WSP (validated) */
+			col = 0;
+			i++;
+			continue;
+		}
+		if ((c == ' ' || c == '\t') && col >= FOLD_SOFT && i > 0 && v[i - 1] != ' ' &&
+		    v[i - 1] != '\t' && v[i - 1] != '\n') {
+			sb_add(b, v + from, i - from);
+			sb_add(b, "\r\n", 2);
+			from = i;
+			col = 0;
+		} else if (col >= FOLD_HARD) {
+			sb_add(b, v + from, i - from);
+			sb_add(b, "\r\n\t", 3);
+			from = i;
+			col = 1;
+		}
+		col++;
+	}
+	sb_add(b, v + from, len - from);
+}
+
 static void
 rfc5322_date(int64_t t, char *buf, size_t len)
 {
@@ -248,8 +286,10 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 			continue;
 		}
 		sb_add(&b, trace[i].name, trace[i].name_len);
-		sb_add(&b, ": ", 2);
-		sb_add(&b, trace[i].value, trace[i].value_len);
+		sb_add(&b, ":", 1);
+		if (trace[i].value_len > 0 && trace[i].value[0] != ' ' && trace[i].value[0] != '\t')
+			sb_add(&b, " ", 1);
+		add_folded(&b, trace[i].name_len + 2, trace[i].value, trace[i].value_len);
 		sb_add(&b, "\r\n", 2);
 		c->trace_kept++;
 	}
