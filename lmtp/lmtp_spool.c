@@ -273,7 +273,8 @@ scan(struct lmtp_spool *sp)
 		depth++;
 		if (sp->busy != NULL)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
+			continue;
 		e = entry_load(path, &next);
 		if (e == NULL) {
 			event(sp, "unreadable spool entry %s moved aside", de->d_name);
