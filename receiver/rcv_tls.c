@@ -1,0 +1,86 @@
+/* rcv_tls: see rcv_tls.h. */
+#include "receiver/rcv_tls.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include <stdio.h>
+#include <string.h>
+
+void
+rcv_tls_global_init(void)
+{
+	static int done;
+
+	if (!done) {
+		wolfSSL_Init();
+		done = 1;
+	}
+}
+
+struct WOLFSSL_CTX *
+rcv_tls_server_ctx(const char *cert, const char *key, int min_version, char *err, size_t errlen)
+{
+	WOLFSSL_CTX *ctx;
+
+	rcv_tls_global_init();
+	ctx = wolfSSL_CTX_new(min_version == 12 ? wolfSSLv23_server_method() : wolfTLSv1_3_server_method());
+	if (ctx == NULL) {
+		snprintf(err, errlen, "wolfSSL_CTX_new failed");
+		return NULL;
+	}
+	if (min_version == 12 && wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+		snprintf(err, errlen, "cannot set TLS 1.2 as the minimum");
+		goto fail;
+	}
+	if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert) != WOLFSSL_SUCCESS) {
+		snprintf(err, errlen, "cannot load certificate chain %s", cert);
+		goto fail;
+	}
+	if (wolfSSL_CTX_use_PrivateKey_file(ctx, key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+		snprintf(err, errlen, "cannot load private key %s", key);
+		goto fail;
+	}
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+		snprintf(err, errlen, "private key %s does not match certificate %s", key, cert);
+		goto fail;
+	}
+	/* the sender authenticates per Email, not with a client certificate */
+	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	/* 0-RTT and renegotiation: this wolfSSL build has neither
+	 * (no WOLFSSL_EARLY_DATA, no HAVE_SECURE_RENEGOTIATION); keep it so */
+#if defined(WOLFSSL_EARLY_DATA)
+	wolfSSL_CTX_set_max_early_data(ctx, 0);
+#endif
+	return ctx;
+fail:
+	wolfSSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], char *err, size_t errlen)
+{
+	WOLFSSL_X509 *x;
+	unsigned char spki[4096];
+	int len = (int)sizeof(spki);
+
+	rcv_tls_global_init();
+	x = wolfSSL_X509_load_certificate_file(cert_pem, WOLFSSL_FILETYPE_PEM);
+	if (x == NULL) {
+		snprintf(err, errlen, "cannot read certificate %s", cert_pem);
+		return -1;
+	}
+	if (wolfSSL_X509_get_pubkey_buffer(x, spki, &len) != WOLFSSL_SUCCESS || len <= 0) {
+		wolfSSL_X509_free(x);
+		snprintf(err, errlen, "cannot read the public key of %s", cert_pem);
+		return -1;
+	}
+	wolfSSL_X509_free(x);
+	if (wc_Sha256Hash(spki, (word32)len, out) != 0) {
+		snprintf(err, errlen, "SHA-256 failed");
+		return -1;
+	}
+	return 0;
+}
