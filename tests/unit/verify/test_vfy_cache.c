@@ -1,0 +1,196 @@
+/* Unit tests for verify/vfy_cache.c (value codec, LRU) and the wire
+ * helpers of verify/vfy_dns.c (names, negative TTL, RFC 2782 order). */
+#include "tests/unit/t.h"
+#include "verify/vfy_cache.h"
+#include "verify/vfy_dns.h"
+
+static const uint8_t tlsa_data[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+
+static void
+sample(struct vfy_dns_answer *a, struct vfy_srv *srv, struct vfy_tlsa *tlsa)
+{
+	memset(a, 0, sizeof(*a));
+	a->qtype = VFY_DNS_T_SRV;
+	a->result = VFY_DNS_DATA;
+	a->status = VFY_DNS_SECURE;
+	memset(srv, 0, 2 * sizeof(*srv));
+	srv[0].priority = 10; srv[0].weight = 5; srv[0].port = 4650;
+	strcpy(srv[0].target, "mx1.a.test");
+	srv[1].priority = 20; srv[1].weight = 0; srv[1].port = 25;
+	strcpy(srv[1].target, "mx2.a.test");
+	a->srv = srv;
+	a->n_srv = 2;
+	tlsa->usage = 3; tlsa->selector = 1; tlsa->mtype = 1;
+	tlsa->data = tlsa_data;
+	tlsa->len = sizeof(tlsa_data);
+	a->tlsa = tlsa;
+	a->n_tlsa = 1;
+}
+
+static void
+t_roundtrip(void)
+{
+	struct vfy_dns_answer a;
+	struct vfy_srv srv[2];
+	struct vfy_tlsa tlsa;
+	struct vfy_cache_answer d;
+	uint8_t *v;
+	size_t len;
+
+	sample(&a, srv, &tlsa);
+	v = vfy_cache_encode(&a, 1234567, &len);
+	T_ASSERT(v != NULL);
+	T_ASSERT(vfy_cache_decode(v, len, &d) == 0);
+	free(v);
+	T_EQ_INT(d.qtype, VFY_DNS_T_SRV);
+	T_EQ_INT(d.status, VFY_DNS_SECURE);
+	T_EQ_INT(d.expiry, 1234567);
+	T_EQ_INT(d.n_srv, 2);
+	T_EQ_STR(d.srv[1].target, "mx2.a.test");
+	T_EQ_INT(d.srv[0].port, 4650);
+	T_EQ_INT(d.n_tlsa, 1);
+	T_EQ_MEM(d.tlsa[0].data, d.tlsa[0].len, tlsa_data, sizeof(tlsa_data));
+	vfy_cache_answer_free(&d);
+}
+
+/* Every truncation and a flipped magic are misses, never a crash. */
+static void
+t_truncations_rejected(void)
+{
+	struct vfy_dns_answer a;
+	struct vfy_srv srv[2];
+	struct vfy_tlsa tlsa;
+	struct vfy_cache_answer d;
+	uint8_t *v;
+	size_t len, i;
+
+	sample(&a, srv, &tlsa);
+	v = vfy_cache_encode(&a, 99, &len);
+	T_ASSERT(v != NULL);
+	for (i = 0; i < len; i++)
+		if (vfy_cache_decode(v, i, &d) == 0) {
+			free(v);
+			T_FAIL("truncation to %zu bytes accepted", i);
+		}
+	v[0] ^= 1;
+	T_EQ_INT(vfy_cache_decode(v, len, &d), -1);
+	v[0] ^= 1;
+	v[6] = VFY_DNS_TEMPFAIL;		/* result byte: never cached */
+	T_EQ_INT(vfy_cache_decode(v, len, &d), -1);
+	v[6] = VFY_DNS_DATA;
+	v[7] = VFY_DNS_BOGUS;			/* status byte: never cached */
+	T_EQ_INT(vfy_cache_decode(v, len, &d), -1);
+	free(v);
+}
+
+static void
+t_lru(void)
+{
+	struct vfy_lru *l = vfy_lru_new(3);
+	size_t len;
+
+	vfy_lru_put(l, "a", (const uint8_t *)"1", 1, 100);
+	vfy_lru_put(l, "b", (const uint8_t *)"2", 1, 100);
+	vfy_lru_put(l, "c", (const uint8_t *)"3", 1, 100);
+	T_ASSERT(vfy_lru_get(l, "a", 50, &len) != NULL);	/* a is now recent */
+	vfy_lru_put(l, "d", (const uint8_t *)"4", 1, 100);	/* evicts b */
+	T_EQ_INT(vfy_lru_count(l), 3);
+	T_ASSERT(vfy_lru_get(l, "b", 50, &len) == NULL);
+	T_ASSERT(vfy_lru_get(l, "a", 50, &len) != NULL);
+	T_ASSERT(vfy_lru_get(l, "c", 100, &len) == NULL);	/* expired at 100 */
+	T_EQ_INT(vfy_lru_count(l), 2);
+	vfy_lru_put(l, "a", (const uint8_t *)"xy", 2, 200);	/* replace */
+	T_ASSERT(vfy_lru_get(l, "a", 150, &len) != NULL && len == 2);
+	vfy_lru_free(&l);
+	T_ASSERT(l == NULL);
+}
+
+static void
+t_wire_names(void)
+{
+	static const uint8_t ok[] = { 3, 'M', 'x', '1', 1, 'a', 4, 't', 'e', 's', 't', 0 };
+	static const uint8_t root[] = { 0 };
+	static const uint8_t ptr[] = { 3, 'm', 'x', '1', 0xc0, 12 };
+	static const uint8_t over[] = { 5, 'a', 'b' };
+	static const uint8_t dot[] = { 3, 'a', '.', 'b', 0 };
+	char out[256];
+
+	T_EQ_INT(vfy_dns_name_from_wire(ok, sizeof(ok), out, sizeof(out)), (int)sizeof(ok));
+	T_EQ_STR(out, "mx1.a.test");
+	T_EQ_INT(vfy_dns_name_from_wire(root, 1, out, sizeof(out)), 1);
+	T_EQ_STR(out, ".");
+	T_EQ_INT(vfy_dns_name_from_wire(ptr, sizeof(ptr), out, sizeof(out)), -1);
+	T_EQ_INT(vfy_dns_name_from_wire(over, sizeof(over), out, sizeof(out)), -1);
+	T_EQ_INT(vfy_dns_name_from_wire(dot, sizeof(dot), out, sizeof(out)), -1);
+}
+
+static void
+t_negative_ttl(void)
+{
+	/* header: 1 question, 0 answers, 1 authority; q: a.test SRV IN;
+	 * SOA with TTL 300 and MINIMUM 60, names compressed */
+	static const uint8_t pkt[] = {
+		0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0,
+		1, 'a', 4, 't', 'e', 's', 't', 0, 0, 33, 0, 1,
+		0xc0, 14, 0, 6, 0, 1, 0, 0, 1, 44, 0, 27,
+		2, 'n', 's', 0xc0, 14, 0xc0, 14,
+		0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 2, 0x58, 0, 1, 0x51, 0x80, 0, 0, 0, 60,
+	};
+	uint8_t bad[sizeof(pkt)];
+	size_t i;
+
+	T_EQ_INT(vfy_dns_packet_negative_ttl(pkt, sizeof(pkt)), 60);
+	for (i = 0; i < sizeof(pkt); i++)
+		if (vfy_dns_packet_negative_ttl(pkt, i) != -1)
+			T_FAIL("truncated packet of %zu bytes parsed", i);
+	memcpy(bad, pkt, sizeof(pkt));
+	bad[24] = 0xc0;
+	bad[25] = 24;		/* a pointer to itself: no loop, just a name end */
+	(void)vfy_dns_packet_negative_ttl(bad, sizeof(bad));
+}
+
+static unsigned
+rnd_zero(unsigned n)
+{
+	(void)n;
+	return 0;
+}
+
+static unsigned
+rnd_max(unsigned n)
+{
+	return n - 1;
+}
+
+static void
+t_srv_order(void)
+{
+	struct vfy_srv s[4];
+
+	memset(s, 0, sizeof(s));
+	s[0].priority = 20; strcpy(s[0].target, "c");
+	s[1].priority = 10; s[1].weight = 10; strcpy(s[1].target, "a");
+	s[2].priority = 10; s[2].weight = 90; strcpy(s[2].target, "b");
+	s[3].priority = 5; s[3].weight = 0; strcpy(s[3].target, "z");
+	vfy_dns_srv_order(s, 4, rnd_zero);
+	T_EQ_STR(s[0].target, "z");
+	T_EQ_STR(s[1].target, "a");	/* r = 0 picks the first running sum */
+	T_EQ_STR(s[3].target, "c");
+	vfy_dns_srv_order(s, 4, rnd_max);
+	T_EQ_STR(s[0].target, "z");
+	T_EQ_STR(s[1].target, "b");	/* r = sum picks the heaviest tail */
+	T_EQ_STR(s[2].target, "a");
+	T_EQ_STR(s[3].target, "c");
+}
+
+int
+main(void)
+{
+	T_RUN(t_roundtrip);
+	T_RUN(t_truncations_rejected);
+	T_RUN(t_lru);
+	T_RUN(t_wire_names);
+	T_RUN(t_negative_ttl);
+	T_RUN(t_srv_order);
+	return T_END();
+}
