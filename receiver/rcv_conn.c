@@ -1,0 +1,1078 @@
+/*
+ * rcv_conn: see rcv_conn.h.
+ *
+ * Life of a connection: HANDSHAKE (handshake timer) -> OPEN (ServerHello
+ * queued, idle timer) -> closing (no more reading; in-flight Emails finish,
+ * replies flush) -> gone.  Every reply, immediate or asynchronous, goes
+ * through the reply queue so replies leave in arrival order (SMTPSEC.md 3.4).
+ */
+#include "receiver/rcv_conn.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "lmtp/lmtp.h"
+#include "receiver/rcv_log.h"
+#include "receiver/rcv_server.h"
+#include "receiver/rcv_util.h"
+#include "receiver/rcv_wire.h"
+#include "verify/vfy_from.h"
+#include "verify/vfy_sig.h"
+
+#define RCV_IO_CHUNK		16384
+#define RCV_MAX_INFLIGHT	64		/* Emails read but not answered: stop reading */
+#define RCV_OUT_PAUSE		(256u * 1024u)	/* stop reading while this much is unsent */
+#define RCV_OUT_MAX		(4u * 1024u * 1024u)	/* a client that never reads: closed */
+
+enum rcv_conn_state { RCV_ST_HANDSHAKE = 0, RCV_ST_OPEN, RCV_ST_CLOSED };
+
+struct rcv_cchain {
+	size_t n_certs;
+	uint8_t **der;
+	size_t *der_len;
+	uint8_t *spki;		/* leaf SubjectPublicKeyInfo, NULL if unparsable */
+	size_t spki_len;
+};
+
+struct rcv_email {
+	struct rcv_conn *c;
+	struct rcv_rq_ent *rq;
+	uint32_t n;
+	/* body: memory up to the threshold, then an unlinked spool file */
+	uint8_t *mem;
+	size_t mem_len, mem_cap;
+	int fd;
+	uint8_t *map;
+	uint64_t len;
+	int body_err;
+	const uint8_t *msg;	/* mem or map */
+
+	char **rcpt;
+	size_t n_rcpt;
+	struct lmtp_trace *trace;
+	size_t n_trace;
+	int require_security;
+	struct vfy_from from;
+	const char *trust;
+	struct lmtp_copy copy;
+	int have_copy;
+	struct lmtp_tx *tx;
+	uint64_t t0;
+	struct rcv_email *next;	/* in-flight list */
+};
+
+struct rcv_conn {
+	struct rcv_server *srv;
+	struct rcv_conn *next, *prev;
+	uint32_t id;
+	char ip[48];
+	int fd;
+	WOLFSSL *ssl;
+	enum rcv_conn_state state;
+	ev_io io;
+	ev_timer timer;
+	ev_idle kick;		/* re-run the reader after a pause (wolfSSL may hold data) */
+	uint64_t t_start;
+
+	struct rcv_wire *w;
+	struct rcv_buf in, out;
+	struct rcv_rq rq;
+	int got_hello;
+	struct rcv_cchain *chains;
+	size_t n_chains;
+
+	struct rcv_email *cur;	/* Email whose body is arriving */
+	struct rcv_email *inflight;
+	size_t n_inflight;
+
+	int closing;		/* stop reading; close when replies are out */
+	int shutdown;		/* SIGTERM: send service_unavailable at the end */
+	int bye_sent;
+	int peer_eof;
+	int tls_want_write;
+	const char *close_reason;
+	uint64_t emails;
+};
+
+/* --- reply queue ------------------------------------------------------------- */
+
+struct rcv_rq_ent *
+rcv_rq_push(struct rcv_rq *q, uint32_t number)
+{
+	struct rcv_rq_ent *e = rcv_xcalloc(1, sizeof(*e));
+
+	e->number = number;
+	if (q->tail)
+		q->tail->next = e;
+	else
+		q->head = e;
+	q->tail = e;
+	q->n++;
+	return e;
+}
+
+void
+rcv_rq_complete(struct rcv_rq_ent *e, const uint8_t *bytes, size_t len)
+{
+	free(e->bytes);
+	e->bytes = rcv_xmalloc(len);
+	memcpy(e->bytes, bytes, len);
+	e->len = len;
+	e->done = 1;
+}
+
+size_t
+rcv_rq_drain(struct rcv_rq *q, void *out_buf)
+{
+	struct rcv_buf *out = out_buf;
+	size_t n = 0;
+
+	while (q->head && q->head->done) {
+		struct rcv_rq_ent *e = q->head;
+
+		rcv_buf_add(out, e->bytes, e->len);
+		q->head = e->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->n--;
+		free(e->bytes);
+		free(e);
+		n++;
+	}
+	return n;
+}
+
+void
+rcv_rq_free(struct rcv_rq *q)
+{
+	struct rcv_rq_ent *e, *nx;
+
+	for (e = q->head; e; e = nx) {
+		nx = e->next;
+		free(e->bytes);
+		free(e);
+	}
+	q->head = q->tail = NULL;
+	q->n = 0;
+}
+
+/* --- helpers ------------------------------------------------------------------- */
+
+static void conn_update(struct rcv_conn *c);
+static void conn_close(struct rcv_conn *c, const char *reason);
+static void conn_read(struct rcv_conn *c);
+
+struct rcv_conn *
+rcv_conn_next(const struct rcv_conn *c)
+{
+	return c->next;
+}
+
+static void
+reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct rcv_bytes *addr,
+    size_t n_addr)
+{
+	struct rcv_buf b = { 0 };
+
+	rcv_wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
+	rcv_rq_complete(e, b.p, b.len);
+	rcv_buf_free(&b);
+}
+
+/* An immediate Error in its place in the reply order. */
+static void
+queue_error(struct rcv_conn *c, uint32_t number, unsigned code, int64_t ref)
+{
+	reply_error(rcv_rq_push(&c->rq, number), code, ref, NULL, 0);
+}
+
+static void
+email_free(struct rcv_email **e_p)
+{
+	struct rcv_email *e = *e_p;
+	size_t i;
+
+	if (e == NULL)
+		return;
+	*e_p = NULL;
+	if (e->tx)
+		lmtp_cancel(&e->tx);
+	if (e->have_copy)
+		lmtp_copy_free(&e->copy);
+	free(e->mem);
+	if (e->map && e->len)
+		munmap(e->map, (size_t)e->len);
+	if (e->fd >= 0)
+		close(e->fd);
+	for (i = 0; i < e->n_rcpt; i++)
+		free(e->rcpt[i]);
+	free(e->rcpt);
+	for (i = 0; i < e->n_trace; i++) {
+		free((void *)(uintptr_t)e->trace[i].name);
+		free((void *)(uintptr_t)e->trace[i].value);
+	}
+	free(e->trace);
+	free(e);
+}
+
+static struct rcv_email *
+email_new(struct rcv_conn *c, uint32_t n)
+{
+	struct rcv_email *e = rcv_xcalloc(1, sizeof(*e));
+
+	e->c = c;
+	e->n = n;
+	e->fd = -1;
+	e->require_security = -1;
+	e->trust = "-";
+	e->t0 = rcv_now_ms();
+	return e;
+}
+
+static void
+inflight_remove(struct rcv_conn *c, struct rcv_email *e)
+{
+	struct rcv_email **pp;
+
+	for (pp = &c->inflight; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			c->n_inflight--;
+			return;
+		}
+}
+
+/* --- body streaming (SMTPSEC.md 7: bodies never held whole in memory
+ * beyond memory_threshold) ------------------------------------------------------ */
+
+static int
+body_to_file(struct rcv_conn *c, struct rcv_email *e)
+{
+	size_t off = 0;
+
+	e->fd = c->srv->lmtp ? lmtp_spool_tmpfile(c->srv->lmtp) : -1;
+	if (e->fd < 0)
+		return -1;
+	while (off < e->mem_len) {
+		ssize_t r = write(e->fd, e->mem + off, e->mem_len - off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		off += (size_t)r;
+	}
+	free(e->mem);
+	e->mem = NULL;
+	e->mem_len = e->mem_cap = 0;
+	return 0;
+}
+
+static void
+body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t *p, size_t n)
+{
+	struct rcv_conn *c = arg;
+	struct rcv_email *e;
+	uint64_t thr = c->srv->cfg->memory_threshold;
+
+	if (c->cur == NULL || c->cur->n != head->number) {
+		email_free(&c->cur);
+		c->cur = email_new(c, head->number);
+	}
+	e = c->cur;
+	if (e->body_err || n == 0)
+		return;
+	if (offset != e->len) {
+		e->body_err = 1;
+		return;
+	}
+	if (e->fd < 0 && (e->len + n > thr) && body_to_file(c, e) < 0) {
+		e->body_err = 1;
+		return;
+	}
+	if (e->fd >= 0) {
+		size_t off = 0;
+
+		while (off < n) {
+			ssize_t r = write(e->fd, p + off, n - off);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				e->body_err = 1;
+				return;
+			}
+			off += (size_t)r;
+		}
+	} else {
+		if (e->mem_cap - e->mem_len < n) {
+			size_t cap = e->mem_cap ? e->mem_cap : 4096;
+
+			while (cap - e->mem_len < n)
+				cap *= 2;
+			e->mem = rcv_xrealloc(e->mem, cap);
+			e->mem_cap = cap;
+		}
+		memcpy(e->mem + e->mem_len, p, n);
+		e->mem_len += n;
+	}
+	e->len += n;
+}
+
+static int
+body_finish(struct rcv_email *e)
+{
+	if (e->body_err)
+		return -1;
+	if (e->fd >= 0) {
+		if (e->len == 0 || (uint64_t)(size_t)e->len != e->len)
+			return -1;
+		e->map = mmap(NULL, (size_t)e->len, PROT_READ, MAP_PRIVATE, e->fd, 0);
+		if (e->map == MAP_FAILED) {
+			e->map = NULL;
+			return -1;
+		}
+		e->msg = e->map;
+	} else
+		e->msg = e->mem ? e->mem : (const uint8_t *)"";
+	return 0;
+}
+
+/* --- per-Email pipeline (SMTPSEC.md 4) ------------------------------------------- */
+
+static void
+email_log(struct rcv_email *e, const char *verdict, const char *step, const char *delivery,
+    const char *reply, const char *why)
+{
+	struct rcv_conn *c = e->c;
+	char q[128];
+
+	rcv_log(RCV_LOG_INFO,
+	    "conn=%08x event=email n=%u from_domain=%s rcpts=%zu size=%llu verdict=%s step=%s "
+	    "trust=%s delivery=%s reply=%s why=%s ms=%llu",
+	    c->id, e->n, e->from.domain[0] ? e->from.domain : "-", e->n_rcpt,
+	    (unsigned long long)e->len, verdict, step, e->trust, delivery, reply,
+	    rcv_log_q(q, sizeof(q), why ? why : "", why ? strlen(why) : 0),
+	    (unsigned long long)(rcv_now_ms() - e->t0));
+}
+
+/* Finish an Email with an Error reply and free it. */
+static void
+email_fail(struct rcv_email *e, unsigned code, const char *step, const char *why)
+{
+	struct rcv_conn *c = e->c;
+
+	reply_error(e->rq, code, e->n, NULL, 0);
+	email_log(e, code == RCV_ERR_AUTHENTICATION_FAILED ? "fail" : "error", step, "none",
+	    rcv_wire_err_name(code), why);
+	c->srv->st.failed++;
+	if (code == RCV_ERR_SERVICE_UNAVAILABLE || code == RCV_ERR_INTERNAL_ERROR) {
+		/* SMTPSEC.md 5: close after earlier replies are flushed */
+		c->closing = 1;
+		if (c->close_reason == NULL)
+			c->close_reason = rcv_wire_err_name(code);
+	}
+	inflight_remove(c, e);
+	email_free(&e);
+}
+
+static void
+lmtp_done(void *arg, const struct lmtp_result *res)
+{
+	struct rcv_email *e = arg;
+	struct rcv_conn *c = e->c;
+	struct rcv_bytes *unk;
+	size_t i, n_unk = 0, n_ok = 0, n_temp = 0;
+
+	e->tx = NULL;
+	if (res->tempfail) {
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
+		conn_update(c);
+		return;
+	}
+	unk = rcv_xcalloc(e->n_rcpt ? e->n_rcpt : 1, sizeof(*unk));
+	for (i = 0; i < e->n_rcpt && i < res->n_rcpt; i++) {
+		switch (res->rcpt[i].status) {
+		case LMTP_RCPT_DELIVERED:
+		case LMTP_RCPT_SPOOLED:
+			n_ok++;
+			break;
+		case LMTP_RCPT_REJECTED:
+			unk[n_unk].p = (const uint8_t *)e->rcpt[i];
+			unk[n_unk].len = strlen(e->rcpt[i]);
+			n_unk++;
+			break;
+		default:
+			n_temp++;
+			break;
+		}
+	}
+	/* fail closed: a recipient without a result counts as not delivered */
+	if (res->n_rcpt < e->n_rcpt)
+		n_temp += e->n_rcpt - res->n_rcpt;
+	if (n_temp) {
+		free(unk);
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp",
+		    n_ok ? "some recipients temporarily failed after others were delivered" :
+		    "recipient temporarily failed");
+		conn_update(c);
+		return;
+	}
+	if (n_unk) {
+		reply_error(e->rq, RCV_ERR_UNKNOWN_ADDRESS, e->n, unk, n_unk);
+		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "");
+		c->srv->st.failed++;
+	} else {
+		struct rcv_buf b = { 0 };
+
+		rcv_wire_enc_email_delivered(&b, NULL, e->n);
+		rcv_rq_complete(e->rq, b.p, b.len);
+		rcv_buf_free(&b);
+		email_log(e, "pass", "-", "delivered", "email_delivered", "");
+		c->srv->st.delivered++;
+	}
+	free(unk);
+	inflight_remove(c, e);
+	email_free(&e);
+	conn_update(c);
+}
+
+static int
+rcpt_ok(const struct rcv_bytes *a)
+{
+	size_t i, at = 0;
+
+	if (a->len == 0 || a->len > 320)
+		return 0;
+	for (i = 0; i < a->len; i++) {
+		uint8_t ch = a->p[i];
+
+		if (ch <= 32 || ch == 127 || ch == '<' || ch == '>')
+			return 0;
+		if (ch == '@')
+			at = i;
+	}
+	return at > 0 && at + 1 < a->len;
+}
+
+static void
+email_start(struct rcv_conn *c, const struct rcv_frame *f)
+{
+	struct rcv_server *srv = c->srv;
+	const struct rcv_config *cfg = srv->cfg;
+	struct rcv_email *e = c->cur;
+	const struct rcv_cchain *ch;
+	struct lmtp_copy_info info;
+	struct lmtp_msg m;
+	const char *why = NULL;
+	char qid[32], ipbuf[48];
+	size_t i;
+	int r;
+
+	c->cur = NULL;
+	if (e == NULL || e->n != f->number)
+		email_free(&e);
+	if (e == NULL)
+		e = email_new(c, f->number);
+	c->emails++;
+	srv->st.emails++;
+	e->rq = rcv_rq_push(&c->rq, f->number);
+	e->next = c->inflight;
+	c->inflight = e;
+	c->n_inflight++;
+	e->require_security = f->require_security;
+
+	/* copies of what outlives the frame */
+	e->rcpt = rcv_xcalloc(f->n_rcpt ? f->n_rcpt : 1, sizeof(*e->rcpt));
+	for (i = 0; i < f->n_rcpt; i++) {
+		if (!rcpt_ok(&f->rcpt[i])) {
+			e->n_rcpt = i;
+			email_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", "malformed recipient address");
+			return;
+		}
+		e->rcpt[i] = rcv_xmemdup0(f->rcpt[i].p, f->rcpt[i].len);
+	}
+	e->n_rcpt = f->n_rcpt;
+	e->trace = rcv_xcalloc(f->n_trace ? f->n_trace : 1, sizeof(*e->trace));
+	for (i = 0; i < f->n_trace; i++) {
+		e->trace[i].name = (const uint8_t *)rcv_xmemdup0(f->trace[i].name.p, f->trace[i].name.len);
+		e->trace[i].name_len = f->trace[i].name.len;
+		e->trace[i].value = (const uint8_t *)rcv_xmemdup0(f->trace[i].value.p, f->trace[i].value.len);
+		e->trace[i].value_len = f->trace[i].value.len;
+		e->n_trace = i + 1;
+	}
+
+	/* step 1: fields (trace header syntax, SMTPSEC.md 8.4; recipients) */
+	if (e->n_rcpt == 0) {
+		email_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", "no recipients");
+		return;
+	}
+	for (i = 0; i < e->n_trace; i++)
+		if (lmtp_trace_valid(&e->trace[i], &why) < 0) {
+			email_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", why);
+			return;
+		}
+	if (body_finish(e) < 0) {
+		email_fail(e, RCV_ERR_INTERNAL_ERROR, "body", "cannot store the message body");
+		return;
+	}
+	/* step 2: chain index */
+	if (f->chain_index >= c->n_chains) {
+		email_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "chain", "certificate_chain index out of range");
+		return;
+	}
+	ch = &c->chains[f->chain_index];
+	/* step 3: signature, before any DNS */
+	if (ch->spki == NULL) {
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", "leaf certificate unparsable");
+		return;
+	}
+	r = vfy_sig_verify(ch->spki, ch->spki_len, f->algorithm, f->signature.p, f->signature.len,
+	    e->msg, (size_t)e->len, &why);
+	if (r != VFY_SIG_OK) {
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
+		return;
+	}
+	/* step 4: author domain */
+	if (vfy_from_parse(e->msg, (size_t)e->len, &e->from, &why) != 0) {
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", why ? why : "bad From");
+		return;
+	}
+	/* steps 5-9: SRV, name, DANE, PKIX, CT.  The chain verifier
+	 * (verify/vfy_check) has not landed; fail closed unless the operator
+	 * started the gateway with the test-only switch. */
+	if (!srv->skip_chain_checks) {
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "srv",
+		    "chain verification (steps 5-9) not available in this build");
+		return;
+	}
+	e->trust = "unverified";
+
+	/* step 10: delivery */
+	if (srv->lmtp == NULL) {
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "no LMTP target configured");
+		return;
+	}
+	snprintf(qid, sizeof(qid), "%08x.%u", c->id, e->n);
+	snprintf(ipbuf, sizeof(ipbuf), "%s", c->ip);
+	memset(&info, 0, sizeof(info));
+	info.authserv_id = cfg->authserv_id;
+	info.hostname = cfg->hostname;
+	info.sender_host = e->from.domain;
+	info.cert_name = e->from.domain;
+	info.client_ip = ipbuf;
+	info.id = qid;
+	info.tls_version = wolfSSL_get_version(c->ssl);
+	info.tls_cipher = wolfSSL_get_cipher_name(c->ssl);
+	info.from_domain = e->from.domain;
+	info.trust = e->trust;
+	info.require_security = e->require_security;
+	info.date = (int64_t)time(NULL);
+	{
+		const char *allow[RCV_CONFIG_MAX_TRACE];
+
+		for (i = 0; i < cfg->n_trace_allow; i++)
+			allow[i] = cfg->trace_allow[i];
+		info.trace_allow = allow;
+		info.n_trace_allow = cfg->n_trace_allow;
+		if (lmtp_copy_build(&info, e->trace, e->n_trace, e->msg, (size_t)e->len, &e->copy,
+		    &why) < 0) {
+			email_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "headers", why);
+			return;
+		}
+	}
+	e->have_copy = 1;
+	memset(&m, 0, sizeof(m));
+	m.mail_from = e->from.addr;
+	m.rcpt = (const char *const *)e->rcpt;
+	m.n_rcpt = e->n_rcpt;
+	m.seg = e->copy.seg;
+	m.n_seg = e->copy.n_seg;
+	e->tx = lmtp_deliver(srv->lmtp, &m, lmtp_done, e);
+	if (e->tx == NULL)
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");
+}
+
+/* --- session state machine (SMTPSEC.md 3) ------------------------------------------ */
+
+static void
+chains_free(struct rcv_conn *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->n_chains; i++) {
+		for (j = 0; j < c->chains[i].n_certs; j++)
+			free(c->chains[i].der[j]);
+		free(c->chains[i].der);
+		free(c->chains[i].der_len);
+		free(c->chains[i].spki);
+	}
+	free(c->chains);
+	c->chains = NULL;
+	c->n_chains = 0;
+}
+
+static void
+store_hello(struct rcv_conn *c, const struct rcv_frame *f)
+{
+	size_t i, j;
+
+	c->chains = rcv_xcalloc(f->n_chains ? f->n_chains : 1, sizeof(*c->chains));
+	c->n_chains = f->n_chains;
+	for (i = 0; i < f->n_chains; i++) {
+		struct rcv_cchain *ch = &c->chains[i];
+		const struct rcv_chain *in = &f->chains[i];
+
+		ch->n_certs = in->n_certs;
+		ch->der = rcv_xcalloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der));
+		ch->der_len = rcv_xcalloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der_len));
+		for (j = 0; j < in->n_certs; j++) {
+			ch->der[j] = rcv_xmalloc(in->certs[j].len);
+			memcpy(ch->der[j], in->certs[j].p, in->certs[j].len);
+			ch->der_len[j] = in->certs[j].len;
+		}
+		if (in->n_certs > 0 && in->certs[0].len <= INT32_MAX) {
+			WOLFSSL_X509 *x = wolfSSL_X509_d2i(NULL, in->certs[0].p, (int)in->certs[0].len);
+			unsigned char spki[8192];
+			int len = (int)sizeof(spki);
+
+			if (x && wolfSSL_X509_get_pubkey_buffer(x, spki, &len) == WOLFSSL_SUCCESS &&
+			    len > 0) {
+				ch->spki = rcv_xmalloc((size_t)len);
+				memcpy(ch->spki, spki, (size_t)len);
+				ch->spki_len = (size_t)len;
+			}
+			wolfSSL_X509_free(x);
+		}
+	}
+}
+
+static void
+on_frame(struct rcv_conn *c, const struct rcv_frame *f)
+{
+	if (c->closing) {
+		email_free(&c->cur);
+		return;
+	}
+	if (f->type == RCV_MSG_CLIENT_HELLO && !c->got_hello) {
+		if (f->version != 0) {
+			queue_error(c, f->number, RCV_ERR_INSUFFICIENT_SECURITY, f->number);
+			rcv_log(RCV_LOG_INFO, "conn=%08x event=hello result=refused version=%u", c->id,
+			    f->version);
+			c->closing = 1;
+			c->close_reason = "unsupported_version";
+			return;
+		}
+		store_hello(c, f);
+		c->got_hello = 1;
+		rcv_log(RCV_LOG_INFO, "conn=%08x event=hello version=0 chains=%zu", c->id, c->n_chains);
+		return;
+	}
+	if (f->type == RCV_MSG_EMAIL && c->got_hello) {
+		email_start(c, f);
+		return;
+	}
+	/* a first Message that is not a ClientHello, a second ClientHello, a
+	 * server-only type: illegal_message, the Message is ignored (3) */
+	email_free(&c->cur);
+	queue_error(c, f->number, RCV_ERR_ILLEGAL_MESSAGE, f->number);
+	rcv_log(RCV_LOG_INFO, "conn=%08x event=illegal_message n=%u type=%u", c->id, f->number,
+	    (unsigned)f->type);
+}
+
+static void
+process_input(struct rcv_conn *c)
+{
+	size_t off = 0;
+
+	while (!c->closing && off < c->in.len) {
+		struct rcv_frame f;
+		size_t used = 0;
+		int r = rcv_wire_decode(c->w, c->in.p + off, c->in.len - off, &used, &f);
+
+		off += used;
+		if (r == 1) {
+			on_frame(c, &f);
+			continue;
+		}
+		if (r == 0)
+			break;
+		{
+			const struct rcv_wire_error *err = rcv_wire_error(c->w);
+			char q[96];
+
+			email_free(&c->cur);
+			queue_error(c, err->number, err->code, err->number);
+			if (err->code == RCV_ERR_TOO_LARGE || err->code == RCV_ERR_ILLEGAL_PARAMETER)
+				c->srv->st.failed++;
+			rcv_log(RCV_LOG_INFO, "conn=%08x event=frame_error n=%u code=%s fatal=%d why=%s",
+			    c->id, err->number, rcv_wire_err_name(err->code), err->fatal,
+			    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
+			if (err->fatal) {
+				c->closing = 1;
+				c->close_reason = "framing";
+				break;
+			}
+			if (used == 0 && off < c->in.len) {
+				/* recoverable error with nothing consumed: let the
+				 * decoder skip on the next call */
+				continue;
+			}
+		}
+	}
+	rcv_buf_consume(&c->in, off);
+}
+
+/* --- I/O ------------------------------------------------------------------------- */
+
+static int
+can_read(const struct rcv_conn *c)
+{
+	return c->state == RCV_ST_OPEN && !c->closing && !c->peer_eof &&
+	    c->n_inflight < RCV_MAX_INFLIGHT && c->out.len < RCV_OUT_PAUSE;
+}
+
+static int
+flush_out(struct rcv_conn *c)
+{
+	c->tls_want_write = 0;
+	while (c->out.len) {
+		int n = c->out.len > RCV_IO_CHUNK ? RCV_IO_CHUNK : (int)c->out.len;
+		int r = wolfSSL_write(c->ssl, c->out.p, n);
+
+		if (r > 0) {
+			rcv_buf_consume(&c->out, (size_t)r);
+			continue;
+		}
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE) {
+			c->tls_want_write = 1;
+			return 0;
+		}
+		if (r == WOLFSSL_ERROR_WANT_READ)
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conn_read(struct rcv_conn *c)
+{
+	uint8_t buf[RCV_IO_CHUNK];
+	int progress = 0;
+
+	while (can_read(c)) {
+		int r = wolfSSL_read(c->ssl, buf, sizeof(buf));
+
+		if (r > 0) {
+			progress = 1;
+			rcv_buf_add(&c->in, buf, (size_t)r);
+			process_input(c);
+			continue;
+		}
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_READ)
+			break;
+		if (r == WOLFSSL_ERROR_WANT_WRITE) {
+			c->tls_want_write = 1;
+			break;
+		}
+		/* close_notify, EOF or a TLS error: no more input */
+		c->peer_eof = 1;
+		if (c->close_reason == NULL)
+			c->close_reason = !rcv_wire_idle(c->w) ? "peer_closed_mid_frame" :
+			    r == WOLFSSL_ERROR_ZERO_RETURN ? "peer_closed" : "tls_read";
+		break;
+	}
+	if (progress)
+		ev_timer_again(c->srv->loop, &c->timer);
+}
+
+static void
+conn_update(struct rcv_conn *c)
+{
+	int ev = 0;
+
+	if (c->state != RCV_ST_OPEN)
+		return;
+	rcv_rq_drain(&c->rq, &c->out);
+	if (c->shutdown && c->rq.n == 0 && !c->bye_sent) {
+		/* SMTPSEC.md 5: shutting down, no reference */
+		struct rcv_buf b = { 0 };
+
+		rcv_wire_enc_error(&b, NULL, RCV_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
+		rcv_buf_add(&c->out, b.p, b.len);
+		rcv_buf_free(&b);
+		c->bye_sent = 1;
+	}
+	if (c->out.len > RCV_OUT_MAX) {
+		conn_close(c, "output_queue_full");
+		return;
+	}
+	if (flush_out(c) < 0) {
+		conn_close(c, "tls_write");
+		return;
+	}
+	if (c->out.len == 0 && c->rq.n == 0 && c->n_inflight == 0 &&
+	    (c->closing || c->peer_eof) && (!c->shutdown || c->bye_sent)) {
+		conn_close(c, c->close_reason ? c->close_reason : "done");
+		return;
+	}
+	if (can_read(c) || (c->closing && !c->peer_eof))
+		ev |= EV_READ;
+	if (c->out.len || c->tls_want_write)
+		ev |= EV_WRITE;
+	if (ev != (c->io.events & (EV_READ | EV_WRITE)) || !ev_is_active(&c->io)) {
+		ev_io_stop(c->srv->loop, &c->io);
+		if (ev) {
+			ev_io_set(&c->io, c->fd, ev);
+			ev_io_start(c->srv->loop, &c->io);
+		}
+	}
+	/* wolfSSL may hold decrypted records that no fd event will announce */
+	if (can_read(c) && wolfSSL_pending(c->ssl) > 0)
+		ev_idle_start(c->srv->loop, &c->kick);
+}
+
+static void
+kick_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct rcv_conn *c = w->data;
+
+	ev_idle_stop(loop, w);
+	conn_read(c);
+	conn_update(c);
+}
+
+static void
+handshake(struct rcv_conn *c)
+{
+	int r = wolfSSL_accept(c->ssl);
+	struct rcv_buf b = { 0 };
+
+	if (r != WOLFSSL_SUCCESS) {
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE) {
+			int ev = r == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+
+			if (c->io.events != ev) {
+				ev_io_stop(c->srv->loop, &c->io);
+				ev_io_set(&c->io, c->fd, ev);
+				ev_io_start(c->srv->loop, &c->io);
+			}
+			return;
+		}
+		{
+			char eb[80];
+
+			wolfSSL_ERR_error_string_n((unsigned long)r, eb, sizeof(eb));
+			rcv_log(RCV_LOG_INFO, "conn=%08x event=tls result=fail err=%d why=\"%s\"", c->id, r, eb);
+		}
+		conn_close(c, "tls_handshake");
+		return;
+	}
+	c->state = RCV_ST_OPEN;
+	rcv_log(RCV_LOG_INFO, "conn=%08x event=tls version=%s cipher=%s resumed=%d ms=%llu", c->id,
+	    wolfSSL_get_version(c->ssl), wolfSSL_get_cipher_name(c->ssl), wolfSSL_session_reused(c->ssl),
+	    (unsigned long long)(rcv_now_ms() - c->t_start));
+	/* SMTPSEC.md 3.1: ServerHello on handshake completion */
+	rcv_wire_enc_server_hello(&b, NULL, 0);
+	rcv_buf_add(&c->out, b.p, b.len);
+	rcv_buf_free(&b);
+	c->timer.repeat = (double)c->srv->cfg->idle_timeout_ms / 1000.0;
+	ev_timer_again(c->srv->loop, &c->timer);
+	if (c->shutdown)
+		c->closing = 1;
+	conn_read(c);
+	conn_update(c);
+}
+
+static void
+discard_input(struct rcv_conn *c)
+{
+	uint8_t sink[RCV_IO_CHUNK];
+
+	for (;;) {
+		int r = wolfSSL_read(c->ssl, sink, sizeof(sink));
+
+		if (r > 0)
+			continue;
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE)
+			c->tls_want_write = 1;
+		else if (r != WOLFSSL_ERROR_WANT_READ)
+			c->peer_eof = 1;
+		return;
+	}
+}
+
+static void
+io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rcv_conn *c = w->data;
+
+	if (c->state == RCV_ST_HANDSHAKE) {
+		handshake(c);
+		return;
+	}
+	if (revents & EV_WRITE)
+		c->tls_want_write = 0;
+	if ((revents & EV_READ) && (c->closing || c->peer_eof)) {
+		if (!c->peer_eof)
+			discard_input(c);
+	} else if (revents & EV_READ)
+		conn_read(c);
+	conn_update(c);
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_conn *c = w->data;
+
+	if (c->state == RCV_ST_HANDSHAKE) {
+		conn_close(c, "handshake_timeout");
+		return;
+	}
+	if (c->n_inflight > 0) {
+		ev_timer_again(loop, w);	/* we are the slow party */
+		return;
+	}
+	if (!c->closing && !c->bye_sent) {
+		/* SMTPSEC.md 2.5: service_unavailable without reference on idle timeout */
+		struct rcv_buf b = { 0 };
+
+		rcv_wire_enc_error(&b, NULL, RCV_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
+		rcv_buf_add(&c->out, b.p, b.len);
+		rcv_buf_free(&b);
+		c->bye_sent = 1;
+		c->closing = 1;
+		c->close_reason = "idle_timeout";
+		c->timer.repeat = 5.0;	/* grace for the flush */
+		ev_timer_again(loop, w);
+		conn_update(c);
+		return;
+	}
+	conn_close(c, c->close_reason ? c->close_reason : "timeout");
+}
+
+/* --- lifecycle --------------------------------------------------------------------------- */
+
+struct rcv_conn *
+rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
+{
+	struct rcv_conn *c = rcv_xcalloc(1, sizeof(*c));
+	struct rcv_wire_limits lim;
+	const struct rcv_config *cfg = srv->cfg;
+
+	c->srv = srv;
+	c->fd = fd;
+	c->id = rcv_random32() ^ (uint32_t)(++srv->next_conn_id);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->t_start = rcv_now_ms();
+	c->ssl = wolfSSL_new(srv->ctx);
+	if (c->ssl == NULL || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS) {
+		rcv_log(RCV_LOG_ERR, "conn=%08x event=connect result=error why=\"wolfSSL_new failed\"", c->id);
+		if (c->ssl)
+			wolfSSL_free(c->ssl);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	rcv_wire_limits_default(&lim);
+	lim.max_message_size = cfg->max_message_size;
+	lim.max_recipients = (unsigned)cfg->max_recipients;
+	lim.max_trace_headers = (unsigned)cfg->max_trace_headers;
+	lim.max_trace_bytes = (size_t)cfg->max_trace_bytes;
+	c->w = rcv_wire_new(&lim, body_cb, c);
+	ev_io_init(&c->io, io_cb, fd, EV_READ);
+	c->io.data = c;
+	ev_init(&c->timer, timer_cb);
+	c->timer.repeat = (double)cfg->handshake_timeout_ms / 1000.0;
+	c->timer.data = c;
+	ev_idle_init(&c->kick, kick_cb);
+	c->kick.data = c;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	rcv_log(RCV_LOG_INFO, "conn=%08x event=connect ip=%s", c->id, c->ip);
+	ev_io_start(srv->loop, &c->io);
+	ev_timer_again(srv->loop, &c->timer);
+	return c;
+}
+
+static void
+conn_close(struct rcv_conn *c, const char *reason)
+{
+	if (c->state == RCV_ST_CLOSED)
+		return;
+	if (c->state == RCV_ST_OPEN && c->out.len == 0)
+		(void)wolfSSL_shutdown(c->ssl);	/* one close_notify attempt, no wait */
+	c->state = RCV_ST_CLOSED;
+	rcv_log(RCV_LOG_INFO, "conn=%08x event=close reason=%s emails=%llu ms=%llu", c->id, reason,
+	    (unsigned long long)c->emails, (unsigned long long)(rcv_now_ms() - c->t_start));
+	rcv_conn_free(&c);
+}
+
+void
+rcv_conn_free(struct rcv_conn **c_p)
+{
+	struct rcv_conn *c = *c_p;
+	struct rcv_server *srv;
+
+	if (c == NULL)
+		return;
+	*c_p = NULL;
+	srv = c->srv;
+	ev_io_stop(srv->loop, &c->io);
+	ev_timer_stop(srv->loop, &c->timer);
+	ev_idle_stop(srv->loop, &c->kick);
+	while (c->inflight) {
+		struct rcv_email *e = c->inflight;
+
+		c->inflight = e->next;
+		email_free(&e);	/* cancels the LMTP transaction */
+	}
+	email_free(&c->cur);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	wolfSSL_free(c->ssl);
+	close(c->fd);
+	rcv_wire_free(&c->w);
+	rcv_buf_free(&c->in);
+	rcv_buf_free(&c->out);
+	rcv_rq_free(&c->rq);
+	chains_free(c);
+	rcv_server_conn_closed(srv, c->ip);
+	free(c);
+}
+
+void
+rcv_conn_shutdown(struct rcv_conn *c)
+{
+	c->shutdown = 1;
+	if (c->state == RCV_ST_HANDSHAKE) {
+		conn_close(c, "shutdown");
+		return;
+	}
+	c->closing = 1;
+	if (c->close_reason == NULL)
+		c->close_reason = "shutdown";
+	conn_update(c);
+}

@@ -1,0 +1,575 @@
+/* rcv_server: see rcv_server.h. */
+#include "receiver/rcv_server.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lmtp/lmtp.h"
+#include "receiver/rcv_conn.h"
+#include "receiver/rcv_log.h"
+#include "receiver/rcv_tls.h"
+#include "receiver/rcv_util.h"
+
+/* --- per-IP table ---------------------------------------------------------------- */
+
+static size_t
+ip_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+void
+rcv_iptab_init(struct rcv_iptab *t, size_t cap)
+{
+	size_t c = 16;
+
+	while (c < cap)
+		c *= 2;
+	t->ent = rcv_xcalloc(c, sizeof(*t->ent));
+	t->cap = c;
+	t->live = t->used = 0;
+}
+
+void
+rcv_iptab_free(struct rcv_iptab *t)
+{
+	free(t->ent);
+	t->ent = NULL;
+	t->cap = t->live = t->used = 0;
+}
+
+static struct rcv_iptab_ent *
+ip_find(const struct rcv_iptab *t, const char *ip, struct rcv_iptab_ent **free_r)
+{
+	size_t i = ip_hash(ip) & (t->cap - 1), k;
+
+	if (free_r)
+		*free_r = NULL;
+	for (k = 0; k < t->cap; k++, i = (i + 1) & (t->cap - 1)) {
+		struct rcv_iptab_ent *e = &t->ent[i];
+
+		if (!e->used) {
+			if (free_r && *free_r == NULL)
+				*free_r = e;
+			return NULL;
+		}
+		if (e->count == 0) {
+			if (free_r && *free_r == NULL)
+				*free_r = e;
+			continue;
+		}
+		if (strcmp(e->ip, ip) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void
+ip_rehash(struct rcv_iptab *t, size_t cap)
+{
+	struct rcv_iptab old = *t;
+	size_t i;
+
+	rcv_iptab_init(t, cap);
+	for (i = 0; i < old.cap; i++)
+		if (old.ent[i].used && old.ent[i].count) {
+			struct rcv_iptab_ent *slot;
+
+			(void)ip_find(t, old.ent[i].ip, &slot);
+			*slot = old.ent[i];
+			t->live++;
+			t->used++;
+		}
+	free(old.ent);
+}
+
+int
+rcv_iptab_take(struct rcv_iptab *t, const char *ip, uint32_t max)
+{
+	struct rcv_iptab_ent *e, *slot;
+
+	e = ip_find(t, ip, &slot);
+	if (e) {
+		if (e->count >= max)
+			return 0;
+		e->count++;
+		return 1;
+	}
+	if (max == 0)
+		return 0;
+	if ((t->used + 1) * 4 >= t->cap * 3) {
+		ip_rehash(t, t->live * 4 + 16);
+		(void)ip_find(t, ip, &slot);
+	}
+	if (!slot->used)
+		t->used++;
+	memset(slot, 0, sizeof(*slot));
+	snprintf(slot->ip, sizeof(slot->ip), "%s", ip);
+	slot->used = 1;
+	slot->count = 1;
+	t->live++;
+	return 1;
+}
+
+void
+rcv_iptab_release(struct rcv_iptab *t, const char *ip)
+{
+	struct rcv_iptab_ent *e = ip_find(t, ip, NULL);
+
+	if (e && e->count && --e->count == 0)
+		t->live--;
+}
+
+uint32_t
+rcv_iptab_count(const struct rcv_iptab *t, const char *ip)
+{
+	const struct rcv_iptab_ent *e = ip_find(t, ip, NULL);
+
+	return e ? e->count : 0;
+}
+
+/* --- listeners ---------------------------------------------------------------------- */
+
+int
+rcv_server_bind(const struct rcv_config *cfg, int *fds, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_listen; i++) {
+		const struct rcv_listen *l = &cfg->listen[i];
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		int one = 1, fd;
+
+		memset(&ss, 0, sizeof(ss));
+		if (l->v6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((uint16_t)l->port);
+			if (inet_pton(AF_INET6, l->host, &s6->sin6_addr) != 1)
+				goto bad_addr;
+			sl = sizeof(*s6);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((uint16_t)l->port);
+			if (inet_pton(AF_INET, l->host, &s4->sin_addr) != 1)
+				goto bad_addr;
+			sl = sizeof(*s4);
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			return -1;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (l->v6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+			snprintf(err, errlen, "listen %s%s%s:%d: %s", l->v6 ? "[" : "", l->host,
+			    l->v6 ? "]" : "", l->port, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		fds[i] = fd;
+		continue;
+bad_addr:
+		snprintf(err, errlen, "listen: bad address %s", l->host);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_server *srv = w->data;
+	size_t i;
+
+	srv->accept_paused = 0;
+	if (srv->stopping)
+		return;
+	for (i = 0; i < srv->n_lis; i++)
+		ev_io_start(loop, &srv->lis[i].io);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rcv_listener *lis = w->data;
+	struct rcv_server *srv = lis->srv;
+	const struct rcv_config *cfg = srv->cfg;
+	int k;
+
+	for (k = 0; k < 64; k++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char ip[48] = "?";
+		int fd = accept4(lis->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		size_t i;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			srv->st.accept_errors++;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* out of descriptors: stop accepting for a moment instead
+				 * of spinning on a level-triggered listener */
+				rcv_log(RCV_LOG_WARN, "conn=- event=accept result=error why=\"%s\" pause_ms=100",
+				    strerror(errno));
+				for (i = 0; i < srv->n_lis; i++)
+					ev_io_stop(loop, &srv->lis[i].io);
+				srv->accept_paused = 1;
+				ev_timer_set(&srv->accept_pause, 0.1, 0.);
+				ev_timer_start(loop, &srv->accept_pause);
+			}
+			return;
+		}
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		}
+		/* SMTPSEC.md 7: caps are enforced before TLS */
+		if (srv->n_conns >= cfg->max_connections) {
+			srv->st.refused_global++;
+			rcv_log(RCV_LOG_INFO, "conn=- event=refused ip=%s why=max_connections", ip);
+			close(fd);
+			continue;
+		}
+		if (!rcv_iptab_take(&srv->iptab, ip, (uint32_t)cfg->max_connections_per_ip)) {
+			srv->st.refused_ip++;
+			rcv_log(RCV_LOG_INFO, "conn=- event=refused ip=%s why=max_connections_per_ip", ip);
+			close(fd);
+			continue;
+		}
+		srv->n_conns++;
+		srv->st.accepted++;
+		if (rcv_conn_new(srv, fd, ip) == NULL) {
+			rcv_iptab_release(&srv->iptab, ip);
+			srv->n_conns--;
+		}
+	}
+}
+
+void
+rcv_server_conn_closed(struct rcv_server *srv, const char *ip)
+{
+	rcv_iptab_release(&srv->iptab, ip);
+	if (srv->n_conns)
+		srv->n_conns--;
+	if (srv->stopping && srv->n_conns == 0)
+		ev_break(srv->loop, EVBREAK_ALL);
+}
+
+/* --- worker -------------------------------------------------------------------------------- */
+
+static struct rcv_server *g_srv;
+
+static void
+worker_stop(struct rcv_server *srv)
+{
+	struct rcv_conn *c, *nx;
+	size_t i;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	rcv_log(RCV_LOG_INFO, "conn=- event=stopping conns=%llu", (unsigned long long)srv->n_conns);
+	for (i = 0; i < srv->n_lis; i++)
+		ev_io_stop(srv->loop, &srv->lis[i].io);
+	ev_timer_stop(srv->loop, &srv->accept_pause);
+	for (c = srv->conns; c; c = nx) {
+		nx = rcv_conn_next(c);
+		rcv_conn_shutdown(c);
+	}
+	if (srv->n_conns == 0)
+		ev_break(srv->loop, EVBREAK_ALL);
+}
+
+static void
+sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct rcv_server *srv = w->data;
+
+	if (w->signum == SIGHUP) {
+		char err[256];
+		WOLFSSL_CTX *ctx = rcv_tls_server_ctx(srv->cfg->certificate, srv->cfg->key,
+		    srv->cfg->min_version, err, sizeof(err));
+
+		if (ctx == NULL) {
+			rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\"", err);
+			return;
+		}
+		/* connections hold a reference to the old context */
+		wolfSSL_CTX_free(srv->ctx);
+		srv->ctx = ctx;
+		rcv_log(RCV_LOG_INFO, "conn=- event=reload result=ok certificate=%s", srv->cfg->certificate);
+		return;
+	}
+	worker_stop(srv);
+}
+
+int
+rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_chain_checks)
+{
+	struct rcv_server *srv = rcv_xcalloc(1, sizeof(*srv));
+	struct lmtp_options lo;
+	char err[256];
+	size_t i;
+	int rc = 0;
+
+	g_srv = srv;
+	srv->loop = ev_default_loop(EVFLAG_AUTO);
+	srv->cfg = cfg;
+	srv->skip_chain_checks = skip_chain_checks;
+	srv->ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, err, sizeof(err));
+	if (srv->ctx == NULL) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"%s\"", err);
+		free(srv);
+		return 1;
+	}
+	memset(&lo, 0, sizeof(lo));
+	lo.target = cfg->lmtp_target;
+	lo.lhlo_name = cfg->hostname;
+	lo.connections = (unsigned)cfg->lmtp_connections;
+	lo.timeout_ms = (unsigned)cfg->lmtp_timeout_ms;
+	lo.spool_dir = cfg->spool_dir[0] ? cfg->spool_dir : NULL;
+	lo.spool_retry_ms = (unsigned)cfg->spool_retry_ms;
+	lo.spool_max_age_ms = cfg->spool_max_age_ms;
+	if (cfg->lmtp_target[0] && lmtp_init(&srv->lmtp, srv->loop, &lo, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"lmtp: %s\"", err);
+		wolfSSL_CTX_free(srv->ctx);
+		free(srv);
+		return 1;
+	}
+	rcv_iptab_init(&srv->iptab, 64);
+	ev_init(&srv->accept_pause, accept_pause_cb);
+	srv->accept_pause.data = srv;
+	for (i = 0; i < n_fds && i < RCV_CONFIG_MAX_LISTEN; i++) {
+		srv->lis[i].fd = fds[i];
+		srv->lis[i].srv = srv;
+		ev_io_init(&srv->lis[i].io, accept_cb, fds[i], EV_READ);
+		srv->lis[i].io.data = &srv->lis[i];
+		ev_io_start(srv->loop, &srv->lis[i].io);
+	}
+	srv->n_lis = i;
+	ev_signal_init(&srv->sig_term, sig_cb, SIGTERM);
+	ev_signal_init(&srv->sig_int, sig_cb, SIGINT);
+	ev_signal_init(&srv->sig_hup, sig_cb, SIGHUP);
+	srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+	ev_signal_start(srv->loop, &srv->sig_term);
+	ev_signal_start(srv->loop, &srv->sig_int);
+	ev_signal_start(srv->loop, &srv->sig_hup);
+	rcv_log(RCV_LOG_INFO, "conn=- event=worker_ready listeners=%zu tls_min=%d chain_checks=%s",
+	    srv->n_lis, cfg->min_version, skip_chain_checks ? "SKIPPED(test)" : "on");
+	ev_run(srv->loop, 0);
+	while (srv->conns) {
+		struct rcv_conn *c = srv->conns;
+
+		rcv_conn_free(&c);
+	}
+	if (srv->lmtp)
+		lmtp_deinit(&srv->lmtp);
+	wolfSSL_CTX_free(srv->ctx);
+	rcv_iptab_free(&srv->iptab);
+	rcv_log(RCV_LOG_INFO, "conn=- event=worker_exit accepted=%llu refused_global=%llu "
+	    "refused_ip=%llu emails=%llu delivered=%llu failed=%llu",
+	    (unsigned long long)srv->st.accepted, (unsigned long long)srv->st.refused_global,
+	    (unsigned long long)srv->st.refused_ip, (unsigned long long)srv->st.emails,
+	    (unsigned long long)srv->st.delivered, (unsigned long long)srv->st.failed);
+	free(srv);
+	g_srv = NULL;
+	return rc;
+}
+
+/* --- master ------------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t m_term, m_hup, m_chld;
+
+static void
+m_sig(int s)
+{
+	if (s == SIGTERM || s == SIGINT)
+		m_term = 1;
+	else if (s == SIGHUP)
+		m_hup = 1;
+	else if (s == SIGCHLD)
+		m_chld = 1;
+}
+
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0' || geteuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"unknown user %s\"", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"cannot become %s: %s\"", user,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t
+spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		_exit(rcv_server_worker(cfg, fds, n_fds, skip));
+	}
+	return p;
+}
+
+int
+rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, unsigned workers,
+    int skip_chain_checks)
+{
+	pid_t *pid;
+	uint64_t *started;
+	unsigned *fails;
+	unsigned i, alive = 0;
+	struct sigaction sa;
+	sigset_t block, old;
+
+	if (drop_privileges(cfg->user) < 0)
+		return 1;
+	if (workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		workers = n > 0 ? (unsigned)n : 1;
+	}
+	pid = rcv_xcalloc(workers, sizeof(*pid));
+	started = rcv_xcalloc(workers, sizeof(*started));
+	fails = rcv_xcalloc(workers, sizeof(*fails));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = m_sig;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	for (i = 0; i < workers; i++) {
+		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks);
+		started[i] = rcv_now_ms();
+		if (pid[i] > 0)
+			alive++;
+	}
+	rcv_log(RCV_LOG_INFO, "conn=- event=ready workers=%u", workers);
+	sd_notify(0, "READY=1\nSTATUS=accepting SMTPsec connections");
+	while (alive > 0) {
+		int st;
+		pid_t p;
+
+		if (!m_term && !m_hup && !m_chld)
+			sigsuspend(&old);
+		if (m_hup) {
+			m_hup = 0;
+			sd_notify(0, "RELOADING=1");
+			for (i = 0; i < workers; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGHUP);
+			rcv_log(RCV_LOG_INFO, "conn=- event=reload workers=%u", workers);
+			sd_notify(0, "READY=1");
+		}
+		if (m_term == 1) {
+			m_term = 2;
+			sd_notify(0, "STOPPING=1");
+			rcv_log(RCV_LOG_INFO, "conn=- event=stopping");
+			for (i = 0; i < workers; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGTERM);
+		}
+		m_chld = 0;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (i = 0; i < workers; i++) {
+				if (pid[i] != p)
+					continue;
+				pid[i] = 0;
+				alive--;
+				if (m_term)
+					break;
+				rcv_log(RCV_LOG_WARN, "conn=- event=worker_died pid=%d status=%d", (int)p, st);
+				/* restart with backoff: a worker that dies young waits
+				 * 2^fails * 100 ms, at most 30 s */
+				if (rcv_now_ms() - started[i] < 10000)
+					fails[i] = fails[i] < 9 ? fails[i] + 1 : 9;
+				else
+					fails[i] = 0;
+				if (fails[i]) {
+					struct timespec ts;
+					uint64_t ms = 100ull << fails[i];
+
+					if (ms > 30000)
+						ms = 30000;
+					ts.tv_sec = (time_t)(ms / 1000);
+					ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+					sigprocmask(SIG_SETMASK, &old, NULL);
+					nanosleep(&ts, NULL);
+					sigprocmask(SIG_BLOCK, &block, NULL);
+				}
+				if (m_term)
+					break;
+				pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks);
+				started[i] = rcv_now_ms();
+				if (pid[i] > 0)
+					alive++;
+			}
+		}
+	}
+	free(pid);
+	free(started);
+	free(fails);
+	rcv_log(RCV_LOG_INFO, "conn=- event=exit");
+	return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * rcv_server: listeners, accept with connection caps (SMTPSEC.md 7), the
+ * per-IP table, the master/worker processes and signals.
+ *
+ * The master binds every [server] listen address, drops privileges, and
+ * forks `workers` workers that share the listening sockets; it restarts a
+ * worker that dies (with backoff) and forwards SIGTERM/SIGHUP.  Each worker
+ * runs one libev loop with its own TLS context, LMTP pool and connections.
+ */
+#ifndef RCV_SERVER_H
+#define RCV_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "receiver/rcv_config.h"
+
+struct WOLFSSL_CTX;
+struct lmtp;
+struct rcv_conn;
+
+/* Per client IP connection counts (open addressing, no allocation per
+ * connection).  The key is the textual address. */
+struct rcv_iptab_ent {
+	char ip[48];
+	uint32_t count;		/* 0: free slot (tombstones keep used=1) */
+	uint8_t used;
+};
+
+struct rcv_iptab {
+	struct rcv_iptab_ent *ent;
+	size_t cap;		/* power of two */
+	size_t live;		/* slots with count > 0 */
+	size_t used;		/* slots ever used (live + tombstones) */
+};
+
+void rcv_iptab_init(struct rcv_iptab *t, size_t cap);
+void rcv_iptab_free(struct rcv_iptab *t);
+/* Count one more connection from ip unless that would pass max.  1 when
+ * admitted, 0 when over the limit. */
+int rcv_iptab_take(struct rcv_iptab *t, const char *ip, uint32_t max);
+void rcv_iptab_release(struct rcv_iptab *t, const char *ip);
+uint32_t rcv_iptab_count(const struct rcv_iptab *t, const char *ip);
+
+struct rcv_listener {
+	int fd;
+	ev_io io;
+	struct rcv_server *srv;
+};
+
+struct rcv_server_stats {
+	uint64_t accepted, refused_global, refused_ip, accept_errors;
+	uint64_t emails, delivered, failed;
+};
+
+struct rcv_server {
+	struct ev_loop *loop;
+	const struct rcv_config *cfg;
+	struct WOLFSSL_CTX *ctx;	/* current; connections hold a reference */
+	struct lmtp *lmtp;
+	int skip_chain_checks;	/* test only: steps 5-9 not run (logged) */
+
+	struct rcv_listener lis[RCV_CONFIG_MAX_LISTEN];
+	size_t n_lis;
+	ev_timer accept_pause;	/* EMFILE backoff */
+	int accept_paused;
+
+	struct rcv_iptab iptab;
+	uint64_t n_conns;
+	struct rcv_conn *conns;	/* list of live connections */
+	uint64_t next_conn_id;
+
+	int stopping;
+	ev_signal sig_term, sig_int, sig_hup;
+	ev_timer stop_check;
+	struct rcv_server_stats st;
+};
+
+/* Bind every listener of cfg (in the master).  fds_r gets cfg->n_listen
+ * sockets.  0, or -1 with a reason. */
+int rcv_server_bind(const struct rcv_config *cfg, int *fds_r, char *err, size_t errlen);
+
+/* Run the master: fork workers on the bound sockets, supervise, exit code. */
+int rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds,
+    unsigned workers, int skip_chain_checks);
+
+/* Run one worker loop in this process on the given sockets; returns the
+ * exit code. */
+int rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds,
+    int skip_chain_checks);
+
+/* Called by rcv_conn when a connection is gone. */
+void rcv_server_conn_closed(struct rcv_server *srv, const char *ip);
+
+#endif
