@@ -139,11 +139,22 @@ deps:
 
 # --- install ----------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway
 	install -m 755 $(B)/smtpsec-gateway $(DESTDIR)$(PREFIX)/sbin/
 	for p in smtpsec-verify smtpsec-send smtpsec-stats; do \
-	    [ -f $(B)/$$p ] && install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/ || true; done
+	    if [ -f $(B)/$$p ]; then install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/; fi; done
 	install -m 644 config/smtpsec-gateway.conf $(DESTDIR)/etc/smtpsec/smtpsec-gateway.conf.example
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' systemd/smtpsec-gateway.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-gateway.service
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' systemd/smtpsec-gateway@.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-gateway@.service
+	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
+	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
+	for p in smtpsec-gateway smtpsec-verify smtpsec-send smtpsec-stats; do \
+	    if [ -x $(B)/$$p ]; then $(B)/$$p --help > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/$$p.txt 2>&1 || true; fi; done
 
 clean:
 	rm -rf build build-san build-fuzz
