@@ -1,0 +1,578 @@
+/*
+ * vfy_check: steps 5-9 of SMTPSEC.md 4 as an asynchronous state machine on
+ * libev, plus the chain verdict cache and per-step counters.
+ */
+#include "verify/vfy_check.h"
+
+#include <ev.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify/vfy_dane.h"
+#include "verify/vfy_pkix.h"
+#include "verify/vfy_util.h"
+
+#define MAX_TARGETS	16
+
+struct cache_entry {
+	int used;
+	uint8_t fp[32];
+	char f[VFY_FROM_DOMAIN_MAX];
+	time_t expires;		/* wall clock */
+	uint64_t stamp;		/* LRU */
+	struct vfy_verdict verdict;
+};
+
+struct vfy {
+	struct ev_loop *loop;
+	struct vfy_dns *dns;
+	struct vfy_pkix *pkix;
+	char *ca_file;
+	unsigned min_scts, lifetime;
+	vfy_ct_fn *ct;
+	void *ct_arg;
+	vfy_lookup_fn *lookup;
+	vfy_lookup_cancel_fn *lookup_cancel;
+	void *lookup_arg;
+	struct cache_entry *cache;
+	size_t n_cache;
+	uint64_t clock;
+	struct vfy_stats st;
+};
+
+struct target {
+	struct vfy_srv srv;
+	int by_srvname;		/* matched through SRVName, else dNSName */
+	char name[256];		/* the SAN that matched */
+};
+
+struct vfy_check {
+	struct vfy *v;
+	const struct vfy_chain *chain;	/* borrowed */
+	char f[VFY_FROM_DOMAIN_MAX];
+	time_t now;
+	vfy_check_cb *cb;
+	void *arg;
+	struct vfy_dns_query *q;
+	ev_timer deliver;	/* cache hits go through the loop */
+	struct target t[MAX_TARGETS];
+	size_t n_t, cur;
+	uint32_t min_ttl;
+	struct vfy_verdict verdict;
+	struct vfy_verdict first_fail;	/* SRVName: reported if no target passes */
+};
+
+const char *
+vfy_result_str(enum vfy_result r)
+{
+	switch (r) {
+	case VFY_PASS: return "pass";
+	case VFY_PERMFAIL: return "fail";
+	case VFY_TEMPFAIL: return "tempfail";
+	default: return "unchecked";
+	}
+}
+
+const char *
+vfy_step_str(enum vfy_step s)
+{
+	static const char *const n[VFY_STEP_COUNT] = {
+		"none", "signature", "from", "srv", "srv-insecure", "name",
+		"dane", "pkix", "ct",
+	};
+
+	return (unsigned)s < VFY_STEP_COUNT ? n[s] : "unknown";
+}
+
+static void set(struct vfy_verdict *vd, enum vfy_result r, enum vfy_step s,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+set(struct vfy_verdict *vd, enum vfy_result r, enum vfy_step s, const char *fmt, ...)
+{
+	va_list ap;
+
+	vd->result = r;
+	vd->step = s;
+	va_start(ap, fmt);
+	vsnprintf(vd->why, sizeof(vd->why), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- steps 7-9 without DNS ------------------------------------------ */
+
+static void
+pkix_and_ct(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg, unsigned min_scts,
+    const struct vfy_chain *chain, time_t now, size_t anchor, int ct_exempt,
+    const char *trust, struct vfy_verdict *vd)
+{
+	const char *why;
+	char buf[200];
+
+	if (anchor == 0 && pkix == NULL) {
+		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "no CA store configured");
+		return;
+	}
+	if (vfy_pkix_verify(pkix, chain, anchor, now, &why) < 0) {
+		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);
+		return;
+	}
+	if (!ct_exempt) {
+		if (ct == NULL) {
+			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "certificate transparency not available");
+			return;
+		}
+		buf[0] = '\0';
+		if (ct(ct_arg, chain, now, min_scts ? min_scts : 1, buf, sizeof(buf)) != 0) {
+			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "%s", buf[0] ? buf : "not enough valid SCTs");
+			return;
+		}
+	}
+	vd->trust = trust;
+	set(vd, VFY_PASS, ct_exempt ? VFY_STEP_PKIX : VFY_STEP_CT, "%s", trust);
+}
+
+void
+vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
+    unsigned min_scts, const struct vfy_chain *chain, time_t now,
+    const struct vfy_dns_answer *ans, struct vfy_verdict *vd)
+{
+	struct vfy_dane_match m;
+
+	vd->trust = "";
+	vd->tlsa_usage = -1;
+	if (ans != NULL && (ans->result == VFY_DNS_TEMPFAIL ||
+	    ans->status == VFY_DNS_BOGUS || ans->status == VFY_DNS_UNCHECKED)) {
+		/* 4.7: bogus, SERVFAIL or timeout */
+		set(vd, VFY_TEMPFAIL, VFY_STEP_DANE, "TLSA lookup failed: %s",
+		    ans->why && ans->why[0] ? ans->why : vfy_dns_status_str(ans->status));
+		return;
+	}
+	if (ans == NULL || ans->status != VFY_DNS_SECURE || ans->result != VFY_DNS_DATA) {
+		/* 4.7: secure NXDOMAIN/NODATA or insecure: no DANE constraint */
+		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
+		return;
+	}
+	vfy_dane_match(chain, ans->tlsa, ans->n_tlsa, &m);
+	if (m.n_usable == 0) {
+		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
+		return;
+	}
+	if (!m.matched) {
+		set(vd, VFY_PERMFAIL, VFY_STEP_DANE, "no TLSA record matches the chain");
+		return;
+	}
+	vd->tlsa_usage = m.usage;
+	switch (m.usage) {
+	case 3:		/* DANE-EE: no PKIX, no CT (4.8, 4.9) */
+		vd->trust = "dane-ee";
+		set(vd, VFY_PASS, VFY_STEP_DANE, "dane-ee");
+		return;
+	case 2:		/* DANE-TA: PKIX to the matched anchor, CT applies */
+		pkix_and_ct(NULL, ct, ct_arg, min_scts, chain, now, m.cert, 0, "dane-ta", vd);
+		return;
+	case 1:		/* PKIX-EE: PKIX, leaf named by TLSA: no CT */
+		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, vfy_dane_names_leaf(&m),
+		    "pkix-ee", vd);
+		return;
+	default:	/* PKIX-TA */
+		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
+		return;
+	}
+}
+
+/* ---- cache ------------------------------------------------------------ */
+
+static struct cache_entry *
+cache_find(struct vfy *v, const struct vfy_chain *c, const char *f)
+{
+	time_t t = time(NULL);
+
+	for (size_t i = 0; i < v->n_cache; i++) {
+		struct cache_entry *e = &v->cache[i];
+
+		if (!e->used || memcmp(e->fp, c->fingerprint, 32) != 0 || strcmp(e->f, f) != 0)
+			continue;
+		if (t >= e->expires) {
+			e->used = 0;
+			v->st.cache_entries--;
+			return NULL;
+		}
+		e->stamp = ++v->clock;
+		return e;
+	}
+	return NULL;
+}
+
+static void
+cache_put(struct vfy *v, const struct vfy_chain *c, const char *f,
+    const struct vfy_verdict *vd, uint32_t ttl)
+{
+	struct cache_entry *e = NULL;
+	time_t t = time(NULL), exp;
+
+	if (vd->result != VFY_PASS && vd->result != VFY_PERMFAIL)
+		return;		/* never a tempfail */
+	if (ttl > v->lifetime)
+		ttl = v->lifetime;
+	if (ttl == 0)
+		return;
+	exp = t + (time_t)ttl;
+	if (c->not_after_min < exp)
+		exp = c->not_after_min;
+	if (exp <= t)
+		return;
+	for (size_t i = 0; i < v->n_cache; i++) {
+		struct cache_entry *x = &v->cache[i];
+
+		if (x->used && memcmp(x->fp, c->fingerprint, 32) == 0 && strcmp(x->f, f) == 0) {
+			e = x;
+			break;
+		}
+		if (!x->used) {
+			if (e == NULL || e->used)
+				e = x;
+		} else if (e == NULL || (e->used && x->stamp < e->stamp)) {
+			e = x;
+		}
+	}
+	if (e == NULL)
+		return;
+	if (!e->used)
+		v->st.cache_entries++;
+	e->used = 1;
+	memcpy(e->fp, c->fingerprint, 32);
+	snprintf(e->f, sizeof(e->f), "%s", f);
+	e->expires = exp;
+	e->stamp = ++v->clock;
+	e->verdict = *vd;
+}
+
+/* ---- the asynchronous check ------------------------------------------ */
+
+static void
+finish(struct vfy_check *c)
+{
+	struct vfy *v = c->v;
+	struct vfy_verdict vd = c->verdict;
+
+	if (vd.result != VFY_PASS && vd.result != VFY_PERMFAIL && vd.result != VFY_TEMPFAIL) {
+		vd.result = VFY_TEMPFAIL;	/* fail closed, never cached */
+		if (!vd.why[0])
+			snprintf(vd.why, sizeof(vd.why), "internal: no verdict");
+	}
+	if (vd.result != VFY_PASS)
+		vd.trust = "";
+	if (!vd.cached) {
+		vd.ttl = vd.result == VFY_TEMPFAIL ? 0 :
+		    (c->min_ttl < v->lifetime ? c->min_ttl : v->lifetime);
+		cache_put(v, c->chain, c->f, &vd, vd.ttl);
+	}
+	v->st.ended[vd.step < VFY_STEP_COUNT ? vd.step : 0][vd.result & 3]++;
+	c->cb(c->arg, &vd);
+	free(c);
+}
+
+static void
+note_ttl(struct vfy_check *c, uint32_t ttl)
+{
+	if (ttl < c->min_ttl)
+		c->min_ttl = ttl;
+}
+
+static void tlsa_next(struct vfy_check *c);
+
+static void
+on_tlsa(void *arg, const struct vfy_dns_answer *ans)
+{
+	struct vfy_check *c = arg;
+	struct vfy *v = c->v;
+	struct vfy_verdict vd;
+
+	c->q = NULL;
+	memset(&vd, 0, sizeof(vd));
+	vfy_check_after_tlsa(v->pkix, v->ct, v->ct_arg, v->min_scts, c->chain, c->now, ans, &vd);
+	if (vd.result != VFY_TEMPFAIL)
+		note_ttl(c, ans->ttl);
+	/* keep the counters and names gathered so far */
+	c->verdict.result = vd.result;
+	c->verdict.step = vd.step;
+	c->verdict.trust = vd.trust;
+	c->verdict.tlsa_usage = vd.tlsa_usage;
+	memcpy(c->verdict.why, vd.why, sizeof(vd.why));
+	if (vd.result == VFY_PERMFAIL && vd.step == VFY_STEP_DANE && c->cur + 1 < c->n_t) {
+		/* 4.7: for an SRVName, try the next target */
+		if (c->first_fail.result == VFY_UNCHECKED)
+			c->first_fail = c->verdict;
+		c->cur++;
+		tlsa_next(c);
+		return;
+	}
+	finish(c);
+}
+
+static void
+tlsa_next(struct vfy_check *c)
+{
+	struct vfy *v = c->v;
+	const struct target *t = &c->t[c->cur];
+	char qname[300];
+
+	snprintf(c->verdict.target, sizeof(c->verdict.target), "%s", t->srv.target);
+	snprintf(c->verdict.matched_name, sizeof(c->verdict.matched_name), "%s", t->name);
+	c->verdict.port = t->srv.port;
+	snprintf(qname, sizeof(qname), "_%u._tcp.%s", (unsigned)t->srv.port, t->srv.target);
+	c->verdict.dns_lookups++;
+	c->q = v->lookup(v->lookup_arg, qname, VFY_DNS_T_TLSA, on_tlsa, c);
+	if (c->q == NULL) {
+		set(&c->verdict, VFY_PERMFAIL, VFY_STEP_DANE, "bad TLSA name %s", qname);
+		finish(c);
+	}
+}
+
+static const char *
+dns_match_name(const struct vfy_chain *ch, const char *d)
+{
+	for (size_t i = 0; i < ch->n_dns; i++)
+		if (vfy_x509_name_match(ch->dns[i], d))
+			return ch->dns[i];
+	return NULL;
+}
+
+static void
+on_srv(void *arg, const struct vfy_dns_answer *ans)
+{
+	struct vfy_check *c = arg;
+	int srvname;
+
+	c->q = NULL;
+	if (ans->result == VFY_DNS_TEMPFAIL || ans->status == VFY_DNS_BOGUS ||
+	    ans->status == VFY_DNS_UNCHECKED) {
+		set(&c->verdict, VFY_TEMPFAIL, VFY_STEP_SRV, "SRV lookup failed: %s",
+		    ans->why && ans->why[0] ? ans->why : vfy_dns_status_str(ans->status));
+		finish(c);
+		return;
+	}
+	note_ttl(c, ans->ttl);
+	if (ans->status != VFY_DNS_SECURE) {
+		set(&c->verdict, VFY_PERMFAIL, VFY_STEP_SRV_INSECURE,
+		    "SRV answer for %s is not DNSSEC-signed", ans->qname);
+		finish(c);
+		return;
+	}
+	if (ans->result != VFY_DNS_DATA || ans->n_srv == 0) {
+		set(&c->verdict, VFY_PERMFAIL, VFY_STEP_SRV, "no SRV record (%s)",
+		    vfy_dns_result_str(ans->result));
+		finish(c);
+		return;
+	}
+	if (ans->n_srv == 1 && strcmp(ans->srv[0].target, ".") == 0) {
+		set(&c->verdict, VFY_PERMFAIL, VFY_STEP_SRV, "SRV target is \".\" (no service)");
+		finish(c);
+		return;
+	}
+	/* step 6: the targets the certificate is issued to, in SRV order */
+	srvname = vfy_chain_has_srvname(c->chain, c->f);
+	for (size_t i = 0; i < ans->n_srv && c->n_t < MAX_TARGETS; i++) {
+		const struct vfy_srv *s = &ans->srv[i];
+		const char *dn;
+
+		if (strcmp(s->target, ".") == 0)
+			continue;
+		dn = dns_match_name(c->chain, s->target);
+		if (dn == NULL && !srvname)
+			continue;
+		c->t[c->n_t].srv = *s;
+		c->t[c->n_t].by_srvname = dn == NULL;
+		if (dn != NULL)
+			snprintf(c->t[c->n_t].name, sizeof(c->t[c->n_t].name), "%s", dn);
+		else
+			snprintf(c->t[c->n_t].name, sizeof(c->t[c->n_t].name), "_smtpsec.%s", c->f);
+		c->n_t++;
+	}
+	if (c->n_t == 0) {
+		set(&c->verdict, VFY_PERMFAIL, VFY_STEP_NAME,
+		    "certificate names neither a SRV target nor _smtpsec.%s", c->f);
+		finish(c);
+		return;
+	}
+	c->cur = 0;
+	tlsa_next(c);
+}
+
+static void
+on_deliver(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct vfy_check *c = w->data;
+
+	(void)revents;
+	ev_timer_stop(loop, w);
+	finish(c);
+}
+
+struct vfy_check *
+vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
+    time_t now, vfy_check_cb *cb, void *arg)
+{
+	struct vfy_check *c;
+	struct cache_entry *e;
+	char qname[300];
+	size_t fl = strlen(f);
+
+	if (fl == 0 || fl >= VFY_FROM_DOMAIN_MAX || f[fl - 1] == '.')
+		return NULL;
+	c = vfy_xcalloc(1, sizeof(*c));
+	c->v = v;
+	c->chain = chain;
+	memcpy(c->f, f, fl + 1);
+	c->now = now;
+	c->cb = cb;
+	c->arg = arg;
+	c->min_ttl = UINT32_MAX;
+	c->verdict.tlsa_usage = -1;
+	c->verdict.trust = "";
+	ev_timer_init(&c->deliver, on_deliver, 0., 0.);
+	c->deliver.data = c;
+	e = cache_find(v, chain, f);
+	if (e != NULL) {
+		v->st.cache_hits++;
+		c->verdict = e->verdict;
+		c->verdict.cached = 1;
+		c->verdict.dns_lookups = 0;
+		c->verdict.ttl = (uint32_t)(e->expires - time(NULL));
+		ev_timer_start(v->loop, &c->deliver);
+		return c;
+	}
+	v->st.cache_misses++;
+	snprintf(qname, sizeof(qname), "_smtpsec._tcp.%s", f);
+	c->verdict.dns_lookups++;
+	c->q = v->lookup(v->lookup_arg, qname, VFY_DNS_T_SRV, on_srv, c);
+	if (c->q == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+vfy_check_cancel(struct vfy_check **c_p)
+{
+	struct vfy_check *c = *c_p;
+
+	if (c == NULL)
+		return;
+	if (c->q != NULL)
+		c->v->lookup_cancel(c->v->lookup_arg, &c->q);
+	ev_timer_stop(c->v->loop, &c->deliver);
+	free(c);
+	*c_p = NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static struct vfy_dns_query *
+dns_lookup(void *arg, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *cbarg)
+{
+	return vfy_dns_lookup(arg, name, qtype, cb, cbarg);
+}
+
+static void
+dns_cancel(void *arg, struct vfy_dns_query **q_p)
+{
+	(void)arg;
+	vfy_dns_cancel(q_p);
+}
+
+int
+vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
+    char *err, size_t errlen)
+{
+	struct vfy *v = vfy_xcalloc(1, sizeof(*v));
+
+	v->loop = loop;
+	v->min_scts = opt->ct_min_scts ? opt->ct_min_scts : 1;
+	v->lifetime = opt->cache_lifetime ? opt->cache_lifetime : 600;
+	v->n_cache = opt->cache_entries ? opt->cache_entries : 4096;
+	v->cache = vfy_xcalloc(v->n_cache, sizeof(*v->cache));
+	v->ct = opt->ct_check;
+	v->ct_arg = opt->ct_arg;
+	if (opt->ca_file != NULL) {
+		v->ca_file = vfy_xstrdup(opt->ca_file);
+		if (vfy_pkix_load(opt->ca_file, &v->pkix, err, errlen) < 0) {
+			vfy_deinit(&v);
+			return -1;
+		}
+	}
+	if (opt->lookup != NULL) {
+		v->lookup = opt->lookup;
+		v->lookup_cancel = opt->lookup_cancel;
+		v->lookup_arg = opt->lookup_arg;
+	} else {
+		if (vfy_dns_init(&v->dns, loop, &opt->dns, err, errlen) < 0) {
+			vfy_deinit(&v);
+			return -1;
+		}
+		v->lookup = dns_lookup;
+		v->lookup_cancel = dns_cancel;
+		v->lookup_arg = v->dns;
+	}
+	*v_r = v;
+	return 0;
+}
+
+int
+vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen)
+{
+	struct vfy_pkix *p = NULL;
+	const char *path = ca_file ? ca_file : v->ca_file;
+
+	if (path != NULL) {
+		if (vfy_pkix_load(path, &p, err, errlen) < 0)
+			return -1;
+		if (path != v->ca_file) {
+			free(v->ca_file);
+			v->ca_file = vfy_xstrdup(path);
+		}
+	}
+	vfy_pkix_free(&v->pkix);
+	v->pkix = p;
+	memset(v->cache, 0, v->n_cache * sizeof(*v->cache));
+	v->st.cache_entries = 0;
+	return 0;
+}
+
+void
+vfy_deinit(struct vfy **v_p)
+{
+	struct vfy *v = *v_p;
+
+	if (v == NULL)
+		return;
+	vfy_dns_deinit(&v->dns);
+	vfy_pkix_free(&v->pkix);
+	free(v->ca_file);
+	free(v->cache);
+	free(v);
+	*v_p = NULL;
+}
+
+void
+vfy_get_stats(const struct vfy *v, struct vfy_stats *st_r)
+{
+	*st_r = v->st;
+}
+
+struct vfy_dns *
+vfy_get_dns(struct vfy *v)
+{
+	return v->dns;
+}
+
+const struct vfy_pkix *
+vfy_get_pkix(const struct vfy *v)
+{
+	return v->pkix;
+}
