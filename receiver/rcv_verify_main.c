@@ -1,0 +1,469 @@
+/*
+ * smtpsec-verify: run the gateway's verification steps (SMTPSEC.md 4 steps
+ * 3-9) on one certificate chain, with the gateway's configuration, and
+ * print each step's result and reason.
+ *
+ * Exit codes: 0 pass, 1 fail, 2 temporary failure, 64 usage.
+ */
+#include <ev.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "receiver/rcv_config.h"
+#include "verify/vfy.h"
+#include "verify/vfy_pkix.h"
+#include "verify/vfy_util.h"
+
+#define EX_PASS		0
+#define EX_FAIL		1
+#define EX_TEMP		2
+#define EX_USAGE	64
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: smtpsec-verify [-c CONFIG] --chain FILE (--domain F | --message FILE\n"
+	    "                      --signature HEX --algorithm NAME) [--at TIME] [--ct-only]\n"
+	    "                      [--ct-log-list FILE] [--ca-file FILE] [--unbound-conf FILE]\n"
+	    "                      [--trust-anchor FILE]\n"
+	    "  --chain FILE        PEM certificates, leaf first\n"
+	    "  --domain F          author domain (skips steps 3-4 unless --message is given)\n"
+	    "  --message FILE      the signed message; with --signature HEX and --algorithm\n"
+	    "                      NAME (ed25519, ed448, ecdsa_secp256r1_sha256,\n"
+	    "                      ecdsa_secp384r1_sha384, ecdsa_secp521r1_sha512 or 0xNNNN)\n"
+	    "  --at TIME           verification time: Unix seconds or RFC 3339 (default now)\n"
+	    "  --ct-only           only the Certificate Transparency step (no DNS, no PKIX)\n"
+	    "exit: 0 pass, 1 fail, 2 temporary failure, 64 usage\n");
+}
+
+static const struct {
+	const char *name;
+	uint16_t code;
+} algs[] = {
+	{ "ecdsa_secp256r1_sha256", 0x0403 },
+	{ "ecdsa_secp384r1_sha384", 0x0503 },
+	{ "ecdsa_secp521r1_sha512", 0x0603 },
+	{ "ed25519", 0x0807 },
+	{ "ed448", 0x0808 },
+};
+
+static int
+parse_alg(const char *s, uint16_t *code_r)
+{
+	char *end;
+	unsigned long v;
+
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		if (strcasecmp(s, algs[i].name) == 0) {
+			*code_r = algs[i].code;
+			return 0;
+		}
+	}
+	v = strtoul(s, &end, 0);
+	if (*s == '\0' || *end != '\0' || v > 0xffff)
+		return -1;
+	*code_r = (uint16_t)v;
+	return 0;
+}
+
+/* Unix seconds, or RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)". */
+static int
+parse_time(const char *s, time_t *t_r)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+	const char *p;
+	int off = 0;
+
+	v = strtoll(s, &end, 10);
+	if (*s != '\0' && *end == '\0' && v >= 0) {
+		*t_r = (time_t)v;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(s, "%Y-%m-%d", &tm);
+	if (p == NULL || (*p != 'T' && *p != 't' && *p != ' '))
+		return -1;
+	p = strptime(p + 1, "%H:%M:%S", &tm);
+	if (p == NULL)
+		return -1;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int h, m;
+
+		if (sscanf(p + 1, "%2d:%2d", &h, &m) != 2 || h > 23 || m > 59)
+			return -1;
+		off = (h * 60 + m) * 60 * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	*t_r = timegm(&tm) - off;
+	return 0;
+}
+
+static uint8_t *
+read_file(const char *path, size_t *len_r)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, len = 0;
+
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 65536) {
+			if (cap > ((size_t)1 << 31)) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			cap = cap ? cap * 2 : 65536;
+			uint8_t *nb = realloc(buf, cap + 1);
+			if (nb == NULL)
+				abort();
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static uint8_t *
+unhex(const char *s, size_t *len_r)
+{
+	size_t n = strlen(s);
+	uint8_t *out;
+
+	if (n % 2)
+		return NULL;
+	out = vfy_xmalloc(n / 2 + 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
+
+		if (a < 0 || b < 0) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (uint8_t)(a << 4 | b);
+	}
+	*len_r = n / 2;
+	return out;
+}
+
+/* Print what the resolver says, then hand the answer on: the real
+ * vfy_dns path with a window on it. */
+struct tap {
+	vfy_dns_cb *cb;
+	void *arg;
+};
+
+static void
+on_answer(void *arg, const struct vfy_dns_answer *a)
+{
+	struct tap *t = arg;
+	vfy_dns_cb *cb = t->cb;
+	void *cbarg = t->arg;
+
+	printf("dns: %s %s: %s, %s%s%s (ttl %u)\n", a->qname,
+	    a->qtype == VFY_DNS_T_SRV ? "SRV" : a->qtype == VFY_DNS_T_TLSA ? "TLSA" : "?",
+	    vfy_dns_result_str(a->result), vfy_dns_status_str(a->status),
+	    a->why && a->why[0] ? ": " : "", a->why ? a->why : "", (unsigned)a->ttl);
+	for (size_t i = 0; i < a->n_srv; i++)
+		printf("dns:   SRV %u %u %u %s\n", a->srv[i].priority, a->srv[i].weight,
+		    a->srv[i].port, a->srv[i].target);
+	for (size_t i = 0; i < a->n_tlsa; i++) {
+		printf("dns:   TLSA %u %u %u ", a->tlsa[i].usage, a->tlsa[i].selector,
+		    a->tlsa[i].mtype);
+		for (size_t k = 0; k < a->tlsa[i].len && k < 64; k++)
+			printf("%02x", a->tlsa[i].data[k]);
+		printf("%s\n", a->tlsa[i].len > 64 ? "..." : "");
+	}
+	free(t);
+	cb(cbarg, a);
+}
+
+static struct vfy_dns_query *
+tap_lookup(void *arg, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *cbarg)
+{
+	struct tap *t = vfy_xmalloc(sizeof(*t));
+	struct vfy_dns_query *q;
+
+	t->cb = cb;
+	t->arg = cbarg;
+	q = vfy_dns_lookup(arg, name, qtype, on_answer, t);
+	if (q == NULL)
+		free(t);
+	return q;
+}
+
+static void
+tap_cancel(void *arg, struct vfy_dns_query **q_p)
+{
+	(void)arg;
+	vfy_dns_cancel(q_p);	/* only on error paths; the tap leaks then */
+}
+
+struct outcome {
+	int done;
+	struct vfy_verdict v;
+};
+
+static void
+on_verdict(void *arg, const struct vfy_verdict *v)
+{
+	struct outcome *o = arg;
+
+	o->done = 1;
+	o->v = *v;
+}
+
+static int
+exit_for(enum vfy_result r)
+{
+	return r == VFY_PASS ? EX_PASS : r == VFY_PERMFAIL ? EX_FAIL : EX_TEMP;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "chain", required_argument, NULL, 'C' },
+		{ "domain", required_argument, NULL, 'd' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "signature", required_argument, NULL, 's' },
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ "at", required_argument, NULL, 't' },
+		{ "ct-only", no_argument, NULL, 'T' },
+		{ "ct-log-list", required_argument, NULL, 'L' },
+		{ "ca-file", required_argument, NULL, 'A' },
+		{ "unbound-conf", required_argument, NULL, 'u' },
+		{ "trust-anchor", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *chain_file = NULL, *domain = NULL, *msg_file = NULL,
+	    *sig_hex = NULL, *alg_name = NULL, *ct_list = NULL, *ca_file = NULL,
+	    *unbound_conf = NULL, *trust_anchor = NULL;
+	int ct_only = 0, c, rc;
+	time_t at = time(NULL);
+	static struct rcv_config cfg;
+	char err[512], domain_buf[VFY_FROM_DOMAIN_MAX];
+	uint8_t *der[VFY_CHAIN_MAX_CERTS + 1], *text;
+	size_t len[VFY_CHAIN_MAX_CERTS + 1], tl;
+	int n;
+	struct vfy_chain *chain = NULL;
+	const char *why;
+
+	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'C': chain_file = optarg; break;
+		case 'd': domain = optarg; break;
+		case 'm': msg_file = optarg; break;
+		case 's': sig_hex = optarg; break;
+		case 'a': alg_name = optarg; break;
+		case 't':
+			if (parse_time(optarg, &at) < 0) {
+				fprintf(stderr, "smtpsec-verify: bad --at time: %s\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'T': ct_only = 1; break;
+		case 'L': ct_list = optarg; break;
+		case 'A': ca_file = optarg; break;
+		case 'u': unbound_conf = optarg; break;
+		case 'k': trust_anchor = optarg; break;
+		case 'h': usage(stdout); return EX_PASS;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind != argc || chain_file == NULL || (domain == NULL && msg_file == NULL && !ct_only) ||
+	    (msg_file != NULL && (sig_hex == NULL || alg_name == NULL))) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	rcv_config_defaults(&cfg);
+	if (config != NULL && rcv_config_load(config, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-verify: %s\n", err);
+		return EX_USAGE;
+	}
+	if (ca_file == NULL && cfg.ca_file[0])
+		ca_file = cfg.ca_file;
+	if (ct_list == NULL && cfg.ct_log_list[0])
+		ct_list = cfg.ct_log_list;
+	if (unbound_conf == NULL && cfg.unbound_conf[0])
+		unbound_conf = cfg.unbound_conf;
+	if (trust_anchor == NULL && cfg.trust_anchor_file[0])
+		trust_anchor = cfg.trust_anchor_file;
+
+	/* the chain */
+	text = read_file(chain_file, &tl);
+	if (text == NULL) {
+		fprintf(stderr, "smtpsec-verify: cannot read %s\n", chain_file);
+		return EX_USAGE;
+	}
+	n = vfy_pem_certs((const char *)text, tl, der, len, VFY_CHAIN_MAX_CERTS + 1);
+	free(text);
+	if (n <= 0) {
+		printf("chain: fail: %s\n", n < 0 ? "bad PEM" : "no certificates");
+		return EX_FAIL;
+	}
+	rc = vfy_chain_parse((const uint8_t *const *)der, len, (size_t)n, &chain, &why);
+	for (int i = 0; i < n; i++)
+		free(der[i]);
+	if (rc < 0) {
+		printf("chain: fail: %s\n", why);
+		return EX_FAIL;
+	}
+	printf("chain: %zu certificate(s), leaf key %s\n", chain->n,
+	    vfy_key_type_name(chain->cert[0].key_type));
+	for (size_t i = 0; i < chain->n_dns; i++)
+		printf("chain:   dNSName %s\n", chain->dns[i]);
+	for (size_t i = 0; i < chain->n_srvname; i++)
+		printf("chain:   SRVName %s\n", chain->srvname[i]);
+	printf("time: %lld\n", (long long)at);
+
+	/* steps 3 and 4 */
+	if (msg_file != NULL) {
+		uint16_t alg;
+		size_t sl, ml;
+		uint8_t *sig, *msg;
+		struct vfy_from from;
+
+		if (parse_alg(alg_name, &alg) < 0 || (sig = unhex(sig_hex, &sl)) == NULL) {
+			vfy_chain_free(&chain);
+			usage(stderr);
+			return EX_USAGE;
+		}
+		msg = read_file(msg_file, &ml);
+		if (msg == NULL) {
+			free(sig);
+			vfy_chain_free(&chain);
+			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
+			return EX_USAGE;
+		}
+		rc = vfy_sig_verify(chain->cert[0].spki, chain->cert[0].spki_len, alg, sig, sl,
+		    msg, ml, &why);
+		free(sig);
+		if (rc != VFY_SIG_OK) {
+			printf("step 3 signature: fail: %s\n", why);
+			free(msg);
+			vfy_chain_free(&chain);
+			return EX_FAIL;
+		}
+		printf("step 3 signature: pass (0x%04x)\n", alg);
+		rc = vfy_from_parse(msg, ml, &from, &why);
+		free(msg);
+		if (rc < 0) {
+			printf("step 4 from: fail: %s\n", why);
+			vfy_chain_free(&chain);
+			return EX_FAIL;
+		}
+		printf("step 4 from: pass: %s (F = %s)\n", from.addr, from.domain);
+		if (domain != NULL && strcasecmp(domain, from.domain) != 0) {
+			printf("step 4 from: fail: --domain %s differs from the From domain\n", domain);
+			vfy_chain_free(&chain);
+			return EX_FAIL;
+		}
+		snprintf(domain_buf, sizeof(domain_buf), "%s", from.domain);
+		domain = domain_buf;
+	}
+
+	if (ct_only) {
+		/* step 9 alone: the CT module is not linked in yet */
+		printf("step 9 ct: fail: certificate transparency not available (log list %s)\n",
+		    ct_list ? ct_list : "(none)");
+		vfy_chain_free(&chain);
+		return EX_FAIL;
+	}
+
+	/* steps 5-9 on the real resolver */
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct vfy_options o;
+	struct vfy *v = NULL;
+	struct vfy_dns *dns = NULL;
+	struct outcome out = { 0 };
+
+	memset(&o, 0, sizeof(o));
+	o.ca_file = ca_file;
+	o.ct_log_list = ct_list;
+	o.ct_min_scts = (unsigned)cfg.ct_min_scts;
+	o.dns.unbound_conf = unbound_conf;
+	o.dns.trust_anchor_file = trust_anchor;
+	o.dns.timeout_ms = (unsigned)cfg.dns_timeout_ms;
+	o.dns.cache = VFY_DNS_CACHE_MEMORY;
+	o.dns.cache_max_ttl = 60;
+	o.dns.cache_entries = 64;
+	if (vfy_dns_init(&dns, loop, &o.dns, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
+		vfy_chain_free(&chain);
+		ev_loop_destroy(loop);
+		return EX_TEMP;
+	}
+	o.lookup = tap_lookup;
+	o.lookup_cancel = tap_cancel;
+	o.lookup_arg = dns;
+	if (vfy_init(&v, loop, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-verify: %s\n", err);
+		vfy_dns_deinit(&dns);
+		vfy_chain_free(&chain);
+		ev_loop_destroy(loop);
+		return EX_USAGE;
+	}
+	if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {
+		printf("step 5 srv: fail: %s is not a usable domain name\n", domain);
+		rc = EX_FAIL;
+	} else {
+		ev_run(loop, 0);
+		if (!out.done)
+			out.v.result = VFY_TEMPFAIL;
+		if (out.v.target[0])
+			printf("target: %s port %u, name matched: %s\n", out.v.target,
+			    out.v.port, out.v.matched_name);
+		if (out.v.tlsa_usage >= 0)
+			printf("tlsa: usage %d matched\n", out.v.tlsa_usage);
+		printf("result: %s at step %s: %s%s%s\n", vfy_result_str(out.v.result),
+		    vfy_step_str(out.v.step), out.v.why,
+		    out.v.result == VFY_PASS ? ", smtp.cert=" : "",
+		    out.v.result == VFY_PASS ? out.v.trust : "");
+		printf("dns lookups: %u\n", out.v.dns_lookups);
+		rc = exit_for(out.v.result);
+	}
+	vfy_deinit(&v);
+	vfy_dns_deinit(&dns);
+	vfy_chain_free(&chain);
+	ev_loop_destroy(loop);
+	return rc;
+}
