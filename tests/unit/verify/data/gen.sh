@@ -27,6 +27,8 @@ leaf weak "-algorithm RSA -pkeyopt rsa_keygen_bits:1024" "$EXT" "-sha256"
 leaf sha1 "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" "$EXT" "-sha1"
 leaf nodig "-algorithm ED25519" 'keyUsage=critical,keyEncipherment
 subjectAltName=DNS:mx1.example.test' ""
+leaf bog "-algorithm ED25519" 'keyUsage=critical,digitalSignature
+subjectAltName=DNS:mx.bog.test' ""
 rm -f *.srl
 # TLSA data computed by openssl, independent of the code under test
 {
