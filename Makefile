@@ -112,7 +112,7 @@ FB := build-fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_LIB_SRCS := $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
 fuzz:
-	$(MAKE) --no-print-directory CC=clang B=$(FB) OPT=-O1 \
+	$(MAKE) --no-print-directory CC=clang B=$(FB) OPT=-O1 WERROR= \
 	    SANITIZE=address,undefined \
 	    CFLAGS_EXTRA=-fsanitize=fuzzer-no-link fuzz-bins
 	@if [ -n "$(FUZZ_SECONDS)" ]; then sh tests/fuzz/run.sh $(FB) $(FUZZ_SECONDS); fi
