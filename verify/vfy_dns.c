@@ -134,7 +134,9 @@ vfy_dns_name_from_wire(const uint8_t *p, size_t len, char *out, size_t outlen)
 			break;
 		if (l > 63 || len - i < l)
 			return -1;	/* compression or overrun: not in rdata */
-		if (o + l + 2 > outlen || o + l + 1 > 254)
+		/* text form at most 253 characters (RFC 1035 2.3.4: 255 octets on
+		 * the wire); found by fuzz_dns_packet */
+		if ((o ? o + 1 : 0) + l > 253 || (o ? o + 1 : 0) + l + 1 > outlen)
 			return -1;
 		if (o > 0)
 			out[o++] = '.';

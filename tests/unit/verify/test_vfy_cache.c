@@ -122,6 +122,26 @@ t_wire_names(void)
 	T_EQ_INT(vfy_dns_name_from_wire(ptr, sizeof(ptr), out, sizeof(out)), -1);
 	T_EQ_INT(vfy_dns_name_from_wire(over, sizeof(over), out, sizeof(out)), -1);
 	T_EQ_INT(vfy_dns_name_from_wire(dot, sizeof(dot), out, sizeof(out)), -1);
+	{
+		/* 253 text characters fit; 254 do not (found by fuzz_dns_packet) */
+		uint8_t w[300];
+		size_t o = 0, k, lens[4] = { 63, 63, 63, 61 };
+		int r;
+
+		for (k = 0; k < 4; k++) {
+			w[o++] = (uint8_t)lens[k];
+			memset(w + o, 'a', lens[k]);
+			o += lens[k];
+		}
+		w[o++] = 0;
+		r = vfy_dns_name_from_wire(w, o, out, sizeof(out));
+		T_EQ_INT(r, (int)o);
+		T_EQ_INT(strlen(out), 253);
+		w[64 * 3] = 62;		/* last label one longer: 254 characters */
+		memmove(w + 64 * 3 + 63, w + 64 * 3 + 62, 2);
+		w[64 * 3 + 62] = 'a';
+		T_EQ_INT(vfy_dns_name_from_wire(w, o + 1, out, sizeof(out)), -1);
+	}
 }
 
 static void
