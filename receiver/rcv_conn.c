@@ -26,6 +26,7 @@
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
+#include "verify/vfy_check.h"
 #include "verify/vfy_from.h"
 #include "verify/vfy_sig.h"
 
@@ -40,8 +41,8 @@ struct rcv_cchain {
 	size_t n_certs;
 	uint8_t **der;
 	size_t *der_len;
-	uint8_t *spki;		/* leaf SubjectPublicKeyInfo, NULL if unparsable */
-	size_t spki_len;
+	struct vfy_chain *vc;	/* parsed; NULL if unparsable (authentication_failed) */
+	const char *why;	/* why vc is NULL */
 };
 
 struct rcv_email {
@@ -67,6 +68,9 @@ struct rcv_email {
 	struct lmtp_copy copy;
 	int have_copy;
 	struct lmtp_tx *tx;
+	struct vfy_check *chk;
+	const struct vfy_chain *vc;
+	char target[256], cert_name[256];
 	uint64_t t0;
 	struct rcv_email *next;	/* in-flight list */
 };
@@ -207,6 +211,8 @@ email_free(struct rcv_email **e_p)
 	*e_p = NULL;
 	if (e->tx)
 		lmtp_cancel(&e->tx);
+	if (e->chk)
+		vfy_check_cancel(&e->chk);
 	if (e->have_copy)
 		lmtp_copy_free(&e->copy);
 	free(e->mem);
@@ -465,17 +471,16 @@ rcpt_ok(const struct rcv_bytes *a)
 	return at > 0 && at + 1 < a->len;
 }
 
+static void check_done(void *arg, const struct vfy_verdict *v);
+static void email_deliver(struct rcv_email *e);
+
 static void
 email_start(struct rcv_conn *c, const struct rcv_frame *f)
 {
 	struct rcv_server *srv = c->srv;
-	const struct rcv_config *cfg = srv->cfg;
 	struct rcv_email *e = c->cur;
 	const struct rcv_cchain *ch;
-	struct lmtp_copy_info info;
-	struct lmtp_msg m;
 	const char *why = NULL;
-	char qid[32], ipbuf[48];
 	size_t i;
 	int r;
 
@@ -533,11 +538,11 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 	}
 	ch = &c->chains[f->chain_index];
 	/* step 3: signature, before any DNS */
-	if (ch->spki == NULL) {
-		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", "leaf certificate unparsable");
+	if (ch->vc == NULL) {
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", ch->why ? ch->why : "bad chain");
 		return;
 	}
-	r = vfy_sig_verify(ch->spki, ch->spki_len, f->algorithm, f->signature.p, f->signature.len,
+	r = vfy_sig_verify(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, f->algorithm, f->signature.p, f->signature.len,
 	    e->msg, (size_t)e->len, &why);
 	if (r != VFY_SIG_OK) {
 		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
@@ -548,15 +553,56 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", why ? why : "bad From");
 		return;
 	}
-	/* steps 5-9: SRV, name, DANE, PKIX, CT.  The chain verifier
-	 * (verify/vfy_check) has not landed; fail closed unless the operator
-	 * started the gateway with the test-only switch. */
-	if (!srv->skip_chain_checks) {
-		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "srv",
-		    "chain verification (steps 5-9) not available in this build");
+	/* steps 5-9: SRV, name, DANE, PKIX, CT (asynchronous) */
+	if (srv->skip_chain_checks) {
+		e->trust = "unverified";
+		snprintf(e->target, sizeof(e->target), "%s", e->from.domain);
+		snprintf(e->cert_name, sizeof(e->cert_name), "%s", e->from.domain);
+		email_deliver(e);
 		return;
 	}
-	e->trust = "unverified";
+	if (srv->vfy == NULL) {
+		email_fail(e, RCV_ERR_INTERNAL_ERROR, "srv", "verifier not initialised");
+		return;
+	}
+	e->vc = ch->vc;
+	e->chk = vfy_check_start(srv->vfy, ch->vc, e->from.domain, time(NULL), check_done, e);
+	if (e->chk == NULL)
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", "author domain unusable");
+}
+
+static void
+check_done(void *arg, const struct vfy_verdict *v)
+{
+	struct rcv_email *e = arg;
+	struct rcv_conn *c = e->c;
+
+	e->chk = NULL;
+	if (v->result == VFY_PASS && v->trust && v->trust[0]) {
+		e->trust = v->trust;
+		snprintf(e->target, sizeof(e->target), "%s", v->target);
+		snprintf(e->cert_name, sizeof(e->cert_name), "%s", v->matched_name);
+		email_deliver(e);
+	} else if (v->result == VFY_PERMFAIL)
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
+	else if (v->result == VFY_TEMPFAIL)
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, vfy_step_str(v->step), v->why);
+	else	/* a verdict nobody filled in: fail closed */
+		email_fail(e, RCV_ERR_INTERNAL_ERROR, vfy_step_str(v->step), "verdict unchecked");
+	conn_update(c);
+}
+
+static void
+email_deliver(struct rcv_email *e)
+{
+	struct rcv_conn *c = e->c;
+	struct rcv_server *srv = c->srv;
+	const struct rcv_config *cfg = srv->cfg;
+	struct lmtp_copy_info info;
+	struct lmtp_msg m;
+	const char *why = NULL;
+	char qid[32], ipbuf[48];
+	size_t i;
 
 	/* step 10: delivery */
 	if (srv->lmtp == NULL) {
@@ -568,8 +614,8 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 	memset(&info, 0, sizeof(info));
 	info.authserv_id = cfg->authserv_id;
 	info.hostname = cfg->hostname;
-	info.sender_host = e->from.domain;
-	info.cert_name = e->from.domain;
+	info.sender_host = e->target;
+	info.cert_name = e->cert_name;
 	info.client_ip = ipbuf;
 	info.id = qid;
 	info.tls_version = wolfSSL_get_version(c->ssl);
@@ -615,7 +661,7 @@ chains_free(struct rcv_conn *c)
 			free(c->chains[i].der[j]);
 		free(c->chains[i].der);
 		free(c->chains[i].der_len);
-		free(c->chains[i].spki);
+		vfy_chain_free(&c->chains[i].vc);
 	}
 	free(c->chains);
 	c->chains = NULL;
@@ -641,19 +687,11 @@ store_hello(struct rcv_conn *c, const struct rcv_frame *f)
 			memcpy(ch->der[j], in->certs[j].p, in->certs[j].len);
 			ch->der_len[j] = in->certs[j].len;
 		}
-		if (in->n_certs > 0 && in->certs[0].len <= INT32_MAX) {
-			WOLFSSL_X509 *x = wolfSSL_X509_d2i(NULL, in->certs[0].p, (int)in->certs[0].len);
-			unsigned char spki[8192];
-			int len = (int)sizeof(spki);
-
-			if (x && wolfSSL_X509_get_pubkey_buffer(x, spki, &len) == WOLFSSL_SUCCESS &&
-			    len > 0) {
-				ch->spki = rcv_xmalloc((size_t)len);
-				memcpy(ch->spki, spki, (size_t)len);
-				ch->spki_len = (size_t)len;
-			}
-			wolfSSL_X509_free(x);
-		}
+		ch->why = "empty chain";
+		if (in->n_certs > 0 &&
+		    vfy_chain_parse((const uint8_t *const *)ch->der, ch->der_len, ch->n_certs, &ch->vc,
+		    &ch->why) != 0)
+			ch->vc = NULL;
 	}
 }
 

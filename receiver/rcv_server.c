@@ -25,6 +25,7 @@
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_tls.h"
 #include "receiver/rcv_util.h"
+#include "verify/vfy_check.h"
 
 /* --- per-IP table ---------------------------------------------------------------- */
 
@@ -332,6 +333,9 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		/* connections hold a reference to the old context */
 		wolfSSL_CTX_free(srv->ctx);
 		srv->ctx = ctx;
+		if (srv->vfy && vfy_reload(srv->vfy, srv->cfg->ca_file[0] ? srv->cfg->ca_file : NULL,
+		    err, sizeof(err)) != 0)
+			rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"trust: %s\"", err);
 		rcv_log(RCV_LOG_INFO, "conn=- event=reload result=ok certificate=%s", srv->cfg->certificate);
 		return;
 	}
@@ -371,6 +375,39 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		free(srv);
 		return 1;
 	}
+	if (!skip_chain_checks) {
+		struct vfy_options vo;
+
+		memset(&vo, 0, sizeof(vo));
+		vo.ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
+		vo.ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL;
+		vo.ct_min_scts = (unsigned)cfg->ct_min_scts;
+		vo.cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000);
+		vo.dns.unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL;
+		vo.dns.trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL;
+		vo.dns.timeout_ms = (unsigned)cfg->dns_timeout_ms;
+		vo.dns.cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000);
+		vo.dns.cache_entries = (size_t)cfg->cache_entries;
+		if (cfg->dns_cache_redis && cfg->have_redis) {
+			vo.dns.cache = VFY_DNS_CACHE_REDIS;
+			vo.dns.redis_host = cfg->redis.host;
+			vo.dns.redis_port = cfg->redis.port;
+			vo.dns.redis_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
+			vo.dns.redis_user = cfg->redis.user[0] ? cfg->redis.user : NULL;
+			vo.dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
+			vo.dns.redis_db = cfg->redis.db;
+		}
+		/* step 9: no CT module in this build: ct_check NULL fails closed
+		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
+		if (vfy_init(&srv->vfy, srv->loop, &vo, err, sizeof(err)) != 0) {
+			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"verify: %s\"", err);
+			if (srv->lmtp)
+				lmtp_deinit(&srv->lmtp);
+			wolfSSL_CTX_free(srv->ctx);
+			free(srv);
+			return 1;
+		}
+	}
 	rcv_iptab_init(&srv->iptab, 64);
 	ev_init(&srv->accept_pause, accept_pause_cb);
 	srv->accept_pause.data = srv;
@@ -399,6 +436,8 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	}
 	if (srv->lmtp)
 		lmtp_deinit(&srv->lmtp);
+	if (srv->vfy)
+		vfy_deinit(&srv->vfy);
 	wolfSSL_CTX_free(srv->ctx);
 	rcv_iptab_free(&srv->iptab);
 	rcv_log(RCV_LOG_INFO, "conn=- event=worker_exit accepted=%llu refused_global=%llu "

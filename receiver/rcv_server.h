@@ -19,6 +19,7 @@
 
 struct WOLFSSL_CTX;
 struct lmtp;
+struct vfy;
 struct rcv_conn;
 
 /* Per client IP connection counts (open addressing, no allocation per
@@ -60,6 +61,7 @@ struct rcv_server {
 	const struct rcv_config *cfg;
 	struct WOLFSSL_CTX *ctx;	/* current; connections hold a reference */
 	struct lmtp *lmtp;
+	struct vfy *vfy;		/* steps 5-9; NULL only with skip_chain_checks */
 	int skip_chain_checks;	/* test only: steps 5-9 not run (logged) */
 
 	struct rcv_listener lis[RCV_CONFIG_MAX_LISTEN];

@@ -1,0 +1,598 @@
+/*
+ * smtpsec-send: the SMTPsec client for testing a gateway, and its load
+ * generator.  See --help.  Exit: 0 every Email got EmailDelivered, 1 not,
+ * 2 connection failure.
+ */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "receiver/rcv_util.h"
+#include "receiver/rcv_wire.h"
+#include "tests/lib/tutil.h"
+#include "tests/tools/smtpsec-send/send.h"
+
+#define MAX_ITEMS 256
+
+struct frame {
+	uint8_t *p;
+	size_t len;
+	size_t msg_bytes;
+};
+
+struct opts {
+	const char *connect, *cafile, *servername, *key, *chain;
+	int insecure, tls12, tamper, chain_index, require_security, quiet, no_hello;
+	int hello_version, load;
+	const char *msgs[MAX_ITEMS];
+	size_t n_msgs;
+	const char *rcpt[MAX_ITEMS];
+	size_t n_rcpt;
+	const char *trace[MAX_ITEMS];
+	size_t n_trace;
+	const char *raw[MAX_ITEMS];
+	size_t n_raw;
+	unsigned long count, concurrency, size, window;
+	double max_seconds, wait_seconds;
+	const char *from;
+};
+
+struct sconn {
+	int fd;
+	WOLFSSL *ssl;
+	int hs_done, closed, failed;
+	struct rcv_buf out, in;
+	struct rcv_wire *w;
+	size_t next;		/* next Email index to queue */
+	size_t total;		/* Emails this connection sends */
+	size_t answered;
+	uint32_t first_email_no;
+	double *sent_at;
+	int got_bye;
+	double last_rx;
+};
+
+static struct opts o;
+static struct frame *frames;	/* one per distinct message */
+static size_t n_frames;
+static uint8_t *raw_bytes;
+static size_t raw_len;
+static unsigned long n_delivered, n_failed, n_answered;
+static double *lat;
+static size_t n_lat;
+static uint64_t bytes_sent_msgs;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: smtpsec-send --connect HOST:PORT (--cafile PEM | --insecure) --key KEY.pem\n"
+	    "          --chain CHAIN.pem --rcpt ADDR... (--message FILE... | --size BYTES --from ADDR)\n"
+	    "  --count N              send N copies (of each message)\n"
+	    "  --concurrency C        C connections (load mode)\n"
+	    "  --load                 print a load summary line\n"
+	    "  --max-seconds S        stop after S seconds\n"
+	    "  --trace 'Name: value'  trace header (repeatable)\n"
+	    "  --require-security 0|1\n"
+	    "  --servername NAME      SNI / name to verify (default the host)\n"
+	    "  --tamper               flip a byte of the message after signing\n"
+	    "  --tls12                offer TLS 1.2 only\n"
+	    "  --chain-index N        certificate_chain index to use\n"
+	    "  --raw-hex HEX          send a raw frame after the hello (repeatable)\n"
+	    "  --no-hello             do not send a ClientHello\n"
+	    "  --hello-version N      ClientHello version (default 0)\n"
+	    "  --wait S               with raw frames: wait S s for replies (default 1)\n"
+	    "  --quiet\n"
+	    "Discovery through DNSSEC SRV (SMTPSEC.md 10) is not implemented: use --connect.\n");
+}
+
+static int
+build_frame(struct snd_key *key, const uint8_t *msg, size_t len, struct frame *f)
+{
+	struct rcv_buf b = { 0 };
+	struct rcv_email_out e;
+	struct rcv_ext_out ext = { .require_security = o.require_security };
+	struct rcv_header th[MAX_ITEMS];
+	struct rcv_bytes rc[MAX_ITEMS];
+	uint8_t sig[132];
+	size_t sl, i;
+	uint8_t *m = rcv_xmalloc(len ? len : 1);
+
+	memcpy(m, msg, len);
+	if (snd_sign(key, m, len, sig, &sl) < 0) {
+		free(m);
+		return -1;
+	}
+	if (o.tamper && len)
+		m[len / 2] ^= 0x01;
+	for (i = 0; i < o.n_trace; i++) {
+		const char *c = strchr(o.trace[i], ':');
+		const char *v;
+
+		if (c == NULL)
+			return -1;
+		v = c + 1;
+		while (*v == ' ')
+			v++;
+		th[i].name.p = (const uint8_t *)o.trace[i];
+		th[i].name.len = (size_t)(c - o.trace[i]);
+		th[i].value.p = (const uint8_t *)v;
+		th[i].value.len = strlen(v);
+	}
+	for (i = 0; i < o.n_rcpt; i++) {
+		rc[i].p = (const uint8_t *)o.rcpt[i];
+		rc[i].len = strlen(o.rcpt[i]);
+	}
+	memset(&e, 0, sizeof(e));
+	e.chain_index = (uint32_t)o.chain_index;
+	e.algorithm = snd_key_alg(key);
+	e.signature.p = sig;
+	e.signature.len = sl;
+	e.trace = th;
+	e.n_trace = o.n_trace;
+	e.rcpt = rc;
+	e.n_rcpt = o.n_rcpt;
+	if (rcv_wire_enc_email(&b, &ext, &e, m, len) < 0) {
+		free(m);
+		return -1;
+	}
+	free(m);
+	f->p = b.p;
+	f->len = b.len;
+	f->msg_bytes = len;
+	return 0;
+}
+
+static int
+tcp_connect(const char *hostport)
+{
+	char host[256], *colon;
+	struct addrinfo hints, *res, *ai;
+	int fd = -1;
+
+	snprintf(host, sizeof(host), "%s", hostport);
+	colon = strrchr(host, ':');
+	if (colon == NULL)
+		return -1;
+	*colon = '\0';
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd >= 0)
+		rcv_set_nonblock(fd);
+	return fd;
+}
+
+static void
+print_reply(const struct rcv_frame *f)
+{
+	size_t i;
+
+	if (o.quiet)
+		return;
+	if (f->type == RCV_MSG_EMAIL_DELIVERED) {
+		printf("reply n=%u email_delivered\n", f->email);
+		return;
+	}
+	if (f->type == RCV_MSG_SERVER_HELLO) {
+		printf("server_hello version=%u\n", f->version);
+		return;
+	}
+	if (f->type != RCV_MSG_ERROR) {
+		printf("server_message type=%u\n", (unsigned)f->type);
+		return;
+	}
+	if (f->has_ref)
+		printf("reply n=%u error=%s", f->ref, rcv_wire_err_name(f->code));
+	else
+		printf("reply n=none error=%s", rcv_wire_err_name(f->code));
+	if (f->n_addr) {
+		printf(" addresses=");
+		for (i = 0; i < f->n_addr; i++)
+			printf("%s%.*s", i ? "," : "", (int)f->addr[i].len, (const char *)f->addr[i].p);
+	}
+	printf("\n");
+}
+
+static void
+on_reply(struct sconn *c, const struct rcv_frame *f)
+{
+	uint32_t ref;
+	size_t idx;
+
+	print_reply(f);
+	if (f->type == RCV_MSG_SERVER_HELLO)
+		return;
+	if (f->type == RCV_MSG_ERROR && !f->has_ref) {
+		c->got_bye = 1;
+		return;
+	}
+	ref = f->type == RCV_MSG_EMAIL_DELIVERED ? f->email : f->ref;
+	if (ref < c->first_email_no || ref - c->first_email_no >= c->next)
+		return;		/* about the hello or a raw frame */
+	idx = ref - c->first_email_no;
+	c->answered++;
+	n_answered++;
+	if (f->type == RCV_MSG_EMAIL_DELIVERED)
+		n_delivered++;
+	else
+		n_failed++;
+	if (c->sent_at && c->sent_at[idx] > 0 && lat)
+		lat[n_lat++] = now_s() - c->sent_at[idx];
+}
+
+static void
+queue_more(struct sconn *c)
+{
+	while (c->next < c->total && c->next - c->answered < o.window && c->out.len < (1u << 20)) {
+		const struct frame *f = &frames[c->next % n_frames];
+
+		rcv_buf_add(&c->out, f->p, f->len);
+		bytes_sent_msgs += f->msg_bytes;
+		if (c->sent_at)
+			c->sent_at[c->next] = now_s();
+		c->next++;
+	}
+}
+
+/* one step of a connection; returns -1 when it is finished */
+static int
+step(struct sconn *c, short revents)
+{
+	uint8_t buf[16384];
+	int r;
+
+	if (!c->hs_done) {
+		r = wolfSSL_connect(c->ssl);
+		if (r != WOLFSSL_SUCCESS) {
+			r = wolfSSL_get_error(c->ssl, r);
+			if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE)
+				return 0;
+			wolfSSL_ERR_error_string_n((unsigned long)r, (char *)buf, 80);
+			fprintf(stderr, "smtpsec-send: TLS handshake failed: %s\n", (char *)buf);
+			c->failed = 1;
+			return -1;
+		}
+		c->hs_done = 1;
+		if (!o.quiet && !o.load)
+			printf("tls version=%s cipher=%s\n", wolfSSL_get_version(c->ssl),
+			    wolfSSL_get_cipher_name(c->ssl));
+	}
+	queue_more(c);
+	while (c->out.len) {
+		int n = c->out.len > 16384 ? 16384 : (int)c->out.len;
+
+		r = wolfSSL_write(c->ssl, c->out.p, n);
+		if (r > 0) {
+			rcv_buf_consume(&c->out, (size_t)r);
+			queue_more(c);
+			continue;
+		}
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE || r == WOLFSSL_ERROR_WANT_READ)
+			break;
+		c->closed = 1;
+		break;
+	}
+	for (;;) {
+		r = wolfSSL_read(c->ssl, buf, sizeof(buf));
+		if (r > 0) {
+			size_t off = 0;
+
+			c->last_rx = now_s();
+			rcv_buf_add(&c->in, buf, (size_t)r);
+			while (off < c->in.len) {
+				struct rcv_frame f;
+				size_t used = 0;
+				int d = rcv_wire_decode(c->w, c->in.p + off, c->in.len - off, &used, &f);
+
+				off += used;
+				if (d == 1)
+					on_reply(c, &f);
+				else if (d == 0)
+					break;
+				else {
+					fprintf(stderr, "smtpsec-send: bad frame from server: %s\n",
+					    rcv_wire_error(c->w)->why);
+					if (rcv_wire_error(c->w)->fatal) {
+						c->closed = 1;
+						break;
+					}
+				}
+			}
+			rcv_buf_consume(&c->in, off);
+			queue_more(c);
+			continue;
+		}
+		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE)
+			break;
+		c->closed = 1;
+		break;
+	}
+	if (c->closed)
+		return -1;
+	if (c->answered >= c->total && c->next >= c->total && c->out.len == 0) {
+		if (o.n_raw == 0 && o.no_hello == 0)
+			return -1;
+		if (now_s() - c->last_rx >= o.wait_seconds)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "connect", 1, NULL, 'C' }, { "cafile", 1, NULL, 'A' }, { "insecure", 0, NULL, 'I' },
+		{ "servername", 1, NULL, 'N' }, { "key", 1, NULL, 'k' }, { "chain", 1, NULL, 'c' },
+		{ "message", 1, NULL, 'm' }, { "rcpt", 1, NULL, 'r' }, { "trace", 1, NULL, 'T' },
+		{ "require-security", 1, NULL, 'R' }, { "tamper", 0, NULL, 'X' },
+		{ "tls12", 0, NULL, '2' }, { "chain-index", 1, NULL, 'i' }, { "raw-hex", 1, NULL, 'H' },
+		{ "count", 1, NULL, 'n' }, { "concurrency", 1, NULL, 'j' }, { "size", 1, NULL, 's' },
+		{ "from", 1, NULL, 'F' }, { "max-seconds", 1, NULL, 'M' }, { "load", 0, NULL, 'L' },
+		{ "quiet", 0, NULL, 'q' }, { "no-hello", 0, NULL, 'z' }, { "hello-version", 1, NULL, 'V' },
+		{ "wait", 1, NULL, 'W' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct snd_key *key = NULL;
+	uint8_t **der = NULL;
+	size_t *derl = NULL, n_der = 0, i;
+	WOLFSSL_CTX *ctx;
+	struct sconn *cs;
+	struct pollfd *pfd;
+	char err[256];
+	double t0, t1;
+	int ch, alive;
+	unsigned long per, total_emails;
+
+	o.require_security = -1;
+	o.count = 1;
+	o.concurrency = 1;
+	o.window = 32;
+	o.wait_seconds = 1.0;
+	o.from = "sender@a.test";
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'C': o.connect = optarg; break;
+		case 'A': o.cafile = optarg; break;
+		case 'I': o.insecure = 1; break;
+		case 'N': o.servername = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'c': o.chain = optarg; break;
+		case 'm': if (o.n_msgs < MAX_ITEMS) o.msgs[o.n_msgs++] = optarg; break;
+		case 'r': if (o.n_rcpt < MAX_ITEMS) o.rcpt[o.n_rcpt++] = optarg; break;
+		case 'T': if (o.n_trace < MAX_ITEMS) o.trace[o.n_trace++] = optarg; break;
+		case 'H': if (o.n_raw < MAX_ITEMS) o.raw[o.n_raw++] = optarg; break;
+		case 'R': o.require_security = atoi(optarg) ? 1 : 0; break;
+		case 'X': o.tamper = 1; break;
+		case '2': o.tls12 = 1; break;
+		case 'i': o.chain_index = atoi(optarg); break;
+		case 'n': o.count = strtoul(optarg, NULL, 10); break;
+		case 'j': o.concurrency = strtoul(optarg, NULL, 10); break;
+		case 's': o.size = strtoul(optarg, NULL, 10); break;
+		case 'F': o.from = optarg; break;
+		case 'M': o.max_seconds = atof(optarg); break;
+		case 'L': o.load = 1; o.quiet = 1; break;
+		case 'q': o.quiet = 1; break;
+		case 'z': o.no_hello = 1; break;
+		case 'V': o.hello_version = atoi(optarg); break;
+		case 'W': o.wait_seconds = atof(optarg); break;
+		case 'w': o.window = strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (o.connect == NULL || (!o.insecure && o.cafile == NULL) || o.concurrency == 0 ||
+	    o.window == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (o.key && o.chain) {
+		key = snd_key_load(o.key, err, sizeof(err));
+		if (key == NULL || snd_chain_load(o.chain, &der, &derl, &n_der, err, sizeof(err)) < 0) {
+			fprintf(stderr, "smtpsec-send: %s\n", err);
+			return 2;
+		}
+	}
+	/* the Emails */
+	if (key && (o.n_msgs || o.size)) {
+		if (o.n_rcpt == 0) {
+			fprintf(stderr, "smtpsec-send: --rcpt is required\n");
+			return 2;
+		}
+		frames = rcv_xcalloc(o.n_msgs + 1, sizeof(*frames));
+		for (i = 0; i < o.n_msgs; i++) {
+			size_t len;
+			uint8_t *m = snd_read_file(o.msgs[i], &len);
+
+			if (m == NULL || build_frame(key, m, len, &frames[n_frames++]) < 0) {
+				fprintf(stderr, "smtpsec-send: cannot build Email from %s\n", o.msgs[i]);
+				return 2;
+			}
+			free(m);
+		}
+		if (o.n_msgs == 0) {
+			char hdr[512];
+			size_t hl, len = o.size;
+			uint8_t *m;
+
+			hl = (size_t)snprintf(hdr, sizeof(hdr),
+			    "From: <%s>\r\nTo: <%s>\r\nSubject: smtpsec-send load\r\n"
+			    "Message-ID: <load.%u@smtpsec-send>\r\n\r\n", o.from, o.rcpt[0], rcv_random32());
+			if (len < hl + 2)
+				len = hl + 2;
+			m = rcv_xmalloc(len);
+			memcpy(m, hdr, hl);
+			for (i = hl; i < len; i++)
+				m[i] = (i - hl) % 78 == 76 ? '\r' : (i - hl) % 78 == 77 ? '\n' : (uint8_t)('a' + i % 26);
+			m[len - 2] = '\r';
+			m[len - 1] = '\n';
+			if (build_frame(key, m, len, &frames[n_frames++]) < 0)
+				return 2;
+			free(m);
+		}
+	}
+	for (i = 0; i < o.n_raw; i++) {
+		size_t l;
+		uint8_t *b = tutil_hex(o.raw[i], &l);
+
+		if (b == NULL) {
+			fprintf(stderr, "smtpsec-send: bad --raw-hex\n");
+			return 2;
+		}
+		raw_bytes = rcv_xrealloc(raw_bytes, raw_len + l + 1);
+		memcpy(raw_bytes + raw_len, b, l);
+		raw_len += l;
+		free(b);
+	}
+
+	wolfSSL_Init();
+	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
+	if (ctx == NULL)
+		return 2;
+	if (o.insecure)
+		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	else if (wolfSSL_CTX_load_verify_locations(ctx, o.cafile, NULL) != WOLFSSL_SUCCESS) {
+		fprintf(stderr, "smtpsec-send: cannot load %s\n", o.cafile);
+		return 2;
+	}
+	total_emails = n_frames ? o.count * n_frames : 0;
+	per = total_emails / o.concurrency;
+	cs = rcv_xcalloc(o.concurrency, sizeof(*cs));
+	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
+	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
+	t0 = now_s();
+	for (i = 0; i < o.concurrency; i++) {
+		struct sconn *c = &cs[i];
+		struct rcv_wire_limits lim;
+		char host[256], *p;
+
+		c->total = per + (i < total_emails % o.concurrency ? 1 : 0);
+		c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
+		c->fd = tcp_connect(o.connect);
+		if (c->fd < 0) {
+			fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
+			return 2;
+		}
+		c->ssl = wolfSSL_new(ctx);
+		wolfSSL_set_fd(c->ssl, c->fd);
+		snprintf(host, sizeof(host), "%s", o.servername ? o.servername : o.connect);
+		if (!o.servername && (p = strrchr(host, ':')) != NULL)
+			*p = '\0';
+		wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)strlen(host));
+		if (!o.insecure && o.servername)
+			wolfSSL_check_domain_name(c->ssl, o.servername);
+		rcv_wire_limits_default(&lim);
+		c->w = rcv_wire_new(&lim, NULL, NULL);
+		c->last_rx = now_s();
+		/* ClientHello (message 0), raw frames, then the Emails */
+		if (!o.no_hello) {
+			struct rcv_chain chain = { n_der, NULL };
+			struct rcv_bytes *cb = rcv_xcalloc(n_der + 1, sizeof(*cb));
+			size_t k;
+
+			for (k = 0; k < n_der; k++) {
+				cb[k].p = der[k];
+				cb[k].len = derl[k];
+			}
+			chain.certs = cb;
+			if (rcv_wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
+			    n_der ? 1 : 0) < 0)
+				return 2;
+			free(cb);
+		}
+		if (raw_len)
+			rcv_buf_add(&c->out, raw_bytes, raw_len);
+		c->first_email_no = (o.no_hello ? 0 : 1) + (uint32_t)o.n_raw;
+	}
+	alive = (int)o.concurrency;
+	while (alive > 0) {
+		int k = 0;
+
+		for (i = 0; i < o.concurrency; i++) {
+			pfd[i].fd = cs[i].fd >= 0 && !cs[i].closed ? cs[i].fd : -1;
+			pfd[i].events = POLLIN | (cs[i].out.len ? POLLOUT : 0);
+		}
+		if (poll(pfd, o.concurrency, 100) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < o.concurrency; i++) {
+			struct sconn *c = &cs[i];
+
+			if (c->fd < 0 || c->closed)
+				continue;
+			if (step(c, pfd[i].revents) < 0) {
+				wolfSSL_shutdown(c->ssl);
+				close(c->fd);
+				c->fd = -1;
+				c->closed = 1;
+				continue;
+			}
+			k++;
+		}
+		alive = k;
+		if (o.max_seconds > 0 && now_s() - t0 > o.max_seconds)
+			break;
+	}
+	t1 = now_s();
+	for (i = 0; i < o.concurrency; i++)
+		if (cs[i].failed)
+			return 2;
+	if (o.load) {
+		double secs = t1 - t0;
+
+		qsort(lat, n_lat, sizeof(*lat), cmp_d);
+#define PCT(p) (n_lat ? lat[(size_t)((double)(n_lat - 1) * (p))] * 1000.0 : 0.0)
+		printf("load messages=%lu delivered=%lu failed=%lu unanswered=%lu seconds=%.3f "
+		    "msgs_per_s=%.1f mb_per_s=%.2f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+		    total_emails, n_delivered, n_failed, total_emails - n_answered, secs,
+		    secs > 0 ? (double)n_answered / secs : 0.0,
+		    secs > 0 ? (double)bytes_sent_msgs / secs / 1e6 : 0.0, PCT(0.50), PCT(0.90),
+		    PCT(0.99), n_lat ? lat[n_lat - 1] * 1000.0 : 0.0);
+	}
+	return (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
+}
