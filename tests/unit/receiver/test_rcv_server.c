@@ -1,0 +1,138 @@
+/* Reply ordering queue (SMTPSEC.md 3.4) and the per-IP connection table
+ * (SMTPSEC.md 7), without sockets. */
+#include "tests/unit/t.h"
+
+#include <stdio.h>
+
+#include "receiver/rcv_conn.h"
+#include "receiver/rcv_server.h"
+#include "receiver/rcv_wire.h"
+
+/* replies completed out of order leave in arrival order */
+static void
+t_rq_out_of_order(void)
+{
+	struct rcv_rq q = { 0 };
+	struct rcv_buf out = { 0 };
+	struct rcv_rq_ent *e[4];
+	uint8_t b;
+	unsigned i;
+
+	for (i = 0; i < 4; i++)
+		e[i] = rcv_rq_push(&q, i + 1);
+	b = 3;
+	rcv_rq_complete(e[2], &b, 1);
+	b = 2;
+	rcv_rq_complete(e[1], &b, 1);
+	T_EQ_INT(rcv_rq_drain(&q, &out), 0);	/* head (1) not done */
+	T_EQ_INT(out.len, 0);
+	b = 1;
+	rcv_rq_complete(e[0], &b, 1);
+	T_EQ_INT(rcv_rq_drain(&q, &out), 3);
+	T_EQ_MEM(out.p, 3, "\x01\x02\x03", 3);
+	T_EQ_INT(q.n, 1);
+	b = 4;
+	rcv_rq_complete(e[3], &b, 1);
+	T_EQ_INT(rcv_rq_drain(&q, &out), 1);
+	T_EQ_MEM(out.p, out.len, "\x01\x02\x03\x04", 4);
+	T_ASSERT(q.head == NULL && q.tail == NULL && q.n == 0);
+	/* the queue works again after being emptied */
+	e[0] = rcv_rq_push(&q, 9);
+	rcv_rq_complete(e[0], &b, 1);
+	T_EQ_INT(rcv_rq_drain(&q, &out), 1);
+	rcv_rq_free(&q);
+	rcv_buf_free(&out);
+}
+
+/* freeing a queue with pending and completed entries releases all */
+static void
+t_rq_free_pending(void)
+{
+	struct rcv_rq q = { 0 };
+	uint8_t b = 7;
+
+	rcv_rq_push(&q, 1);
+	rcv_rq_complete(rcv_rq_push(&q, 2), &b, 1);
+	rcv_rq_free(&q);
+	T_ASSERT(q.head == NULL && q.n == 0);
+}
+
+/* real replies keep the wire format: an Error then an EmailDelivered */
+static void
+t_rq_encoded_replies(void)
+{
+	struct rcv_rq q = { 0 };
+	struct rcv_buf out = { 0 }, a = { 0 }, d = { 0 };
+	struct rcv_rq_ent *e1 = rcv_rq_push(&q, 1), *e2 = rcv_rq_push(&q, 2);
+
+	rcv_wire_enc_email_delivered(&d, NULL, 2);
+	rcv_wire_enc_error(&a, NULL, RCV_ERR_AUTHENTICATION_FAILED, 1, NULL, 0);
+	rcv_rq_complete(e2, d.p, d.len);
+	rcv_rq_complete(e1, a.p, a.len);
+	T_EQ_INT(rcv_rq_drain(&q, &out), 2);
+	T_EQ_INT(out.len, a.len + d.len);
+	T_EQ_MEM(out.p, a.len, a.p, a.len);
+	T_EQ_MEM(out.p + a.len, d.len, d.p, d.len);
+	rcv_buf_free(&out);
+	rcv_buf_free(&a);
+	rcv_buf_free(&d);
+}
+
+static void
+t_iptab_caps(void)
+{
+	struct rcv_iptab t;
+
+	rcv_iptab_init(&t, 4);
+	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
+	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
+	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 0);	/* over the cap */
+	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 2);
+	T_EQ_INT(rcv_iptab_take(&t, "2001:db8::1", 2), 1);	/* other IPs unaffected */
+	rcv_iptab_release(&t, "192.0.2.1");
+	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
+	rcv_iptab_release(&t, "192.0.2.1");
+	rcv_iptab_release(&t, "192.0.2.1");
+	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 0);
+	rcv_iptab_release(&t, "192.0.2.1");	/* extra release: no underflow */
+	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 0);
+	T_EQ_INT(rcv_iptab_take(&t, "198.51.100.7", 0), 0);	/* cap 0 refuses all */
+	rcv_iptab_free(&t);
+}
+
+/* many addresses, churn: growth and tombstones keep counts exact */
+static void
+t_iptab_churn(void)
+{
+	struct rcv_iptab t;
+	char ip[48];
+	unsigned i, round;
+
+	rcv_iptab_init(&t, 16);
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < 3000; i++) {
+			snprintf(ip, sizeof(ip), "10.%u.%u.%u", round, i / 256, i % 256);
+			T_EQ_INT(rcv_iptab_take(&t, ip, 100), 1);
+		}
+		T_EQ_INT(t.live, 3000);
+		for (i = 0; i < 3000; i++) {
+			snprintf(ip, sizeof(ip), "10.%u.%u.%u", round, i / 256, i % 256);
+			T_EQ_INT(rcv_iptab_count(&t, ip), 1);
+			rcv_iptab_release(&t, ip);
+		}
+		T_EQ_INT(t.live, 0);
+	}
+	T_ASSERT(t.cap <= 65536);
+	rcv_iptab_free(&t);
+}
+
+int
+main(void)
+{
+	T_RUN(t_rq_out_of_order);
+	T_RUN(t_rq_free_pending);
+	T_RUN(t_rq_encoded_replies);
+	T_RUN(t_iptab_caps);
+	T_RUN(t_iptab_churn);
+	return T_END();
+}
