@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@
 #define RCV_OUT_PAUSE		(256u * 1024u)	/* stop reading while this much is unsent */
 #define RCV_OUT_MAX		(4u * 1024u * 1024u)	/* a client that never reads: closed */
 
-enum rcv_conn_state { RCV_ST_HANDSHAKE = 0, RCV_ST_OPEN, RCV_ST_CLOSED };
+enum rcv_conn_state { RCV_ST_HANDSHAKE = 0, RCV_ST_OPEN, RCV_ST_LINGER, RCV_ST_CLOSED };
 
 struct rcv_cchain {
 	size_t n_certs;
@@ -1051,17 +1052,62 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	return c;
 }
 
+/* After our last bytes: read and drop what the client still sends, so
+ * closing with unread input does not send a RST that would destroy the
+ * replies in flight to it; EOF or 2 s end it. */
+static void
+linger_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rcv_conn *c = w->data;
+	char buf[4096];
+
+	for (;;) {
+		ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r > 0)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		rcv_conn_free(&c);
+		return;
+	}
+}
+
+static void
+linger_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_conn *c = w->data;
+
+	rcv_conn_free(&c);
+}
+
 static void
 conn_close(struct rcv_conn *c, const char *reason)
 {
-	if (c->state == RCV_ST_CLOSED)
+	int graceful;
+
+	if (c->state == RCV_ST_CLOSED || c->state == RCV_ST_LINGER)
 		return;
-	if (c->state == RCV_ST_OPEN && c->out.len == 0)
+	graceful = c->state == RCV_ST_OPEN && c->out.len == 0 && c->n_inflight == 0;
+	if (graceful)
 		(void)wolfSSL_shutdown(c->ssl);	/* one close_notify attempt, no wait */
-	c->state = RCV_ST_CLOSED;
 	rcv_log(RCV_LOG_INFO, "conn=%08x event=close reason=%s emails=%llu ms=%llu", c->id, reason,
 	    (unsigned long long)c->emails, (unsigned long long)(rcv_now_ms() - c->t_start));
-	rcv_conn_free(&c);
+	if (!graceful || c->peer_eof || shutdown(c->fd, SHUT_WR) < 0) {
+		c->state = RCV_ST_CLOSED;
+		rcv_conn_free(&c);
+		return;
+	}
+	c->state = RCV_ST_LINGER;
+	ev_idle_stop(c->srv->loop, &c->kick);
+	ev_io_stop(c->srv->loop, &c->io);
+	ev_set_cb(&c->io, linger_io_cb);
+	ev_io_set(&c->io, c->fd, EV_READ);
+	ev_io_start(c->srv->loop, &c->io);
+	ev_timer_stop(c->srv->loop, &c->timer);
+	ev_set_cb(&c->timer, linger_timer_cb);
+	ev_timer_set(&c->timer, 2.0, 0.);
+	ev_timer_start(c->srv->loop, &c->timer);
 }
 
 void
@@ -1104,6 +1150,8 @@ rcv_conn_free(struct rcv_conn **c_p)
 void
 rcv_conn_shutdown(struct rcv_conn *c)
 {
+	if (c->state == RCV_ST_LINGER)
+		return;
 	c->shutdown = 1;
 	if (c->state == RCV_ST_HANDSHAKE) {
 		conn_close(c, "shutdown");

@@ -387,9 +387,10 @@ main(int argc, char **argv)
 	struct pollfd *pfd;
 	char err[256];
 	double t0, t1;
-	int ch, alive;
+	int ch, alive, rc;
 	unsigned long per, total_emails;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	o.require_security = -1;
 	o.count = 1;
 	o.concurrency = 1;
@@ -579,9 +580,31 @@ main(int argc, char **argv)
 			break;
 	}
 	t1 = now_s();
-	for (i = 0; i < o.concurrency; i++)
+	rc = (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
+	for (i = 0; i < o.concurrency; i++) {
 		if (cs[i].failed)
-			return 2;
+			rc = 2;
+		if (cs[i].fd >= 0)
+			close(cs[i].fd);
+		if (cs[i].ssl)
+			wolfSSL_free(cs[i].ssl);
+		rcv_wire_free(&cs[i].w);
+		rcv_buf_free(&cs[i].out);
+		rcv_buf_free(&cs[i].in);
+		free(cs[i].sent_at);
+	}
+	free(cs);
+	free(pfd);
+	wolfSSL_CTX_free(ctx);
+	for (i = 0; i < n_frames; i++)
+		free(frames[i].p);
+	free(frames);
+	free(raw_bytes);
+	for (i = 0; i < n_der; i++)
+		free(der[i]);
+	free(der);
+	free(derl);
+	snd_key_free(&key);
 	if (o.load) {
 		double secs = t1 - t0;
 
@@ -594,5 +617,7 @@ main(int argc, char **argv)
 		    secs > 0 ? (double)bytes_sent_msgs / secs / 1e6 : 0.0, PCT(0.50), PCT(0.90),
 		    PCT(0.99), n_lat ? lat[n_lat - 1] * 1000.0 : 0.0);
 	}
-	return (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
+	free(lat);
+	wolfSSL_Cleanup();
+	return rc;
 }

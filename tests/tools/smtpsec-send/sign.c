@@ -129,6 +129,24 @@ snd_key_load(const char *path, char *err, size_t errlen)
 	return NULL;
 }
 
+void
+snd_key_free(struct snd_key **k_p)
+{
+	struct snd_key *k = *k_p;
+
+	if (k == NULL)
+		return;
+	*k_p = NULL;
+	if (k->kind == 1)
+		wc_ed25519_free(&k->ed);
+	else if (k->kind == 2)
+		wc_ed448_free(&k->ed4);
+	else if (k->kind == 3)
+		wc_ecc_free(&k->ecc);
+	wc_FreeRng(&k->rng);
+	free(k);
+}
+
 uint16_t
 snd_key_alg(const struct snd_key *k)
 {
