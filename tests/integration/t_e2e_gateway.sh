@@ -55,6 +55,7 @@ mkconf() {	# FILE EXTRA-LIMITS
 	cat >"$1" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
+listen = [::1]:$PORT
 workers = 1
 hostname = gw.b.test
 [tls]
@@ -273,6 +274,30 @@ t_check handshake_timeout "closed after ${out}s" bash -c '[ "$1" -ge 2 ] && [ "$
 # --- load mode line ---
 sendk ed25519 --rcpt bob@b.test --size 2000 --count 40 --concurrency 4 --load --max-seconds 60
 t_check load_line "$out" grep -Eq '^load messages=40 delivered=40 failed=0 unanswered=0 .*msgs_per_s=[0-9.]+ mb_per_s=[0-9.]+ p50_ms=[0-9.]+ p90_ms=[0-9.]+ p99_ms=[0-9.]+ max_ms=[0-9.]+$' <<<"$out"
+
+# --- IPv6 listener ---
+if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.connect(("::1", '"$PORT"'))' 2>/dev/null; then
+	out=$("$SEND" --connect "[::1]:$PORT" --cafile "$P/ca.pem" --servername gw.b.test --key "$P/s_ed25519.key" \
+		--chain "$P/s_ed25519.chain" --rcpt bob@b.test --message "$T_TMP/m1" 2>&1)
+	t_check ipv6_listener "$out" grep -q "reply n=1 email_delivered" <<<"$out"
+else
+	t_skip ipv6_listener "no IPv6 loopback here"
+fi
+
+# --- TLS 1.3 session resumption with a ticket ---
+sess=$T_TMP/sess.pem
+(sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -sess_out "$sess" >/dev/null 2>&1
+out=$( (sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -sess_in "$sess" 2>&1 | grep -E '^(Reused|New),')
+t_check tls13_resumption "$out" grep -q '^Reused, TLSv1.3' <<<"$out"
+t_check tls13_resumption_logged "no resumed=1" grep -q 'event=tls version=TLSv1.3 .*resumed=1' "$T_TMP/gw.log"
+
+# --- a worker that dies is restarted ---
+w1=$(pgrep -P "$GW_PID" | head -1)
+kill -KILL "$w1" 2>/dev/null
+t_wait_for 10 bash -c 'w=$(pgrep -P '"$GW_PID"' | head -1); [ -n "$w" ] && [ "$w" != '"$w1"' ]'
+sleep 0.3
+sendk ed25519 --rcpt bob@b.test --message "$T_TMP/m1"
+t_check worker_restarted "$out" bash -c '[[ "$1" == *"reply n=1 email_delivered"* ]] && grep -q "event=worker_died pid='"$w1"'" "$2"' _ "$out" "$T_TMP/gw.log"
 
 # --- SIGHUP swaps the certificate; open connections are not dropped ---
 fp() { echo | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null; }

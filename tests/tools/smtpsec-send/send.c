@@ -91,7 +91,7 @@ usage(FILE *f)
 	    "  --count N              send N copies (of each message)\n"
 	    "  --concurrency C        C connections (load mode)\n"
 	    "  --load                 print a load summary line\n"
-	    "  --max-seconds S        stop after S seconds\n"
+	    "  --max-seconds S        stop after S seconds (default 300)\n"
 	    "  --trace 'Name: value'  trace header (repeatable)\n"
 	    "  --require-security 0|1\n"
 	    "  --servername NAME      SNI / name to verify (default the host)\n"
@@ -396,6 +396,7 @@ main(int argc, char **argv)
 	o.concurrency = 1;
 	o.window = 32;
 	o.wait_seconds = 1.0;
+	o.max_seconds = 300;	/* never hang a test run */
 	o.from = "sender@a.test";
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
