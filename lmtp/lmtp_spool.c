@@ -270,13 +270,14 @@ scan(struct lmtp_spool *sp)
 
 		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0)
 			continue;
-		depth++;
+		depth++;	/* less the entries moved aside below */
 		if (sp->busy != NULL)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
 			continue;
 		e = entry_load(path, &next);
 		if (e == NULL) {
+			depth--;
 			event(sp, "unreadable spool entry %s moved aside", de->d_name);
 			{
 				struct lmtp_spool_entry tmp;
@@ -288,6 +289,7 @@ scan(struct lmtp_spool *sp)
 		}
 		if (e->created + sp->max_age_s <= now) {
 			move_failed(sp, e);
+			depth--;
 			sp->expired++;
 			event(sp, "spooled Email from %s expired undelivered, moved to failed/ (%s)",
 			    e->from, de->d_name);
@@ -336,6 +338,8 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 	if (n == 0) {
 		unlink(e->path);
 		fsync_dir(sp->dir);
+		if (sp->depth > 0)
+			sp->depth--;
 	} else {
 		struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
 
