@@ -66,7 +66,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all test unit integration check deps fuzz fuzz-bins install clean
+.PHONY: all test unit integration check deps demo fuzz fuzz-bins install clean
 .SECONDARY:
 all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
 
@@ -105,6 +105,11 @@ integration: all
 # One module or one file: make check T=tests/unit/verify/test_vfy_der.c
 check: all
 	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) sh tests/run.sh $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(T))
+
+# --- the one-command demo (README's first command) -------------------------
+demo: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/demo/demo.sh
 
 # --- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
