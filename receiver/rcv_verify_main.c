@@ -237,6 +237,7 @@ tap_cancel(void *arg, struct vfy_dns_query **q_p)
 
 struct outcome {
 	int done;
+	struct ev_loop *loop;
 	struct vfy_verdict v;
 };
 
@@ -247,6 +248,7 @@ on_verdict(void *arg, const struct vfy_verdict *v)
 
 	o->done = 1;
 	o->v = *v;
+	ev_break(o->loop, EVBREAK_ALL);	/* the resolver keeps watchers running */
 }
 
 static int
@@ -442,6 +444,7 @@ main(int argc, char **argv)
 		ev_loop_destroy(loop);
 		return EX_USAGE;
 	}
+	out.loop = loop;
 	if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {
 		printf("step 5 srv: fail: %s is not a usable domain name\n", domain);
 		rc = EX_FAIL;
