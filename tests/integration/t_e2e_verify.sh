@@ -25,6 +25,20 @@ BOG=$(spki256 "$D/bog.pem")
 JUNK=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 MX=mx1.example.test
 
+P=$T_TMP/pki
+mkdir -p "$P" "$T_TMP/spool"
+chmod 777 "$T_TMP/spool"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/gw.key" 2>/dev/null
+openssl req -x509 -new -key "$P/gw.key" -subj "/CN=gw.dest.test" -addext subjectAltName=DNS:gw.dest.test -days 30 -out "$P/gw.pem" 2>/dev/null
+cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+cat "$D/bog.pem" "$D/inter.pem" >"$P/bog.chain"
+
+PORT=$(t_free_port)
+# the records an operator publishes for this gateway, as --print-dns gives them
+printf '[server]\nlisten = 127.0.0.1:%s\nhostname = gw.dest.test\n[tls]\ncertificate = %s\nkey = %s\n[lmtp]\ntarget = unix:/nonexistent\n' \
+	"$PORT" "$P/gw.pem" "$P/gw.key" >"$T_TMP/print.conf"
+"$GW" -c "$T_TMP/print.conf" --print-dns dest.test >"$T_TMP/publish" 2>&1
+
 dns_init
 dns_zone example.test signed
 dns_rr example.test "_25._tcp.$MX. 300 IN TLSA 3 1 1 $LEAF"
@@ -48,26 +62,19 @@ dns_rr j.test "_smtpsec._tcp.j.test. 300 IN SRV 10 0 25 mx.bog.test."
 dns_rr k.test "_smtpsec._tcp.k.test. 300 IN SRV 10 0 25 $MX."
 dns_zone bog.test bogus
 dns_rr bog.test "_25._tcp.mx.bog.test. 300 IN TLSA 3 1 1 $BOG"
+dns_zone dest.test signed
+while read -r owner rest; do dns_rr dest.test "$owner 300 $rest"; done <"$T_TMP/publish"
 dns_zone ins.test unsigned
 dns_rr ins.test "_smtpsec._tcp.ins.test. 300 IN SRV 10 0 25 $MX."
 dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
-P=$T_TMP/pki
-mkdir -p "$P" "$T_TMP/spool"
-chmod 777 "$T_TMP/spool"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/gw.key" 2>/dev/null
-openssl req -x509 -new -key "$P/gw.key" -subj "/CN=gw.b.test" -addext subjectAltName=DNS:gw.b.test -days 30 -out "$P/gw.pem" 2>/dev/null
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
-cat "$D/bog.pem" "$D/inter.pem" >"$P/bog.chain"
-
-PORT=$(t_free_port)
 mkconf() {	# CA-FILE
 	cat >"$T_TMP/gw.conf" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
 workers = 1
-hostname = gw.b.test
+hostname = gw.dest.test
 [tls]
 certificate = $P/gw.pem
 key = $P/gw.key
@@ -107,7 +114,7 @@ case_() {
 	printf 'From: Alice <alice@%s>\r\nTo: bob@b.test\r\nSubject: %s\r\nMessage-ID: <%s@%s>\r\n\r\nBody of %s.\r\n' \
 		"$dom" "$name" "$name" "$dom" "$name" >"$T_TMP/m.$name"
 	before=$(dovecot_mail_count bob@b.test)
-	out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/gw.pem" --servername gw.b.test --key "$key" \
+	out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/gw.pem" --servername gw.dest.test --key "$key" \
 		--chain "$chain" --rcpt bob@b.test --message "$T_TMP/m.$name" --max-seconds 20 2>&1)
 	after=$(dovecot_mail_count bob@b.test)
 	if ! grep -q "reply n=1 $want" <<<"$out"; then
@@ -135,6 +142,23 @@ case_ missing_sct_dane_ta b.test error=authentication_failed 0
 case_ bogus_tlsa j.test error=service_unavailable 0 "$D/bog.key" "$P/bog.chain"
 t_check summary_logged "no summary" grep -Eq 'event=email n=1 from_domain=a.test rcpts=1 size=[0-9]+ verdict=pass step=- trust=dane-ee delivery=delivered reply=email_delivered' "$T_TMP/gw.log"
 t_check fail_step_logged "no step in the log" grep -Eq 'from_domain=d.test .*verdict=fail step=dane' "$T_TMP/gw.log"
+
+# the sender side (SMTPSEC.md 10): DNSSEC SRV, then DANE-EE on the gateway's certificate
+t_check print_dns_two_records "$(cat "$T_TMP/publish")" test "$(grep -c ' IN SRV \| IN TLSA 3 1 1 ' "$T_TMP/publish")" = 2
+printf 'From: alice@a.test\r\nTo: bob@dest.test\r\nSubject: discovered\r\n\r\nvia SRV.\r\n' >"$T_TMP/m.disc"
+before=$(dovecot_mail_count bob@b.test)
+out=$("$SEND" --to-domain dest.test --unbound-conf "$DNS_UNBOUND_CONF" --resolve "gw.dest.test:$PORT:127.0.0.1" \
+	--key "$D/leaf.key" --chain "$P/chain.pem" --rcpt bob@b.test --message "$T_TMP/m.disc" 2>&1)
+t_check discovery_dane_ee "$out" bash -c '[[ "$1" == *"server target=gw.dest.test port='"$PORT"' trust=dane-ee"* && "$1" == *"reply n=1 email_delivered"* ]]' _ "$out"
+t_check discovery_stored "count" test "$(dovecot_mail_count bob@b.test)" = $((before + 1))
+out=$("$SEND" --to-domain ins.test --unbound-conf "$DNS_UNBOUND_CONF" --key "$D/leaf.key" --chain "$P/chain.pem" \
+	--rcpt bob@ins.test --message "$T_TMP/m.disc" 2>&1)
+rc=$?
+t_check discovery_not_smtpsec "rc $rc: $out" bash -c '[ "$1" = 2 ] && [[ "$2" == *"does not speak SMTPsec"* ]]' _ "$rc" "$out"
+out=$("$SEND" --to-domain f.test --unbound-conf "$DNS_UNBOUND_CONF" --resolve "mx.f.test:25:127.0.0.1" --key "$D/leaf.key" \
+	--chain "$P/chain.pem" --rcpt bob@f.test --message "$T_TMP/m.disc" 2>&1)
+rc=$?
+t_check discovery_target_down_aborts "rc $rc: $out" bash -c '[ "$1" = 2 ] && [[ "$2" == *"no SRV target"* ]]' _ "$rc" "$out"
 
 # untrusted CA: the same chain with another trust store
 gw_stop

@@ -46,6 +46,9 @@ struct opts {
 	unsigned long count, concurrency, size, window;
 	double max_seconds, wait_seconds;
 	const char *from;
+	const char *to_domain, *unbound_conf, *trust_anchor;
+	const char *resolve[MAX_ITEMS];
+	size_t n_resolve;
 };
 
 struct sconn {
@@ -103,7 +106,11 @@ usage(FILE *f)
 	    "  --hello-version N      ClientHello version (default 0)\n"
 	    "  --wait S               with raw frames: wait S s for replies (default 1)\n"
 	    "  --quiet\n"
-	    "Discovery through DNSSEC SRV (SMTPSEC.md 10) is not implemented: use --connect.\n");
+	    "Discovery (SMTPSEC.md 10), instead of --connect:\n"
+	    "  --to-domain DOMAIN     DNSSEC SRV _smtpsec._tcp.DOMAIN, then TLSA/PKIX on each target\n"
+	    "  --unbound-conf FILE    resolver configuration; --trust-anchor FILE\n"
+	    "  --cafile PEM           PKIX store for targets without a DANE-EE record\n"
+	    "  --resolve NAME:PORT:ADDR  connect to ADDR for that target (tests)\n");
 }
 
 static int
@@ -376,7 +383,8 @@ main(int argc, char **argv)
 		{ "count", 1, NULL, 'n' }, { "concurrency", 1, NULL, 'j' }, { "size", 1, NULL, 's' },
 		{ "from", 1, NULL, 'F' }, { "max-seconds", 1, NULL, 'M' }, { "load", 0, NULL, 'L' },
 		{ "quiet", 0, NULL, 'q' }, { "no-hello", 0, NULL, 'z' }, { "hello-version", 1, NULL, 'V' },
-		{ "wait", 1, NULL, 'W' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
+		{ "wait", 1, NULL, 'W' }, { "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
+		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snd_key *key = NULL;
@@ -424,13 +432,18 @@ main(int argc, char **argv)
 		case 'z': o.no_hello = 1; break;
 		case 'V': o.hello_version = atoi(optarg); break;
 		case 'W': o.wait_seconds = atof(optarg); break;
+		case 'D': o.to_domain = optarg; break;
+		case 'U': o.unbound_conf = optarg; break;
+		case 'Y': o.trust_anchor = optarg; break;
+		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
 		case 'w': o.window = strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (o.connect == NULL || (!o.insecure && o.cafile == NULL) || o.concurrency == 0 ||
-	    o.window == 0) {
+	if ((o.connect == NULL && o.to_domain == NULL) ||
+	    (o.connect && !o.insecure && o.cafile == NULL) || o.concurrency == 0 || o.window == 0 ||
+	    (o.to_domain && o.concurrency != 1)) {
 		usage(stderr);
 		return 2;
 	}
@@ -497,7 +510,7 @@ main(int argc, char **argv)
 	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
 	if (ctx == NULL)
 		return 2;
-	if (o.insecure)
+	if (o.insecure || o.to_domain)	/* discovery checks the server itself (10.3) */
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	else if (wolfSSL_CTX_load_verify_locations(ctx, o.cafile, NULL) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-send: cannot load %s\n", o.cafile);
@@ -516,19 +529,35 @@ main(int argc, char **argv)
 
 		c->total = per + (i < total_emails % o.concurrency ? 1 : 0);
 		c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
-		c->fd = tcp_connect(o.connect);
+		if (o.to_domain) {
+			struct snd_discover_opts d = { o.to_domain, o.unbound_conf, o.trust_anchor, o.cafile,
+			    o.resolve, o.n_resolve };
+			void *sp = NULL;
+			int dr = snd_discover(&d, ctx, &c->fd, &sp, err, sizeof(err));
+
+			if (dr != 0) {
+				fprintf(stderr, "smtpsec-send: %s\n", err);
+				return 2;
+			}
+			c->ssl = sp;
+			c->hs_done = 1;
+			rcv_set_nonblock(c->fd);
+		} else
+			c->fd = tcp_connect(o.connect);
 		if (c->fd < 0) {
 			fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
 			return 2;
 		}
-		c->ssl = wolfSSL_new(ctx);
-		wolfSSL_set_fd(c->ssl, c->fd);
-		snprintf(host, sizeof(host), "%s", o.servername ? o.servername : o.connect);
-		if (!o.servername && (p = strrchr(host, ':')) != NULL)
-			*p = '\0';
-		wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)strlen(host));
-		if (!o.insecure && o.servername)
-			wolfSSL_check_domain_name(c->ssl, o.servername);
+		if (c->ssl == NULL) {
+			c->ssl = wolfSSL_new(ctx);
+			wolfSSL_set_fd(c->ssl, c->fd);
+			snprintf(host, sizeof(host), "%s", o.servername ? o.servername : o.connect);
+			if (!o.servername && (p = strrchr(host, ':')) != NULL)
+				*p = '\0';
+			wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)strlen(host));
+			if (!o.insecure && o.servername)
+				wolfSSL_check_domain_name(c->ssl, o.servername);
+		}
 		rcv_wire_limits_default(&lim);
 		c->w = rcv_wire_new(&lim, NULL, NULL);
 		c->last_rx = now_s();

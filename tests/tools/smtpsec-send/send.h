@@ -16,4 +16,18 @@ int snd_sign(struct snd_key *k, const uint8_t *msg, size_t len, uint8_t *sig, si
 int snd_chain_load(const char *path, uint8_t ***der_r, size_t **len_r, size_t *n_r, char *err,
     size_t errlen);
 
+struct snd_discover_opts {
+	const char *domain;		/* recipient domain */
+	const char *unbound_conf, *trust_anchor_file;
+	const char *ca_file;		/* PKIX store; NULL: only DANE-EE can pass */
+	const char *const *resolve;	/* "NAME:PORT:ADDR" overrides for tests */
+	size_t n_resolve;
+};
+
+/* SMTPSEC.md 10: find and authenticate the gateway.  0 with a connected,
+ * handshaken TLS session (*ssl_r is a WOLFSSL *, made from ctx); -2 when
+ * the domain does not speak SMTPsec; -1 on failure (reason in err). */
+int snd_discover(const struct snd_discover_opts *o, void *ctx, int *fd_r, void **ssl_r,
+    char *err, size_t errlen);
+
 #endif
