@@ -390,13 +390,13 @@ main(int argc, char **argv)
 	struct snd_key *key = NULL;
 	uint8_t **der = NULL;
 	size_t *derl = NULL, n_der = 0, i;
-	WOLFSSL_CTX *ctx;
-	struct sconn *cs;
-	struct pollfd *pfd;
+	WOLFSSL_CTX *ctx = NULL;
+	struct sconn *cs = NULL;
+	struct pollfd *pfd = NULL;
 	char err[256];
-	double t0, t1;
+	double t0 = 0, t1 = 0;
 	int ch, alive, rc;
-	unsigned long per, total_emails;
+	unsigned long per, total_emails = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	o.require_security = -1;
@@ -451,14 +451,14 @@ main(int argc, char **argv)
 		key = snd_key_load(o.key, err, sizeof(err));
 		if (key == NULL || snd_chain_load(o.chain, &der, &derl, &n_der, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-send: %s\n", err);
-			return 2;
+			{ rc = 2; goto done; }
 		}
 	}
 	/* the Emails */
 	if (key && (o.n_msgs || o.size)) {
 		if (o.n_rcpt == 0) {
 			fprintf(stderr, "smtpsec-send: --rcpt is required\n");
-			return 2;
+			{ rc = 2; goto done; }
 		}
 		frames = rcv_xcalloc(o.n_msgs + 1, sizeof(*frames));
 		for (i = 0; i < o.n_msgs; i++) {
@@ -467,7 +467,7 @@ main(int argc, char **argv)
 
 			if (m == NULL || build_frame(key, m, len, &frames[n_frames++]) < 0) {
 				fprintf(stderr, "smtpsec-send: cannot build Email from %s\n", o.msgs[i]);
-				return 2;
+				{ rc = 2; goto done; }
 			}
 			free(m);
 		}
@@ -488,7 +488,7 @@ main(int argc, char **argv)
 			m[len - 2] = '\r';
 			m[len - 1] = '\n';
 			if (build_frame(key, m, len, &frames[n_frames++]) < 0)
-				return 2;
+				{ rc = 2; goto done; }
 			free(m);
 		}
 	}
@@ -498,7 +498,7 @@ main(int argc, char **argv)
 
 		if (b == NULL) {
 			fprintf(stderr, "smtpsec-send: bad --raw-hex\n");
-			return 2;
+			{ rc = 2; goto done; }
 		}
 		raw_bytes = rcv_xrealloc(raw_bytes, raw_len + l + 1);
 		memcpy(raw_bytes + raw_len, b, l);
@@ -509,16 +509,18 @@ main(int argc, char **argv)
 	wolfSSL_Init();
 	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
 	if (ctx == NULL)
-		return 2;
+		{ rc = 2; goto done; }
 	if (o.insecure || o.to_domain)	/* discovery checks the server itself (10.3) */
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	else if (wolfSSL_CTX_load_verify_locations(ctx, o.cafile, NULL) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-send: cannot load %s\n", o.cafile);
-		return 2;
+		{ rc = 2; goto done; }
 	}
 	total_emails = n_frames ? o.count * n_frames : 0;
 	per = total_emails / o.concurrency;
 	cs = rcv_xcalloc(o.concurrency, sizeof(*cs));
+	for (i = 0; i < o.concurrency; i++)
+		cs[i].fd = -1;
 	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
 	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
 	t0 = now_s();
@@ -537,7 +539,7 @@ main(int argc, char **argv)
 
 			if (dr != 0) {
 				fprintf(stderr, "smtpsec-send: %s\n", err);
-				return 2;
+				{ rc = 2; goto done; }
 			}
 			c->ssl = sp;
 			c->hs_done = 1;
@@ -546,7 +548,7 @@ main(int argc, char **argv)
 			c->fd = tcp_connect(o.connect);
 		if (c->fd < 0) {
 			fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
-			return 2;
+			{ rc = 2; goto done; }
 		}
 		if (c->ssl == NULL) {
 			c->ssl = wolfSSL_new(ctx);
@@ -574,7 +576,7 @@ main(int argc, char **argv)
 			chain.certs = cb;
 			if (rcv_wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
 			    n_der ? 1 : 0) < 0)
-				return 2;
+				{ rc = 2; goto done; }
 			free(cb);
 		}
 		if (raw_len)
@@ -611,7 +613,8 @@ main(int argc, char **argv)
 	}
 	t1 = now_s();
 	rc = (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
-	for (i = 0; i < o.concurrency; i++) {
+done:
+	for (i = 0; cs && i < o.concurrency; i++) {
 		if (cs[i].failed)
 			rc = 2;
 		if (cs[i].fd >= 0)
@@ -625,7 +628,8 @@ main(int argc, char **argv)
 	}
 	free(cs);
 	free(pfd);
-	wolfSSL_CTX_free(ctx);
+	if (ctx)
+		wolfSSL_CTX_free(ctx);
 	for (i = 0; i < n_frames; i++)
 		free(frames[i].p);
 	free(frames);
@@ -635,7 +639,7 @@ main(int argc, char **argv)
 	free(der);
 	free(derl);
 	snd_key_free(&key);
-	if (o.load) {
+	if (o.load && rc != 2) {
 		double secs = t1 - t0;
 
 		qsort(lat, n_lat, sizeof(*lat), cmp_d);
