@@ -24,6 +24,7 @@
 
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_log.h"
+#include "receiver/rcv_metrics.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
@@ -191,6 +192,7 @@ reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct rcv_b
 
 	rcv_wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
 	rcv_rq_complete(e, b.p, b.len);
+	rcv_metrics_reply(rcv_metrics_default, code);
 	rcv_buf_free(&b);
 }
 
@@ -297,6 +299,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 		c->cur = email_new(c, head->number);
 	}
 	e = c->cur;
+	RCV_METRIC_ADD(bytes_in, n);
 	if (e->body_err || n == 0)
 		return;
 	if (offset != e->len) {
@@ -364,6 +367,8 @@ email_log(struct rcv_email *e, const char *verdict, const char *step, const char
 	struct rcv_conn *c = e->c;
 	char q[128];
 
+	if (strcmp(verdict, "fail") == 0)
+		rcv_metrics_reject(rcv_metrics_default, step);
 	rcv_log(RCV_LOG_INFO,
 	    "conn=%08x event=email n=%u from_domain=%s rcpts=%zu size=%llu verdict=%s step=%s "
 	    "trust=%s delivery=%s reply=%s why=%s ms=%llu",
@@ -402,6 +407,20 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 	size_t i, n_unk = 0, n_ok = 0, n_temp = 0;
 
 	e->tx = NULL;
+	rcv_metrics_lmtp_latency(rcv_metrics_default, res->latency_us);
+	RCV_METRIC_ADD(lmtp_transactions, 1);
+	for (i = 0; i < res->n_rcpt; i++) {
+		if (res->rcpt[i].status == LMTP_RCPT_DELIVERED)
+			RCV_METRIC_ADD(rcpt_delivered, 1);
+		else if (res->rcpt[i].status == LMTP_RCPT_SPOOLED)
+			RCV_METRIC_ADD(rcpt_spooled, 1);
+		else if (res->rcpt[i].status == LMTP_RCPT_REJECTED)
+			RCV_METRIC_ADD(rcpt_unknown, 1);
+	}
+	if (res->tempfail || res->n_rcpt == 0) {
+		RCV_METRIC_ADD(lmtp_failures, 1);
+		RCV_METRIC_ADD(tempfail_lmtp, 1);
+	}
 	if (res->tempfail) {
 		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
 		conn_update(c);
@@ -445,6 +464,8 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 		rcv_wire_enc_email_delivered(&b, NULL, e->n);
 		rcv_rq_complete(e->rq, b.p, b.len);
 		rcv_buf_free(&b);
+		RCV_METRIC_ADD(reply_email_delivered, 1);
+		RCV_METRIC_ADD(emails_delivered, 1);
 		email_log(e, "pass", "-", "delivered", "email_delivered", "");
 		c->srv->st.delivered++;
 	}
@@ -492,6 +513,7 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 		e = email_new(c, f->number);
 	c->emails++;
 	srv->st.emails++;
+	RCV_METRIC_ADD(emails_received, 1);
 	e->rq = rcv_rq_push(&c->rq, f->number);
 	e->next = c->inflight;
 	c->inflight = e;
@@ -586,8 +608,10 @@ check_done(void *arg, const struct vfy_verdict *v)
 		email_deliver(e);
 	} else if (v->result == VFY_PERMFAIL)
 		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
-	else if (v->result == VFY_TEMPFAIL)
+	else if (v->result == VFY_TEMPFAIL) {
+		RCV_METRIC_ADD(tempfail_dns, 1);
 		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, vfy_step_str(v->step), v->why);
+	}
 	else	/* a verdict nobody filled in: fail closed */
 		email_fail(e, RCV_ERR_INTERNAL_ERROR, vfy_step_str(v->step), "verdict unchecked");
 	conn_update(c);
@@ -917,6 +941,7 @@ handshake(struct rcv_conn *c)
 
 			wolfSSL_ERR_error_string_n((unsigned long)r, eb, sizeof(eb));
 			rcv_log(RCV_LOG_INFO, "conn=%08x event=tls result=fail err=%d why=\"%s\"", c->id, r, eb);
+			RCV_METRIC_ADD(tls_handshake_failed, 1);
 		}
 		conn_close(c, "tls_handshake");
 		return;

@@ -96,6 +96,50 @@ rcv_metrics_gauge(struct rcv_metrics *m, enum rcv_metric k, int64_t v)
 		m->value[k] = v;
 }
 
+void
+rcv_metrics_reply(struct rcv_metrics *m, unsigned code)
+{
+	static const enum rcv_metric by_code[] = {
+		RCV_M_reply_internal_error, RCV_M_reply_service_unavailable,
+		RCV_M_reply_illegal_message, RCV_M_reply_illegal_parameter,
+		RCV_M_reply_too_large, RCV_M_reply_authentication_failed,
+		RCV_M_reply_insufficient_security, RCV_M_reply_unknown_address,
+	};
+
+	if (code < sizeof(by_code) / sizeof(by_code[0]))
+		rcv_metrics_add(m, by_code[code], 1);
+}
+
+void
+rcv_metrics_reject(struct rcv_metrics *m, const char *step)
+{
+	static const struct {
+		const char *step;
+		enum rcv_metric k;
+	} map[] = {
+		{ "sig", RCV_M_reject_signature }, { "signature", RCV_M_reject_signature },
+		{ "from", RCV_M_reject_from }, { "srv", RCV_M_reject_no_srv },
+		{ "srv_insecure", RCV_M_reject_insecure_srv },
+		{ "srv-insecure", RCV_M_reject_insecure_srv }, { "name", RCV_M_reject_name },
+		{ "dane", RCV_M_reject_dane }, { "pkix", RCV_M_reject_pkix },
+		{ "ct", RCV_M_reject_ct }, { "chain", RCV_M_reject_chain },
+	};
+	size_t i;
+
+	for (i = 0; step != NULL && i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(step, map[i].step) == 0) {
+			rcv_metrics_add(m, map[i].k, 1);
+			return;
+		}
+}
+
+void
+rcv_metrics_sync(struct rcv_metrics *m, enum rcv_metric k, uint64_t total)
+{
+	if (m != NULL && (unsigned)k < RCV_M__COUNT && (int64_t)total > m->value[k])
+		m->value[k] = (int64_t)total;
+}
+
 uint64_t
 rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k)
 {

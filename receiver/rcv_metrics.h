@@ -80,6 +80,13 @@ void rcv_metrics_add(struct rcv_metrics *m, enum rcv_metric k, uint64_t delta);
 void rcv_metrics_gauge(struct rcv_metrics *m, enum rcv_metric k, int64_t value);
 /* One LMTP transaction's latency: sum, count and the coarse histogram. */
 void rcv_metrics_lmtp_latency(struct rcv_metrics *m, uint64_t us);
+/* An Error reply with this ErrorCode was sent (SMTPSEC.md 2.5). */
+void rcv_metrics_reply(struct rcv_metrics *m, unsigned code);
+/* An Email failed verification at this step (vfy_step_str names, or
+ * "signature", "from", "chain"). */
+void rcv_metrics_reject(struct rcv_metrics *m, const char *step);
+/* Bring a counter up to a cumulative total kept elsewhere (DNS, LMTP). */
+void rcv_metrics_sync(struct rcv_metrics *m, enum rcv_metric k, uint64_t total);
 uint64_t rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k);
 const char *rcv_metrics_name(enum rcv_metric k);
 int rcv_metrics_is_gauge(enum rcv_metric k);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -23,6 +24,7 @@
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_conn.h"
 #include "receiver/rcv_log.h"
+#include "receiver/rcv_metrics.h"
 #include "receiver/rcv_tls.h"
 #include "receiver/rcv_util.h"
 #include "verify/vfy_check.h"
@@ -237,6 +239,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			srv->st.accept_errors++;
+			RCV_METRIC_ADD(conn_refused_emfile, 1);
+			RCV_METRIC_ADD(conn_refused_total, 1);
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* out of descriptors: stop accepting for a moment instead
 				 * of spinning on a level-triggered listener */
@@ -262,18 +266,23 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* SMTPSEC.md 7: caps are enforced before TLS */
 		if (srv->n_conns >= cfg->max_connections) {
 			srv->st.refused_global++;
+			RCV_METRIC_ADD(conn_refused_global, 1);
+			RCV_METRIC_ADD(conn_refused_total, 1);
 			rcv_log(RCV_LOG_INFO, "conn=- event=refused ip=%s why=max_connections", ip);
 			close(fd);
 			continue;
 		}
 		if (!rcv_iptab_take(&srv->iptab, ip, (uint32_t)cfg->max_connections_per_ip)) {
 			srv->st.refused_ip++;
+			RCV_METRIC_ADD(conn_refused_per_ip, 1);
+			RCV_METRIC_ADD(conn_refused_total, 1);
 			rcv_log(RCV_LOG_INFO, "conn=- event=refused ip=%s why=max_connections_per_ip", ip);
 			close(fd);
 			continue;
 		}
 		srv->n_conns++;
 		srv->st.accepted++;
+		RCV_METRIC_ADD(conn_accepted, 1);
 		if (rcv_conn_new(srv, fd, ip) == NULL) {
 			rcv_iptab_release(&srv->iptab, ip);
 			srv->n_conns--;
@@ -294,6 +303,55 @@ rcv_server_conn_closed(struct rcv_server *srv, const char *ip)
 /* --- worker -------------------------------------------------------------------------------- */
 
 static struct rcv_server *g_srv;
+static unsigned g_worker_index;		/* set by the master before fork */
+static int g_worker_restarted;
+
+/* Every stats interval: gauges, totals kept by verify/ and lmtp/, and the
+ * events worth one log line (a Redis outage, a spool incident). */
+static void
+stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_server *srv = w->data;
+	struct rcv_metrics *m = rcv_metrics_default;
+	int changed = 0, up;
+
+	(void)loop;
+	(void)revents;
+	RCV_METRIC_GAUGE(conn_active, (int64_t)srv->n_conns);
+	if (srv->vfy != NULL) {
+		struct vfy_dns_stats ds;
+
+		vfy_dns_get_stats(vfy_get_dns(srv->vfy), &ds);
+		rcv_metrics_sync(m, RCV_M_dns_lookups, ds.lookups);
+		rcv_metrics_sync(m, RCV_M_dns_resolver_queries, ds.resolver_queries);
+		rcv_metrics_sync(m, RCV_M_dns_mem_hits, ds.mem_hits);
+		rcv_metrics_sync(m, RCV_M_dns_mem_misses, ds.mem_misses);
+		rcv_metrics_sync(m, RCV_M_dns_redis_hits, ds.redis_hits);
+		rcv_metrics_sync(m, RCV_M_dns_redis_misses, ds.redis_misses);
+		if (ds.redis_changed)
+			rcv_log(ds.redis_up ? RCV_LOG_INFO : RCV_LOG_WARN,
+			    "conn=- event=redis_cache state=%s%s", ds.redis_up ? "up" : "down",
+			    ds.redis_up ? "" : " note=\"DNS lookups go to the resolver\"");
+	}
+	if (srv->lmtp != NULL) {
+		struct lmtp_stats ls;
+
+		lmtp_get_stats(srv->lmtp, &ls);
+		RCV_METRIC_GAUGE(spool_depth, (int64_t)ls.spool_depth);
+		if (ls.spool_event) {
+			char q[300];
+
+			rcv_log(RCV_LOG_WARN, "conn=- event=spool what=%s",
+			    rcv_log_q(q, sizeof(q), ls.spool_last, strlen(ls.spool_last)));
+		}
+	}
+	if (m != NULL) {
+		up = rcv_metrics_redis_state(m, &changed);
+		if (changed)
+			rcv_log(up ? RCV_LOG_INFO : RCV_LOG_WARN, "conn=- event=redis_stats state=%s",
+			    up ? "up" : "down, counting in process");
+	}
+}
 
 static void
 worker_stop(struct rcv_server *srv)
@@ -408,6 +466,30 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			return 1;
 		}
 	}
+	{
+		struct rcv_metrics_options mo;
+
+		memset(&mo, 0, sizeof(mo));
+		mo.instance = cfg->instance;
+		mo.worker = g_worker_index;
+		mo.interval_ms = (unsigned)cfg->stats_interval_ms;
+		if (cfg->have_redis) {
+			mo.host = cfg->redis.path[0] ? NULL : cfg->redis.host;
+			mo.port = cfg->redis.port;
+			mo.unix_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
+			mo.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
+			mo.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
+			mo.db = cfg->redis.db;
+		}
+		rcv_metrics_default = rcv_metrics_new(srv->loop, &mo);
+		if (g_worker_restarted)
+			RCV_METRIC_ADD(worker_restarts, 1);
+		ev_timer_init(&srv->stats_timer, stats_cb, cfg->stats_interval_ms / 1000.0,
+		    cfg->stats_interval_ms / 1000.0);
+		srv->stats_timer.data = srv;
+		ev_timer_start(srv->loop, &srv->stats_timer);
+		ev_unref(srv->loop);
+	}
 	rcv_iptab_init(&srv->iptab, 64);
 	ev_init(&srv->accept_pause, accept_pause_cb);
 	srv->accept_pause.data = srv;
@@ -433,6 +515,20 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		struct rcv_conn *c = srv->conns;
 
 		rcv_conn_free(&c);
+	}
+	if (rcv_metrics_default != NULL) {
+		ev_ref(srv->loop);
+		ev_timer_stop(srv->loop, &srv->stats_timer);
+		stats_cb(srv->loop, &srv->stats_timer, 0);
+		rcv_metrics_flush(rcv_metrics_default);
+		/* give the last batch a moment to leave (bounded) */
+		{
+			ev_tstamp end = ev_time() + 0.3;
+
+			while (ev_time() < end && ev_run(srv->loop, EVRUN_NOWAIT))
+				;
+		}
+		rcv_metrics_free(&rcv_metrics_default);
 	}
 	if (srv->lmtp)
 		lmtp_deinit(&srv->lmtp);
@@ -486,13 +582,22 @@ drop_privileges(const char *user)
 }
 
 static pid_t
-spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip)
+spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsigned index,
+    int restarted)
 {
-	pid_t p = fork();
+	pid_t p;
+
+	g_worker_index = index;
+	g_worker_restarted = restarted;
+	p = fork();
 
 	if (p == 0) {
 		sigset_t none;
 
+		/* a worker does not outlive its master */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(1);
 		sigemptyset(&none);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -539,7 +644,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	for (i = 0; i < workers; i++) {
-		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks);
+		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 0);
 		started[i] = rcv_now_ms();
 		if (pid[i] > 0)
 			alive++;
@@ -599,7 +704,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				}
 				if (m_term)
 					break;
-				pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks);
+				pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 1);
 				started[i] = rcv_now_ms();
 				if (pid[i] > 0)
 					alive++;

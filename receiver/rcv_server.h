@@ -66,7 +66,8 @@ struct rcv_server {
 
 	struct rcv_listener lis[RCV_CONFIG_MAX_LISTEN];
 	size_t n_lis;
-	ev_timer accept_pause;	/* EMFILE backoff */
+	ev_timer accept_pause;
+	ev_timer stats_timer;		/* stats flush and periodic counters */	/* EMFILE backoff */
 	int accept_paused;
 
 	struct rcv_iptab iptab;

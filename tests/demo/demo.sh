@@ -121,6 +121,8 @@ sed 's/^/   /' "$T_TMP/gw.log"
 say "smtpsec-stats"
 sleep 0.5
 "$STATS" --url "redis://127.0.0.1:$REDIS_PORT" --interval 0.5 2>&1 | sed 's/^/   /'
+# for tests/integration/t_demo.sh: the same numbers as JSON
+[ -n "${DEMO_JSON:-}" ] && "$STATS" --url "redis://127.0.0.1:$REDIS_PORT" --interval 0.2 --json >"$DEMO_JSON" 2>&1
 
 say "Stopping everything (NSD, Dovecot, Redis, the gateway) and removing $T_TMP"
 exit 0
