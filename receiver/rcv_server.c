@@ -219,6 +219,19 @@ accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+accept_pause(struct rcv_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->n_lis; i++)
+		ev_io_stop(srv->loop, &srv->lis[i].io);
+	srv->accept_paused = 1;
+	ev_timer_stop(srv->loop, &srv->accept_pause);
+	ev_timer_set(&srv->accept_pause, 0.1, 0.);
+	ev_timer_start(srv->loop, &srv->accept_pause);
+}
+
+static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct rcv_listener *lis = w->data;
@@ -231,7 +244,6 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t sl = sizeof(ss);
 		char ip[48] = "?";
 		int fd = accept4(lis->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		size_t i;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -246,11 +258,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				 * of spinning on a level-triggered listener */
 				rcv_log(RCV_LOG_WARN, "conn=- event=accept result=error why=\"%s\" pause_ms=100",
 				    strerror(errno));
-				for (i = 0; i < srv->n_lis; i++)
-					ev_io_stop(loop, &srv->lis[i].io);
-				srv->accept_paused = 1;
-				ev_timer_set(&srv->accept_pause, 0.1, 0.);
-				ev_timer_start(loop, &srv->accept_pause);
+				accept_pause(srv);
 			}
 			return;
 		}
@@ -284,8 +292,16 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		srv->st.accepted++;
 		RCV_METRIC_ADD(conn_accepted, 1);
 		if (rcv_conn_new(srv, fd, ip) == NULL) {
+			/* the connection could not be set up (wolfSSL opens a
+			 * descriptor per session for its RNG): same back-off as
+			 * EMFILE on accept */
 			rcv_iptab_release(&srv->iptab, ip);
 			srv->n_conns--;
+			srv->st.accept_errors++;
+			rcv_log(RCV_LOG_WARN, "conn=- event=accept result=error why=\"connection setup failed\" "
+			    "pause_ms=100");
+			accept_pause(srv);
+			return;
 		}
 	}
 }

@@ -1,0 +1,113 @@
+#!/bin/bash
+# Gateway limits and transport options (SMTPSEC.md 1, 7) that need no
+# mailstore: the global connection cap, the idle timeout's unreferenced
+# service_unavailable, running out of descriptors on accept (no busy loop),
+# and TLS 1.2 only when min_version = 1.2.
+. "$(dirname "$0")/lib.sh"
+
+GW=$BUILD/smtpsec-gateway
+SEND=$BUILD/smtpsec-send
+for b in "$GW" "$SEND"; do
+	[ -x "$b" ] || { t_skip build "$b not built"; exit 0; }
+done
+P=$T_TMP
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/k.pem" -out "$P/c.pem" \
+	-subj /CN=gw.b.test -addext subjectAltName=DNS:gw.b.test -days 2 2>/dev/null || { t_fail pki "openssl failed"; exit 1; }
+PORT=$(t_free_port)
+mkconf() {	# MIN-VERSION LIMITS...
+	local v=$1; shift
+	{
+		printf '[server]\nlisten = 127.0.0.1:%s\nworkers = 1\nhostname = gw.b.test\n' "$PORT"
+		printf '[tls]\ncertificate = %s\nkey = %s\nmin_version = %s\n' "$P/c.pem" "$P/k.pem" "$v"
+		printf '[lmtp]\ntarget = unix:%s/nolmtp\nspool_dir = %s\n[limits]\n' "$P" "$P"
+		printf '%s\n' "$@"
+	} >"$P/gw.conf"
+}
+GW_PID=
+gw_start() {	# [ulimit -n]
+	if [ -n "${1:-}" ]; then
+		(ulimit -n "$1"; exec "$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks) >>"$P/gw.log" 2>&1 &
+	else
+		"$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks >>"$P/gw.log" 2>&1 &
+	fi
+	GW_PID=$!
+	t_track_pid "$GW_PID"
+	t_wait_port "$PORT" 10
+}
+gw_stop() {
+	kill -TERM "$GW_PID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+	wait "$GW_PID" 2>/dev/null
+}
+hold_and_probe() {	# HOLD: hold HOLD connections, then report what one more gets
+	python3 - "$PORT" "$1" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port)); s.settimeout(2)
+try:
+    print("refused" if s.recv(1) == b"" else "open")
+except ConnectionResetError:
+    print("refused")
+except socket.timeout:
+    print("open")
+PY
+}
+
+# --- global cap ---
+mkconf 1.3 "max_connections = 3" "max_connections_per_ip = 100" "idle_timeout = 2s" "handshake_timeout = 5s"
+gw_start || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
+out=$(hold_and_probe 3)
+t_check global_cap_refused "$out" test "$out" = refused
+t_check global_cap_logged "no log line" grep -q "event=refused ip=127.0.0.1 why=max_connections$" "$P/gw.log"
+out=$(hold_and_probe 1)
+t_check under_global_cap_open "$out" test "$out" = open
+
+# --- idle timeout: service_unavailable without a reference, then close ---
+start=$(date +%s)
+out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --no-hello --wait 6 2>&1)
+took=$(( $(date +%s) - start ))
+t_check idle_timeout_goodbye "$out" grep -q "reply n=none error=service_unavailable" <<<"$out"
+t_check idle_timeout_closed_early "took ${took}s" test "$took" -lt 6
+t_check idle_timeout_logged "no log" grep -q "event=close reason=idle_timeout" "$P/gw.log"
+gw_stop
+
+# --- out of descriptors on accept: pause instead of spinning, then recover ---
+mkconf 1.3 "max_connections = 10000" "max_connections_per_ip = 10000"
+gw_start 48 || { t_fail gateway_start_emfile "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
+w=$(pgrep -P "$GW_PID" | head -1)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+c0=$(cpu "$w")
+python3 - "$PORT" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(80):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1))
+    except OSError:
+        pass
+time.sleep(3)
+PY
+hp=$!
+t_track_pid "$hp"
+sleep 2.5
+c1=$(cpu "$w")
+wait "$hp" 2>/dev/null
+t_check emfile_logged "no accept error logged" grep -Eq 'event=accept result=error why="(Too many open files|connection setup failed)" pause_ms=100' "$P/gw.log"
+# 2.5 s of a full descriptor table: a busy loop would burn ~250 ticks
+t_check emfile_no_busy_loop "cpu ticks $c0 -> $c1" test $((c1 - c0)) -lt 60
+sleep 1
+out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --no-hello --wait 0.5 2>&1)
+t_check emfile_recovers "$out" grep -q "server_hello version=0" <<<"$out"
+gw_stop
+
+# --- TLS 1.2 only by configuration ---
+mkconf 1.2
+gw_start || { t_fail gateway_start_tls12 "no listener"; exit 1; }
+out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --tls12 --no-hello --wait 0.5 2>&1)
+t_check tls12_when_configured "$out" bash -c '[[ "$1" == *"tls version=TLSv1.2"* && "$1" == *"server_hello version=0"* ]]' _ "$out"
+out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --no-hello --wait 0.5 2>&1)
+t_check tls13_still_preferred "$out" grep -q "tls version=TLSv1.3" <<<"$out"
+gw_stop
+exit 0
