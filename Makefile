@@ -66,7 +66,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all test unit integration check deps demo fuzz fuzz-bins install clean
+.PHONY: all test unit integration check deps demo bench bench-quick fuzz fuzz-bins install clean
 .SECONDARY:
 all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
 
@@ -110,6 +110,12 @@ check: all
 demo: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/demo/demo.sh
+
+# --- benchmarks (print figures; nothing here asserts a timing) -------------
+bench: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/bench/bench.sh
+bench-quick: all
+	BENCH_QUICK=1 BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/bench/bench.sh
 
 # --- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
