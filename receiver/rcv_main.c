@@ -161,6 +161,13 @@ main(int argc, char **argv)
 		return print_dns(&cfg, dns);
 	if (workers >= 0)
 		cfg.workers = (unsigned)workers;
+	/* a flag that turns verification off must not work by accident on a
+	 * production host: the test harness also sets SMTPSEC_TEST_MODE=1 */
+	if (skip && (getenv("SMTPSEC_TEST_MODE") == NULL || strcmp(getenv("SMTPSEC_TEST_MODE"), "1") != 0)) {
+		fprintf(stderr, "smtpsec-gateway: refusing --insecure-skip-chain-checks outside the test "
+		    "suite (it needs SMTPSEC_TEST_MODE=1 in the environment)\n");
+		return 1;
+	}
 	if (skip)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"--insecure-skip-chain-checks: "
 		    "SMTPSEC.md 4 steps 5-9 are NOT run; for tests only\"");
