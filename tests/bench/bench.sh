@@ -70,6 +70,7 @@ url = redis://127.0.0.1:$REDIS_PORT
 stats_interval = 200ms
 instance = bench
 [limits]
+max_message_size = 64M
 max_connections_per_ip = 10000
 max_connections = 20000
 EOF
@@ -221,6 +222,7 @@ load 2 2048 bob@b.test >/dev/null
 sleep 0.5
 idle_now=$(hwm_kib)
 load 1 52428800 bob@b.test >"$T_TMP/big.out"
+grep -q 'delivered=1' "$T_TMP/big.out" || echo "bench: the 50 MiB Email was not delivered: $(cat "$T_TMP/big.out")"
 after=$(hwm_kib)
 big_delta=$(awk -v a="$after" -v b="$idle_now" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
 row "one 50 MiB Email: peak RSS - idle" "${big_delta}MiB" "$(field mb_per_s <"$T_TMP/big.out")" "" "" "" "" "$after"
