@@ -316,15 +316,17 @@ cp "$P/gw.pem" "$P/live.pem"; cp "$P/gw.key" "$P/live.key"; kill -HUP "$GW_PID";
 # --- SIGTERM during a pipelined batch loses nothing ---
 ba=$(count alice@b.test)
 "$SEND" --connect 127.0.0.1:$PORT --cafile "$P/ca.pem" --servername gw.b.test --key "$P/s_ed25519.key" \
-	--chain "$P/s_ed25519.chain" --rcpt alice@b.test --message "$T_TMP/mbig" --count 60 --window 8 >"$T_TMP/term.out" 2>&1 &
+	--chain "$P/s_ed25519.chain" --rcpt alice@b.test --message "$T_TMP/mbig" --count 400 --window 8 >"$T_TMP/term.out" 2>&1 &
 spid=$!
 t_track_pid "$spid"
-sleep 0.4
+# SIGTERM once the batch is flowing (a few replies back, most Emails not yet sent)
+t_wait_for 30 bash -c '[ "$(grep -c email_delivered "$1")" -ge 5 ]' _ "$T_TMP/term.out"
 gw_stop
 wait "$spid" 2>/dev/null
 nd=$(grep -c 'email_delivered' "$T_TMP/term.out")
 stored=$(( $(count alice@b.test) - ba ))
 t_check sigterm_batch_no_loss "delivered replies $nd, stored $stored" test "$nd" = "$stored"
+t_check sigterm_batch_interrupted "all $nd delivered before SIGTERM: the case tested nothing" test "$nd" -lt 400
 t_check sigterm_batch_goodbye "$(tail -2 "$T_TMP/term.out")" grep -q "reply n=none error=service_unavailable" "$T_TMP/term.out"
 t_check sigterm_batch_exit0 "exit $GW_RC" test "$GW_RC" = 0
 
