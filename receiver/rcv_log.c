@@ -10,10 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 int rcv_log_verbosity = RCV_LOG_INFO;
+static int rcv_log_to_syslog;
+
+void
+rcv_log_syslog(int on)
+{
+	if (on && !rcv_log_to_syslog)
+		openlog("smtpsec-gateway", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	rcv_log_to_syslog = on;
+}
 
 void
 rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
@@ -44,6 +54,16 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
+	if (rcv_log_to_syslog) {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		size_t skip = 0;
+
+		/* syslog adds time and pid: send from the level name on */
+		while (skip < n && line[skip] != ']')
+			skip++;
+		skip = skip + 2 < n ? skip + 2 : 0;
+		syslog(prio[lvl], "%.*s", (int)(n - skip), line + skip);
+	}
 	line[n++] = '\n';
 	if (write(2, line, n) < 0)
 		return;

@@ -13,6 +13,9 @@ enum rcv_log_level { RCV_LOG_ERR = 0, RCV_LOG_WARN, RCV_LOG_INFO, RCV_LOG_DEBUG 
 
 extern int rcv_log_verbosity;	/* highest level printed; default INFO */
 
+/* Also send every line to syslog (facility mail, ident smtpsec-gateway). */
+void rcv_log_syslog(int on);
+
 void rcv_log(enum rcv_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Quote and sanitize len bytes into buf ("..." with \xNN escapes, cut with

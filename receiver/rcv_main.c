@@ -34,6 +34,7 @@ usage(FILE *f)
 	    "  -v, --verbose         debug logging\n"
 	    "      --print-dns DOMAIN  print the SRV and TLSA records to publish\n"
 	    "      --workers N       override [server] workers\n"
+	    "      --syslog          also log to syslog (facility mail)\n"
 	    "      --insecure-skip-chain-checks\n"
 	    "                        TESTS ONLY: deliver without SMTPSEC.md 4 steps 5-9\n"
 	    "  -h, --help, --version\n");
@@ -100,6 +101,7 @@ main(int argc, char **argv)
 		{ "print-dns", required_argument, NULL, 'P' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "insecure-skip-chain-checks", no_argument, NULL, 'S' },
+		{ "syslog", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = "/etc/smtpsec/gateway.conf", *dns = NULL;
@@ -141,6 +143,9 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			skip = 1;
+			break;
+		case 'L':
+			rcv_log_syslog(1);
 			break;
 		default:
 			usage(stderr);
