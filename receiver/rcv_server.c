@@ -28,6 +28,7 @@
 #include "receiver/rcv_tls.h"
 #include "receiver/rcv_util.h"
 #include "verify/vfy_check.h"
+#include "verify/vfy_ct.h"
 
 /* --- per-IP table ---------------------------------------------------------------- */
 
@@ -471,8 +472,20 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			vo.dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
 			vo.dns.redis_db = cfg->redis.db;
 		}
-		/* step 9: no CT module in this build: ct_check NULL fails closed
+		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
+		if (cfg->ct_log_list[0]) {
+			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0) {
+				rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"ct_log_list: %s\"", err);
+				if (srv->lmtp)
+					lmtp_deinit(&srv->lmtp);
+				wolfSSL_CTX_free(srv->ctx);
+				free(srv);
+				return 1;
+			}
+			vo.ct_check = vfy_ct_chain_check;
+			vo.ct_arg = srv->ct_logs;
+		}
 		if (vfy_init(&srv->vfy, srv->loop, &vo, err, sizeof(err)) != 0) {
 			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"verify: %s\"", err);
 			if (srv->lmtp)
@@ -550,6 +563,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		lmtp_deinit(&srv->lmtp);
 	if (srv->vfy)
 		vfy_deinit(&srv->vfy);
+	vfy_ct_logs_free(&srv->ct_logs);
 	wolfSSL_CTX_free(srv->ctx);
 	rcv_iptab_free(&srv->iptab);
 	rcv_log(RCV_LOG_INFO, "conn=- event=worker_exit accepted=%llu refused_global=%llu "

@@ -19,6 +19,7 @@
 
 struct WOLFSSL_CTX;
 struct lmtp;
+struct vfy_ct_logs;
 struct vfy;
 struct rcv_conn;
 
@@ -67,7 +68,8 @@ struct rcv_server {
 	struct rcv_listener lis[RCV_CONFIG_MAX_LISTEN];
 	size_t n_lis;
 	ev_timer accept_pause;
-	ev_timer stats_timer;		/* stats flush and periodic counters */	/* EMFILE backoff */
+	ev_timer stats_timer;
+	struct vfy_ct_logs *ct_logs;	/* owned: step 9 */		/* stats flush and periodic counters */	/* EMFILE backoff */
 	int accept_paused;
 
 	struct rcv_iptab iptab;
