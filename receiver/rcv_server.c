@@ -475,16 +475,16 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
 		if (cfg->ct_log_list[0]) {
-			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0) {
-				rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"ct_log_list: %s\"", err);
-				if (srv->lmtp)
-					lmtp_deinit(&srv->lmtp);
-				wolfSSL_CTX_free(srv->ctx);
-				free(srv);
-				return 1;
+			/* an unreadable list is loud but not fatal: step 9 then
+			 * fails closed (a worker that exits would only be
+			 * restarted into the same error) */
+			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0)
+				rcv_log(RCV_LOG_ERR, "conn=- event=start warning=\"ct_log_list unusable, "
+				    "Certificate Transparency fails closed\" why=\"%s\"", err);
+			else {
+				vo.ct_check = vfy_ct_chain_check;
+				vo.ct_arg = srv->ct_logs;
 			}
-			vo.ct_check = vfy_ct_chain_check;
-			vo.ct_arg = srv->ct_logs;
 		}
 		if (vfy_init(&srv->vfy, srv->loop, &vo, err, sizeof(err)) != 0) {
 			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"verify: %s\"", err);
