@@ -66,7 +66,8 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all test unit integration check deps demo bench bench-quick fuzz fuzz-bins install clean
+.PHONY: all test unit integration check deps demo bench bench-quick fuzz fuzz-bins install clean \
+        robustness soak
 .SECONDARY:
 all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
 
@@ -117,6 +118,17 @@ bench: all
 bench-quick: all
 	BENCH_QUICK=1 BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/bench/bench.sh
 
+# --- robustness (long forms of the fault and hostile-client tests) ----------
+# make robustness: every tests/robustness/r_*.sh, counted like make test.
+# make soak SOAK_MINUTES=N: mixed traffic under ASan for N minutes (default 10).
+SOAK_MINUTES ?= 10
+robustness: all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) ROBUSTNESS_LONG=1 sh tests/run.sh $(sort $(wildcard tests/robustness/r_*.sh))
+soak:
+	$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	BUILD=$(abspath build-san) SHARED=$(abspath ../shared) SOAK_MINUTES=$(SOAK_MINUTES) TEST_TIMEOUT=$$(( $(SOAK_MINUTES) * 60 + 600 )) \
+	    sh tests/run.sh tests/robustness/soak.sh
+
 # --- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FB := build-fuzz
@@ -138,7 +150,7 @@ DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev
               libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
-              ca-certificates openssl python3 systemd
+              ca-certificates openssl python3 systemd gnuplot-nox
 deps:
 	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
