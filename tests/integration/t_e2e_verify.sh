@@ -4,12 +4,14 @@
 # the test PKI of tests/unit/verify/data, Dovecot LMTP.  Each case checks the
 # reply on the wire and the maildir.
 #
-# No CT module is linked yet (verify/vfy_ct): step 9 fails closed, so the
-# passing cases are the CT-exempt ones (DANE-EE, and PKIX-EE with a usage 1
-# record naming the leaf); "missing SCT" is every case that needs CT.
+# Step 9 (CT) for real: the static leaf (tests/unit/verify/data) has no
+# SCTs, so every case with it that needs CT is "missing SCT"; the run-time
+# PKI of lib_pki.sh gives leaves of every key type with SCTs from the test
+# CT log, which must be ACCEPTED on the PKIX + CT and DANE-TA + CT paths.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_nsd.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
+. "$(dirname "$0")/lib_pki.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -27,6 +29,14 @@ MX=mx1.example.test
 
 P=$T_TMP/pki
 mkdir -p "$P" "$T_TMP/spool"
+pki_init || { t_fail pki_init "could not make the run-time PKI"; exit 1; }
+for a in ed25519 ed448 p256 p384 p521; do
+	pki_leaf "ct_$a" "$a" valid "DNS:mx.rt.test" "log1 log2" || t_fail "pki_leaf_$a" "pki_leaf failed"
+done
+pki_leaf rt_nosct p256 valid "DNS:mx.rt.test" ""
+pki_leaf rt_corrupt p256 valid "DNS:mx.rt.test" "log1" sha256 --corrupt 1
+# both test PKIs are trusted: the static one and the run-time one
+cat "$(cd "$(dirname "$0")/../unit/verify/data" && pwd)/root.pem" "$PKI/root.pem" >"$P/ca_bundle.pem"
 chmod 777 "$T_TMP/spool"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/gw.key" 2>/dev/null
 openssl req -x509 -new -key "$P/gw.key" -subj "/CN=gw.dest.test" -addext subjectAltName=DNS:gw.dest.test -days 30 -out "$P/gw.pem" 2>/dev/null
@@ -66,6 +76,10 @@ dns_zone dest.test signed
 while read -r owner rest; do dns_rr dest.test "$owner 300 $rest"; done <"$T_TMP/publish"
 dns_zone ins.test unsigned
 dns_rr ins.test "_smtpsec._tcp.ins.test. 300 IN SRV 10 0 25 $MX."
+dns_zone rt.test signed
+dns_rr rt.test "_smtpsec._tcp.pkix.rt.test. 300 IN SRV 10 0 40 mx.rt.test."
+dns_rr rt.test "_smtpsec._tcp.ta.rt.test. 300 IN SRV 10 0 41 mx.rt.test."
+dns_rr rt.test "_41._tcp.mx.rt.test. 300 IN TLSA 2 1 1 $(pki_spki256 "$PKI/inter.pem")"
 dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
@@ -84,7 +98,7 @@ trust_anchor_file =
 timeout = 2s
 [verify]
 ca_file = $1
-ct_log_list =
+ct_log_list = $PKI/log_list.json
 [lmtp]
 target = unix:$DOVECOT_SOCKET
 spool_dir = $T_TMP/spool
@@ -104,7 +118,7 @@ gw_stop() {
 	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
 	wait "$GW_PID" 2>/dev/null
 }
-mkconf "$D/root.pem"
+mkconf "$P/ca_bundle.pem"
 gw_start || { t_fail gateway_start "no listener; $(tail -3 "$T_TMP/gw.log")"; exit 1; }
 
 # case NAME DOMAIN WANT-REPLY WANT-STORED [key chain]
@@ -140,6 +154,19 @@ case_ tlsa_mismatch d.test error=authentication_failed 0
 case_ missing_sct_pkix c.test error=authentication_failed 0
 case_ missing_sct_dane_ta b.test error=authentication_failed 0
 case_ bogus_tlsa j.test error=service_unavailable 0 "$D/bog.key" "$P/bog.chain"
+# PKIX + CT (no TLSA) and DANE-TA + CT: accepted, with every key type
+for a in ed25519 ed448 p256 p384 p521; do
+	case_ "pkix_ct_delivered_$a" pkix.rt.test email_delivered 1 "$PKI/ct_$a.key" "$PKI/ct_$a.chain"
+done
+f=$(dovecot_mail_files bob@b.test | tail -1)
+t_check pkix_ct_auth_results "$(head -c 400 "$f")" grep -q "smtp.cert=pkix" "$f"
+case_ dane_ta_ct_delivered ta.rt.test email_delivered 1 "$PKI/ct_p384.key" "$PKI/ct_p384.chain"
+f=$(dovecot_mail_files bob@b.test | tail -1)
+t_check dane_ta_ct_auth_results "$(head -c 400 "$f")" grep -q "smtp.cert=dane-ta" "$f"
+case_ pkix_rt_no_sct pkix.rt.test error=authentication_failed 0 "$PKI/rt_nosct.key" "$PKI/rt_nosct.chain"
+case_ dane_ta_rt_no_sct ta.rt.test error=authentication_failed 0 "$PKI/rt_nosct.key" "$PKI/rt_nosct.chain"
+case_ pkix_corrupt_sct pkix.rt.test error=authentication_failed 0 "$PKI/rt_corrupt.key" "$PKI/rt_corrupt.chain"
+t_check ct_fail_step_logged "no ct step in the log" grep -Eq 'from_domain=pkix.rt.test .*verdict=fail step=ct' "$T_TMP/gw.log"
 t_check summary_logged "no summary" grep -Eq 'event=email n=1 from_domain=a.test rcpts=1 size=[0-9]+ verdict=pass step=- trust=dane-ee delivery=delivered reply=email_delivered' "$T_TMP/gw.log"
 t_check fail_step_logged "no step in the log" grep -Eq 'from_domain=d.test .*verdict=fail step=dane' "$T_TMP/gw.log"
 
