@@ -49,6 +49,7 @@ rfc3339(const char *s)
 {
 	struct tm tm;
 	const char *e;
+	int64_t t;
 
 	if (s == NULL)
 		return -1;
@@ -56,7 +57,12 @@ rfc3339(const char *s)
 	e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (e == NULL)
 		return -1;
-	return (int64_t)timegm(&tm);
+	t = (int64_t)timegm(&tm);
+	/* glibc reads at most four year digits; keep the bound explicit
+	 * anyway, as the caller multiplies by 1000 */
+	if (t < 0 || t > 253402300799LL)
+		return -1;
+	return t;
 }
 
 static uint8_t *
@@ -100,19 +106,46 @@ vfy_ct_logs_count(const struct vfy_ct_logs *l)
 	return l ? l->n : 0;
 }
 
+static int logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r,
+    char *err, size_t errlen);
+
 int
 vfy_ct_logs_load(const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je), *ops, *op, *logs, *lg;
-	struct vfy_ct_logs *l;
-	size_t i, j;
+	json_t *root = json_load_file(path, 0, &je);
 
 	*logs_r = NULL;
 	if (root == NULL) {
 		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
 		return -1;
 	}
+	return logs_from_json(root, path, logs_r, err, errlen);
+}
+
+int
+vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy_ct_logs **logs_r,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, 0, &je);
+
+	*logs_r = NULL;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", name, je.line, je.text);
+		return -1;
+	}
+	return logs_from_json(root, name, logs_r, err, errlen);
+}
+
+/* Takes root (a reference dropped here).  0, or -1 with a reason. */
+static int
+logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
+{
+	json_t *ops, *op, *logs, *lg;
+	struct vfy_ct_logs *l;
+	size_t i, j;
+
 	ops = json_object_get(root, "operators");
 	if (!json_is_array(ops)) {
 		snprintf(err, errlen, "%s: no operators array (not a log_list.json v3)", path);

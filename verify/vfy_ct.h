@@ -33,6 +33,9 @@ struct vfy_ct_report {
 
 /* Load a log list; 0, or -1 with a reason. */
 int vfy_ct_logs_load(const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen);
+/* The same from a buffer (not NUL-terminated); name is used in errors. */
+int vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy_ct_logs **logs_r,
+    char *err, size_t errlen);
 void vfy_ct_logs_free(struct vfy_ct_logs **logs_p);
 size_t vfy_ct_logs_count(const struct vfy_ct_logs *logs);
 

@@ -1,6 +1,10 @@
 /* Unit tests for verify/vfy_ct.c against real certificates with embedded
  * SCTs and the real CT log keys that signed them (../shared/ct-fixtures,
  * loaded at run time), plus the derived negative cases. */
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/coding.h>
+#include <wolfssl/wolfcrypt/hash.h>
+
 #include "tests/lib/tutil.h"
 #include "tests/unit/t.h"
 #include "verify/vfy_ct.h"
@@ -91,10 +95,79 @@ static const struct {
 	{ "ct-fixtures/real_le_e8_hn_2026.pem", "ct-fixtures/real_le_e8_hn_2026_issuer.pem", "ct-fixtures/loglist_testlog.json", 0, 0 },
 };
 
+/* The loader from a buffer gives what the file loader gives. */
+static void
+test_parse_same_as_load(void)
+{
+	struct vfy_ct_logs *a = NULL, *b = NULL;
+	char err[256];
+	size_t len;
+	uint8_t *text = tutil_read_file(tutil_shared("ct-fixtures/loglist_real.json"), &len);
+
+	T_ASSERT(text != NULL);
+	T_EQ_INT(vfy_ct_logs_load(tutil_shared("ct-fixtures/loglist_real.json"), &a, err, sizeof(err)), 0);
+	T_EQ_INT(vfy_ct_logs_parse("mem", (const char *)text, len, &b, err, sizeof(err)), 0);
+	T_ASSERT(vfy_ct_logs_count(a) > 0);
+	T_EQ_INT(vfy_ct_logs_count(a), vfy_ct_logs_count(b));
+	vfy_ct_logs_free(&a);
+	vfy_ct_logs_free(&b);
+	free(text);
+}
+
+static void
+test_parse_errors(void)
+{
+	struct vfy_ct_logs *l = NULL;
+	char err[256] = "";
+	static const char bad_json[] = "{\"operators\": [";
+	static const char not_v3[] = "{\"logs\": []}";
+	/* id is not SHA-256 of the key: the log is left out, the rest loads */
+	static const char bad_id[] = "{\"operators\":[{\"logs\":[{\"log_id\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"key\":\"AAAA\"}]}]}";
+
+	T_EQ_INT(vfy_ct_logs_parse("x", bad_json, sizeof(bad_json) - 1, &l, err, sizeof(err)), -1);
+	T_ASSERT(l == NULL && strstr(err, "x:1:") != NULL);
+	T_EQ_INT(vfy_ct_logs_parse("x", not_v3, sizeof(not_v3) - 1, &l, err, sizeof(err)), -1);
+	T_ASSERT(l == NULL && strstr(err, "no operators array") != NULL);
+	T_EQ_INT(vfy_ct_logs_parse("x", bad_id, sizeof(bad_id) - 1, &l, err, sizeof(err)), 0);
+	T_EQ_INT(vfy_ct_logs_count(l), 0);
+	vfy_ct_logs_free(&l);
+}
+
+/* A retired timestamp that is not a date (a nine-digit year) is unreadable:
+ * the log (key and id valid) still loads, as rejected, never counted. */
+static void
+test_parse_unreadable_retired_date(void)
+{
+	struct vfy_ct_logs *l = NULL;
+	char err[256], text[512];
+	/* a P-256 SPKI (a test CT log key made by lib_pki.sh); its id is computed */
+	static const char key[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYrVMjxoUTEEeYuGaSJj8ipSzqn5GJduRdL2x"
+	    "8I3VN7NHHxucVKEpjAJZx82zyg6Fnlz7LHLxilggCLzvFOVnkQ==";
+	uint8_t der[128], id[32];
+	word32 dl = sizeof(der);
+	char id64[64];
+	word32 il = sizeof(id64);
+
+	T_ASSERT(Base64_Decode((const byte *)key, (word32)strlen(key), der, &dl) == 0);
+	T_ASSERT(wc_Sha256Hash(der, dl, id) == 0);
+	T_ASSERT(Base64_Encode_NoNl(id, sizeof(id), (byte *)id64, &il) == 0);
+	id64[il] = '\0';
+	snprintf(text, sizeof(text), "{\"operators\":[{\"logs\":[{\"log_id\":\"%s\",\"key\":\"%s\","
+	    "\"state\":{\"retired\":{\"timestamp\":\"999999999-01-01T00:00:00Z\"}}}]}]}", id64, key);
+	T_EQ_INT(vfy_ct_logs_parse("x", text, strlen(text), &l, err, sizeof(err)), 0);
+	T_EQ_INT(vfy_ct_logs_count(l), 1);
+	vfy_ct_logs_free(&l);
+}
+
 int
 main(void)
 {
 	size_t k;
+
+	T_RUN(test_parse_same_as_load);
+	T_RUN(test_parse_errors);
+	T_RUN(test_parse_unreadable_retired_date);
 
 	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
 		char label[160];
