@@ -391,6 +391,44 @@ worker_stop(struct rcv_server *srv)
 		ev_break(srv->loop, EVBREAK_ALL);
 }
 
+/*
+ * Step 9 through the server, so SIGHUP can swap the log list: the check is
+ * synchronous, no verification holds the old list across a reload.
+ */
+static int
+srv_ct_check(void *arg, const struct vfy_chain *chain, time_t now, unsigned min_scts,
+    char *why, size_t whylen)
+{
+	struct rcv_server *srv = arg;
+
+	if (srv->ct_logs == NULL) {
+		snprintf(why, whylen, "ct_log_list %s is unusable: Certificate Transparency fails closed",
+		    srv->cfg->ct_log_list);
+		return -1;
+	}
+	return vfy_ct_chain_check(srv->ct_logs, chain, now, min_scts, why, whylen);
+}
+
+/* SIGHUP: read ct_log_list again; a bad new list keeps the old one. */
+static void
+reload_ct_logs(struct rcv_server *srv)
+{
+	struct vfy_ct_logs *l = NULL;
+	char err[256];
+
+	if (srv->cfg->ct_log_list[0] == '\0')
+		return;
+	if (vfy_ct_logs_load(srv->cfg->ct_log_list, &l, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ct_log_list: %s\" "
+		    "kept=%s", err, srv->ct_logs ? "previous list" : "none (CT fails closed)");
+		return;
+	}
+	vfy_ct_logs_free(&srv->ct_logs);
+	srv->ct_logs = l;
+	rcv_log(RCV_LOG_INFO, "conn=- event=reload ct_log_list=%s logs=%zu", srv->cfg->ct_log_list,
+	    vfy_ct_logs_count(l));
+}
+
 static void
 sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -408,6 +446,7 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		/* connections hold a reference to the old context */
 		wolfSSL_CTX_free(srv->ctx);
 		srv->ctx = ctx;
+		reload_ct_logs(srv);
 		if (srv->vfy && vfy_reload(srv->vfy, srv->cfg->ca_file[0] ? srv->cfg->ca_file : NULL,
 		    err, sizeof(err)) != 0)
 			rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"trust: %s\"", err);
@@ -480,11 +519,9 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			 * restarted into the same error) */
 			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0)
 				rcv_log(RCV_LOG_ERR, "conn=- event=start warning=\"ct_log_list unusable, "
-				    "Certificate Transparency fails closed\" why=\"%s\"", err);
-			else {
-				vo.ct_check = vfy_ct_chain_check;
-				vo.ct_arg = srv->ct_logs;
-			}
+				    "Certificate Transparency fails closed until a reload reads it\" why=\"%s\"", err);
+			vo.ct_check = srv_ct_check;
+			vo.ct_arg = srv;
 		}
 		if (vfy_init(&srv->vfy, srv->loop, &vo, err, sizeof(err)) != 0) {
 			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"verify: %s\"", err);

@@ -98,7 +98,7 @@ trust_anchor_file =
 timeout = 2s
 [verify]
 ca_file = $1
-ct_log_list = $PKI/log_list.json
+ct_log_list = $T_TMP/live_log_list.json
 [lmtp]
 target = unix:$DOVECOT_SOCKET
 spool_dir = $T_TMP/spool
@@ -118,6 +118,7 @@ gw_stop() {
 	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
 	wait "$GW_PID" 2>/dev/null
 }
+cp "$PKI/log_list.json" "$T_TMP/live_log_list.json"
 mkconf "$P/ca_bundle.pem"
 gw_start || { t_fail gateway_start "no listener; $(tail -3 "$T_TMP/gw.log")"; exit 1; }
 
@@ -186,6 +187,28 @@ out=$("$SEND" --to-domain f.test --unbound-conf "$DNS_UNBOUND_CONF" --resolve "m
 	--chain "$P/chain.pem" --rcpt bob@f.test --message "$T_TMP/m.disc" 2>&1)
 rc=$?
 t_check discovery_target_down_aborts "rc $rc: $out" bash -c '[ "$1" = 2 ] && [[ "$2" == *"no SRV target"* ]]' _ "$rc" "$out"
+
+# SIGHUP re-reads ct_log_list (and drops cached verdicts); a broken new list
+# keeps the previous one
+hup_wait() {	# WANT-LOG-REGEX
+	local before n
+	before=$(grep -cE "$1" "$T_TMP/gw.log")
+	kill -HUP "$GW_PID"
+	for n in $(seq 50); do
+		[ "$(grep -cE "$1" "$T_TMP/gw.log")" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+echo '{"operators": [' >"$T_TMP/live_log_list.json"
+t_check ct_reload_broken_logged "no reload failure logged" hup_wait 'event=reload result=fail why="ct_log_list: .*kept=previous list'
+case_ ct_reload_broken_keeps_previous pkix.rt.test email_delivered 1 "$PKI/ct_p521.key" "$PKI/ct_p521.chain"
+cp /work/shared/ct-fixtures/loglist_real.json "$T_TMP/live_log_list.json"
+t_check ct_reload_logged "no reload logged" hup_wait 'event=reload ct_log_list=.* logs=[1-9]'
+case_ ct_reload_test_logs_gone pkix.rt.test error=authentication_failed 0 "$PKI/ct_p521.key" "$PKI/ct_p521.chain"
+cp "$PKI/log_list.json" "$T_TMP/live_log_list.json"
+hup_wait 'event=reload ct_log_list=.* logs=3$'
+case_ ct_reload_test_logs_back pkix.rt.test email_delivered 1 "$PKI/ct_p521.key" "$PKI/ct_p521.chain"
 
 # untrusted CA: the same chain with another trust store
 gw_stop
