@@ -28,7 +28,7 @@ usage(FILE *f)
 	    "       smtpsec-gateway -t -c FILE\n"
 	    "       smtpsec-gateway -c FILE --print-dns DOMAIN\n"
 	    "\n"
-	    "  -c, --config FILE     configuration (default /etc/smtpsec/gateway.conf)\n"
+	    "  -c, --config FILE     configuration (default /etc/smtpsec/smtpsec-gateway.conf)\n"
 	    "  -f, -d, --foreground  stay in the foreground, log to stderr\n"
 	    "  -t, --test            check the configuration and exit 0 (ok) or 1\n"
 	    "  -v, --verbose         debug logging\n"
@@ -104,7 +104,7 @@ main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf = "/etc/smtpsec/gateway.conf", *dns = NULL;
+	const char *conf = "/etc/smtpsec/smtpsec-gateway.conf", *dns = NULL;
 	static struct rcv_config cfg;
 	int foreground = 0, test = 0, skip = 0, workers = -1, ch, fds[RCV_CONFIG_MAX_LISTEN];
 	char err[512];
