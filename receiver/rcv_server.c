@@ -473,7 +473,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	if (srv->ctx == NULL) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"%s\"", err);
 		free(srv);
-		return 1;
+		return RCV_EXIT_INIT;
 	}
 	memset(&lo, 0, sizeof(lo));
 	lo.target = cfg->lmtp_target;
@@ -487,7 +487,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"lmtp: %s\"", err);
 		wolfSSL_CTX_free(srv->ctx);
 		free(srv);
-		return 1;
+		return RCV_EXIT_INIT;
 	}
 	if (!skip_chain_checks) {
 		struct vfy_options vo;
@@ -529,7 +529,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 				lmtp_deinit(&srv->lmtp);
 			wolfSSL_CTX_free(srv->ctx);
 			free(srv);
-			return 1;
+			return RCV_EXIT_INIT;
 		}
 	}
 	{
@@ -684,6 +684,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	uint64_t *started;
 	unsigned *fails;
 	unsigned i, alive = 0;
+	int init_failed = 0;
 	struct sigaction sa;
 	sigset_t block, old;
 
@@ -750,6 +751,14 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				alive--;
 				if (m_term)
 					break;
+				if (WIFEXITED(st) && WEXITSTATUS(st) == RCV_EXIT_INIT) {
+					/* its reason is logged; the same set-up would fail again */
+					rcv_log(RCV_LOG_ERR, "conn=- event=worker_init_failed pid=%d "
+					    "action=stopping the gateway", (int)p);
+					init_failed = 1;
+					m_term = 1;
+					break;
+				}
 				rcv_log(RCV_LOG_WARN, "conn=- event=worker_died pid=%d status=%d", (int)p, st);
 				/* restart with backoff: a worker that dies young waits
 				 * 2^fails * 100 ms, at most 30 s */
@@ -781,6 +790,6 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	free(pid);
 	free(started);
 	free(fails);
-	rcv_log(RCV_LOG_INFO, "conn=- event=exit");
-	return 0;
+	rcv_log(RCV_LOG_INFO, "conn=- event=exit%s", init_failed ? " result=fail" : "");
+	return init_failed ? 1 : 0;
 }

@@ -91,8 +91,13 @@ int rcv_server_bind(const struct rcv_config *cfg, int *fds_r, char *err, size_t 
 int rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds,
     unsigned workers, int skip_chain_checks);
 
+/* Exit code of a worker that could not start (certificate, key, LMTP or
+ * verification set-up): restarting it cannot help, so the master stops
+ * the gateway and exits non-zero (EX_CONFIG). */
+#define RCV_EXIT_INIT 78
+
 /* Run one worker loop in this process on the given sockets; returns the
- * exit code. */
+ * exit code (RCV_EXIT_INIT when it could not start). */
 int rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds,
     int skip_chain_checks);
 

@@ -2,7 +2,8 @@
 # Gateway limits and transport options (SMTPSEC.md 1, 7) that need no
 # mailstore: the global connection cap, the idle timeout's unreferenced
 # service_unavailable, running out of descriptors on accept (no busy loop),
-# and TLS 1.2 only when min_version = 1.2.
+# TLS 1.2 only when min_version = 1.2, and a worker that cannot start
+# (spool_dir not a directory) stopping the gateway instead of a restart loop.
 . "$(dirname "$0")/lib.sh"
 
 GW=$BUILD/smtpsec-gateway
@@ -110,4 +111,23 @@ t_check tls12_when_configured "$out" bash -c '[[ "$1" == *"tls version=TLSv1.2"*
 out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --no-hello --wait 0.5 2>&1)
 t_check tls13_still_preferred "$out" grep -q "tls version=TLSv1.3" <<<"$out"
 gw_stop
+
+# --- a worker that cannot start stops the gateway (exit 1), no restart loop ---
+mkconf 1.3
+: >"$P/notadir"
+sed -i "s|^spool_dir = .*|spool_dir = $P/notadir|" "$P/gw.conf"
+: >"$P/gw.log"
+"$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks >>"$P/gw.log" 2>&1 &
+GW_PID=$!
+t_track_pid "$GW_PID"
+for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$GW_PID" 2>/dev/null; then
+	t_fail worker_init_failure_stops "gateway still running after 10 s: $(tail -2 "$P/gw.log" | tr '\n' ' ')"
+	gw_stop
+else
+	wait "$GW_PID"
+	rc=$?
+	t_check worker_init_failure_stops "rc $rc: $(tail -3 "$P/gw.log" | tr '\n' ' ')" \
+		bash -c '[ "$1" = 1 ] && grep -q "spool_dir .*Not a directory" "$2" && grep -q "event=worker_init_failed" "$2" && ! grep -q "event=worker_died" "$2"' _ "$rc" "$P/gw.log"
+fi
 exit 0
