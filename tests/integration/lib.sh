@@ -60,6 +60,23 @@ t_check() {
 	if "$@"; then t_pass "$name"; else t_fail "$name" "$why"; fi
 }
 
+# t_expect NAME WANT-EXIT REGEX COMMAND...: run COMMAND; one case that
+# passes when it exits WANT-EXIT and its output (stdout+stderr) matches the
+# extended REGEX.
+t_expect() {
+	local name=$1 want=$2 re=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		t_fail "$name" "exit $rc, want $want: $(grep -E '^result|^step|^smtpsec' <<<"$out" | tr '\n' ' ')"
+	elif ! grep -qE "$re" <<<"$out"; then
+		t_fail "$name" "no /$re/ in: $(tr '\n' ' ' <<<"$out")"
+	else
+		t_pass "$name"
+	fi
+}
+
 # A free TCP port on 127.0.0.1 (bound by the kernel, then released).
 t_free_port() {
 	python3 - <<'PY' 2>/dev/null || perl -MIO::Socket::INET -e 'my $s=IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1:0") or die; print $s->sockport, "\n"'
