@@ -1,7 +1,6 @@
 /*
- * vfy_sig: Email signature verification with wolfCrypt (SMTPSEC.md 2.4).
- * Keys live on the stack for the duration of one call and are freed on
- * every path.
+ * vfy_sig: Email signature verification with wolfCrypt (SMTPSEC.md 2.4),
+ * one-shot or as a stream; keys are freed on every path.
  */
 #include "verify/vfy_sig.h"
 
@@ -99,68 +98,191 @@ vfy_sig_key_for_alg(uint16_t alg)
 	}
 }
 
-/* Hash in bounded steps so a large message needs no 32-bit length. */
-static int
-digest(enum vfy_key_type kt, const uint8_t *msg, size_t len, uint8_t *out, size_t *out_len)
+/*
+ * The signature as a stream: the message arrives in pieces (the receiver
+ * feeds the body as it is read, so no second pass over it is needed, and a
+ * large body spooled to disk is never mapped for this).  EdDSA uses
+ * wolfCrypt's streaming verify; ECDSA hashes incrementally.
+ */
+struct vfy_sig_stream {
+	enum vfy_key_type kt;
+	uint8_t sig[132];
+	size_t sig_len;
+	uint8_t pub[133];
+	size_t pub_len;
+	uint64_t len;
+	int failed;
+	union {
+		ed25519_key ed25519;
+		ed448_key ed448;
+		wc_Sha256 sha256;
+		wc_Sha512 sha512;	/* SHA-384 shares the SHA-512 state type */
+	} u;
+};
+
+static size_t
+sig_len_for(enum vfy_key_type kt)
 {
-	const size_t step = 1u << 30;
-	size_t off = 0;
-	int r = 0;
-
-	if (kt == VFY_KEY_P256) {
-		wc_Sha256 h;
-
-		if (wc_InitSha256(&h) != 0)
-			return -1;
-		for (; off < len && r == 0; off += step)
-			r = wc_Sha256Update(&h, msg + off, (word32)(len - off < step ? len - off : step));
-		if (r == 0)
-			r = wc_Sha256Final(&h, out);
-		wc_Sha256Free(&h);
-		*out_len = 32;
-	} else {
-		wc_Sha512 h;	/* SHA-384 shares the SHA-512 state type */
-
-		if (kt == VFY_KEY_P384) {
-			if (wc_InitSha384(&h) != 0)
-				return -1;
-			for (; off < len && r == 0; off += step)
-				r = wc_Sha384Update(&h, msg + off, (word32)(len - off < step ? len - off : step));
-			if (r == 0)
-				r = wc_Sha384Final(&h, out);
-			wc_Sha384Free(&h);
-			*out_len = 48;
-		} else {
-			if (wc_InitSha512(&h) != 0)
-				return -1;
-			for (; off < len && r == 0; off += step)
-				r = wc_Sha512Update(&h, msg + off, (word32)(len - off < step ? len - off : step));
-			if (r == 0)
-				r = wc_Sha512Final(&h, out);
-			wc_Sha512Free(&h);
-			*out_len = 64;
-		}
+	switch (kt) {
+	case VFY_KEY_ED25519: return 64;
+	case VFY_KEY_ED448: return 114;
+	case VFY_KEY_P256: return 64;
+	case VFY_KEY_P384: return 96;
+	case VFY_KEY_P521: return 132;
+	default: return 0;
 	}
-	return r == 0 ? 0 : -1;
+}
+
+struct vfy_sig_stream *
+vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const uint8_t *sig,
+    size_t sig_len, int *rc_r, const char **why_r)
+{
+	enum vfy_key_type kt, want = vfy_sig_key_for_alg(alg);
+	struct vfy_sig_stream *st;
+	const uint8_t *pub;
+	size_t pub_len;
+	int r = -1;
+
+	*why_r = "";
+	*rc_r = VFY_SIG_MISMATCH;
+	if (want == VFY_KEY_UNKNOWN) {
+		*why_r = "unknown signature algorithm";
+		return NULL;
+	}
+	*rc_r = VFY_SIG_BADKEY;
+	if (vfy_spki_parse(spki, spki_len, &kt, &pub, &pub_len) < 0) {
+		*why_r = "unparsable public key";
+		return NULL;
+	}
+	if (kt != want) {
+		*rc_r = VFY_SIG_MISMATCH;
+		*why_r = "signature algorithm does not match the leaf key";
+		return NULL;
+	}
+	*rc_r = VFY_SIG_BAD;
+	if (sig_len != sig_len_for(kt)) {
+		*why_r = "bad signature length";
+		return NULL;
+	}
+	if (pub_len > sizeof(((struct vfy_sig_stream *)0)->pub)) {
+		*rc_r = VFY_SIG_BADKEY;
+		*why_r = "bad EC public key";
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		*why_r = "out of memory";
+		return NULL;
+	}
+	st->kt = kt;
+	memcpy(st->sig, sig, sig_len);
+	st->sig_len = sig_len;
+	memcpy(st->pub, pub, pub_len);
+	st->pub_len = pub_len;
+	switch (kt) {
+	case VFY_KEY_ED25519:
+		if (wc_ed25519_init(&st->u.ed25519) != 0)
+			break;
+		if (wc_ed25519_import_public(pub, (word32)pub_len, &st->u.ed25519) != 0) {
+			wc_ed25519_free(&st->u.ed25519);
+			*rc_r = VFY_SIG_BADKEY;
+			*why_r = "bad Ed25519 public key";
+			free(st);
+			return NULL;
+		}
+		r = wc_ed25519_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed25519, (byte)Ed25519, NULL, 0);
+		if (r != 0)
+			wc_ed25519_free(&st->u.ed25519);
+		break;
+	case VFY_KEY_ED448:
+		if (wc_ed448_init(&st->u.ed448) != 0)
+			break;
+		if (wc_ed448_import_public(pub, (word32)pub_len, &st->u.ed448) != 0) {
+			wc_ed448_free(&st->u.ed448);
+			*rc_r = VFY_SIG_BADKEY;
+			*why_r = "bad Ed448 public key";
+			free(st);
+			return NULL;
+		}
+		r = wc_ed448_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed448, (byte)Ed448, NULL, 0);
+		if (r != 0)
+			wc_ed448_free(&st->u.ed448);
+		break;
+	case VFY_KEY_P256:
+		r = wc_InitSha256(&st->u.sha256);
+		break;
+	case VFY_KEY_P384:
+		r = wc_InitSha384(&st->u.sha512);
+		break;
+	case VFY_KEY_P521:
+		r = wc_InitSha512(&st->u.sha512);
+		break;
+	default:
+		break;
+	}
+	if (r != 0) {
+		*why_r = "signature set-up failed";
+		free(st);
+		return NULL;
+	}
+	*rc_r = VFY_SIG_OK;
+	return st;
+}
+
+void
+vfy_sig_stream_update(struct vfy_sig_stream *st, const uint8_t *p, size_t n)
+{
+	const size_t step = 1u << 30;	/* wolfCrypt lengths are 32-bit */
+
+	while (n > 0 && !st->failed) {
+		word32 k = (word32)(n < step ? n : step);
+		int r = -1;
+
+		switch (st->kt) {
+		case VFY_KEY_ED25519: r = wc_ed25519_verify_msg_update(p, k, &st->u.ed25519); break;
+		case VFY_KEY_ED448: r = wc_ed448_verify_msg_update(p, k, &st->u.ed448); break;
+		case VFY_KEY_P256: r = wc_Sha256Update(&st->u.sha256, p, k); break;
+		case VFY_KEY_P384: r = wc_Sha384Update(&st->u.sha512, p, k); break;
+		case VFY_KEY_P521: r = wc_Sha512Update(&st->u.sha512, p, k); break;
+		default: break;
+		}
+		if (r != 0)
+			st->failed = 1;
+		st->len += k;
+		p += k;
+		n -= k;
+	}
 }
 
 static int
-verify_ecdsa(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, const uint8_t *sig,
-    size_t sig_len, const uint8_t *msg, size_t msg_len, const char **why_r)
+ecdsa_final(struct vfy_sig_stream *st, const char **why_r)
 {
-	int curve = kt == VFY_KEY_P256 ? ECC_SECP256R1 : kt == VFY_KEY_P384 ? ECC_SECP384R1 : ECC_SECP521R1;
+	int curve = st->kt == VFY_KEY_P256 ? ECC_SECP256R1 : st->kt == VFY_KEY_P384 ? ECC_SECP384R1 : ECC_SECP521R1;
 	uint8_t der[2 * 66 + 16], hash[64];
-	word32 der_len = sizeof(der);
-	size_t hash_len = 0, half = sig_len / 2;
+	word32 der_len = sizeof(der), hash_len;
+	size_t half = st->sig_len / 2;
 	ecc_key key;
 	int res = 0, rc;
 
-	if (digest(kt, msg, msg_len, hash, &hash_len) < 0) {
+	if (st->kt == VFY_KEY_P256) {
+		rc = wc_Sha256Final(&st->u.sha256, hash);
+		wc_Sha256Free(&st->u.sha256);
+		hash_len = 32;
+	} else if (st->kt == VFY_KEY_P384) {
+		rc = wc_Sha384Final(&st->u.sha512, hash);
+		wc_Sha384Free(&st->u.sha512);
+		hash_len = 48;
+	} else {
+		rc = wc_Sha512Final(&st->u.sha512, hash);
+		wc_Sha512Free(&st->u.sha512);
+		hash_len = 64;
+	}
+	if (rc != 0 || st->failed) {
 		*why_r = "hash failed";
 		return VFY_SIG_BAD;
 	}
 	/* fixed-width r||s, each left-padded: DER for wolfCrypt */
-	if (wc_ecc_rs_raw_to_sig(sig, (word32)half, sig + half, (word32)half, der, &der_len) != 0) {
+	if (wc_ecc_rs_raw_to_sig(st->sig, (word32)half, st->sig + half, (word32)half, der, &der_len) != 0) {
 		*why_r = "r||s not encodable";
 		return VFY_SIG_BAD;
 	}
@@ -168,12 +290,12 @@ verify_ecdsa(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, const uin
 		*why_r = "ecc init failed";
 		return VFY_SIG_BAD;
 	}
-	if (wc_ecc_import_x963_ex(pub, (word32)pub_len, &key, curve) != 0) {
+	if (wc_ecc_import_x963_ex(st->pub, (word32)st->pub_len, &key, curve) != 0) {
 		wc_ecc_free(&key);
 		*why_r = "bad EC public key";
 		return VFY_SIG_BADKEY;
 	}
-	rc = wc_ecc_verify_hash(der, der_len, hash, (word32)hash_len, &res, &key);
+	rc = wc_ecc_verify_hash(der, der_len, hash, hash_len, &res, &key);
 	wc_ecc_free(&key);
 	if (rc != 0 || res != 1) {
 		*why_r = "ECDSA signature does not verify";
@@ -183,86 +305,62 @@ verify_ecdsa(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, const uin
 }
 
 int
-vfy_sig_verify(const uint8_t *spki, size_t spki_len, uint16_t alg, const uint8_t *sig,
-    size_t sig_len, const uint8_t *msg, size_t msg_len, const char **why_r)
+vfy_sig_stream_end(struct vfy_sig_stream **st_p, const char **why_r)
 {
-	enum vfy_key_type kt, want = vfy_sig_key_for_alg(alg);
-	const uint8_t *pub;
-	size_t pub_len;
-	int res = 0, rc;
+	struct vfy_sig_stream *st = *st_p;
+	int res = 0, rc = -1;
 
 	*why_r = "";
-	if (want == VFY_KEY_UNKNOWN) {
-		*why_r = "unknown signature algorithm";
-		return VFY_SIG_MISMATCH;
-	}
-	if (vfy_spki_parse(spki, spki_len, &kt, &pub, &pub_len) < 0) {
-		*why_r = "unparsable public key";
-		return VFY_SIG_BADKEY;
-	}
-	if (kt != want) {
-		*why_r = "signature algorithm does not match the leaf key";
-		return VFY_SIG_MISMATCH;
-	}
-	if (msg_len > UINT32_MAX && (kt == VFY_KEY_ED25519 || kt == VFY_KEY_ED448)) {
-		*why_r = "message too large for EdDSA";
+	*st_p = NULL;
+	if (st == NULL) {
+		*why_r = "no signature stream";
 		return VFY_SIG_BAD;
 	}
-	switch (kt) {
-	case VFY_KEY_ED25519: {
-		ed25519_key key;
-
-		if (sig_len != 64) {
-			*why_r = "bad signature length";
-			return VFY_SIG_BAD;
-		}
-		if (wc_ed25519_init(&key) != 0)
-			return VFY_SIG_BAD;
-		if (wc_ed25519_import_public(pub, (word32)pub_len, &key) != 0) {
-			wc_ed25519_free(&key);
-			*why_r = "bad Ed25519 public key";
-			return VFY_SIG_BADKEY;
-		}
-		rc = wc_ed25519_verify_msg(sig, (word32)sig_len, msg, (word32)msg_len, &res, &key);
-		wc_ed25519_free(&key);
+	switch (st->kt) {
+	case VFY_KEY_ED25519:
+		if (!st->failed)
+			rc = wc_ed25519_verify_msg_final(st->sig, (word32)st->sig_len, &res, &st->u.ed25519);
+		wc_ed25519_free(&st->u.ed25519);
 		break;
-	}
-	case VFY_KEY_ED448: {
-		ed448_key key;
-
-		if (sig_len != 114) {
-			*why_r = "bad signature length";
-			return VFY_SIG_BAD;
-		}
-		if (wc_ed448_init(&key) != 0)
-			return VFY_SIG_BAD;
-		if (wc_ed448_import_public(pub, (word32)pub_len, &key) != 0) {
-			wc_ed448_free(&key);
-			*why_r = "bad Ed448 public key";
-			return VFY_SIG_BADKEY;
-		}
-		rc = wc_ed448_verify_msg(sig, (word32)sig_len, msg, (word32)msg_len, &res, &key, NULL, 0);
-		wc_ed448_free(&key);
+	case VFY_KEY_ED448:
+		if (!st->failed)
+			rc = wc_ed448_verify_msg_final(st->sig, (word32)st->sig_len, &res, &st->u.ed448);
+		wc_ed448_free(&st->u.ed448);
 		break;
-	}
-	case VFY_KEY_P256:
-	case VFY_KEY_P384:
-	case VFY_KEY_P521: {
-		size_t want_len = kt == VFY_KEY_P256 ? 64 : kt == VFY_KEY_P384 ? 96 : 132;
-
-		if (sig_len != want_len) {
-			*why_r = "bad signature length";
-			return VFY_SIG_BAD;
-		}
-		return verify_ecdsa(kt, pub, pub_len, sig, sig_len, msg, msg_len, why_r);
-	}
 	default:
-		*why_r = "unsupported key";
-		return VFY_SIG_BADKEY;
+		rc = ecdsa_final(st, why_r);
+		free(st);
+		return rc;
 	}
+	free(st);
 	if (rc != 0 || res != 1) {
 		*why_r = "EdDSA signature does not verify";
 		return VFY_SIG_BAD;
 	}
 	return VFY_SIG_OK;
+}
+
+void
+vfy_sig_stream_free(struct vfy_sig_stream **st_p)
+{
+	const char *why;
+
+	if (*st_p != NULL) {
+		(*st_p)->failed = 1;	/* release the state without verifying */
+		(void)vfy_sig_stream_end(st_p, &why);
+	}
+}
+
+int
+vfy_sig_verify(const uint8_t *spki, size_t spki_len, uint16_t alg, const uint8_t *sig,
+    size_t sig_len, const uint8_t *msg, size_t msg_len, const char **why_r)
+{
+	struct vfy_sig_stream *st;
+	int rc;
+
+	st = vfy_sig_stream_begin(spki, spki_len, alg, sig, sig_len, &rc, why_r);
+	if (st == NULL)
+		return rc;
+	vfy_sig_stream_update(st, msg, msg_len);
+	return vfy_sig_stream_end(&st, why_r);
 }

@@ -4,7 +4,7 @@
  * The signing key is the SubjectPublicKeyInfo of the leaf certificate; the
  * algorithm must match it (an Ed25519 key only with ed25519, a P-256 key
  * only with ecdsa_secp256r1_sha256, ...).  ECDSA signatures are fixed-width
- * r||s.  No allocation survives a call; nothing is logged.
+ * r||s.  Nothing is logged.
  */
 #ifndef VFY_SIG_H
 #define VFY_SIG_H
@@ -42,6 +42,19 @@ enum vfy_key_type vfy_sig_key_for_alg(uint16_t alg);
 int vfy_sig_verify(const uint8_t *spki, size_t spki_len, uint16_t alg,
     const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,
     const char **why_r);
+
+/*
+ * The same check over a message given in pieces.  begin returns NULL with
+ * *rc_r (a VFY_SIG_* value) and a reason when the key, algorithm or
+ * signature length already decide; update feeds the next piece; end gives
+ * the result and frees the stream; free drops it unused.
+ */
+struct vfy_sig_stream;
+struct vfy_sig_stream *vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg,
+    const uint8_t *sig, size_t sig_len, int *rc_r, const char **why_r);
+void vfy_sig_stream_update(struct vfy_sig_stream *st, const uint8_t *p, size_t n);
+int vfy_sig_stream_end(struct vfy_sig_stream **st_p, const char **why_r);
+void vfy_sig_stream_free(struct vfy_sig_stream **st_p);
 
 const char *vfy_key_type_name(enum vfy_key_type t);
 
