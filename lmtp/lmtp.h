@@ -122,6 +122,15 @@ struct lmtp_msg {
 	size_t n_rcpt;
 	const struct lmtp_seg *seg;	/* the delivered copy, borrowed until the callback */
 	size_t n_seg;
+	/* Optional: the original message the segments point into.  body_8bit
+	 * (-1 unknown, 0 all bytes < 0x80, 1 some are not) saves scanning it;
+	 * body_mapped says it is a read-only file mapping whose pages may be
+	 * dropped (MADV_DONTNEED) once sent, so a large Email does not stay
+	 * resident while it streams to the mailstore. */
+	const uint8_t *body;
+	size_t body_len;
+	int body_8bit;
+	int body_mapped;
 };
 
 typedef void lmtp_cb(void *arg, const struct lmtp_result *res);

@@ -29,7 +29,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -95,6 +97,8 @@ struct lmtp_tx {
 	size_t n_seg;
 	uint64_t total;
 	int eight_bit, utf8_addr, bad_addr;
+	const uint8_t *body;		/* lmtp_msg.body, if body_mapped */
+	size_t body_len, body_dropped;	/* pages before body + body_dropped were dropped */
 	struct lmtp_rcpt_result *res;	/* owned */
 	size_t *accepted;		/* indexes of recipients given 2xx at RCPT */
 	size_t n_accepted;
@@ -223,6 +227,37 @@ lmtp_dot_stuff(int *at_bol, const uint8_t *in, size_t n, size_t *used_r, uint8_t
 	return o;
 }
 
+static int
+in_body(const uint8_t *body, size_t body_len, const struct lmtp_seg *g)
+{
+	return body != NULL && g->p >= body && g->len <= body_len &&
+	    (size_t)(g->p - body) <= body_len - g->len;
+}
+
+/*
+ * Drop the pages of a mapped body that are sent, up to `upto` (whole pages
+ * only).  Read-only private file pages come back from the page cache if a
+ * retry reads them again, so this only bounds resident memory.
+ */
+static void
+drop_sent(struct lmtp_tx *tx, const struct lmtp_seg *g, size_t upto)
+{
+	static size_t pg;
+	size_t end;
+
+	if (tx->body == NULL || !in_body(tx->body, tx->body_len, g))
+		return;
+	if (pg == 0)
+		pg = (size_t)sysconf(_SC_PAGESIZE);
+	end = (size_t)(g->p - tx->body) + upto;
+	end -= end % pg;
+	if (end > tx->body_dropped && ((uintptr_t)tx->body % pg) == 0) {
+		(void)madvise((void *)(uintptr_t)(tx->body + tx->body_dropped), end - tx->body_dropped,
+		    MADV_DONTNEED);
+		tx->body_dropped = end;
+	}
+}
+
 /* Fill the chunk buffer with the next body bytes (dot-stuffed for DATA). */
 static void
 fill_chunk(struct lmtp_sess *s)
@@ -254,6 +289,7 @@ fill_chunk(struct lmtp_sess *s)
 			    &used, s->chunk + s->chunk_len, LMTP_CHUNK - 8 - s->chunk_len);
 			s->seg_off += used;
 		}
+		drop_sent(tx, g, s->seg_off);
 		if (s->chunk_len >= 1) {
 			s->last2[0] = s->chunk_len >= 2 ? s->chunk[s->chunk_len - 2] : s->last2[1];
 			s->last2[1] = s->chunk[s->chunk_len - 1];
@@ -365,6 +401,7 @@ begin_data(struct lmtp_sess *s)
 	char line[64];
 
 	s->seg_i = s->seg_off = 0;
+	tx->body_dropped = 0;
 	s->at_bol = 1;
 	s->body_done = 0;
 	s->last2[0] = s->last2[1] = 0;
@@ -920,10 +957,20 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 	tx->seg = xcalloc(m->n_seg, sizeof(*tx->seg));
 	memcpy(tx->seg, m->seg, m->n_seg * sizeof(*tx->seg));
 	for (i = 0; i < m->n_seg; i++) {
-		tx->total += m->seg[i].len;
-		for (j = 0; j < m->seg[i].len && !tx->eight_bit; j++)
-			if (m->seg[i].p[j] >= 0x80)
+		const struct lmtp_seg *g = &m->seg[i];
+
+		tx->total += g->len;
+		if (m->body_8bit >= 0 && in_body(m->body, m->body_len, g)) {
+			tx->eight_bit |= m->body_8bit;
+			continue;
+		}
+		for (j = 0; j < g->len && !tx->eight_bit; j++)
+			if (g->p[j] >= 0x80)
 				tx->eight_bit = 1;
+	}
+	if (m->body_mapped) {
+		tx->body = m->body;
+		tx->body_len = m->body_len;
 	}
 	tx->res = xcalloc(m->n_rcpt, sizeof(*tx->res));
 	tx->accepted = xcalloc(m->n_rcpt, sizeof(*tx->accepted));

@@ -302,7 +302,8 @@ scan(struct lmtp_spool *sp)
 		}
 		{
 			struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
-			struct lmtp_msg m = { e->from, (const char *const *)e->rcpt, e->n_rcpt, &seg, 1 };
+			struct lmtp_msg m = { e->from, (const char *const *)e->rcpt, e->n_rcpt, &seg, 1,
+			    e->map, e->map_len, -1, 1 };
 
 			sp->busy = e;
 			lmtp_deliver_spooled(sp->l, &m, e);

@@ -58,7 +58,12 @@ struct rcv_email {
 	uint8_t *map;
 	uint64_t len;
 	int body_err;
+	int body_8bit;		/* some message byte >= 0x80 */
 	const uint8_t *msg;	/* mem or map */
+	/* step 3 while the body arrives: the stream, or the early verdict */
+	struct vfy_sig_stream *sig;
+	int sig_rc;
+	const char *sig_why;
 
 	char **rcpt;
 	size_t n_rcpt;
@@ -216,6 +221,7 @@ email_free(struct rcv_email **e_p)
 		lmtp_cancel(&e->tx);
 	if (e->chk)
 		vfy_check_cancel(&e->chk);
+	vfy_sig_stream_free(&e->sig);
 	if (e->have_copy)
 		lmtp_copy_free(&e->copy);
 	free(e->mem);
@@ -287,6 +293,26 @@ body_to_file(struct rcv_conn *c, struct rcv_email *e)
 	return 0;
 }
 
+/*
+ * Step 3 starts with the body: the Email's head (chain index, algorithm,
+ * signature) is known, so the signature is checked as the bytes arrive and
+ * the message is never read again for it.  Anything unusual (no such
+ * chain yet) leaves e->sig NULL and the pipeline checks the whole message.
+ */
+static void
+sig_begin(struct rcv_conn *c, struct rcv_email *e, const struct rcv_frame *head)
+{
+	const struct rcv_cchain *ch;
+
+	if (e->sig != NULL || e->sig_rc != 0 || head->chain_index >= c->n_chains)
+		return;
+	ch = &c->chains[head->chain_index];
+	if (ch->vc == NULL)
+		return;
+	e->sig = vfy_sig_stream_begin(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, head->algorithm,
+	    head->signature.p, head->signature.len, &e->sig_rc, &e->sig_why);
+}
+
 static void
 body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t *p, size_t n)
 {
@@ -305,6 +331,19 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 	if (offset != e->len) {
 		e->body_err = 1;
 		return;
+	}
+	if (offset == 0)
+		sig_begin(c, e, head);
+	if (e->sig != NULL)
+		vfy_sig_stream_update(e->sig, p, n);
+	if (!e->body_8bit) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (p[i] >= 0x80) {
+				e->body_8bit = 1;
+				break;
+			}
 	}
 	if (e->fd < 0 && (e->len + n > thr) && body_to_file(c, e) < 0) {
 		e->body_err = 1;
@@ -565,8 +604,14 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", ch->why ? ch->why : "bad chain");
 		return;
 	}
-	r = vfy_sig_verify(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, f->algorithm, f->signature.p, f->signature.len,
-	    e->msg, (size_t)e->len, &why);
+	if (e->sig != NULL)	/* fed every body byte as it arrived */
+		r = vfy_sig_stream_end(&e->sig, &why);
+	else if (e->sig_rc != 0) {	/* decided by key, algorithm or length */
+		r = e->sig_rc;
+		why = e->sig_why;
+	} else
+		r = vfy_sig_verify(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, f->algorithm,
+		    f->signature.p, f->signature.len, e->msg, (size_t)e->len, &why);
 	if (r != VFY_SIG_OK) {
 		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
 		return;
@@ -669,6 +714,10 @@ email_deliver(struct rcv_email *e)
 	m.n_rcpt = e->n_rcpt;
 	m.seg = e->copy.seg;
 	m.n_seg = e->copy.n_seg;
+	m.body = e->msg;
+	m.body_len = (size_t)e->len;
+	m.body_8bit = e->body_8bit;
+	m.body_mapped = e->map != NULL;
 	e->tx = lmtp_deliver(srv->lmtp, &m, lmtp_done, e);
 	if (e->tx == NULL)
 		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");

@@ -152,7 +152,7 @@ main(int argc, char **argv)
 	seg.p = map;
 	seg.len = len;
 	for (k = 0; k < copies; k++) {
-		struct lmtp_msg m = { from, rcpts, n_rcpt, &seg, 1 };
+		struct lmtp_msg m = { from, rcpts, n_rcpt, &seg, 1, NULL, 0, -1, 0 };
 
 		pending++;
 		lmtp_deliver(l, &m, done, (void *)k);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,7 +32,8 @@ static volatile int full_level;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char delivered_to[64][64];
 static int n_delivered;
-static uint8_t last_msg[4096];
+static uint8_t last_msg[8192];
+static char last_mail[1100];
 static size_t last_len;
 static char tmpdir[256], sock_path[300];
 
@@ -107,6 +109,9 @@ serve(int c)
 			say(c, "250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
 		else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
 			n_rc = 0;
+			pthread_mutex_lock(&mu);
+			scpy(last_mail, sizeof(last_mail), line);
+			pthread_mutex_unlock(&mu);
 			say(c, "250 2.1.0 OK\r\n");
 		} else if (strncasecmp(line, "RCPT TO:<", 9) == 0) {
 			char *a = line + 9, *e = strchr(a, '>');
@@ -231,7 +236,7 @@ static struct got
 deliver(struct lmtp *l, struct ev_loop *loop, const char *const *rcpt, size_t n)
 {
 	struct lmtp_seg seg[2] = { { head, sizeof(head) - 1 }, { body, sizeof(body) - 1 } };
-	struct lmtp_msg m = { "a@a.test", rcpt, n, seg, 2 };
+	struct lmtp_msg m = { "a@a.test", rcpt, n, seg, 2, NULL, 0, -1, 0 };
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
@@ -337,6 +342,106 @@ t_delivered_streams_segments(void)
 	ev_loop_destroy(loop);
 }
 
+/* lmtp_msg.body_8bit stands for the body's bytes; segments outside the
+ * body are still scanned. */
+static void
+t_body_8bit_hint(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	const char *rc[] = { "h1@b.test" };
+	static const uint8_t head8[] = "X-Head: caf\xc3\xa9\r\n";
+	struct lmtp_seg seg[2] = { { head, sizeof(head) - 1 }, { body, sizeof(body) - 1 } };
+	struct lmtp_msg m = { "a@a.test", rc, 1, seg, 2, body, sizeof(body) - 1, 1, 0 };
+	struct got g;
+
+	T_ASSERT(l != NULL);
+	memset(&g, 0, sizeof(g));
+	lmtp_deliver(l, &m, on_done, &g);
+	run(loop, &g, 10);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	pthread_mutex_lock(&mu);
+	T_ASSERT(strstr(last_mail, "BODY=8BITMIME") != NULL);
+	pthread_mutex_unlock(&mu);
+	/* hint 0 for an ASCII body, 8-bit prepended head: still 8BITMIME */
+	seg[0].p = head8;
+	seg[0].len = sizeof(head8) - 1;
+	m.body_8bit = 0;
+	memset(&g, 0, sizeof(g));
+	lmtp_deliver(l, &m, on_done, &g);
+	run(loop, &g, 10);
+	pthread_mutex_lock(&mu);
+	T_ASSERT(strstr(last_mail, "BODY=8BITMIME") != NULL);
+	pthread_mutex_unlock(&mu);
+	/* hint 0 and an ASCII head: 7-bit */
+	seg[0].p = head;
+	seg[0].len = sizeof(head) - 1;
+	memset(&g, 0, sizeof(g));
+	lmtp_deliver(l, &m, on_done, &g);
+	run(loop, &g, 10);
+	pthread_mutex_lock(&mu);
+	T_ASSERT(strstr(last_mail, "BODY=8BITMIME") == NULL);
+	pthread_mutex_unlock(&mu);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
+/* A body mapped from a file, its sent pages dropped as it goes: the bytes
+ * delivered are still exact, twice (the second time the pages come back
+ * from the page cache). */
+static void
+t_mapped_body_pages_dropped(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	const char *rc[] = { "m1@b.test" };
+	char path[320];
+	uint8_t src[6000], *map;
+	struct lmtp_seg seg[2];
+	struct lmtp_msg m;
+	struct got g;
+	size_t i;
+	int fd, k;
+
+	T_ASSERT(l != NULL);
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i % 78 == 76 ? '\r' : i % 78 == 77 ? '\n' : 'a' + i % 26);
+	snprintf(path, sizeof(path), "%s/mapped", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	T_ASSERT(fd >= 0 && write(fd, src, sizeof(src)) == (ssize_t)sizeof(src));
+	map = mmap(NULL, sizeof(src), PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	T_ASSERT(map != MAP_FAILED);
+	seg[0].p = head;
+	seg[0].len = sizeof(head) - 1;
+	seg[1].p = map;
+	seg[1].len = sizeof(src);
+	memset(&m, 0, sizeof(m));
+	m.mail_from = "a@a.test";
+	m.rcpt = rc;
+	m.n_rcpt = 1;
+	m.seg = seg;
+	m.n_seg = 2;
+	m.body = map;
+	m.body_len = sizeof(src);
+	m.body_8bit = 0;
+	m.body_mapped = 1;
+	for (k = 0; k < 2; k++) {
+		memset(&g, 0, sizeof(g));
+		lmtp_deliver(l, &m, on_done, &g);
+		run(loop, &g, 10);
+		T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+		pthread_mutex_lock(&mu);
+		T_EQ_INT(last_len, sizeof(head) - 1 + sizeof(src));
+		T_ASSERT(memcmp(last_msg + sizeof(head) - 1, src, sizeof(src)) == 0);
+		pthread_mutex_unlock(&mu);
+	}
+	munmap(map, sizeof(src));
+	unlink(path);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
 static void
 t_unknown_among_known(void)
 {
@@ -428,7 +533,7 @@ t_cancel(void)
 	struct lmtp *l = mk(loop, NULL);
 	struct lmtp_seg seg = { body, sizeof(body) - 1 };
 	const char *rc[] = { "c1@b.test" };
-	struct lmtp_msg m = { "a@a.test", rc, 1, &seg, 1 };
+	struct lmtp_msg m = { "a@a.test", rc, 1, &seg, 1, NULL, 0, -1, 0 };
 	struct got g1, g2;
 	struct lmtp_tx *tx;
 
@@ -633,6 +738,8 @@ main(void)
 		return 1;
 	}
 	T_RUN(t_delivered_streams_segments);
+	T_RUN(t_body_8bit_hint);
+	T_RUN(t_mapped_body_pages_dropped);
 	T_RUN(t_unknown_among_known);
 	T_RUN(t_4xx_at_rcpt_fails_whole_email);
 	T_RUN(t_bad_address_refused);
