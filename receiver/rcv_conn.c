@@ -999,6 +999,9 @@ handshake(struct rcv_conn *c)
 	rcv_log(RCV_LOG_INFO, "conn=%08x event=tls version=%s cipher=%s resumed=%d ms=%llu", c->id,
 	    wolfSSL_get_version(c->ssl), wolfSSL_get_cipher_name(c->ssl), wolfSSL_session_reused(c->ssl),
 	    (unsigned long long)(rcv_now_ms() - c->t_start));
+	/* the handshake's keys, hashes and arrays are not needed any more:
+	 * an idle session should cost its record state only */
+	wolfSSL_FreeHandshakeResources(c->ssl);
 	/* SMTPSEC.md 3.1: ServerHello on handshake completion */
 	rcv_wire_enc_server_hello(&b, NULL, 0);
 	rcv_buf_add(&c->out, b.p, b.len);

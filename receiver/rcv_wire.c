@@ -53,6 +53,9 @@ struct rcv_wire {
 	struct rcv_bytes *rcpt;
 	struct rcv_bytes *addr;
 	size_t max_addr_entries;
+	/* trace, rcpt and addr grow on demand: an idle session does not
+	 * hold room for a thousand recipients */
+	size_t cap_trace, cap_rcpt, cap_addr;
 };
 
 #define RCV_FRAME_MIN	11	/* size(8) + type(1) + extensions length(2) */
@@ -82,6 +85,23 @@ rcv_wire_limits_default(struct rcv_wire_limits *l)
 	l->max_extensions = 16;
 }
 
+/* Make room for entry number n (0-based) in an array of elem-sized
+ * entries whose capacity is *cap, doubling from 8. */
+static void *
+grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t c = *cap;
+
+	if (n < c)
+		return arr;
+	c = c ? c * 2 : 8;
+	arr = realloc(arr, c * elem);
+	if (arr == NULL)
+		abort();
+	*cap = c;
+	return arr;
+}
+
 struct rcv_wire *
 rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *body_arg)
 {
@@ -95,11 +115,8 @@ rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *bo
 	w->ext = xcalloc(w->lim.max_extensions, sizeof(*w->ext));
 	w->chains = xcalloc(w->lim.max_chains, sizeof(*w->chains));
 	w->certs = xcalloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
-	w->trace = xcalloc(w->lim.max_trace_headers, sizeof(*w->trace));
-	w->rcpt = xcalloc(w->lim.max_recipients, sizeof(*w->rcpt));
 	/* unknown_address lists come from a server: as many as one Email had */
 	w->max_addr_entries = w->lim.max_recipients;
-	w->addr = xcalloc(w->max_addr_entries, sizeof(*w->addr));
 	return w;
 }
 
@@ -389,6 +406,7 @@ parse_error(struct rcv_wire *w, struct cur *c)
 				return "address overruns its vector";
 			if (w->frame.n_addr == w->max_addr_entries)
 				return "too many addresses";
+			w->addr = grow(w->addr, &w->cap_addr, w->frame.n_addr, sizeof(*w->addr));
 			w->addr[w->frame.n_addr++] = one;
 		}
 	}
@@ -552,6 +570,7 @@ parse_email_head(struct rcv_wire *w)
 			return "trace header overruns its vector";
 		if (w->frame.n_trace == w->lim.max_trace_headers)
 			return "too many trace headers";
+		w->trace = grow(w->trace, &w->cap_trace, w->frame.n_trace, sizeof(*w->trace));
 		w->trace[w->frame.n_trace++] = h;
 	}
 	w->frame.trace = w->trace;
@@ -572,6 +591,7 @@ parse_email_head(struct rcv_wire *w)
 			return "empty recipient address";
 		if (a.len > w->lim.max_address_len)
 			return "recipient address too long";
+		w->rcpt = grow(w->rcpt, &w->cap_rcpt, w->frame.n_rcpt, sizeof(*w->rcpt));
 		w->rcpt[w->frame.n_rcpt++] = a;
 	}
 	w->frame.rcpt = w->rcpt;
