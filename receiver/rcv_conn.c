@@ -36,6 +36,18 @@
 #define RCV_MAX_INFLIGHT	64		/* Emails read but not answered: stop reading */
 #define RCV_OUT_PAUSE		(256u * 1024u)	/* stop reading while this much is unsent */
 #define RCV_OUT_MAX		(4u * 1024u * 1024u)	/* a client that never reads: closed */
+/* Mid-frame, the idle timer restarts only after this many bytes: a client
+ * trickling a frame a few bytes at a time (slowloris) is closed after
+ * idle_timeout instead of holding the session for ever. */
+#define RCV_MIN_WINDOW		(16u * 1024u)
+/* Replies queued but not yet moved to the output: stop reading (a client
+ * that pipelines faster than it reads must not grow the queue). */
+#define RCV_MAX_QUEUED		1024
+/* Input handled per event before the other sessions get a turn. */
+#define RCV_READ_BUDGET		(256u * 1024u)
+/* Protocol errors (illegal_message, frame errors) a session may cause:
+ * then it is closed, like Postfix's smtpd_hard_error_limit. */
+#define RCV_MAX_ERRORS		100
 
 enum rcv_conn_state { RCV_ST_HANDSHAKE = 0, RCV_ST_OPEN, RCV_ST_LINGER, RCV_ST_CLOSED };
 
@@ -111,6 +123,8 @@ struct rcv_conn {
 	int bye_sent;
 	int peer_eof;
 	int tls_want_write;
+	size_t window_bytes;	/* read since the idle timer last restarted */
+	unsigned n_errors;	/* protocol errors so far */
 	const char *close_reason;
 	uint64_t emails;
 };
@@ -769,6 +783,19 @@ store_hello(struct rcv_conn *c, const struct rcv_frame *f)
 	}
 }
 
+/* One more protocol error; past RCV_MAX_ERRORS the session is closed once
+ * the replies so far are out. */
+static void
+count_error(struct rcv_conn *c)
+{
+	if (++c->n_errors <= RCV_MAX_ERRORS || c->closing)
+		return;
+	rcv_log(RCV_LOG_WARN, "conn=%08x event=too_many_errors errors=%u action=close", c->id,
+	    c->n_errors);
+	c->closing = 1;
+	c->close_reason = "too_many_errors";
+}
+
 static void
 on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 {
@@ -800,6 +827,7 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 	queue_error(c, f->number, RCV_ERR_ILLEGAL_MESSAGE, f->number);
 	rcv_log(RCV_LOG_INFO, "conn=%08x event=illegal_message n=%u type=%u", c->id, f->number,
 	    (unsigned)f->type);
+	count_error(c);
 }
 
 static void
@@ -835,6 +863,7 @@ process_input(struct rcv_conn *c)
 				c->close_reason = "framing";
 				break;
 			}
+			count_error(c);
 			if (used == 0 && off < c->in.len) {
 				/* recoverable error with nothing consumed: let the
 				 * decoder skip on the next call */
@@ -851,7 +880,8 @@ static int
 can_read(const struct rcv_conn *c)
 {
 	return c->state == RCV_ST_OPEN && !c->closing && !c->peer_eof &&
-	    c->n_inflight < RCV_MAX_INFLIGHT && c->out.len < RCV_OUT_PAUSE;
+	    c->n_inflight < RCV_MAX_INFLIGHT && c->out.len < RCV_OUT_PAUSE &&
+	    c->rq.n < RCV_MAX_QUEUED;
 }
 
 static int
@@ -883,12 +913,20 @@ conn_read(struct rcv_conn *c)
 {
 	uint8_t buf[RCV_IO_CHUNK];
 	int progress = 0;
+	size_t budget = RCV_READ_BUDGET;
 
 	while (can_read(c)) {
+		if (budget < sizeof(buf)) {
+			/* fairness: continue when the other sessions had a turn */
+			ev_idle_start(c->srv->loop, &c->kick);
+			break;
+		}
 		int r = wolfSSL_read(c->ssl, buf, sizeof(buf));
 
 		if (r > 0) {
 			progress = 1;
+			c->window_bytes += (size_t)r;
+			budget -= (size_t)r;
 			rcv_buf_add(&c->in, buf, (size_t)r);
 			process_input(c);
 			continue;
@@ -907,8 +945,10 @@ conn_read(struct rcv_conn *c)
 			    r == WOLFSSL_ERROR_ZERO_RETURN ? "peer_closed" : "tls_read";
 		break;
 	}
-	if (progress)
+	if (progress && (rcv_wire_idle(c->w) || c->window_bytes >= RCV_MIN_WINDOW)) {
+		c->window_bytes = 0;
 		ev_timer_again(c->srv->loop, &c->timer);
+	}
 }
 
 static void
@@ -1018,12 +1058,17 @@ static void
 discard_input(struct rcv_conn *c)
 {
 	uint8_t sink[RCV_IO_CHUNK];
+	size_t budget = RCV_READ_BUDGET;
 
-	for (;;) {
+	/* bounded like conn_read: a peer that keeps sending must not keep
+	 * the loop here (its close timer, and every other session, wait) */
+	while (budget >= sizeof(sink)) {
 		int r = wolfSSL_read(c->ssl, sink, sizeof(sink));
 
-		if (r > 0)
+		if (r > 0) {
+			budget -= (size_t)r;
 			continue;
+		}
 		r = wolfSSL_get_error(c->ssl, r);
 		if (r == WOLFSSL_ERROR_WANT_WRITE)
 			c->tls_want_write = 1;
@@ -1137,12 +1182,16 @@ linger_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct rcv_conn *c = w->data;
 	char buf[4096];
+	size_t budget = RCV_READ_BUDGET;
 
-	for (;;) {
+	/* bounded: a peer that keeps sending is cut by the linger timer */
+	while (budget >= sizeof(buf)) {
 		ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (r > 0)
+		if (r > 0) {
+			budget -= (size_t)r;
 			continue;
+		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		rcv_conn_free(&c);

@@ -30,6 +30,9 @@
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
 
+/* kernel send buffer per session (Linux doubles it for bookkeeping) */
+#define RCV_SOCK_SNDBUF	(32 * 1024)
+
 /* --- per-IP table ---------------------------------------------------------------- */
 
 static size_t
@@ -289,6 +292,15 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
+		{
+			/* The gateway only sends replies (a few dozen bytes per
+			 * Email): a small kernel send buffer bounds what a client
+			 * that never reads can park in the kernel, per session,
+			 * before our own output limits apply. */
+			int sb = RCV_SOCK_SNDBUF;
+
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		}
 		srv->n_conns++;
 		srv->st.accepted++;
 		RCV_METRIC_ADD(conn_accepted, 1);
@@ -465,6 +477,9 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	size_t i;
 	int rc = 0;
 
+	/* a peer that closes while we write must cost its connection (EPIPE),
+	 * not the worker and every session in it */
+	signal(SIGPIPE, SIG_IGN);
 	g_srv = srv;
 	srv->loop = ev_default_loop(EVFLAG_AUTO);
 	srv->cfg = cfg;
@@ -705,6 +720,8 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	/* a closed log pipe or peer costs an error return, not the process */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
