@@ -123,6 +123,7 @@ struct lmtp {
 	struct lmtp_tx *qhead, *qtail;
 	struct lmtp_stats st;
 	struct lmtp_spool *spool;
+	char why_buf[160];		/* a result's reason built at run time */
 };
 
 static void sess_write(struct lmtp_sess *s);
@@ -899,8 +900,14 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 					if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
 						tx->res[i].status = LMTP_RCPT_SPOOLED;
 				l->st.spooled_rcpts += k;
-			} else
+			} else {
+				/* they stay undelivered: the Email is a temporary
+				 * failure and the sender retries (README, Delivery) */
+				snprintf(l->why_buf, sizeof(l->why_buf),
+				    "4xx after the data and the spool cannot be written: %s", strerror(errno));
+				why = l->why_buf;
 				l->st.spool_write_errors++;
+			}
 			free(rc);
 		}
 	}

@@ -101,7 +101,7 @@ store(struct lmtp_spool *sp, const char *final, const char *from, const char *co
 {
 	char tmp[1100], hdr[512];
 	size_t i;
-	int fd, hl;
+	int fd, hl, saved;
 
 	snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", sp->dir, (int)getpid(), sp->counter++);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -129,9 +129,11 @@ store(struct lmtp_spool *sp, const char *final, const char *from, const char *co
 		goto fail;
 	return 0;
 fail:
+	saved = errno;	/* ENOSPC or EDQUOT, say: what the log shows */
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
+	errno = saved;
 	return -1;
 }
 

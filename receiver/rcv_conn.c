@@ -70,6 +70,7 @@ struct rcv_email {
 	uint8_t *map;
 	uint64_t len;
 	int body_err;
+	int body_errno;			/* why the body could not be stored */
 	int body_8bit;		/* some message byte >= 0x80 */
 	const uint8_t *msg;	/* mem or map */
 	/* step 3 while the body arrives: the stream, or the early verdict */
@@ -361,6 +362,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 	}
 	if (e->fd < 0 && (e->len + n > thr) && body_to_file(c, e) < 0) {
 		e->body_err = 1;
+		e->body_errno = errno;
 		return;
 	}
 	if (e->fd >= 0) {
@@ -373,6 +375,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 				continue;
 			if (r <= 0) {
 				e->body_err = 1;
+				e->body_errno = r < 0 ? errno : ENOSPC;
 				return;
 			}
 			off += (size_t)r;
@@ -501,7 +504,7 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 		n_temp += e->n_rcpt - res->n_rcpt;
 	if (n_temp) {
 		free(unk);
-		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp",
+		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why != NULL ? res->why :
 		    n_ok ? "some recipients temporarily failed after others were delivered" :
 		    "recipient temporarily failed");
 		conn_update(c);
@@ -604,7 +607,13 @@ email_start(struct rcv_conn *c, const struct rcv_frame *f)
 			return;
 		}
 	if (body_finish(e) < 0) {
-		email_fail(e, RCV_ERR_INTERNAL_ERROR, "body", "cannot store the message body");
+		/* a resource failure in the gateway (SMTPSEC.md 5), e.g. a full
+		 * spool_dir: nothing delivered, the sender keeps it and retries */
+		char bwhy[160];
+
+		snprintf(bwhy, sizeof(bwhy), "cannot store the message body in spool_dir: %s",
+		    strerror(e->body_errno ? e->body_errno : errno));
+		email_fail(e, RCV_ERR_INTERNAL_ERROR, "body", bwhy);
 		return;
 	}
 	/* step 2: chain index */
