@@ -2,64 +2,103 @@
 # make bench / make bench-quick: throughput, latency, CPU and memory of the
 # gateway, measured against references taken in the same run on the same
 # machine (these machines are shared and noisy; ratios mean more than
-# absolute figures).  Every load is bounded in count and time.
+# absolute figures).  Every load is bounded in count and time, everything
+# runs on loopback, and every server started here is stopped by PID
+# (tests/integration/lib.sh).
 #
 #   1. end to end into Dovecot vs the same messages straight into the same
 #      Dovecot over LMTP (16 concurrent senders, warm DNS cache)
-#   2. gateway capacity with a do-nothing LMTP sink (smtpsec-lmtpsink)
-#   3. memory: RSS per idle TLS session; a 50 MiB Email vs idle
-#   4. DNS: resolver queries per Email once the cache is warm
+#   2. gateway capacity with a do-nothing LMTP sink (smtpsec-lmtpsink):
+#      Ed25519 and ECDSA P-256 (the gateway's TLS key and the sender's
+#      signing key), 2 KiB and 10 KiB, many Emails per connection; one
+#      Email per connection (handshake-bound) against the raw wolfSSL
+#      handshake rate between two processes (smtpsec-hsbench)
+#   3. DNS: cold cache (every Email from a new sender domain) vs warm, the
+#      in-process cache vs Redis, resolver queries per Email
+#   4. memory: RSS per idle TLS session; a 50 MiB Email's peak RSS vs idle
 #
-# Output: a table, BENCH_OUT (default build/bench/results.json), and one
-# key=value line per target at the end.  BENCH_QUICK=1 makes it short.
+# Output: a table, BENCH_OUT (default build/bench/results.json), a PNG plot
+# next to it when gnuplot is installed, and one key=value line per target
+# at the end.  BENCH_QUICK=1 makes it short.
 export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/lib_nsd.sh"
 . "$(dirname "$0")/../integration/lib_dovecot.sh"
 . "$(dirname "$0")/../integration/lib_redis.sh"
+. "$(dirname "$0")/../integration/lib_pki.sh"
 
 QUICK=${BENCH_QUICK:-0}
 OUT=${BENCH_OUT:-$BUILD/bench/results.json}
 mkdir -p "$(dirname "$OUT")"
 GW=$BUILD/smtpsec-gateway SEND=$BUILD/smtpsec-send LMTPQ=$BUILD/smtpsec-lmtpq SINK=$BUILD/smtpsec-lmtpsink
+HSB=$BUILD/smtpsec-hsbench
 D="$T_SRC/tests/unit/verify/data"
-for b in "$GW" "$SEND" "$LMTPQ" "$SINK"; do [ -x "$b" ] || { echo "bench: $b not built"; exit 1; }; done
-if [ "$QUICK" = 1 ]; then N_E2E=200 N_CAP=2000 IDLE="100 1000"; else N_E2E=2000 N_CAP=20000 IDLE="100 1000 5000"; fi
+for b in "$GW" "$SEND" "$LMTPQ" "$SINK" "$HSB"; do [ -x "$b" ] || { echo "bench: $b not built"; exit 1; }; done
+if [ "$QUICK" = 1 ]; then
+	N_E2E=200 N_CAP=2000 N_HS=600 N_DOM=150 IDLE="100 1000"
+else
+	N_E2E=2000 N_CAP=20000 N_HS=4000 N_DOM=1000 IDLE="100 1000 5000"
+fi
 ulimit -n 20000 2>/dev/null || true
 CONC=16
+START=$(date +%s)
 
-# --- setup: sender zone with DANE-EE, the gateway's certificate ---------------
+# --- setup: PKI, zones ------------------------------------------------------------------
+# Ed25519: the unit-test sender leaf (DANE-EE) and an Ed25519 gateway
+# certificate.  P-256: a run-time leaf from lib_pki.sh and a P-256 gateway
+# certificate.  Both leaves name mx1.example.test and *.w.example.test.
 LEAF=$(sed -n 's/^leaf_spki_sha256 //p' "$D/tlsa.txt")
 P=$T_TMP/pki
 mkdir -p "$P" "$T_TMP/spool"
 chmod 777 "$T_TMP/spool"
-openssl genpkey -algorithm ED25519 -out "$P/gw.key" 2>/dev/null
-openssl req -x509 -new -key "$P/gw.key" -subj "/CN=gw.b.test" -addext subjectAltName=DNS:gw.b.test \
-	-days 30 -out "$P/gw.pem" 2>/dev/null
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+openssl genpkey -algorithm ED25519 -out "$P/gw-ed25519.key" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$P/gw-p256.key" 2>/dev/null
+for k in ed25519 p256; do
+	openssl req -x509 -new -key "$P/gw-$k.key" -subj "/CN=gw.b.test" -addext subjectAltName=DNS:gw.b.test \
+		-days 30 -out "$P/gw-$k.pem" 2>/dev/null
+done
+cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain-ed25519.pem"
+cp "$D/leaf.key" "$P/sender-ed25519.key"
+pki_init >/dev/null 2>&1 && pki_leaf s256 p256 valid "DNS:mx1.example.test,DNS:*.w.example.test" "" ||
+	{ echo "bench: lib_pki could not make the P-256 sender leaf"; exit 1; }
+cp "$PKI/s256.chain" "$P/chain-p256.pem"
+cp "$PKI/s256.key" "$P/sender-p256.key"
+LEAF256=$(pki_spki256 "$PKI/s256.pem")
+cat "$D/root.pem" "$PKI/root.pem" >"$P/ca.pem"
+
 dns_init
 dns_zone example.test signed
 dns_rr example.test "_smtpsec._tcp.example.test. 300 IN SRV 10 10 4650 mx1.example.test."
 dns_rr example.test "_4650._tcp.mx1.example.test. 300 IN TLSA 3 1 1 $LEAF"
+dns_rr example.test "_4650._tcp.mx1.example.test. 300 IN TLSA 3 1 1 $LEAF256"
+# sender domains for the cold-cache runs: dI.example.test, SRV to hI.w.example.test
+# (the leaf's *.w.example.test), TLSA at the target: two new names per Email
+for ((i = 0; i < 2 * N_DOM; i++)); do
+	dns_rr example.test "_smtpsec._tcp.d$i.example.test. 300 IN SRV 10 10 4650 h$i.w.example.test."
+	dns_rr example.test "_4650._tcp.h$i.w.example.test. 300 IN TLSA 3 1 1 $LEAF"
+done
 dns_start || { echo "bench: NSD did not start"; exit 1; }
 dovecot_start bob@b.test || { echo "bench: Dovecot did not start"; exit 1; }
 redis_start || { echo "bench: redis did not start"; exit 1; }
 PORT=$(t_free_port)
+echo "bench: setup done in $(( $(date +%s) - START )) s"
 
-conf() {	# LMTP-TARGET
+KEY=ed25519	# gateway TLS key and sender key of the next load()
+conf() {	# LMTP-TARGET [DNS-CACHE [WORKERS]]
 	cat >"$T_TMP/gw.conf" <<EOF
 [server]
 listen = 127.0.0.1:$PORT
-workers = auto
+workers = ${3:-auto}
 hostname = gw.b.test
 [tls]
-certificate = $P/gw.pem
-key = $P/gw.key
+certificate = $P/gw-$KEY.pem
+key = $P/gw-$KEY.key
 [dns]
 unbound_conf = $DNS_UNBOUND_CONF
 trust_anchor_file =
+cache = ${2:-memory}
 [verify]
-ca_file = $D/root.pem
+ca_file = $P/ca.pem
 ct_log_list =
 [lmtp]
 target = $1
@@ -85,6 +124,7 @@ gw_start() {
 gw_stop() {
 	kill -TERM "$GW_PID" 2>/dev/null
 	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$GW_PID" 2>/dev/null
 	wait "$GW_PID" 2>/dev/null
 }
 gw_pids() { echo "$GW_PID"; pgrep -P "$GW_PID"; }
@@ -102,39 +142,59 @@ rss_kib() {	# resident memory of the gateway's processes
 	done
 	echo "$t"
 }
-hwm_kib() {
-	local t=0 p
-	for p in $(gw_pids); do
-		[ -r "/proc/$p/status" ] && t=$((t + $(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status")))
-	done
-	echo "$t"
-}
 HZ=$(getconf CLK_TCK)
-load() {	# COUNT SIZE [RCPTS...]: smtpsec-send load mode, prints its load line
+# load COUNT SIZE [--opt...] [-- RCPTS...]: smtpsec-send load mode with
+# KEY's sender key; prints its load line(s)
+load() {
 	local n=$1 size=$2; shift 2
-	local r=() x
-	for x in "$@"; do r+=(--rcpt "$x"); done
-	"$SEND" --connect "127.0.0.1:$PORT" --cafile "$P/gw.pem" --servername gw.b.test \
-		--key "$D/leaf.key" --chain "$P/chain.pem" "${r[@]}" --from alice@example.test \
-		--size "$size" --count "$n" --concurrency "$CONC" --load --max-seconds 120 2>&1 | grep '^load '
+	local r=() a=() x rc=0
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	for x in "${@:-bob@b.test}"; do r+=(--rcpt "$x"); done
+	"$SEND" --connect "127.0.0.1:$PORT" --cafile "$P/gw-$KEY.pem" --servername gw.b.test \
+		--key "$P/sender-$KEY.key" --chain "$P/chain-$KEY.pem" "${r[@]}" --from alice@example.test \
+		--size "$size" --count "$n" --concurrency "$CONC" --load --max-seconds 120 "${a[@]}" \
+		>"$T_TMP/load.out" 2>"$T_TMP/load.err" || rc=$?
+	grep '^load' "$T_TMP/load.out"
+	if [ "$rc" != 0 ]; then
+		echo "bench: smtpsec-send exit $rc: $(head -c 300 "$T_TMP/load.err" | tr '\n' ' ')" >&2
+	fi
+	return 0
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -1; }
+stat_total() { rcli HGET smtpsec:stats:total "$1" 2>/dev/null | grep -E '^[0-9]+$' || echo 0; }
+per_email() {	# TICKS-BEFORE TICKS-AFTER EMAILS: gateway CPU us per Email
+	awk -v t=$(($2 - $1)) -v hz="$HZ" -v n="$3" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "na" }'
+}
 ROWS=()
-row() { ROWS+=("$(printf '%-34s %10s %8s %8s %8s %8s %10s %10s' "$@")"); }
+row() { ROWS+=("$(printf '%s|%s|%s|%s|%s|%s|%s|%s' "$@")"); }
+row_load() {	# NAME LOAD-LINE CPU-US
+	row "$1" "$(field msgs_per_s <<<"$2")" "$(field mb_per_s <<<"$2")" "$(field p50_ms <<<"$2")" \
+		"$(field p90_ms <<<"$2")" "$(field p99_ms <<<"$2")" "$3" "$(rss_kib)"
+}
+# measured NAME COUNT SIZE [load args]: one load with the gateway's CPU
+# taken around it; sets L (the load line) and CPU (us per Email)
+measured() {
+	local name=$1 n=$2 size=$3 t0 t1 done_n un; shift 3
+	t0=$(cpu_ticks)
+	L=$(load "$n" "$size" "$@")
+	t1=$(cpu_ticks)
+	done_n=$(field messages <<<"$L")
+	un=$(field unanswered <<<"$L")
+	CPU=$(per_email "$t0" "$t1" "$(( ${done_n:-0} - ${un:-0} ))")
+	[ "$(field delivered <<<"$L")" = "${done_n:-x}" ] ||
+		echo "bench: $name: not every Email delivered: $L" >&2
+	row_load "$name" "$L" "$CPU"
+}
 
 # --- 1. end to end into Dovecot vs direct LMTP ---------------------------------------
 conf "unix:$DOVECOT_SOCKET"
 gw_start || { echo "bench: gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
-load 20 10240 bob@b.test >/dev/null	# warm the DNS and verdict caches
+load 20 10240 >/dev/null	# warm the DNS and verdict caches
 e2e_ratio_10k=
 for size in 10240 102400; do
-	t0=$(cpu_ticks)
-	l=$(load "$N_E2E" "$size" bob@b.test)
-	t1=$(cpu_ticks)
-	gw_rate=$(field msgs_per_s <<<"$l")
-	cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N_E2E" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
-	row "e2e dovecot $((size / 1024))KiB 1 rcpt" "$gw_rate" "$(field mb_per_s <<<"$l")" \
-		"$(field p50_ms <<<"$l")" "$(field p90_ms <<<"$l")" "$(field p99_ms <<<"$l")" "$cpu_us" "$(rss_kib)"
+	measured "e2e dovecot $((size / 1024))KiB 1 rcpt" "$N_E2E" "$size"
+	gw_rate=$(field msgs_per_s <<<"$L")
 	# the ceiling: the same kind of message straight into Dovecot, 16 at once
 	head -c "$size" /dev/zero | tr '\0' 'x' | fold -w 76 | sed 's/$/\r/' |
 		{ printf 'From: alice@example.test\r\nTo: bob@b.test\r\nSubject: direct\r\n\r\n'; cat; } >"$T_TMP/direct.eml"
@@ -148,41 +208,82 @@ for size in 10240 102400; do
 	[ "$size" = 10240 ] && e2e_ratio_10k=$ratio
 	row "  ratio gateway/direct" "$ratio" "" "" "" "" "" ""
 done
-l=$(load "$((N_E2E / 2))" 10240 bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test)
-row "e2e dovecot 10KiB 10 rcpts" "$(field msgs_per_s <<<"$l")" "$(field mb_per_s <<<"$l")" \
-	"$(field p50_ms <<<"$l")" "$(field p90_ms <<<"$l")" "$(field p99_ms <<<"$l")" "-" "$(rss_kib)"
-
-# --- 4. DNS: resolver queries per Email with a warm cache --------------------------
-q0=$(redis-cli -p "$REDIS_PORT" HGET smtpsec:stats:total dns_resolver_queries)
-e0=$(redis-cli -p "$REDIS_PORT" HGET smtpsec:stats:total emails_received)
-load 200 2048 bob@b.test >/dev/null
-sleep 0.5
-q1=$(redis-cli -p "$REDIS_PORT" HGET smtpsec:stats:total dns_resolver_queries)
-e1=$(redis-cli -p "$REDIS_PORT" HGET smtpsec:stats:total emails_received)
-warm_q=$(awk -v q=$(( ${q1:-0} - ${q0:-0} )) -v e=$(( ${e1:-0} - ${e0:-0} )) 'BEGIN { printf "%.3f", (e > 0 ? q / e : -1) }')
-row "dns warm: resolver queries/Email" "$warm_q" "" "" "" "" "" ""
+measured "e2e dovecot 10KiB 10 rcpts" "$((N_E2E / 2))" 10240 -- bob@b.test bob@b.test bob@b.test \
+	bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test
 gw_stop
+dovecot_stop
 
-# --- 2. capacity with a do-nothing LMTP sink ---------------------------------------------
-"$SINK" --unix "$T_TMP/sink.sock" --max-seconds 600 >"$T_TMP/sink.out" 2>&1 &
+# --- 2. capacity with a do-nothing LMTP sink; handshakes ------------------------------------
+"$SINK" --unix "$T_TMP/sink.sock" --max-seconds 3000 >"$T_TMP/sink.out" 2>&1 &
 t_track_pid $!
 t_wait_for 5 test -S "$T_TMP/sink.sock"
-conf "unix:$T_TMP/sink.sock"
-gw_start || { echo "bench: gateway did not start"; exit 1; }
-load 50 2048 bob@b.test >/dev/null
-cap=
-cpu_email=
-for size in 2048 10240; do
-	t0=$(cpu_ticks)
-	l=$(load "$N_CAP" "$size" bob@b.test)
-	t1=$(cpu_ticks)
-	cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N_CAP" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
-	row "capacity sink $((size / 1024))KiB ed25519" "$(field msgs_per_s <<<"$l")" "$(field mb_per_s <<<"$l")" \
-		"$(field p50_ms <<<"$l")" "$(field p90_ms <<<"$l")" "$(field p99_ms <<<"$l")" "$cpu_us" "$(rss_kib)"
-	if [ "$size" = 10240 ]; then cap=$(field msgs_per_s <<<"$l"); cpu_email=$cpu_us; fi
+cap= cpu_email= gw_hs= raw_hs= HS_LINE=
+for KEY in ed25519 p256; do
+	conf "unix:$T_TMP/sink.sock"
+	gw_start || { echo "bench: gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
+	load 100 2048 >/dev/null
+	for size in 2048 10240; do
+		measured "capacity sink $((size / 1024))KiB $KEY" "$N_CAP" "$size"
+		if [ "$size" = 10240 ] && [ "$KEY" = ed25519 ]; then cap=$(field msgs_per_s <<<"$L"); cpu_email=$CPU; fi
+	done
+	# one Email per connection: a full TLS handshake (no resumption: smtpsec-send
+	# never resumes) with wolfSSL's default key share, plus a verified 2 KiB Email
+	measured "1 Email/conn sink 2KiB $KEY" "$N_HS" 2048 --per-conn 1
+	[ "$KEY" = ed25519 ] && gw_hs=$(field msgs_per_s <<<"$L")
+	gw_stop
+	# the raw rate: the same certificate and key, the same client set-up,
+	# concurrency and number of server processes, no Email
+	h=$("$HSB" --cert "$P/gw-$KEY.pem" --key "$P/gw-$KEY.key" --cafile "$P/gw-$KEY.pem" \
+		--servername gw.b.test --workers "$(nproc)" --concurrency "$CONC" --count "$N_HS" --max-seconds 60)
+	echo "bench: $h"
+	row "raw wolfSSL handshakes $KEY" "$(field hs_per_s <<<"$h")" "-" "-" "-" "-" "$(field server_cpu_us_per_hs <<<"$h")" "-"
+	[ "$KEY" = ed25519 ] && { raw_hs=$(field hs_per_s <<<"$h"); HS_LINE=$h; }
+	r=$(awk -v a="$(field msgs_per_s <<<"$L")" -v b="$(field hs_per_s <<<"$h")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	row "  ratio gateway/raw $KEY" "$r" "" "" "" "" "" ""
+done
+KEY=ed25519
+handshake_ratio=$(awk -v a="${gw_hs:-0}" -v b="${raw_hs:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
+
+# --- 3. DNS: cold vs warm, in-process vs Redis -----------------------------------------------
+# Each cold pass sends one Email from each of N_DOM new sender domains; the
+# warm pass sends the same again.  With the in-process cache each worker
+# has its own cache, so a domain first seen by the other worker is a miss.
+warm_q=
+dns_pass() {	# NAME FIRST-DOMAIN
+	local q0 e0 q1 e1 q
+	sleep 0.5
+	q0=$(stat_total dns_resolver_queries) e0=$(stat_total emails_received)
+	measured "$1" "1" 2048 --from-domains "$N_DOM" --from-first "$2"
+	sleep 0.6	# one stats flush (200 ms) and then some
+	q1=$(stat_total dns_resolver_queries) e1=$(stat_total emails_received)
+	q=$(awk -v q=$((q1 - q0)) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.3f", q / e; else print "na" }')
+	row "  resolver queries/Email" "$q" "" "" "" "" "" ""
+	Q=$q
+}
+for cache in memory redis; do
+	conf "unix:$T_TMP/sink.sock" "$cache"
+	gw_start || { echo "bench: gateway did not start"; exit 1; }
+	first=0
+	[ "$cache" = redis ] && first=$N_DOM
+	dns_pass "dns cold $cache cache ${N_DOM} domains" "$first"
+	dns_pass "dns warm $cache cache ${N_DOM} domains" "$first"
+	# the steady state: one sender domain, caches warm
+	load 100 2048 >/dev/null
+	sleep 0.5
+	q0=$(stat_total dns_resolver_queries) e0=$(stat_total emails_received)
+	measured "dns warm $cache cache 1 domain" "$((N_CAP / 10))" 2048
+	sleep 0.6
+	q1=$(stat_total dns_resolver_queries) e1=$(stat_total emails_received)
+	q=$(awk -v q=$((q1 - q0)) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.3f", q / e; else print "na" }')
+	row "  resolver queries/Email" "$q" "" "" "" "" "" ""
+	[ "$cache" = memory ] && warm_q=$q
+	gw_stop
 done
 
-# --- 3. memory: idle TLS sessions, and one 50 MiB Email ----------------------------------
+# --- 4. memory: idle TLS sessions, and one 50 MiB Email ----------------------------------
+conf "unix:$T_TMP/sink.sock"
+gw_start || { echo "bench: gateway did not start"; exit 1; }
+load 50 2048 >/dev/null
 idle_base=$(rss_kib)
 per_conn=
 for n in $IDLE; do
@@ -194,56 +295,115 @@ ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 conns = []
+t0 = time.time()
 for i in range(n):
+    if time.time() - t0 > 150:
+        break
     s = socket.create_connection(("127.0.0.1", port))
     t = ctx.wrap_socket(s)
     t.recv(12)                     # the ServerHello frame: the session is up
     t.sendall(bytes.fromhex("000000000000000f02000000000000"))   # ClientHello, no chains
     conns.append(t)
-open(flag, "w").write("up\n")
+open(flag, "w").write("%d\n" % len(conns))
 time.sleep(30)
 PY
 	ppid=$!
-	t_wait_for 120 test -f "$T_TMP/idle.$n"
+	t_wait_for 160 test -s "$T_TMP/idle.$n"
 	sleep 1
+	got=$(cat "$T_TMP/idle.$n" 2>/dev/null || echo 0)
 	rss=$(rss_kib)
-	kib=$(awk -v r="$rss" -v b="$idle_base" -v n="$n" 'BEGIN { printf "%.1f", (r - b) / n }')
-	row "idle TLS sessions: $n" "-" "-" "-" "-" "-" "-" "$rss"
+	kib=$(awk -v r="$rss" -v b="$idle_base" -v n="${got:-0}" 'BEGIN { if (n > 0) printf "%.1f", (r - b) / n; else print "na" }')
+	row "idle TLS sessions: $got" "-" "-" "-" "-" "-" "-" "$rss"
 	row "  KiB per idle session" "$kib" "" "" "" "" "" ""
 	per_conn=$kib
 	kill "$ppid" 2>/dev/null
 	wait "$ppid" 2>/dev/null
 	sleep 1
 done
-# a fresh gateway, so its peak is not the idle sessions' above
 gw_stop
-gw_start || { echo "bench: gateway did not restart"; exit 1; }
-load 2 2048 bob@b.test >/dev/null
-sleep 0.5
-idle_now=$(hwm_kib)
-load 1 52428800 bob@b.test >"$T_TMP/big.out"
-grep -q 'delivered=1' "$T_TMP/big.out" || echo "bench: the 50 MiB Email was not delivered: $(cat "$T_TMP/big.out" "$T_TMP/big.err" 2>/dev/null | tail -3)"
-after=$(hwm_kib)
-big_delta=$(awk -v a="$after" -v b="$idle_now" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
-grep -q 'delivered=1' "$T_TMP/big.out" || big_delta=na	# no figure from a failed send
-row "one 50 MiB Email: peak RSS - idle" "${big_delta}MiB" "$(field mb_per_s <"$T_TMP/big.out")" "" "" "" "" "$after"
+# The 50 MiB Email as t_big_email.sh sends it: one worker (so its peak is
+# the one that took the Email), a warm-up Email first, then the worker's
+# VmHWM before and after.  A fresh gateway, so the idle sessions above are
+# not its peak.
+conf "unix:$T_TMP/sink.sock" memory 1
+gw_start || { echo "bench: gateway did not start"; exit 1; }
+big_delta=
+"$SEND" --connect "127.0.0.1:$PORT" --cafile "$P/gw-$KEY.pem" --servername gw.b.test --key "$P/sender-$KEY.key" \
+	--chain "$P/chain-$KEY.pem" --rcpt bob@b.test --size 20000 --from alice@example.test --max-seconds 30 >"$T_TMP/warm.out" 2>&1
+W=$(pgrep -P "$GW_PID" | head -1)
+hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$W/status" 2>/dev/null; }
+before=$(hwm)
+s0=$(date +%s%N)
+"$SEND" --connect "127.0.0.1:$PORT" --cafile "$P/gw-$KEY.pem" --servername gw.b.test --key "$P/sender-$KEY.key" \
+	--chain "$P/chain-$KEY.pem" --rcpt bob@b.test --size $((50 * 1024 * 1024)) --from alice@example.test \
+	--max-seconds 120 >"$T_TMP/big.out" 2>&1
+s1=$(date +%s%N)
+after=$(hwm)
+if ! grep -q 'reply n=1 email_delivered' "$T_TMP/warm.out"; then
+	echo "bench: no 50 MiB figure: the warm-up Email was not delivered: $(tail -2 "$T_TMP/warm.out" | tr '\n' ' ')"
+elif ! grep -q 'reply n=1 email_delivered' "$T_TMP/big.out"; then
+	echo "bench: no 50 MiB figure: the 50 MiB Email was not delivered: $(tail -3 "$T_TMP/big.out" | tr '\n' ' ')"
+elif [ -z "$before" ] || [ -z "$after" ]; then
+	echo "bench: no 50 MiB figure: cannot read the worker's VmHWM"
+else
+	big_delta=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.1f", (a - b) / 1024 }')
+fi
+big_mbs=$(awk -v ns=$((s1 - s0)) 'BEGIN { printf "%.1f", 52428800 / (ns / 1e9) / 1e6 }')
+row "one 50 MiB Email: worker peak - idle" "${big_delta:-na}MiB" "$big_mbs" "" "" "" "" "$after"
 gw_stop
 
 # --- report -----------------------------------------------------------------------------
 echo
-printf '%-34s %10s %8s %8s %8s %8s %10s %10s\n' scenario msgs/s MB/s p50_ms p90_ms p99_ms cpu_us/Email rss_KiB
-for r in "${ROWS[@]}"; do echo "$r"; done
-python3 - "$OUT" "${ROWS[@]}" <<'PY'
+fmt='%-40s %10s %8s %8s %8s %8s %12s %10s\n'
+printf "$fmt" scenario msgs/s MB/s p50_ms p90_ms p99_ms cpu_us/Email rss_KiB
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r a b c d e f g h <<<"$r"
+	printf "$fmt" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
+done
+echo "handshakes (Ed25519, no resumption): gateway $gw_hs/s (1 Email per connection), raw wolfSSL $raw_hs/s: $HS_LINE"
+keys=(e2e_ratio="${e2e_ratio_10k:-na}" capacity_msgs_per_s="${cap:-na}" cpu_us_per_email="${cpu_email:-na}"
+	handshake_ratio="${handshake_ratio:-na}" rss_kib_per_idle_conn="${per_conn:-na}"
+	big_email_rss_delta_mib="${big_delta:-na}" warm_resolver_queries_per_email="${warm_q:-na}")
+python3 - "$OUT" "${#ROWS[@]}" "${ROWS[@]}" "${keys[@]}" <<'PY'
 import json, sys
-rows = [r.split() for r in sys.argv[2:]]
-json.dump({"rows": sys.argv[2:]}, open(sys.argv[1], "w"), indent=1)
+out, n = sys.argv[1], int(sys.argv[2])
+rows, keys = sys.argv[3:3 + n], sys.argv[3 + n:]
+cols = ["scenario", "msgs_per_s", "mb_per_s", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_email", "rss_kib"]
+json.dump({"rows": [dict(zip(cols, r.split("|"))) for r in rows],
+           "keys": dict(k.split("=", 1) for k in keys)}, open(out, "w"), indent=1)
 PY
 echo "results: $OUT"
+# the plot: throughput and latency of the load scenarios
+PNG=${OUT%.json}.png
+if command -v gnuplot >/dev/null 2>&1; then
+	for r in "${ROWS[@]}"; do
+		IFS='|' read -r a b c d e f g h <<<"$r"
+		[[ "$d" =~ ^[0-9.]+$ ]] || continue
+		printf '"%s" %s %s %s\n' "$a" "$b" "$d" "$f"
+	done >"$T_TMP/plot.dat"
+	gnuplot <<EOF 2>"$T_TMP/gnuplot.err" && echo "plot: $PNG" || echo "bench: plot skipped: gnuplot failed: $(head -2 "$T_TMP/gnuplot.err")"
+set terminal pngcairo size 1400,900 noenhanced font ",9"
+set output "$PNG"
+set multiplot layout 2,1 title "smtpsec-gateway bench $(date -u +%Y-%m-%dT%H:%MZ) ($([ "$QUICK" = 1 ] && echo quick || echo full))"
+set style data histograms
+set style fill solid 0.8
+set boxwidth 0.8
+set grid ytics
+set xtics rotate by -30 left
+set bmargin 8
+set ylabel "Emails/s"
+plot "$T_TMP/plot.dat" using 2:xtic(1) title "throughput" lc rgb "#3b6ea5"
+set ylabel "latency ms"
+set logscale y
+plot "$T_TMP/plot.dat" using 3:xtic(1) title "p50" lc rgb "#6aa84f", "" using 4 title "p99" lc rgb "#cc4125"
+unset multiplot
+EOF
+else
+	echo "bench: plot skipped: gnuplot is not installed (apt-get install gnuplot-nox)"
+fi
+echo "bench: $(( $(date +%s) - START )) s"
 echo
-echo "e2e_ratio=${e2e_ratio_10k:-na}"
-echo "capacity_msgs_per_s=${cap:-na}"
-echo "cpu_us_per_email=${cpu_email:-na}"
-echo "handshake_ratio=na"
-echo "rss_kib_per_idle_conn=${per_conn:-na}"
-echo "big_email_rss_delta_mib=${big_delta:-na}"
-echo "warm_resolver_queries_per_email=${warm_q:-na}"
+for k in "${keys[@]}"; do
+	case $k in *=na) echo "bench: ${k%=na}: no figure (see the bench: lines above)" ;; esac
+done
+for k in "${keys[@]}"; do echo "$k"; done

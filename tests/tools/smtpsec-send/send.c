@@ -44,6 +44,8 @@ struct opts {
 	const char *raw[MAX_ITEMS];
 	size_t n_raw;
 	unsigned long count, concurrency, size, window;
+	unsigned long per_conn, from_domains, from_first;	/* load mode */
+	int group;
 	double max_seconds, wait_seconds;
 	const char *from;
 	const char *to_domain, *unbound_conf, *trust_anchor;
@@ -75,6 +77,9 @@ static unsigned long n_delivered, n_failed, n_answered;
 static double *lat;
 static size_t n_lat;
 static uint64_t bytes_sent_msgs;
+static size_t next_frame;		/* --from-domains: every Email its own frame */
+static unsigned long emails_left;	/* --per-conn: not yet given to a connection */
+static unsigned long n_conns, n_conns_failed;
 
 static double
 now_s(void)
@@ -106,6 +111,12 @@ usage(FILE *f)
 	    "  --hello-version N      ClientHello version (default 0)\n"
 	    "  --wait S               with raw frames: wait S s for replies (default 1)\n"
 	    "  --quiet\n"
+	    "Load mode:\n"
+	    "  --per-conn N           at most N Emails per connection, then a new one\n"
+	    "                         (1: one Email per connection, handshake-bound)\n"
+	    "  --from-domains N       N Emails with --from's domain D changed to dI.D\n"
+	    "                         (I from --from-first, default 0); each sent once per --count\n"
+	    "  --group p256|x25519    the TLS key share (default: wolfSSL's)\n"
 	    "Discovery (SMTPSEC.md 10), instead of --connect:\n"
 	    "  --to-domain DOMAIN     DNSSEC SRV _smtpsec._tcp.DOMAIN, then TLSA/PKIX on each target\n"
 	    "  --unbound-conf FILE    resolver configuration; --trust-anchor FILE\n"
@@ -267,7 +278,8 @@ static void
 queue_more(struct sconn *c)
 {
 	while (c->next < c->total && c->next - c->answered < o.window && c->out.len < (1u << 20)) {
-		const struct frame *f = &frames[c->next % n_frames];
+		const struct frame *f = o.from_domains ? &frames[next_frame++ % n_frames] :
+		    &frames[c->next % n_frames];
 
 		rcv_buf_add(&c->out, f->p, f->len);
 		bytes_sent_msgs += f->msg_bytes;
@@ -363,6 +375,93 @@ step(struct sconn *c, short revents)
 	return 0;
 }
 
+/* Set up one connection for c->total Emails: TCP (or discovery), TLS,
+ * the ClientHello and raw frames queued.  -1 on a setup error (message printed). */
+static int
+conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t n_der, char *err,
+    size_t errlen)
+{
+	struct rcv_wire_limits lim;
+	char host[256], *p;
+
+	n_conns++;
+	c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
+	if (o.to_domain) {
+		struct snd_discover_opts d = { o.to_domain, o.unbound_conf, o.trust_anchor, o.cafile,
+		    o.resolve, o.n_resolve };
+		void *sp = NULL;
+		int dr = snd_discover(&d, ctx, &c->fd, &sp, err, errlen);
+
+		if (dr != 0) {
+			fprintf(stderr, "smtpsec-send: %s\n", err);
+			return -1;
+		}
+		c->ssl = sp;
+		c->hs_done = 1;
+		rcv_set_nonblock(c->fd);
+	} else
+		c->fd = tcp_connect(o.connect);
+	if (c->fd < 0) {
+		fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
+		return -1;
+	}
+	if (c->ssl == NULL) {
+		c->ssl = wolfSSL_new(ctx);
+		wolfSSL_set_fd(c->ssl, c->fd);
+		snprintf(host, sizeof(host), "%s", o.servername ? o.servername : o.connect);
+		if (!o.servername && (p = strrchr(host, ':')) != NULL)
+			*p = '\0';
+		wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)strlen(host));
+		if (!o.insecure && o.servername)
+			wolfSSL_check_domain_name(c->ssl, o.servername);
+		if (o.group && wolfSSL_UseKeyShare(c->ssl, (word16)o.group) != WOLFSSL_SUCCESS) {
+			fprintf(stderr, "smtpsec-send: cannot set the key share\n");
+			return -1;
+		}
+	}
+	rcv_wire_limits_default(&lim);
+	c->w = rcv_wire_new(&lim, NULL, NULL);
+	c->last_rx = now_s();
+	/* ClientHello (message 0), raw frames, then the Emails */
+	if (!o.no_hello) {
+		struct rcv_chain chain = { n_der, NULL };
+		struct rcv_bytes *cb = rcv_xcalloc(n_der + 1, sizeof(*cb));
+		size_t k;
+
+		for (k = 0; k < n_der; k++) {
+			cb[k].p = der[k];
+			cb[k].len = derl[k];
+		}
+		chain.certs = cb;
+		if (rcv_wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
+		    n_der ? 1 : 0) < 0) {
+			free(cb);
+			return -1;
+		}
+		free(cb);
+	}
+	if (raw_len)
+		rcv_buf_add(&c->out, raw_bytes, raw_len);
+	c->first_email_no = (o.no_hello ? 0 : 1) + (uint32_t)o.n_raw;
+	return 0;
+}
+
+/* --per-conn: a finished connection's slot, emptied for the next one */
+static void
+conn_clear(struct sconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ssl)
+		wolfSSL_free(c->ssl);
+	rcv_wire_free(&c->w);
+	rcv_buf_free(&c->out);
+	rcv_buf_free(&c->in);
+	free(c->sent_at);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
 static int
 cmp_d(const void *a, const void *b)
 {
@@ -385,6 +484,8 @@ main(int argc, char **argv)
 		{ "quiet", 0, NULL, 'q' }, { "no-hello", 0, NULL, 'z' }, { "hello-version", 1, NULL, 'V' },
 		{ "wait", 1, NULL, 'W' }, { "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
 		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
+		{ "per-conn", 1, NULL, 'P' }, { "from-domains", 1, NULL, 'O' }, { "from-first", 1, NULL, 'o' },
+		{ "group", 1, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snd_key *key = NULL;
@@ -437,13 +538,27 @@ main(int argc, char **argv)
 		case 'Y': o.trust_anchor = optarg; break;
 		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
 		case 'w': o.window = strtoul(optarg, NULL, 10); break;
+		case 'P': o.per_conn = strtoul(optarg, NULL, 10); break;
+		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
+		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
+		case 'G':
+			if (strcmp(optarg, "p256") == 0)
+				o.group = WOLFSSL_ECC_SECP256R1;
+			else if (strcmp(optarg, "x25519") == 0)
+				o.group = WOLFSSL_ECC_X25519;
+			else {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if ((o.connect == NULL && o.to_domain == NULL) ||
 	    (o.connect && !o.insecure && o.cafile == NULL) || o.concurrency == 0 || o.window == 0 ||
-	    (o.to_domain && o.concurrency != 1)) {
+	    (o.to_domain && o.concurrency != 1) || (o.to_domain && o.per_conn) ||
+	    (o.from_domains && (o.n_msgs || strchr(o.from, '@') == NULL))) {
 		usage(stderr);
 		return 2;
 	}
@@ -471,25 +586,37 @@ main(int argc, char **argv)
 			}
 			free(m);
 		}
+		if (o.from_domains)
+			frames = rcv_xrealloc(frames, (o.from_domains + 1) * sizeof(*frames));
 		if (o.n_msgs == 0) {
-			char hdr[512];
-			size_t hl, len = o.size;
-			uint8_t *m;
+			unsigned long d, nd = o.from_domains ? o.from_domains : 1;
 
-			hl = (size_t)snprintf(hdr, sizeof(hdr),
-			    "From: <%s>\r\nTo: <%s>\r\nSubject: smtpsec-send load\r\n"
-			    "Message-ID: <load.%u@smtpsec-send>\r\n\r\n", o.from, o.rcpt[0], rcv_random32());
-			if (len < hl + 2)
-				len = hl + 2;
-			m = rcv_xmalloc(len);
-			memcpy(m, hdr, hl);
-			for (i = hl; i < len; i++)
-				m[i] = (i - hl) % 78 == 76 ? '\r' : (i - hl) % 78 == 77 ? '\n' : (uint8_t)('a' + i % 26);
-			m[len - 2] = '\r';
-			m[len - 1] = '\n';
-			if (build_frame(key, m, len, &frames[n_frames++]) < 0)
-				{ rc = 2; goto done; }
-			free(m);
+			for (d = 0; d < nd; d++) {
+				char hdr[768], from[512];
+				size_t hl, len = o.size;
+				uint8_t *m;
+				const char *at = strchr(o.from, '@');
+
+				if (o.from_domains)	/* alice@example.test -> alice@d7.example.test */
+					snprintf(from, sizeof(from), "%.*s@d%lu.%s", (int)(at - o.from), o.from,
+					    o.from_first + d, at + 1);
+				else
+					snprintf(from, sizeof(from), "%s", o.from);
+				hl = (size_t)snprintf(hdr, sizeof(hdr),
+				    "From: <%s>\r\nTo: <%s>\r\nSubject: smtpsec-send load\r\n"
+				    "Message-ID: <load.%u@smtpsec-send>\r\n\r\n", from, o.rcpt[0], rcv_random32());
+				if (len < hl + 2)
+					len = hl + 2;
+				m = rcv_xmalloc(len);
+				memcpy(m, hdr, hl);
+				for (i = hl; i < len; i++)
+					m[i] = (i - hl) % 78 == 76 ? '\r' : (i - hl) % 78 == 77 ? '\n' : (uint8_t)('a' + i % 26);
+				m[len - 2] = '\r';
+				m[len - 1] = '\n';
+				if (build_frame(key, m, len, &frames[n_frames++]) < 0)
+					{ rc = 2; goto done; }
+				free(m);
+			}
 		}
 	}
 	for (i = 0; i < o.n_raw; i++) {
@@ -524,64 +651,22 @@ main(int argc, char **argv)
 	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
 	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
 	t0 = now_s();
+	if (o.per_conn)
+		emails_left = total_emails;
 	for (i = 0; i < o.concurrency; i++) {
 		struct sconn *c = &cs[i];
-		struct rcv_wire_limits lim;
-		char host[256], *p;
 
-		c->total = per + (i < total_emails % o.concurrency ? 1 : 0);
-		c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
-		if (o.to_domain) {
-			struct snd_discover_opts d = { o.to_domain, o.unbound_conf, o.trust_anchor, o.cafile,
-			    o.resolve, o.n_resolve };
-			void *sp = NULL;
-			int dr = snd_discover(&d, ctx, &c->fd, &sp, err, sizeof(err));
-
-			if (dr != 0) {
-				fprintf(stderr, "smtpsec-send: %s\n", err);
-				{ rc = 2; goto done; }
+		if (o.per_conn) {
+			c->total = emails_left < o.per_conn ? emails_left : o.per_conn;
+			emails_left -= c->total;
+			if (c->total == 0) {
+				c->closed = 1;
+				continue;
 			}
-			c->ssl = sp;
-			c->hs_done = 1;
-			rcv_set_nonblock(c->fd);
 		} else
-			c->fd = tcp_connect(o.connect);
-		if (c->fd < 0) {
-			fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
+			c->total = per + (i < total_emails % o.concurrency ? 1 : 0);
+		if (conn_open(c, ctx, der, derl, n_der, err, sizeof(err)) < 0)
 			{ rc = 2; goto done; }
-		}
-		if (c->ssl == NULL) {
-			c->ssl = wolfSSL_new(ctx);
-			wolfSSL_set_fd(c->ssl, c->fd);
-			snprintf(host, sizeof(host), "%s", o.servername ? o.servername : o.connect);
-			if (!o.servername && (p = strrchr(host, ':')) != NULL)
-				*p = '\0';
-			wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)strlen(host));
-			if (!o.insecure && o.servername)
-				wolfSSL_check_domain_name(c->ssl, o.servername);
-		}
-		rcv_wire_limits_default(&lim);
-		c->w = rcv_wire_new(&lim, NULL, NULL);
-		c->last_rx = now_s();
-		/* ClientHello (message 0), raw frames, then the Emails */
-		if (!o.no_hello) {
-			struct rcv_chain chain = { n_der, NULL };
-			struct rcv_bytes *cb = rcv_xcalloc(n_der + 1, sizeof(*cb));
-			size_t k;
-
-			for (k = 0; k < n_der; k++) {
-				cb[k].p = der[k];
-				cb[k].len = derl[k];
-			}
-			chain.certs = cb;
-			if (rcv_wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
-			    n_der ? 1 : 0) < 0)
-				{ rc = 2; goto done; }
-			free(cb);
-		}
-		if (raw_len)
-			rcv_buf_add(&c->out, raw_bytes, raw_len);
-		c->first_email_no = (o.no_hello ? 0 : 1) + (uint32_t)o.n_raw;
 	}
 	alive = (int)o.concurrency;
 	while (alive > 0) {
@@ -603,6 +688,20 @@ main(int argc, char **argv)
 				close(c->fd);
 				c->fd = -1;
 				c->closed = 1;
+				if (o.per_conn && emails_left > 0 && c->answered >= c->total &&
+				    !(o.max_seconds > 0 && now_s() - t0 > o.max_seconds)) {
+					if (c->failed)
+						n_conns_failed++;
+					conn_clear(c);
+					c->total = emails_left < o.per_conn ? emails_left : o.per_conn;
+					emails_left -= c->total;
+					if (conn_open(c, ctx, der, derl, n_der, err, sizeof(err)) < 0) {
+						n_conns_failed++;
+						c->closed = 1;
+						continue;
+					}
+					k++;
+				}
 				continue;
 			}
 			k++;
@@ -650,6 +749,9 @@ done:
 		    secs > 0 ? (double)n_answered / secs : 0.0,
 		    secs > 0 ? (double)bytes_sent_msgs / secs / 1e6 : 0.0, PCT(0.50), PCT(0.90),
 		    PCT(0.99), n_lat ? lat[n_lat - 1] * 1000.0 : 0.0);
+		if (o.per_conn)
+			printf("load_conns connections=%lu failed=%lu conns_per_s=%.1f\n", n_conns,
+			    n_conns_failed, secs > 0 ? (double)n_conns / secs : 0.0);
 	}
 	free(lat);
 	wolfSSL_Cleanup();
