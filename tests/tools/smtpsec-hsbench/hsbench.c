@@ -5,7 +5,7 @@
  *
  *   smtpsec-hsbench --cert PEM --key PEM --cafile PEM --servername NAME
  *       [--workers W] [--concurrency C] [--count N] [--max-seconds S] [--resume]
- *       [--group p256|x25519]
+ *       [--group p256|x25519] [--cipher LIST] [--server-cipher LIST]
  *
  * The parent listens on 127.0.0.1 (an ephemeral port) and forks W server
  * processes that share the listening socket, as the gateway's workers do.
@@ -62,6 +62,7 @@ struct hs_opts {
 	double max_seconds;
 	int resume;
 	int group;		/* 0: wolfSSL's default key share; else a WOLFSSL_ECC_* / WOLFSSL_* group */
+	const char *cipher, *server_cipher;	/* suite lists; NULL: wolfSSL's default */
 };
 
 /* one connection slot, client or server side */
@@ -98,7 +99,9 @@ usage(FILE *f)
 	    "usage: smtpsec-hsbench --cert PEM --key PEM --cafile PEM --servername NAME\n"
 	    "          [--workers W (2)] [--concurrency C (16)] [--count N (5000)]\n"
 	    "          [--max-seconds S (30)] [--resume] [--group p256|x25519]\n"
-	    "  --group: the client's key share (default: wolfSSL's, as smtpsec-send)\n");
+	    "          [--cipher LIST] [--server-cipher LIST]\n"
+	    "  --group: the client's key share (default: wolfSSL's, as smtpsec-send)\n"
+	    "  --cipher, --server-cipher: TLS 1.3 suite lists of client and server (default: wolfSSL's)\n");
 }
 
 static void
@@ -397,7 +400,7 @@ main(int argc, char **argv)
 		{ "servername", 1, NULL, 'N' }, { "workers", 1, NULL, 'w' },
 		{ "concurrency", 1, NULL, 'j' }, { "count", 1, NULL, 'n' },
 		{ "max-seconds", 1, NULL, 'M' }, { "resume", 0, NULL, 'R' }, { "group", 1, NULL, 'g' },
-		{ "help", 0, NULL, 'h' },
+		{ "cipher", 1, NULL, 'C' }, { "server-cipher", 1, NULL, 'S' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hs_opts o = { .workers = 2, .concurrency = 16, .count = 5000, .max_seconds = 30 };
@@ -422,6 +425,8 @@ main(int argc, char **argv)
 		case 'n': o.count = strtoul(optarg, NULL, 10); break;
 		case 'M': o.max_seconds = atof(optarg); break;
 		case 'R': o.resume = 1; break;
+		case 'C': o.cipher = optarg; break;
+		case 'S': o.server_cipher = optarg; break;
 		case 'g':
 			if (strcmp(optarg, "p256") == 0)
 				o.group = WOLFSSL_ECC_SECP256R1;
@@ -455,10 +460,18 @@ main(int argc, char **argv)
 		goto done;
 	}
 	wolfSSL_CTX_set_verify(sctx, WOLFSSL_VERIFY_NONE, NULL);
+	if (o.server_cipher && wolfSSL_CTX_set_cipher_list(sctx, o.server_cipher) != WOLFSSL_SUCCESS) {
+		fprintf(stderr, "smtpsec-hsbench: bad --server-cipher %s\n", o.server_cipher);
+		goto done;
+	}
 	/* the client context, as smtpsec-send makes it */
 	cctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
 	if (cctx == NULL || wolfSSL_CTX_load_verify_locations(cctx, o.cafile, NULL) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-hsbench: cannot load %s\n", o.cafile);
+		goto done;
+	}
+	if (o.cipher && wolfSSL_CTX_set_cipher_list(cctx, o.cipher) != WOLFSSL_SUCCESS) {
+		fprintf(stderr, "smtpsec-hsbench: bad --cipher %s\n", o.cipher);
 		goto done;
 	}
 

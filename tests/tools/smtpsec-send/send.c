@@ -46,6 +46,7 @@ struct opts {
 	unsigned long count, concurrency, size, window;
 	unsigned long per_conn, from_domains, from_first;	/* load mode */
 	int group;
+	const char *cipher;
 	double max_seconds, wait_seconds;
 	const char *from;
 	const char *to_domain, *unbound_conf, *trust_anchor;
@@ -117,6 +118,7 @@ usage(FILE *f)
 	    "  --from-domains N       N Emails with --from's domain D changed to dI.D\n"
 	    "                         (I from --from-first, default 0); each sent once per --count\n"
 	    "  --group p256|x25519    the TLS key share (default: wolfSSL's)\n"
+	    "  --cipher LIST          TLS 1.3 suites in preference order (wolfSSL names)\n"
 	    "Discovery (SMTPSEC.md 10), instead of --connect:\n"
 	    "  --to-domain DOMAIN     DNSSEC SRV _smtpsec._tcp.DOMAIN, then TLSA/PKIX on each target\n"
 	    "  --unbound-conf FILE    resolver configuration; --trust-anchor FILE\n"
@@ -485,7 +487,7 @@ main(int argc, char **argv)
 		{ "wait", 1, NULL, 'W' }, { "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
 		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
 		{ "per-conn", 1, NULL, 'P' }, { "from-domains", 1, NULL, 'O' }, { "from-first", 1, NULL, 'o' },
-		{ "group", 1, NULL, 'G' },
+		{ "group", 1, NULL, 'G' }, { "cipher", 1, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snd_key *key = NULL;
@@ -538,6 +540,7 @@ main(int argc, char **argv)
 		case 'Y': o.trust_anchor = optarg; break;
 		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
 		case 'w': o.window = strtoul(optarg, NULL, 10); break;
+		case 'K': o.cipher = optarg; break;
 		case 'P': o.per_conn = strtoul(optarg, NULL, 10); break;
 		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
 		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
@@ -637,6 +640,10 @@ main(int argc, char **argv)
 	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
 	if (ctx == NULL)
 		{ rc = 2; goto done; }
+	if (o.cipher && wolfSSL_CTX_set_cipher_list(ctx, o.cipher) != WOLFSSL_SUCCESS) {
+		fprintf(stderr, "smtpsec-send: bad --cipher %s\n", o.cipher);
+		{ rc = 2; goto done; }
+	}
 	if (o.insecure || o.to_domain)	/* discovery checks the server itself (10.3) */
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	else if (wolfSSL_CTX_load_verify_locations(ctx, o.cafile, NULL) != WOLFSSL_SUCCESS) {
