@@ -30,6 +30,10 @@ export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 
 QUICK=${BENCH_QUICK:-0}
 PERF=${BENCH_PERF:-0}	# 1: perf record -g the workers during the capacity and 1-per-connection loads
+if [ "$PERF" = 1 ] && ! perf record -o /dev/null -- true >/dev/null 2>&1; then
+	echo "bench: BENCH_PERF=1 but perf is missing or not permitted here; no profiles (valgrind --tool=callgrind is the fallback)"
+	PERF=0
+fi
 OUT=${BENCH_OUT:-$BUILD/bench/results.json}
 mkdir -p "$(dirname "$OUT")"
 GW=$BUILD/smtpsec-gateway SEND=$BUILD/smtpsec-send LMTPQ=$BUILD/smtpsec-lmtpq SINK=$BUILD/smtpsec-lmtpsink
@@ -187,7 +191,10 @@ measured() {
 	if [ "$PERF" = 1 ] && [[ "$name" == "capacity sink 10KiB"* || "$name" == "1 Email/conn"* ]]; then
 		# the gateway's workers profiled while this load runs
 		local pf="$(dirname "$OUT")/perf-$(tr -c 'A-Za-z0-9\n' _ <<<"$name")"
-		perf record -g -o "$pf.data" -p "$(pgrep -P "$GW_PID" | paste -sd,)" >/dev/null 2>"$pf.err" &
+		# DWARF unwinding: Debian's libwolfssl has no frame pointers and no symbols,
+		# so its time shows up under the gateway function that called it
+		perf record --call-graph dwarf,16384 -F 499 -o "$pf.data" -p "$(pgrep -P "$GW_PID" | paste -sd,)" \
+			>/dev/null 2>"$pf.err" &
 		perf_pid=$!
 		t_track_pid "$perf_pid"
 		sleep 0.5
@@ -198,8 +205,13 @@ measured() {
 	if [ -n "$perf_pid" ]; then
 		kill -INT "$perf_pid" 2>/dev/null
 		wait "$perf_pid" 2>/dev/null
-		perf report -i "$pf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-			grep -v '^$' | grep -E '^ +[0-9]' | head -40 >"$pf.txt"
+		{
+			echo "# by DSO (self)"
+			perf report -i "$pf.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+			echo "# by symbol, with callees (children), top 50"
+			perf report -i "$pf.data" --children --sort symbol -g none --stdio 2>/dev/null |
+				grep -E '^ +[0-9]' | grep -v '\] 0x' | head -50
+		} >"$pf.txt"
 		echo "bench: perf profile of '$name': $pf.txt (perf report -i $pf.data)"
 	fi
 	done_n=$(field messages <<<"$L")
