@@ -123,7 +123,8 @@ bench-quick: all
 # make soak SOAK_MINUTES=N: mixed traffic under ASan for N minutes (default 10).
 SOAK_MINUTES ?= 10
 robustness: all
-	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) ROBUSTNESS_LONG=1 sh tests/run.sh $(sort $(wildcard tests/robustness/r_*.sh))
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) ROBUSTNESS_LONG=1 TEST_TIMEOUT=3600 \
+	    sh tests/run.sh $(sort $(wildcard tests/robustness/r_*.sh))
 soak:
 	$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	BUILD=$(abspath build-san) SHARED=$(abspath ../shared) SOAK_MINUTES=$(SOAK_MINUTES) TEST_TIMEOUT=$$(( $(SOAK_MINUTES) * 60 + 600 )) \
