@@ -11,10 +11,17 @@ prints one result line of key=value pairs.
                                    ClientHello with the chain, then the same signed Email
                                    (Ed25519) again and again, replies never read
   errors PORT N                    ClientHello, then N more ClientHellos (illegal_message each)
+  slow-handshake-n PORT N SECONDS  N slow-handshake clients at once (threads)
+  slow-frame-n PORT N SECONDS      N slow-frame clients at once (threads)
+  case PORT NAME LEAF INTER MSG SIGHEX [ARG]
+                                   one protocol case (see CASES), its replies decoded:
+                                   "case=NAME replies=delivered:1,illegal_parameter:0,.. closed=0|1"
 """
+import select
 import socket
 import ssl
 import sys
+import threading
 import time
 
 HELLO = bytes.fromhex("%016x02000000000000" % 15)   # ClientHello, version 0, no chains
@@ -77,6 +84,150 @@ def email(sig, rcpt, msg):
     return u(8 + 1 + len(body), 8) + b"\x03" + body
 
 
+def email_ex(sig, rcpts, msg, chain=0, trace=()):
+    """An Ed25519 Email with chain index, several recipients, trace headers."""
+    r = b"".join(u(len(a), 2) + a for a in rcpts)
+    t = b"".join(u(len(n), 2) + n + u(len(v), 3) + v for n, v in trace)
+    body = (u(0, 2) + u(chain, 3) + u(0x0807, 2) + u(0, 2) + sig + u(len(t), 3) + t +
+            u(len(r), 3) + r + u(len(msg), 8) + msg)
+    return u(8 + 1 + len(body), 8) + b"\x03" + body
+
+
+def hello_chains(chains):
+    """A ClientHello from a list of chains, each a list of DER certificates."""
+    cc = b""
+    for ch in chains:
+        c = b"".join(u(len(d), 3) + d for d in ch)
+        cc += u(len(c), 2) + c
+    body = u(0, 2) + u(0, 1) + u(len(cc), 3) + cc
+    return u(8 + 1 + len(body), 8) + b"\x02" + body
+
+
+ERRS = ["internal_error", "service_unavailable", "illegal_message", "illegal_parameter",
+        "too_large", "authentication_failed", "insufficient_security", "unknown_address"]
+
+
+def exchange(t, data, want, secs, wait_close=0.0):
+    """Send data while reading replies, in one thread (an SSL object must not
+    be read and written from two at once), until `want` replies arrived (then
+    up to wait_close seconds more for a close) or secs passed.  Returns (list
+    of "code:ref" / "delivered:n", closed)."""
+    got, out, is_closed, sent, lingering = b"", [], False, 0, False
+    t.setblocking(False)
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        if len(out) >= want and sent >= len(data) and not lingering:
+            if wait_close <= 0:
+                break
+            deadline = min(deadline, time.time() + wait_close)
+            lingering = True
+        busy = False
+        if sent < len(data):
+            try:
+                sent += t.send(data[sent:sent + 65536])
+                busy = True
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                pass
+            except OSError:
+                sent = len(data)    # the gateway closed: read what it said
+        try:
+            d = t.recv(65536)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            d = None
+        except OSError:
+            is_closed = True
+            break
+        if d == b"":
+            is_closed = True
+            break
+        if d:
+            got += d
+            busy = True
+        while len(got) >= 9:
+            n = int.from_bytes(got[:8], "big")
+            if n < 11 or len(got) < n:
+                break
+            f, got = got[:n], got[n:]
+            body = f[11 + int.from_bytes(f[9:11], "big"):]
+            if f[8] == 4:
+                out.append("delivered:%d" % int.from_bytes(body[:3], "big"))
+            elif f[8] == 0:
+                name = ERRS[body[0]] if body[0] < len(ERRS) else "code%d" % body[0]
+                ref = "%d" % int.from_bytes(body[2:5], "big") if body[1] == 1 else "-"
+                out.append("%s:%s" % (name, ref))
+            else:
+                out.append("type%d:-" % f[8])
+        if not busy:
+            select.select([t], [t] if sent < len(data) else [], [], 0.05)
+    return out, is_closed
+
+
+def case(port, name, leaf, inter, msgfile, sighex, arg=None):
+    """Protocol cases of SMTPSEC.md 2 and 7 (hostile sizes and counts)."""
+    ders = [ssl.PEM_cert_to_DER_cert(open(p).read()) for p in (leaf, inter)]
+    msg = open(msgfile, "rb").read()
+    sig = bytes.fromhex(sighex)
+    hello = hello_chains([ders])
+    ok = email_ex(sig, [b"a@b.test"], msg)
+    t = tls(port, timeout=30)
+    t0 = time.time()
+    want, secs, wait_close, data = 1, 20, 0.0, b""
+    if name == "huge-email":        # size 2^64-1, type email: too_large at once, no close
+        data = hello + u(2**64 - 1, 8) + b"\x03" + bytes(4096)
+        wait_close = 1.5
+    elif name == "huge-other":      # size 2^64-1, a second ClientHello: too_large, close
+        data = hello + u(2**64 - 1, 8) + b"\x02" + bytes(4096)
+        wait_close = 5
+    elif name == "hello-max":       # 16 chains x 10 certificates; an Email with chain 15
+        chains = [ders + [ders[1]] * 8 for _ in range(16)]
+        data = hello_chains(chains) + email_ex(sig, [b"a@b.test"], msg, chain=15)
+    elif name == "hello-17-chains":
+        data = hello_chains([ders] * 17)
+    elif name == "hello-11-certs":
+        data = hello_chains([ders + [ders[1]] * 9])
+    elif name == "hello-big-cert":
+        # a chain is at most 2^16-1 bytes, so a certificate over 64 KiB can
+        # only be claimed: a length prefix of 64 KiB + 1 in a full chain
+        chain = u(64 * 1024 + 1, 3) + b"\x30" + bytes(65535 - 4)
+        cc = u(len(ders[0]) + 3 + len(ders[1]) + 3, 2) + b"".join(u(len(d), 3) + d for d in ders)
+        cc += u(len(chain), 2) + chain
+        body = u(0, 2) + u(0, 1) + u(len(cc), 3) + cc
+        data = u(8 + 1 + len(body), 8) + b"\x02" + body
+    elif name == "rcpts":           # ARG recipients, all valid: delivered
+        n = int(arg)
+        data = hello + email_ex(sig, [b"r%d@b.test" % i for i in range(n)], msg)
+        secs = 60
+    elif name == "rcpts-huge":      # 65535-byte addresses filling the 2^24-1 vector
+        full, left, rc = 2 + 65535, 2**24 - 1, []
+        while left >= full:
+            rc.append(b"x" * 65535)
+            left -= full
+        if left > 2:
+            rc.append(b"y" * (left - 2))
+        assert sum(2 + len(a) for a in rc) == 2**24 - 1
+        data = hello + email_ex(sig, rc, msg) + ok     # and then a good one
+        want, secs = 2, 60
+    elif name == "trace":           # ARG: NAMEHEX:VALUEHEX, then a good Email
+        n, v = (bytes.fromhex(x) for x in arg.split(":"))
+        data = hello + email_ex(sig, [b"a@b.test"], msg, trace=[(n, v)]) + ok
+        want = 2
+    else:
+        sys.exit("unknown case " + name)
+    out, is_closed = exchange(t, data, want, secs, wait_close)
+    print("case=%s replies=%s closed=%d after=%.1f sent=%d" %
+          (name, ",".join(out) or "-", is_closed, time.time() - t0, len(data)), flush=True)
+
+
+def many(fn, n, *a):
+    """Run fn(*a) in n threads at once; each prints one line."""
+    ths = [threading.Thread(target=fn, args=a) for _ in range(n)]
+    for th in ths:
+        th.start()
+        time.sleep(0.01)
+    for th in ths:
+        th.join()
+
+
 def slow_handshake(port, secs):
     # a real ClientHello's first bytes would do; any TLS record header works
     data = bytes.fromhex("16030100c8010000c40303") + bytes(200)
@@ -95,7 +246,8 @@ def slow_handshake(port, secs):
         if closed(s):
             is_closed = True
             break
-    print("closed=%d after=%.1f bytes=%d" % (is_closed, time.time() - t0, sent))
+    # one write per line: many() runs this in threads
+    sys.stdout.write("closed=%d after=%.1f bytes=%d\n" % (is_closed, time.time() - t0, sent))
 
 
 def slow_frame(port, secs):
@@ -127,7 +279,8 @@ def slow_frame(port, secs):
         except OSError:
             is_closed = True
             break
-    print("closed=%d after=%.1f bytes=%d reply=%s" % (is_closed, time.time() - t0, sent, got.hex() or "-"))
+    sys.stdout.write("closed=%d after=%.1f bytes=%d reply=%s\n" %
+                     (is_closed, time.time() - t0, sent, got.hex() or "-"))
 
 
 def idle(port, n, secs, src=None):
@@ -228,6 +381,12 @@ def main():
         noread(port, float(a[0]), a[1], a[2], a[3], a[4])
     elif mode == "errors":
         errors(port, int(a[0]))
+    elif mode == "slow-handshake-n":
+        many(slow_handshake, int(a[0]), port, float(a[1]))
+    elif mode == "slow-frame-n":
+        many(slow_frame, int(a[0]), port, float(a[1]))
+    elif mode == "case":
+        case(port, *a)
     else:
         sys.exit("unknown mode " + mode)
 
