@@ -6,6 +6,7 @@
  *   smtpsec-hsbench --cert PEM --key PEM --cafile PEM --servername NAME
  *       [--workers W] [--concurrency C] [--count N] [--max-seconds S] [--resume]
  *       [--group p256|x25519] [--cipher LIST] [--server-cipher LIST]
+ *       [--nodelay both|server|client|none]
  *
  * The parent listens on 127.0.0.1 (an ephemeral port) and forks W server
  * processes that share the listening socket, as the gateway's workers do.
@@ -22,6 +23,11 @@
  * close_notify and closes.  No session resumption unless --resume (then
  * each slot resumes the session of its previous connection).  The key
  * share is wolfSSL's default (as smtpsec-send's) unless --group names one.
+ * Both sides set TCP_NODELAY unless --nodelay says otherwise: wolfSSL
+ * writes a handshake flight (and the session ticket after it) in several
+ * send() calls, and with Nagle on the sender and delayed ACK on the peer
+ * a handshake waits ~40 ms for an ACK; the reference is wolfSSL's rate,
+ * not that stall.
  *
  * Bounded: stops after N handshakes or S seconds; the servers are stopped
  * by PID (SIGTERM, then SIGKILL) and reaped before exit.  Prints one line:
@@ -63,6 +69,7 @@ struct hs_opts {
 	int resume;
 	int group;		/* 0: wolfSSL's default key share; else a WOLFSSL_ECC_* / WOLFSSL_* group */
 	const char *cipher, *server_cipher;	/* suite lists; NULL: wolfSSL's default */
+	int nodelay_server, nodelay_client;	/* TCP_NODELAY on each side's sockets */
 };
 
 /* one connection slot, client or server side */
@@ -99,9 +106,11 @@ usage(FILE *f)
 	    "usage: smtpsec-hsbench --cert PEM --key PEM --cafile PEM --servername NAME\n"
 	    "          [--workers W (2)] [--concurrency C (16)] [--count N (5000)]\n"
 	    "          [--max-seconds S (30)] [--resume] [--group p256|x25519]\n"
-	    "          [--cipher LIST] [--server-cipher LIST]\n"
+	    "          [--cipher LIST] [--server-cipher LIST] [--nodelay both|server|client|none]\n"
 	    "  --group: the client's key share (default: wolfSSL's, as smtpsec-send)\n"
-	    "  --cipher, --server-cipher: TLS 1.3 suite lists of client and server (default: wolfSSL's)\n");
+	    "  --cipher, --server-cipher: TLS 1.3 suite lists of client and server (default: wolfSSL's)\n"
+	    "  --nodelay: which side sets TCP_NODELAY (default both: wolfSSL sends a flight as\n"
+	    "             several writes, and Nagle + delayed ACK would add ~40 ms per handshake)\n");
 }
 
 static void
@@ -155,8 +164,9 @@ server_step(struct hs_conn *c)
 }
 
 static int
-server_run(WOLFSSL_CTX *ctx, int lfd, unsigned long max_conns)
+server_run(WOLFSSL_CTX *ctx, int lfd, unsigned long max_conns, int nodelay)
 {
+	int one = 1;
 	struct hs_conn *cs = rcv_xcalloc(max_conns, sizeof(*cs));
 	struct pollfd *pfd = rcv_xcalloc(max_conns + 1, sizeof(*pfd));
 	size_t i, n = 0;
@@ -178,6 +188,8 @@ server_run(WOLFSSL_CTX *ctx, int lfd, unsigned long max_conns)
 			while (n < max_conns && (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 				for (i = 0; i < max_conns && cs[i].fd >= 0; i++)
 					;
+				if (nodelay)
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				cs[i].fd = fd;
 				cs[i].ssl = wolfSSL_new(ctx);
 				if (cs[i].ssl == NULL || wolfSSL_set_fd(cs[i].ssl, fd) != WOLFSSL_SUCCESS) {
@@ -223,7 +235,8 @@ client_open(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o->nodelay_client)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
@@ -400,10 +413,11 @@ main(int argc, char **argv)
 		{ "servername", 1, NULL, 'N' }, { "workers", 1, NULL, 'w' },
 		{ "concurrency", 1, NULL, 'j' }, { "count", 1, NULL, 'n' },
 		{ "max-seconds", 1, NULL, 'M' }, { "resume", 0, NULL, 'R' }, { "group", 1, NULL, 'g' },
-		{ "cipher", 1, NULL, 'C' }, { "server-cipher", 1, NULL, 'S' }, { "help", 0, NULL, 'h' },
+		{ "nodelay", 1, NULL, 'D' }, { "cipher", 1, NULL, 'C' }, { "server-cipher", 1, NULL, 'S' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hs_opts o = { .workers = 2, .concurrency = 16, .count = 5000, .max_seconds = 30 };
+	struct hs_opts o = { .workers = 2, .concurrency = 16, .count = 5000, .max_seconds = 30,
+		.nodelay_server = 1, .nodelay_client = 1 };
 	struct hs_result res;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
@@ -426,6 +440,14 @@ main(int argc, char **argv)
 		case 'M': o.max_seconds = atof(optarg); break;
 		case 'R': o.resume = 1; break;
 		case 'C': o.cipher = optarg; break;
+		case 'D':
+			o.nodelay_server = strcmp(optarg, "both") == 0 || strcmp(optarg, "server") == 0;
+			o.nodelay_client = strcmp(optarg, "both") == 0 || strcmp(optarg, "client") == 0;
+			if (!o.nodelay_server && !o.nodelay_client && strcmp(optarg, "none") != 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		case 'S': o.server_cipher = optarg; break;
 		case 'g':
 			if (strcmp(optarg, "p256") == 0)
@@ -497,7 +519,7 @@ main(int argc, char **argv)
 			signal(SIGTERM, on_term);
 			alarm((unsigned)o.max_seconds + 30);	/* never outlive a lost parent */
 			wolfSSL_CTX_free(cctx);
-			server_run(sctx, lfd, HS_MAX_CONC);
+			server_run(sctx, lfd, HS_MAX_CONC, o.nodelay_server);
 			wolfSSL_CTX_free(sctx);
 			wolfSSL_Cleanup();
 			_exit(0);

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +47,7 @@ struct opts {
 	size_t n_raw;
 	unsigned long count, concurrency, size, window;
 	unsigned long per_conn, from_domains, from_first;	/* load mode */
-	int group;
+	int group, nodelay;
 	const char *cipher;
 	double max_seconds, wait_seconds;
 	const char *from;
@@ -119,6 +121,7 @@ usage(FILE *f)
 	    "                         (I from --from-first, default 0); each sent once per --count\n"
 	    "  --group p256|x25519    the TLS key share (default: wolfSSL's)\n"
 	    "  --cipher LIST          TLS 1.3 suites in preference order (wolfSSL names)\n"
+	    "  --nodelay              TCP_NODELAY on the connections\n"
 	    "Discovery (SMTPSEC.md 10), instead of --connect:\n"
 	    "  --to-domain DOMAIN     DNSSEC SRV _smtpsec._tcp.DOMAIN, then TLSA/PKIX on each target\n"
 	    "  --unbound-conf FILE    resolver configuration; --trust-anchor FILE\n"
@@ -407,6 +410,11 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 		fprintf(stderr, "smtpsec-send: cannot connect to %s\n", o.connect);
 		return -1;
 	}
+	if (o.nodelay) {
+		int one = 1;
+
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (c->ssl == NULL) {
 		c->ssl = wolfSSL_new(ctx);
 		wolfSSL_set_fd(c->ssl, c->fd);
@@ -487,7 +495,7 @@ main(int argc, char **argv)
 		{ "wait", 1, NULL, 'W' }, { "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
 		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
 		{ "per-conn", 1, NULL, 'P' }, { "from-domains", 1, NULL, 'O' }, { "from-first", 1, NULL, 'o' },
-		{ "group", 1, NULL, 'G' }, { "cipher", 1, NULL, 'K' },
+		{ "group", 1, NULL, 'G' }, { "cipher", 1, NULL, 'K' }, { "nodelay", 0, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snd_key *key = NULL;
@@ -541,6 +549,7 @@ main(int argc, char **argv)
 		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
 		case 'w': o.window = strtoul(optarg, NULL, 10); break;
 		case 'K': o.cipher = optarg; break;
+		case 'y': o.nodelay = 1; break;
 		case 'P': o.per_conn = strtoul(optarg, NULL, 10); break;
 		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
 		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
