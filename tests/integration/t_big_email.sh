@@ -10,18 +10,14 @@
 # quarantine_size_mb=0 and the bound is 16 MiB for the shadow and allocator
 # caches; the figure is printed either way.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_gw.sh"
 
-GW=$BUILD/smtpsec-gateway
-SEND=$BUILD/smtpsec-send
 SINK=$BUILD/smtpsec-lmtpsink
 for b in "$GW" "$SEND" "$SINK"; do
 	[ -x "$b" ] || { t_skip build "$b not built"; exit 0; }
 done
-D="$(cd "$(dirname "$0")/../unit/verify/data" && pwd)"
 P=$T_TMP
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/k.pem" -out "$P/c.pem" \
-	-subj /CN=gw.b.test -addext subjectAltName=DNS:gw.b.test -days 2 2>/dev/null || { t_fail pki "openssl failed"; exit 1; }
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+gw_pki || { t_fail pki "openssl failed"; exit 1; }
 mkdir -p "$P/spool"
 BOUND_KIB=8192
 if ldd "$GW" 2>/dev/null | grep -q libasan; then
@@ -32,39 +28,17 @@ fi
 "$SINK" --unix "$P/lmtp.sock" --max-seconds 300 >"$P/sink.log" 2>&1 &
 SINK_PID=$!
 t_track_pid "$SINK_PID"
-PORT=$(t_free_port)
-cat >"$P/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $P/c.pem
-key = $P/k.pem
-[dns]
-unbound_conf = /dev/null
-[lmtp]
-target = unix:$P/lmtp.sock
-spool_dir = $P/spool
-memory_threshold = 1M
-[limits]
-max_message_size = 64M
-EOF
-"$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks >"$P/gw.log" 2>&1 &
-GW_PID=$!
-t_track_pid "$GW_PID"
-t_wait_port "$PORT" 10 || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
+gw_conf gw "[lmtp]" "target = unix:$P/lmtp.sock" "spool_dir = $P/spool" "memory_threshold = 1M" \
+	"[limits]" "max_message_size = 64M"
+gw_run gw || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
 # warm up: one small Email, so TLS, LMTP and the allocator are at steady state
-"$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --key "$D/leaf.key" \
-	--chain "$P/chain.pem" --rcpt a@b.test --size 20000 --from x@example.test --max-seconds 30 >"$P/warm.out" 2>&1
+"$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size 20000 --from x@example.test --max-seconds 30 >"$P/warm.out" 2>&1
 t_check warm_up_delivered "$(tail -2 "$P/warm.out")" grep -q "reply n=1 email_delivered" "$P/warm.out"
-W=$(pgrep -P "$GW_PID" | head -1)
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$W/status" 2>/dev/null; }
 before=$(hwm)
 
 size=$((50 * 1024 * 1024))
-out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --key "$D/leaf.key" \
-	--chain "$P/chain.pem" --rcpt a@b.test --size "$size" --from x@example.test --max-seconds 120 2>&1)
+out=$("$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size "$size" --from x@example.test --max-seconds 120 2>&1)
 after=$(hwm)
 t_check big_delivered "$(tail -3 <<<"$out")" grep -q "reply n=1 email_delivered" <<<"$out"
 t_check big_logged "no summary line" grep -Eq "event=email n=1 .*size=$size .*reply=email_delivered" "$P/gw.log"

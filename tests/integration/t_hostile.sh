@@ -14,55 +14,29 @@
 #  - endless illegal_message: closed after 100 protocol errors;
 # and after it all the worker's RSS is within 16 MiB of where it started.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_gw.sh"
 
-GW=$BUILD/smtpsec-gateway
-SEND=$BUILD/smtpsec-send
 SINK=$BUILD/smtpsec-lmtpsink
 HC="$(cd "$(dirname "$0")" && pwd)/hostile_client.py"
 for b in "$GW" "$SEND" "$SINK"; do
 	[ -x "$b" ] || { t_skip build "$b not built"; exit 0; }
 done
-D="$(cd "$(dirname "$0")/../unit/verify/data" && pwd)"
+D=$GW_DATA
 P=$T_TMP
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/k.pem" -out "$P/c.pem" \
-	-subj /CN=gw.b.test -addext subjectAltName=DNS:gw.b.test -days 2 2>/dev/null || { t_fail pki "openssl failed"; exit 1; }
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+gw_pki || { t_fail pki "openssl failed"; exit 1; }
 mkdir -p "$P/spool"
 # under ASan freed memory is quarantined: measure without it
 ldd "$GW" 2>/dev/null | grep -q libasan && export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=0"
 
 "$SINK" --unix "$P/lmtp.sock" --max-seconds 600 >"$P/sink.log" 2>&1 &
 t_track_pid $!
-PORT=$(t_free_port)
-cat >"$P/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $P/c.pem
-key = $P/k.pem
-[dns]
-unbound_conf = /dev/null
-[lmtp]
-target = unix:$P/lmtp.sock
-spool_dir = $P/spool
-[limits]
-handshake_timeout = 2s
-idle_timeout = 3s
-max_connections_per_ip = 40
-max_connections = 500
-EOF
-"$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks >"$P/gw.log" 2>&1 &
-GW_PID=$!
-t_track_pid "$GW_PID"
-t_wait_port "$PORT" 10 || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
-W=$(pgrep -P "$GW_PID" | head -1)
+gw_conf gw "[lmtp]" "target = unix:$P/lmtp.sock" "spool_dir = $P/spool" \
+	"[limits]" "handshake_timeout = 2s" "idle_timeout = 3s" "max_connections_per_ip = 40" "max_connections = 500"
+gw_run gw || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$W/status" 2>/dev/null; }
 normal() {	# NAME: one ordinary Email is delivered meanwhile
 	local out
-	out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --key "$D/leaf.key" \
-		--chain "$P/chain.pem" --rcpt a@b.test --size 4000 --from x@example.test --max-seconds 20 2>&1)
+	out=$("$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size 4000 --from x@example.test --max-seconds 20 2>&1)
 	t_check "$1" "$(tail -2 <<<"$out" | tr '\n' ' ')" grep -q "reply n=1 email_delivered" <<<"$out"
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }

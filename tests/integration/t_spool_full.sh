@@ -13,9 +13,8 @@
 #     from the spool once the quota is raised
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
+. "$(dirname "$0")/lib_gw.sh"
 
-GW=$BUILD/smtpsec-gateway
-SEND=$BUILD/smtpsec-send
 for b in "$GW" "$SEND"; do
 	[ -x "$b" ] || { t_skip build "$b not built"; exit 0; }
 done
@@ -29,36 +28,12 @@ fi
 # hold files open on it until it is stopped)
 trap 'umount -l "$SPOOL" 2>/dev/null; t_cleanup' EXIT
 
-D="$(cd "$(dirname "$0")/../unit/verify/data" && pwd)"
 P=$T_TMP
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/k.pem" -out "$P/c.pem" \
-	-subj /CN=gw.b.test -addext subjectAltName=DNS:gw.b.test -days 2 2>/dev/null || { t_fail pki "openssl failed"; exit 1; }
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+gw_pki || { t_fail pki "openssl failed"; exit 1; }
 dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
-
-PORT=$(t_free_port)
-cat >"$P/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $P/c.pem
-key = $P/k.pem
-[dns]
-unbound_conf = /dev/null
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-connections = 2
-timeout = 10s
-spool_dir = $SPOOL
-spool_retry = 1s
-memory_threshold = 16K
-EOF
-"$GW" -f -c "$P/gw.conf" --insecure-skip-chain-checks >"$P/gw.log" 2>&1 &
-GW_PID=$!
-t_track_pid "$GW_PID"
-t_wait_port "$PORT" 10 || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
+gw_conf gw "[lmtp]" "target = unix:$DOVECOT_SOCKET" "connections = 2" "timeout = 10s" \
+	"spool_dir = $SPOOL" "spool_retry = 1s" "memory_threshold = 16K"
+gw_run gw || { t_fail gateway_start "no listener: $(tail -3 "$P/gw.log")"; exit 1; }
 
 mkdir -p "$P/m"
 msg() {	# NAME SIZE: a message with Message-ID <NAME@sf.test>
@@ -71,8 +46,7 @@ msg() {	# NAME SIZE: a message with Message-ID <NAME@sf.test>
 send() {	# NAME...: one connection; the replies
 	local a=() n
 	for n in "$@"; do a+=(--message "$P/m/$n"); done
-	"$SEND" --connect "127.0.0.1:$PORT" --cafile "$P/c.pem" --servername gw.b.test --key "$D/leaf.key" \
-		--chain "$P/chain.pem" --rcpt bob@b.test --max-seconds 60 "${a[@]}" 2>&1
+	"$SEND" "${GW_SENDER[@]}" --rcpt bob@b.test --max-seconds 60 "${a[@]}" 2>&1
 }
 stored() {	# NAME: copies of it in bob's INBOX
 	local f n=0

@@ -17,9 +17,8 @@
 # same cases run with small ones.  Every delivered Email is counted against
 # what the sink received, so a refused one that got through shows.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/lib_gw.sh"
 
-GW=$BUILD/smtpsec-gateway
-SEND=$BUILD/smtpsec-send
 SINK=$BUILD/smtpsec-lmtpsink
 HC=$T_SRC/tests/integration/hostile_client.py
 for b in "$GW" "$SEND" "$SINK"; do
@@ -35,11 +34,9 @@ fi
 echo "# counts: slowloris $SLOW_N+$SLOW_N, flood ${FLOOD_P}x$FLOOD_EACH," \
 	"idle $((IDLE_A + IDLE_B))x$IDLE_EACH (per-IP cap $IDLE_PER_IP, max_connections $IDLE_MAX)"
 ulimit -n 8192 2>/dev/null
-D=$T_SRC/tests/unit/verify/data
+D=$GW_DATA
 P=$T_TMP
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/k.pem" -out "$P/c.pem" \
-	-subj /CN=gw.b.test -addext subjectAltName=DNS:gw.b.test -days 2 2>/dev/null || { t_fail pki "openssl failed"; exit 1; }
-cat "$D/leaf.pem" "$D/inter.pem" >"$P/chain.pem"
+gw_pki || { t_fail pki "openssl failed"; exit 1; }
 mkdir -p "$P/spool"
 ASAN=0
 if ldd "$GW" 2>/dev/null | grep -q libasan; then
@@ -53,29 +50,9 @@ t_track_pid "$SINK_PID"
 
 # gw_start NAME [CONF-LINES]: a gateway with one worker; PORT, GW_PID, W
 gw_start() {
-	PORT=$(t_free_port)
-	cat >"$P/$1.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $P/c.pem
-key = $P/k.pem
-${3:-}
-[dns]
-unbound_conf = /dev/null
-[lmtp]
-target = unix:$P/lmtp.sock
-spool_dir = $P/spool
-[limits]
-${2:-}
-EOF
-	"$GW" -f -c "$P/$1.conf" --insecure-skip-chain-checks >"$P/$1.log" 2>&1 &
-	GW_PID=$!
-	t_track_pid "$GW_PID"
-	t_wait_port "$PORT" 15 || { t_fail "$1_start" "no listener: $(tail -3 "$P/$1.log")"; exit 1; }
-	W=$(pgrep -P "$GW_PID" | head -1)
+	gw_conf "$1" ${3:+"[tls]" "$3"} "[lmtp]" "target = unix:$P/lmtp.sock" "spool_dir = $P/spool" \
+		"[limits]" ${2:+"$2"}
+	gw_run "$1" || { t_fail "$1_start" "no listener: $(tail -3 "$P/$1.log")"; exit 1; }
 }
 gw_stop() {	# NAME: SIGTERM, wait, and no worker died meanwhile
 	kill -TERM "$GW_PID" 2>/dev/null
@@ -90,8 +67,7 @@ export -f field
 ACKED=0	# email_delivered replies seen by the clients; the sink must count as many
 normal() {	# NAME [FROM-ADDRESS]: one ordinary Email is delivered meanwhile
 	local out
-	out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.test --key "$D/leaf.key" \
-		--chain "$P/chain.pem" --rcpt a@b.test --size 4000 --from x@example.test --max-seconds 30 2>&1)
+	out=$("$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size 4000 --from x@example.test --max-seconds 30 2>&1)
 	if grep -q "reply n=1 email_delivered" <<<"$out"; then
 		ACKED=$((ACKED + 1))
 		t_pass "$1"
