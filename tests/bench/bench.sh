@@ -43,7 +43,7 @@ for b in "$GW" "$SEND" "$LMTPQ" "$SINK" "$HSB"; do [ -x "$b" ] || { echo "bench:
 if [ "$QUICK" = 1 ]; then
 	N_E2E=200 N_CAP=2000 N_HS=600 N_DOM=150 IDLE="100 1000"
 else
-	N_E2E=2000 N_CAP=20000 N_HS=4000 N_DOM=1000 IDLE="100 1000 5000"
+	N_E2E=2000 N_CAP=40000 N_HS=4000 N_DOM=1000 IDLE="100 1000 5000"
 fi
 ulimit -n 20000 2>/dev/null || true
 CONC=16
