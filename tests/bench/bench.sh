@@ -175,6 +175,16 @@ load() {
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" | head -1; }
 stat_total() { rcli HGET smtpsec:stats:total "$1" 2>/dev/null | grep -E '^[0-9]+$' || echo 0; }
+stats_settle() {	# until the workers' counters stop moving (flushes every 200 ms; bounded: 6 s)
+	local a b i
+	a="$(stat_total dns_resolver_queries) $(stat_total emails_received)"
+	for i in $(seq 20); do
+		sleep 0.3
+		b="$(stat_total dns_resolver_queries) $(stat_total emails_received)"
+		[ "$a" = "$b" ] && return 0
+		a=$b
+	done
+}
 per_email() {	# TICKS-BEFORE TICKS-AFTER EMAILS: gateway CPU us per Email
 	awk -v t=$(($2 - $1)) -v hz="$HZ" -v n="$3" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "na" }'
 }
@@ -337,10 +347,10 @@ handshake_ratio=$(awk -v a="${gw_hs:-0}" -v b="${raw_hs:-0}" 'BEGIN { if (a > 0 
 warm_q=
 dns_pass() {	# NAME FIRST-DOMAIN
 	local q0 e0 q1 e1 q n0 n1 nq
-	sleep 0.5
+	stats_settle
 	q0=$(stat_total dns_resolver_queries) e0=$(stat_total emails_received) n0=$(dns_query_count)
 	measured "$1" "1" 2048 --from-domains "$N_DOM" --from-first "$2"
-	sleep 0.6	# one stats flush (200 ms) and then some
+	stats_settle
 	q1=$(stat_total dns_resolver_queries) e1=$(stat_total emails_received) n1=$(dns_query_count)
 	q=$(awk -v q=$((q1 - q0)) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.3f", q / e; else print "na" }')
 	nq=$(awk -v q=$(( ${n1:-0} - ${n0:-0} )) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.2f", q / e; else print "na" }')
@@ -357,10 +367,10 @@ for cache in memory redis; do
 	dns_pass "dns warm $cache cache ${N_DOM} domains" "$first"
 	# the steady state: one sender domain, caches warm
 	load 100 2048 >/dev/null
-	sleep 0.5
+	stats_settle
 	q0=$(stat_total dns_resolver_queries) e0=$(stat_total emails_received)
 	measured "dns warm $cache cache 1 domain" "$((N_CAP / 10))" 2048
-	sleep 0.6
+	stats_settle
 	q1=$(stat_total dns_resolver_queries) e1=$(stat_total emails_received)
 	q=$(awk -v q=$((q1 - q0)) -v e=$((e1 - e0)) 'BEGIN { if (e > 0) printf "%.3f", q / e; else print "na" }')
 	row "  resolver queries/Email" "$q" "" "" "" "" "" ""
