@@ -1,6 +1,9 @@
 /* tutil: see tutil.h. */
 #include "tests/lib/tutil.h"
 
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +105,14 @@ tutil_tohex(const uint8_t *buf, size_t len)
 	}
 	s[2 * len] = '\0';
 	return s;
+}
+
+int
+tutil_tls_group(const char *name)
+{
+	if (strcmp(name, "p256") == 0)
+		return WOLFSSL_ECC_SECP256R1;
+	if (strcmp(name, "x25519") == 0)
+		return WOLFSSL_ECC_X25519;
+	return -1;
 }

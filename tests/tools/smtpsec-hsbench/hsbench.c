@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "receiver/rcv_util.h"
+#include "tests/lib/tutil.h"
 
 #define HS_MAX_WORKERS 64
 #define HS_MAX_CONC 1024
@@ -450,11 +451,7 @@ main(int argc, char **argv)
 			break;
 		case 'S': o.server_cipher = optarg; break;
 		case 'g':
-			if (strcmp(optarg, "p256") == 0)
-				o.group = WOLFSSL_ECC_SECP256R1;
-			else if (strcmp(optarg, "x25519") == 0)
-				o.group = WOLFSSL_ECC_X25519;
-			else {
+			if ((o.group = tutil_tls_group(optarg)) < 0) {
 				usage(stderr);
 				return 2;
 			}

@@ -554,11 +554,7 @@ main(int argc, char **argv)
 		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
 		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
 		case 'G':
-			if (strcmp(optarg, "p256") == 0)
-				o.group = WOLFSSL_ECC_SECP256R1;
-			else if (strcmp(optarg, "x25519") == 0)
-				o.group = WOLFSSL_ECC_X25519;
-			else {
+			if ((o.group = tutil_tls_group(optarg)) < 0) {
 				usage(stderr);
 				return 2;
 			}
