@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *
 tutil_shared(const char *rel)
@@ -115,4 +116,13 @@ tutil_tls_group(const char *name)
 	if (strcmp(name, "x25519") == 0)
 		return WOLFSSL_ECC_X25519;
 	return -1;
+}
+
+double
+tutil_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -23,6 +23,9 @@ uint8_t *tutil_hex(const char *hex, size_t *len_r);
 /* Lowercase hex of buf into a malloc'd string. */
 char *tutil_tohex(const uint8_t *buf, size_t len);
 
+/* Seconds on the monotonic clock. */
+double tutil_now(void);
+
 /* A TLS key-share group by name ("p256", "x25519"): the wolfSSL
  * WOLFSSL_ECC_* value, or -1 for any other name. */
 int tutil_tls_group(const char *name);

@@ -84,15 +84,6 @@ struct hs_conn {
 
 static volatile sig_atomic_t stop_server;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 on_term(int sig)
 {
@@ -319,7 +310,7 @@ client_run(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_r
 	struct hs_conn *cs = rcv_xcalloc(o->concurrency, sizeof(*cs));
 	struct pollfd *pfd = rcv_xcalloc(o->concurrency, sizeof(*pfd));
 	unsigned long started = 0, i;
-	double t0 = now_s();
+	double t0 = tutil_now();
 	int alive = 1;
 
 	for (i = 0; i < o->concurrency; i++)
@@ -327,7 +318,7 @@ client_run(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_r
 	while (alive) {
 		alive = 0;
 		for (i = 0; i < o->concurrency; i++) {
-			if (cs[i].fd < 0 && started < o->count && now_s() - t0 < o->max_seconds) {
+			if (cs[i].fd < 0 && started < o->count && tutil_now() - t0 < o->max_seconds) {
 				if (client_open(ctx, o, port, &cs[i]) < 0) {
 					res->failed++;
 					started++;
@@ -358,10 +349,10 @@ client_run(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_r
 				res->failed++;
 			conn_reset(&cs[i]);
 		}
-		if (now_s() - t0 > o->max_seconds + 5)	/* stragglers: give up */
+		if (tutil_now() - t0 > o->max_seconds + 5)	/* stragglers: give up */
 			break;
 	}
-	*secs_r = now_s() - t0;
+	*secs_r = tutil_now() - t0;
 	for (i = 0; i < o->concurrency; i++) {
 		conn_reset(&cs[i]);
 		if (cs[i].sess)

@@ -84,15 +84,6 @@ static size_t next_frame;		/* --from-domains: every Email its own frame */
 static unsigned long emails_left;	/* --per-conn: not yet given to a connection */
 static unsigned long n_conns, n_conns_failed;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 usage(FILE *f)
 {
@@ -276,7 +267,7 @@ on_reply(struct sconn *c, const struct rcv_frame *f)
 	else
 		n_failed++;
 	if (c->sent_at && c->sent_at[idx] > 0 && lat)
-		lat[n_lat++] = now_s() - c->sent_at[idx];
+		lat[n_lat++] = tutil_now() - c->sent_at[idx];
 }
 
 static void
@@ -289,7 +280,7 @@ queue_more(struct sconn *c)
 		rcv_buf_add(&c->out, f->p, f->len);
 		bytes_sent_msgs += f->msg_bytes;
 		if (c->sent_at)
-			c->sent_at[c->next] = now_s();
+			c->sent_at[c->next] = tutil_now();
 		c->next++;
 	}
 }
@@ -338,7 +329,7 @@ step(struct sconn *c, short revents)
 		if (r > 0) {
 			size_t off = 0;
 
-			c->last_rx = now_s();
+			c->last_rx = tutil_now();
 			rcv_buf_add(&c->in, buf, (size_t)r);
 			while (off < c->in.len) {
 				struct rcv_frame f;
@@ -374,7 +365,7 @@ step(struct sconn *c, short revents)
 	if (c->answered >= c->total && c->next >= c->total && c->out.len == 0) {
 		if (o.n_raw == 0 && o.no_hello == 0)
 			return -1;
-		if (now_s() - c->last_rx >= o.wait_seconds)
+		if (tutil_now() - c->last_rx >= o.wait_seconds)
 			return -1;
 	}
 	return 0;
@@ -431,7 +422,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	}
 	rcv_wire_limits_default(&lim);
 	c->w = rcv_wire_new(&lim, NULL, NULL);
-	c->last_rx = now_s();
+	c->last_rx = tutil_now();
 	/* ClientHello (message 0), raw frames, then the Emails */
 	if (!o.no_hello) {
 		struct rcv_chain chain = { n_der, NULL };
@@ -662,7 +653,7 @@ main(int argc, char **argv)
 		cs[i].fd = -1;
 	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
 	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
-	t0 = now_s();
+	t0 = tutil_now();
 	if (o.per_conn)
 		emails_left = total_emails;
 	for (i = 0; i < o.concurrency; i++) {
@@ -701,7 +692,7 @@ main(int argc, char **argv)
 				c->fd = -1;
 				c->closed = 1;
 				if (o.per_conn && emails_left > 0 && c->answered >= c->total &&
-				    !(o.max_seconds > 0 && now_s() - t0 > o.max_seconds)) {
+				    !(o.max_seconds > 0 && tutil_now() - t0 > o.max_seconds)) {
 					if (c->failed)
 						n_conns_failed++;
 					conn_clear(c);
@@ -719,10 +710,10 @@ main(int argc, char **argv)
 			k++;
 		}
 		alive = k;
-		if (o.max_seconds > 0 && now_s() - t0 > o.max_seconds)
+		if (o.max_seconds > 0 && tutil_now() - t0 > o.max_seconds)
 			break;
 	}
-	t1 = now_s();
+	t1 = tutil_now();
 	rc = (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
 done:
 	for (i = 0; cs && i < o.concurrency; i++) {
