@@ -8,6 +8,7 @@
  * in the signed message changes.
  */
 #include "lmtp/lmtp.h"
+#include "lmtp/lmtp_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -182,19 +183,103 @@ next_field(const uint8_t *m, size_t hend, size_t *pos, struct field *f)
 	return 1;
 }
 
-/* Does this Authentication-Results value start with our authserv-id? */
+/*
+ * Does this Authentication-Results value claim our authserv-id?
+ * RFC 8601 2.2: authres-payload = [CFWS] authserv-id ...; authserv-id is a
+ * RFC 2045 `value` (token / quoted-string), compared case-insensitively.
+ *
+ * CFWS (RFC 5322 3.2.2): WSP, folds, comments (nested, with quoted-pairs).
+ * A comment that never closes leaves no authserv-id: not a claim.
+ * token (RFC 2045 5.1): 1*<US-ASCII CHAR except SP, CTLs, tspecials>.
+ * quoted-string (RFC 5322 3.2.4): quoted-pairs unescaped, the CRLF of a fold
+ * removed.
+ *
+ * Fail closed where a lax reader could see our id: what follows the id is
+ * not checked (our token followed by a syntax error, a tspecial or an 8-bit
+ * octet, still claims us), an
+ * unterminated quoted-string ends at the end of the field, WSP at the edges
+ * of a quoted-string is ignored, and one trailing dot (the same DNS name
+ * written absolute) is ignored on both sides.  Renaming a field that did not
+ * claim us costs nothing; trusting one that did is the forgery.
+ */
 static int
-claims_us(const uint8_t *v, size_t len, const char *id)
+is_token_char(uint8_t c)
 {
-	size_t i = 0, il = strlen(id);
+	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
 
-	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
-		i++;
-	if (len - i < il || strncasecmp((const char *)v + i, id, il) != 0)
+static size_t
+skip_cfws(const uint8_t *v, size_t len, size_t i)
+{
+	while (i < len) {
+		if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n') {
+			i++;
+		} else if (v[i] == '(') {
+			size_t depth = 0;
+
+			do {
+				if (i >= len)
+					return len;	/* unterminated: no id follows */
+				if (v[i] == '\\') {
+					i += len - i >= 2 ? 2 : 1;
+					continue;
+				}
+				if (v[i] == '(')
+					depth++;
+				else if (v[i] == ')')
+					depth--;
+				i++;
+			} while (depth > 0);
+		} else
+			break;
+	}
+	return i;
+}
+
+static int
+same_id(const char *a, size_t al, const char *b, size_t bl)
+{
+	if (al > 0 && a[al - 1] == '.')
+		al--;
+	if (bl > 0 && b[bl - 1] == '.')
+		bl--;
+	return al > 0 && al == bl && strncasecmp(a, b, al) == 0;
+}
+
+int
+lmtp_authres_claims(const uint8_t *v, size_t len, const char *id)
+{
+	size_t i, n = 0, s;
+	char *val;
+	int r;
+
+	i = skip_cfws(v, len, 0);
+	if (i >= len)
 		return 0;
-	i += il;
-	return i == len || v[i] == ';' || v[i] == ' ' || v[i] == '\t' || v[i] == '(' ||
-	    v[i] == '\r';
+	if (v[i] == '"') {
+		val = malloc(len);	/* the unescaped value is never longer */
+		if (val == NULL)
+			abort();
+		for (i++; i < len && v[i] != '"'; i++) {
+			uint8_t c = v[i];
+
+			if (c == '\\' && len - i >= 2)
+				c = v[++i];
+			else if (c == '\r' || c == '\n')
+				continue;	/* the CRLF of a fold is not content */
+			val[n++] = (char)c;
+		}
+		for (s = 0; s < n && (val[s] == ' ' || val[s] == '\t'); s++)
+			;
+		while (n > s && (val[n - 1] == ' ' || val[n - 1] == '\t'))
+			n--;
+		r = same_id(val + s, n - s, id, strlen(id));
+		free(val);
+		return r;
+	}
+	for (s = i; i < len && is_token_char(v[i]); i++)
+		;
+	return same_id((const char *)v + s, i - s, id, strlen(id));
 }
 
 /* Append a (validated) trace value, folding lines that grow past 78
@@ -303,7 +388,7 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 	while (next_field(msg, hend, &pos, &f)) {
 		if (f.name_end - f.start == 22 &&
 		    strncasecmp((const char *)msg + f.start, "Authentication-Results", 22) == 0 &&
-		    claims_us(msg + f.value_start, f.end - f.value_start, auth)) {
+		    lmtp_authres_claims(msg + f.value_start, f.end - f.value_start, auth)) {
 			if (c->n_seg + 3 > LMTP_COPY_MAX_SEGS) {
 				free(c->head);
 				memset(c, 0, sizeof(*c));

@@ -15,4 +15,8 @@
 size_t lmtp_dot_stuff(int *at_bol, const uint8_t *in, size_t n, size_t *used_r, uint8_t *out,
     size_t cap);
 
+/* 1 when an Authentication-Results field value (after the colon, folds
+ * included) claims the authserv-id `id` (RFC 8601 2.2, 5; lmtp_copy.c). */
+int lmtp_authres_claims(const uint8_t *v, size_t len, const char *id);
+
 #endif

@@ -146,6 +146,39 @@ else
 	t_fail delivered_headers "nothing in alice's maildir"
 fi
 
+# --- forged Authentication-Results claiming our authserv-id (SMTPSEC.md 8,
+# RFC 8601 2.2 and 5): comment before the id, quoted-string, folds, nesting,
+# case; a look-alike id and a field in the body stay as they are ---
+printf '%s\r\n' 'From: Sender <sender@a.test>' \
+	'Authentication-Results: (trusted) gw.b.test; smtpsec=pass header.from=bank.test' \
+	'Authentication-Results: "gw.b.test"; smtpsec=pass' \
+	'authentication-results: (a (nested)' ' (b))' '	"GW.B.\test" ; dkim=pass' \
+	'Authentication-Results: gw.b.test.; spf=pass' \
+	'Authentication-Results: gw.b.test.evil; dkim=pass' \
+	'Subject: forged-ar' 'Message-ID: <forged-ar@a.test>' '' \
+	'Authentication-Results: (x) gw.b.test; in the body' >"$T_TMP/mfar"
+ba=$(count alice@b.test)
+sendk ed25519 --rcpt alice@b.test --message "$T_TMP/mfar"
+f=$(dovecot_mail_files alice@b.test | tail -1)
+if [[ "$out" == *"reply n=1 email_delivered"* ]] && [ "$(count alice@b.test)" = $((ba + 1)) ] && [ -n "$f" ]; then
+	dovecot_body "$f" | tr -d '\r' >"$T_TMP/gotfar"
+	t_check forged_ar_renamed "$(cat "$T_TMP/gotfar")" bash -c '
+		[ "$(grep -c "^X-Untrusted-Authentication-Results: (trusted) gw.b.test; smtpsec=pass header.from=bank.test$" "$1")" = 1 ] &&
+		[ "$(grep -c "^X-Untrusted-Authentication-Results: \"gw.b.test\"; smtpsec=pass$" "$1")" = 1 ] &&
+		[ "$(grep -c "^X-Untrusted-Authentication-Results: (a (nested)$" "$1")" = 1 ] &&
+		[ "$(grep -c "^X-Untrusted-Authentication-Results: gw.b.test.; spf=pass$" "$1")" = 1 ] &&
+		[ "$(grep -c "^Authentication-Results: gw.b.test.evil; dkim=pass$" "$1")" = 1 ] &&
+		[ "$(grep -c "^Authentication-Results: (x) gw.b.test; in the body$" "$1")" = 1 ] &&
+		[ "$(grep -ic "^Authentication-Results: [^;]*gw.b.test[;\" ]" "$1")" = 2 ]' _ "$T_TMP/gotfar"
+	# the ones we left alone: ours (first field of the copy) and the look-alike
+	t_check forged_ar_only_ours_trusted "$(grep -i "^authentication-results:" "$T_TMP/gotfar")" bash -c '
+		[ "$(grep -i "^authentication-results:" "$1" | head -1)" = "Authentication-Results: gw.b.test;" ] &&
+		[ "$(grep -ic "^authentication-results:" "$1")" = 3 ]' _ "$T_TMP/gotfar"
+else
+	t_fail forged_ar_renamed "not delivered: $out"
+	t_fail forged_ar_only_ours_trusted "not delivered"
+fi
+
 # --- all five algorithms ---
 for a in ed25519 ed448 p256 p384 p521; do
 	msg "$T_TMP/ma" "alg-$a"
