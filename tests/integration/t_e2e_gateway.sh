@@ -319,8 +319,10 @@ fi
 
 # --- TLS 1.3 session resumption with a ticket ---
 sess=$T_TMP/sess.pem
+# -a: s_client also prints what the server sent (the binary ServerHello frame):
+# without it grep may see a binary file and print nothing (issue 23)
 (sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -sess_out "$sess" >/dev/null 2>&1
-out=$( (sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -sess_in "$sess" 2>&1 | grep -E '^(Reused|New),')
+out=$( (sleep 1) | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -sess_in "$sess" 2>&1 | grep -aE '^(Reused|New),')
 t_check tls13_resumption "$out" grep -q '^Reused, TLSv1.3' <<<"$out"
 t_check tls13_resumption_logged "no resumed=1" grep -q 'event=tls version=TLSv1.3 .*resumed=1' "$T_TMP/gw.log"
 
