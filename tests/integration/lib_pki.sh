@@ -15,7 +15,22 @@
 #       CTLOG-ARGS  passed to smtpsec-ctlog (--corrupt 1, --timestamp MS)
 #     makes $PKI/NAME.key, NAME.pem (leaf), NAME.chain (leaf + intermediate),
 #     NAME.sct (one "sct log_id=HEX timestamp=MS" line per SCT).
+#   pki_ca NAME ISSUER [-subj SUBJECT] [EXT...]
+#       a P-256 CA $PKI/NAME.pem + NAME.key, subject SUBJECT (default
+#       /CN=RT-Test-CA-NAME), issued by ISSUER: root, inter or an earlier
+#       pki_ca NAME; basicConstraints
+#       CA:TRUE and keyUsage keyCertSign,cRLSign (both critical) plus each EXT,
+#       an openssl extension line, e.g.
+#       "nameConstraints=critical,permitted;DNS:other.test".  ISSUER "self": a
+#       self-signed CA outside the test PKI.  NAME.up: NAME.pem followed by
+#       its issuers up to, not including, the root (what a sender sends).
+#   pki_leaf_ca NAME CA SAN CN [LOGS] [ALG]
+#       a valid leaf issued by CA (root, inter or a pki_ca NAME) with subject
+#       CN=CN, subjectAltName SAN (empty: no subjectAltName extension), SCTs
+#       from LOGS signed over CA's key (empty: none), key ALG (default p256);
+#       makes NAME.key, NAME.pem, NAME.sct and NAME.chain (leaf + CA.up).
 #   pki_spki256 CERT         SHA-256 of a certificate's SPKI, hex
+#   pki_cert256 CERT         SHA-256 of a certificate's DER, hex
 #   pki_b64spki KEY          base64 of a private key's public SPKI (DER)
 #
 # Every value is computed by openssl, independently of the code under test,
@@ -27,6 +42,9 @@ CTLOG=$BUILD/smtpsec-ctlog
 
 pki_spki256() {
 	openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1
+}
+pki_cert256() {
+	openssl x509 -in "$1" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1
 }
 pki_b64spki() {
 	openssl pkey -in "$1" -pubout -outform DER | base64 -w0
@@ -113,6 +131,13 @@ EOF
 pki_leaf() {
 	local name=$1 alg=$2 validity=$3 san=$4 logs=$5 md=${6:-sha256}
 	shift 6 2>/dev/null || shift $#
+	_pki_issue inter "$name" "$alg" "$validity" "$san" "/CN=$name.ignored.test" "$logs" "$md" "$@"
+}
+
+# _pki_issue CA NAME ALG VALIDITY SAN SUBJECT LOGS MD [CTLOG-ARGS...]
+_pki_issue() {
+	local ca=$1 name=$2 alg=$3 validity=$4 san=$5 subj=$6 logs=$7 md=$8
+	shift 8
 	local start end l args=()
 	case $validity in
 	valid) start=$(_pki_date '-1 day'); end=$(_pki_date '+90 days') ;;
@@ -121,16 +146,16 @@ pki_leaf() {
 	*) echo "lib_pki: bad validity $validity" >&2; return 1 ;;
 	esac
 	_pki_genkey "$alg" "$PKI/$name.key" || return 1
-	openssl req -new -key "$PKI/$name.key" -subj "/CN=$name.ignored.test" -out "$PKI/$name.csr" 2>/dev/null || return 1
+	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null || return 1
 	{
 		echo "keyUsage=critical,digitalSignature"
 		echo "basicConstraints=CA:FALSE"
-		echo "subjectAltName=$san"
+		[ -n "$san" ] && echo "subjectAltName=$san"
 		[ -n "$logs" ] && echo "1.3.6.1.4.1.11129.2.4.3=critical,ASN1:NULL"
 	} >"$PKI/$name.ext"
 	local out=$PKI/$name.pem
 	[ -n "$logs" ] && out=$PKI/$name.pre
-	openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/inter.pem" -keyfile "$PKI/inter.key" \
+	openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/$ca.pem" -keyfile "$PKI/$ca.key" \
 		-in "$PKI/$name.csr" -out "$out" -startdate "$start" -enddate "$end" -md "$md" \
 		-extfile "$PKI/$name.ext" -notext -preserveDN >"$PKI/$name.ca.log" 2>&1 || {
 		echo "lib_pki: openssl ca failed for $name: $(tail -2 "$PKI/$name.ca.log")" >&2
@@ -139,8 +164,55 @@ pki_leaf() {
 	: >"$PKI/$name.sct"
 	if [ -n "$logs" ]; then
 		for l in $logs; do args+=(--log-key "$PKI/$l.key"); done
-		"$CTLOG" --precert "$PKI/$name.pre" --issuer "$PKI/inter.pem" --ca-key "$PKI/inter.key" \
+		"$CTLOG" --precert "$PKI/$name.pre" --issuer "$PKI/$ca.pem" --ca-key "$PKI/$ca.key" \
 			"${args[@]}" "$@" --out "$PKI/$name.pem" >"$PKI/$name.sct" || return 1
 	fi
-	cat "$PKI/$name.pem" "$PKI/inter.pem" >"$PKI/$name.chain"
+	if [ "$ca" = inter ]; then
+		cat "$PKI/$name.pem" "$PKI/inter.pem" >"$PKI/$name.chain"
+	elif [ "$ca" = root ]; then
+		cp "$PKI/$name.pem" "$PKI/$name.chain"
+	else
+		cat "$PKI/$name.pem" "$PKI/$ca.up" >"$PKI/$name.chain"
+	fi
+}
+
+pki_ca() {	# NAME ISSUER [-subj SUBJECT] [EXT...]
+	local name=$1 issuer=$2 subj="/CN=RT-Test-CA-$1" e
+	shift 2
+	if [ "${1:-}" = -subj ]; then
+		subj=$2
+		shift 2
+	fi
+	_pki_genkey p256 "$PKI/$name.key" || return 1
+	{
+		echo "basicConstraints=critical,CA:TRUE"
+		echo "keyUsage=critical,keyCertSign,cRLSign"
+		for e in "$@"; do echo "$e"; done
+	} >"$PKI/$name.ext"
+	if [ "$issuer" = self ]; then
+		{ printf '[req]\ndistinguished_name = dn\n[dn]\n[v3]\n'; cat "$PKI/$name.ext"; } >"$PKI/$name.cnf"
+		openssl req -x509 -new -key "$PKI/$name.key" -subj "$subj" -days 3000 -sha256 \
+			-config "$PKI/$name.cnf" -extensions v3 -out "$PKI/$name.pem" 2>"$PKI/$name.ca.log" || {
+			echo "lib_pki: openssl req failed for $name: $(tail -2 "$PKI/$name.ca.log")" >&2
+			return 1
+		}
+		cp "$PKI/$name.pem" "$PKI/$name.up"
+		return 0
+	fi
+	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null || return 1
+	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$issuer.pem" -CAkey "$PKI/$issuer.key" \
+		-set_serial "0x$(openssl rand -hex 8)" -days 3000 -sha256 -extfile "$PKI/$name.ext" \
+		-out "$PKI/$name.pem" 2>"$PKI/$name.ca.log" || {
+		echo "lib_pki: openssl x509 failed for $name: $(tail -2 "$PKI/$name.ca.log")" >&2
+		return 1
+	}
+	case $issuer in
+	root) cp "$PKI/$name.pem" "$PKI/$name.up" ;;
+	inter) cat "$PKI/$name.pem" "$PKI/inter.pem" >"$PKI/$name.up" ;;
+	*) cat "$PKI/$name.pem" "$PKI/$issuer.up" >"$PKI/$name.up" ;;
+	esac
+}
+
+pki_leaf_ca() {	# NAME CA SAN CN [LOGS] [ALG]
+	_pki_issue "$2" "$1" "${6:-p256}" valid "$3" "/CN=$4" "${5:-}" sha256
 }
