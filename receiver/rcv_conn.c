@@ -861,7 +861,10 @@ process_input(struct rcv_conn *c)
 			char q[96];
 
 			email_free(&c->cur);
-			queue_error(c, err->number, err->code, err->number);
+			/* numbers exhausted: the Error has no reference and goes
+			 * out after every earlier reply (SMTPSEC.md 2.5, README) */
+			queue_error(c, err->number, err->code,
+			    err->no_reference ? -1 : (int64_t)err->number);
 			if (err->code == RCV_ERR_TOO_LARGE || err->code == RCV_ERR_ILLEGAL_PARAMETER)
 				c->srv->st.failed++;
 			rcv_log(RCV_LOG_INFO, "conn=%08x event=frame_error n=%u code=%s fatal=%d why=%s",
@@ -869,7 +872,7 @@ process_input(struct rcv_conn *c)
 			    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
 			if (err->fatal) {
 				c->closing = 1;
-				c->close_reason = "framing";
+				c->close_reason = err->no_reference ? "numbers_exhausted" : "framing";
 				break;
 			}
 			count_error(c);

@@ -83,6 +83,7 @@ rcv_wire_limits_default(struct rcv_wire_limits *l)
 	l->max_trace_headers = 100;
 	l->max_trace_bytes = 64 << 10;
 	l->max_extensions = 16;
+	l->first_number = 0;
 }
 
 /* Make room for entry number n (0-based) in an array of elem-sized
@@ -112,6 +113,7 @@ rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *bo
 		w->lim.max_other_size = RCV_FRAME_MIN;
 	w->body = body;
 	w->body_arg = body_arg;
+	w->next_number = w->lim.first_number;
 	w->ext = xcalloc(w->lim.max_extensions, sizeof(*w->ext));
 	w->chains = xcalloc(w->lim.max_chains, sizeof(*w->chains));
 	w->certs = xcalloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
@@ -281,6 +283,7 @@ set_err(struct rcv_wire *w, enum rcv_err_code code, int fatal, uint32_t number, 
 	w->err.code = code;
 	w->err.fatal = fatal;
 	w->err.number = number;
+	w->err.no_reference = 0;
 	w->err.why = why;
 }
 
@@ -666,6 +669,19 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 				size = (size << 8) | w->hdr[i];
 			w->size = size;
 			w->type = w->hdr[8];
+			if (w->next_number > RCV_WIRE_NUMBER_MAX) {
+				/* SMTPSEC.md 2.5: this Message would need number 2^24,
+				 * which no reply can carry (and a wrapped one would
+				 * name an earlier Email).  End the session as on
+				 * shutdown: service_unavailable without a reference;
+				 * the peer retries what was not answered. */
+				set_err(w, RCV_ERR_SERVICE_UNAVAILABLE, 1, RCV_WIRE_NUMBER_MAX,
+				    "message numbers exhausted (2^24 Messages on one connection)");
+				w->err.no_reference = 1;
+				w->state = W_FATAL;
+				*consumed_r = pos;
+				return -1;
+			}
 			memset(&w->frame, 0, sizeof(w->frame));
 			w->frame.number = w->next_number++;
 			w->frame.type = w->type;

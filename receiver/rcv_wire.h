@@ -72,7 +72,12 @@ struct rcv_wire_limits {
 	unsigned max_trace_headers;	/* per Email: 100 */
 	size_t max_trace_bytes;		/* trace_headers vector: 64 KiB */
 	unsigned max_extensions;	/* per Message: 16 */
+	uint32_t first_number;		/* number of the first Message: 0 (tests start later) */
 };
+
+/* SMTPSEC.md 2.5: message numbers are uint24.  The decoder refuses a
+ * Message that would need a larger one (see rcv_wire_error.no_reference). */
+#define RCV_WIRE_NUMBER_MAX 0xFFFFFFu
 
 struct rcv_bytes {
 	const uint8_t *p;	/* borrowed */
@@ -159,6 +164,8 @@ struct rcv_wire_error {
 	enum rcv_err_code code;	/* the Error to reply with */
 	int fatal;		/* framing lost: reply, then close */
 	uint32_t number;	/* the Message it refers to */
+	int no_reference;	/* reply without a reference: the Message has no
+				 * number (numbers exhausted: service_unavailable, fatal) */
 	const char *why;	/* short reason, static or decoder-owned */
 };
 

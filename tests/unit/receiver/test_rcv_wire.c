@@ -543,6 +543,49 @@ t_too_large_then_next(void)
 	rcv_buf_free(&in);
 }
 
+/* SMTPSEC.md 2.5: numbers are uint24.  The Message numbered 2^24-1 is
+ * served; the next one is refused before anything of it is used: a fatal
+ * service_unavailable without a reference (no number could name it, and a
+ * wrapped one would name an earlier Email).  The start value comes from the
+ * limits, so this needs no 16 million frames. */
+static void
+t_number_limit(void)
+{
+	struct rcv_wire_limits lim;
+	struct rcv_buf in = { 0 };
+	size_t step;
+	struct got g;
+
+	rcv_wire_limits_default(&lim);
+	T_EQ_INT(lim.first_number, 0);
+	lim.first_number = RCV_WIRE_NUMBER_MAX - 1;
+	rcv_buf_add(&in, good_hello, sizeof(good_hello));
+	make_email(&in, "From: a@a.test\r\n\r\nlast\r\n", 1, 10, -1);
+	make_email(&in, "From: a@a.test\r\n\r\nwrapped\r\n", 1, 10, -1);
+	for (step = 0; step <= 1; step++) {
+		run(&g, in.p, in.len, step, &lim);
+		T_EQ_INT(g.nframes, 2);
+		T_EQ_INT(g.f[0].number, RCV_WIRE_NUMBER_MAX - 1);
+		T_EQ_INT(g.f[1].number, RCV_WIRE_NUMBER_MAX);
+		T_EQ_INT(g.nerrs, 1);
+		T_EQ_INT(g.e[0].code, RCV_ERR_SERVICE_UNAVAILABLE);
+		T_EQ_INT(g.e[0].fatal, 1);
+		T_EQ_INT(g.e[0].no_reference, 1);
+		/* the refused Email's body never surfaced */
+		T_EQ_MEM(g.body.p, g.body.len, "From: a@a.test\r\n\r\nlast\r\n", 24);
+		got_free(&g);
+	}
+	/* an ordinary error still carries its reference */
+	lim.first_number = 5;
+	run(&g, (const uint8_t *)"\0\0\0\0\0\0\0\x05\x03", 9, 0, &lim);
+	T_EQ_INT(g.nerrs, 1);
+	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_MESSAGE);
+	T_EQ_INT(g.e[0].number, 5);
+	T_EQ_INT(g.e[0].no_reference, 0);
+	got_free(&g);
+	rcv_buf_free(&in);
+}
+
 static void
 t_size_max(void)
 {
@@ -757,6 +800,7 @@ main(void)
 	t_vectors("spec/vectors/wire-invalid.json", 0);
 	T_RUN(t_pipelined);
 	T_RUN(t_too_large_then_next);
+	T_RUN(t_number_limit);
 	T_RUN(t_size_max);
 	T_RUN(t_recipient_limits);
 	T_RUN(t_trace_limits);
