@@ -431,8 +431,8 @@ worker_stop(struct rcv_server *srv)
  * synchronous, no verification holds the old list across a reload.
  */
 static int
-srv_ct_check(void *arg, const struct vfy_chain *chain, time_t now, unsigned min_scts,
-    char *why, size_t whylen)
+srv_ct_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
+    time_t now, unsigned min_scts, char *why, size_t whylen)
 {
 	struct rcv_server *srv = arg;
 
@@ -441,7 +441,7 @@ srv_ct_check(void *arg, const struct vfy_chain *chain, time_t now, unsigned min_
 		    srv->cfg->ct_log_list);
 		return -1;
 	}
-	return vfy_ct_chain_check(srv->ct_logs, chain, now, min_scts, why, whylen);
+	return vfy_ct_chain_check(srv->ct_logs, chain, issuer, now, min_scts, why, whylen);
 }
 
 /* SIGHUP: read ct_log_list again; a bad new list keeps the old one. */

@@ -104,35 +104,69 @@ set(struct vfy_verdict *vd, enum vfy_result r, enum vfy_step s, const char *fmt,
 
 /* ---- steps 7-9 without DNS ------------------------------------------ */
 
-static void
-pkix_and_ct(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg, unsigned min_scts,
-    const struct vfy_chain *chain, time_t now, size_t anchor, int ct_exempt,
-    const char *trust, struct vfy_verdict *vd)
-{
-	const char *why;
-	char buf[200];
+struct tlsa_set {
+	const struct vfy_tlsa *recs;
+	size_t n;
+};
 
-	if (anchor == 0 && pkix == NULL) {
-		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "no CA store configured");
-		return;
+/* DANE-TA: a sent certificate a usage 2 record names is an anchor. */
+static int
+ta_anchor(void *arg, const struct vfy_cert *c)
+{
+	const struct tlsa_set *ts = arg;
+
+	return vfy_dane_cert_match_usage(c, ts->recs, ts->n, 2);
+}
+
+/* PKIX-TA: some CA certificate on the validated path (the store's anchor
+ * included) matches a usage 0 record. */
+static int
+pkix_ta_on_path(void *arg, const struct vfy_path *path)
+{
+	const struct tlsa_set *ts = arg;
+
+	for (size_t i = 1; i < path->n; i++)
+		if (vfy_dane_cert_match_usage(path->cert[i], ts->recs, ts->n, 0))
+			return 1;
+	return 0;
+}
+
+/* Step 8 with the given anchors and hook, then step 9 unless exempt.
+ * Returns 0 on PASS (vd set), -1 when step 8 failed (*why_r), -2 when
+ * valid paths exist but the hook refused them all; a CT failure is
+ * final (vd set, returns 0). */
+static int
+pkix_and_ct(const struct vfy_pkix *pkix, const struct vfy_pkix_params *prm,
+    vfy_ct_fn *ct, void *ct_arg, unsigned min_scts, const struct vfy_chain *chain,
+    int ct_exempt, const char *trust, struct vfy_verdict *vd, const char **why_r)
+{
+	struct vfy_path path;
+	char buf[200];
+	int r;
+
+	if (prm->is_anchor == NULL && pkix == NULL) {
+		*why_r = "no CA store configured";
+		return -1;
 	}
-	if (vfy_pkix_verify(pkix, chain, anchor, now, &why) < 0) {
-		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);
-		return;
-	}
+	r = vfy_pkix_verify(pkix, chain, prm, &path, why_r);
+	if (r < 0)
+		return r;
 	if (!ct_exempt) {
 		if (ct == NULL) {
 			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "certificate transparency not available");
-			return;
+			return 0;
 		}
 		buf[0] = '\0';
-		if (ct(ct_arg, chain, now, min_scts ? min_scts : 1, buf, sizeof(buf)) != 0) {
+		/* the SCTs are signed over the leaf's issuer on the validated path */
+		if (ct(ct_arg, chain, path.cert[1], prm->at, min_scts ? min_scts : 1, buf,
+		    sizeof(buf)) != 0) {
 			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "%s", buf[0] ? buf : "not enough valid SCTs");
-			return;
+			return 0;
 		}
 	}
 	vd->trust = trust;
 	set(vd, VFY_PASS, ct_exempt ? VFY_STEP_PKIX : VFY_STEP_CT, "%s", trust);
+	return 0;
 }
 
 void
@@ -141,6 +175,10 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
     const struct vfy_dns_answer *ans, struct vfy_verdict *vd)
 {
 	struct vfy_dane_match m;
+	struct tlsa_set ts = { NULL, 0 };
+	struct vfy_pkix_params prm = { .at = now };
+	const char *why = NULL, *w;
+	int pkix_failed = 0;
 
 	vd->trust = "";
 	vd->tlsa_usage = -1;
@@ -151,37 +189,61 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 		    ans->why && ans->why[0] ? ans->why : vfy_dns_status_str(ans->status));
 		return;
 	}
-	if (ans == NULL || ans->status != VFY_DNS_SECURE || ans->result != VFY_DNS_DATA) {
-		/* 4.7: secure NXDOMAIN/NODATA or insecure: no DANE constraint */
-		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
-		return;
+	if (ans != NULL && ans->status == VFY_DNS_SECURE && ans->result == VFY_DNS_DATA) {
+		ts.recs = ans->tlsa;
+		ts.n = ans->n_tlsa;
 	}
-	vfy_dane_match(chain, ans->tlsa, ans->n_tlsa, &m);
+	vfy_dane_match(chain, ts.recs, ts.n, &m);
 	if (m.n_usable == 0) {
-		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
+		/* 4.7: secure NXDOMAIN/NODATA, insecure, or only unusable
+		 * records: no DANE constraint */
+		if (pkix_and_ct(pkix, &prm, ct, ct_arg, min_scts, chain, 0, "pkix+ct", vd, &why) < 0)
+			set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);
 		return;
 	}
-	if (!m.matched) {
-		set(vd, VFY_PERMFAIL, VFY_STEP_DANE, "no TLSA record matches the chain");
-		return;
-	}
-	vd->tlsa_usage = m.usage;
-	switch (m.usage) {
-	case 3:		/* DANE-EE: no PKIX, no CT (4.8, 4.9) */
+	/* The first usage whose conditions hold decides, least checking
+	 * first: DANE-EE, PKIX-EE (both exempt from CT), DANE-TA, PKIX-TA. */
+	if (m.ee) {		/* DANE-EE: no PKIX, no CT (4.8, 4.9) */
+		vd->tlsa_usage = 3;
 		vd->trust = "dane-ee";
 		set(vd, VFY_PASS, VFY_STEP_DANE, "dane-ee");
 		return;
-	case 2:		/* DANE-TA: PKIX to the matched anchor, CT applies */
-		pkix_and_ct(NULL, ct, ct_arg, min_scts, chain, now, m.cert, 0, "dane-ta", vd);
-		return;
-	case 1:		/* PKIX-EE: PKIX, leaf named by TLSA: no CT */
-		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, vfy_dane_names_leaf(&m),
-		    "pkix-ee", vd);
-		return;
-	default:	/* PKIX-TA */
-		pkix_and_ct(pkix, ct, ct_arg, min_scts, chain, now, 0, 0, "pkix+ct", vd);
+	}
+	if (m.pkix_ee) {	/* PKIX-EE: the store's path, leaf named: no CT */
+		vd->tlsa_usage = 1;
+		if (pkix_and_ct(pkix, &prm, ct, ct_arg, min_scts, chain, 1, "pkix-ee", vd, &w) == 0)
+			return;
+		why = w;
+		pkix_failed = 1;
+	}
+	if (m.ta) {		/* DANE-TA: path to a sent certificate a record names */
+		struct vfy_pkix_params p2 = { .at = now, .is_anchor = ta_anchor, .arg = &ts };
+
+		vd->tlsa_usage = 2;
+		if (pkix_and_ct(NULL, &p2, ct, ct_arg, min_scts, chain, 0, "dane-ta", vd, &w) == 0)
+			return;
+		why = w;
+		pkix_failed = 1;
+	}
+	if (m.pkix_ta) {	/* PKIX-TA: a named CA must be on the validated path */
+		struct vfy_pkix_params p0 = { .at = now, .accept = pkix_ta_on_path, .arg = &ts };
+		int r;
+
+		vd->tlsa_usage = 0;
+		r = pkix_and_ct(pkix, &p0, ct, ct_arg, min_scts, chain, 0, "pkix+ct", vd, &w);
+		if (r == 0)
+			return;
+		if (r == -1 && !pkix_failed) {
+			why = w;
+			pkix_failed = 1;
+		}
+	}
+	if (pkix_failed) {
+		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);
 		return;
 	}
+	vd->tlsa_usage = -1;
+	set(vd, VFY_PERMFAIL, VFY_STEP_DANE, "no TLSA record matches the chain");
 }
 
 /* ---- cache ------------------------------------------------------------ */

@@ -65,9 +65,11 @@ struct vfy_verdict {
 };
 
 /* Step 9 as a function, so the CT module plugs in here (verify/vfy_ct).
- * Returns 0 when the leaf carries enough valid SCTs, -1 with why. */
-typedef int vfy_ct_fn(void *arg, const struct vfy_chain *chain, time_t now,
-    unsigned min_scts, char *why, size_t whylen);
+ * issuer is the leaf's issuer on the validated path (whose SPKI the SCTs
+ * are signed over).  Returns 0 when the leaf carries enough valid SCTs,
+ * -1 with why. */
+typedef int vfy_ct_fn(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
+    time_t now, unsigned min_scts, char *why, size_t whylen);
 
 /* DNS seam: the gateway uses vfy_dns; unit tests inject answers. */
 typedef struct vfy_dns_query *vfy_lookup_fn(void *arg, const char *name,

@@ -470,18 +470,18 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 }
 
 int
-vfy_ct_chain_check(void *arg, const struct vfy_chain *chain, time_t now, unsigned min_scts,
-    char *why, size_t whylen)
+vfy_ct_chain_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
+    time_t now, unsigned min_scts, char *why, size_t whylen)
 {
 	struct vfy_ct_report rep;
 	int n;
 
-	if (chain->n < 2) {
-		snprintf(why, whylen, "no issuer certificate in the chain for the SCT check");
+	if (issuer == NULL) {
+		snprintf(why, whylen, "no issuer for the SCT check");
 		return -1;
 	}
-	n = vfy_ct_check_leaf(arg, chain->cert[0].der, chain->cert[0].der_len, chain->cert[1].spki,
-	    chain->cert[1].spki_len, now, &rep);
+	n = vfy_ct_check_leaf(arg, chain->cert[0].der, chain->cert[0].der_len, issuer->spki,
+	    issuer->spki_len, now, &rep);
 	if (n < 0) {
 		snprintf(why, whylen, "malformed SCT list");
 		return -1;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 struct vfy_chain;
+struct vfy_cert;
 struct vfy_ct_logs;
 
 #define VFY_CT_MAX_SCTS 16
@@ -46,9 +47,9 @@ size_t vfy_ct_logs_count(const struct vfy_ct_logs *logs);
 int vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t leaf_len,
     const uint8_t *issuer_spki, size_t spki_len, time_t now, struct vfy_ct_report *report_r);
 
-/* The step-9 hook of vfy_check (vfy_ct_fn): arg is a struct vfy_ct_logs.
- * The issuer is the chain's second certificate.  0 pass, -1 fail. */
-int vfy_ct_chain_check(void *arg, const struct vfy_chain *chain, time_t now, unsigned min_scts,
-    char *why, size_t whylen);
+/* The step-9 hook of vfy_check (vfy_ct_fn): arg is a struct vfy_ct_logs;
+ * issuer is the leaf's issuer on the validated path.  0 pass, -1 fail. */
+int vfy_ct_chain_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
+    time_t now, unsigned min_scts, char *why, size_t whylen);
 
 #endif

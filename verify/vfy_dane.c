@@ -25,8 +25,8 @@ vfy_dane_usable(const struct vfy_tlsa *t)
 	}
 }
 
-static int
-match_one(const struct vfy_cert *cert, const struct vfy_tlsa *t)
+int
+vfy_dane_cert_match(const struct vfy_cert *cert, const struct vfy_tlsa *t)
 {
 	const uint8_t *p = t->selector == 0 ? cert->der : cert->spki;
 	size_t len = t->selector == 0 ? cert->der_len : cert->spki_len;
@@ -47,13 +47,15 @@ match_one(const struct vfy_cert *cert, const struct vfy_tlsa *t)
 	return 0;
 }
 
-/* Lower is better. */
-static int
-rank(uint8_t usage)
+int
+vfy_dane_cert_match_usage(const struct vfy_cert *c, const struct vfy_tlsa *recs, size_t n,
+    uint8_t usage)
 {
-	static const int r[4] = { 3, 2, 1, 0 };
-
-	return r[usage & 3];
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].usage == usage && vfy_dane_usable(&recs[i]) &&
+		    vfy_dane_cert_match(c, &recs[i]))
+			return 1;
+	return 0;
 }
 
 void
@@ -63,36 +65,24 @@ vfy_dane_match(const struct vfy_chain *c, const struct vfy_tlsa *recs,
 	memset(m, 0, sizeof(*m));
 	for (size_t i = 0; i < n; i++) {
 		const struct vfy_tlsa *t = &recs[i];
-		size_t from, to;
 
 		if (!vfy_dane_usable(t))
 			continue;
 		m->n_usable++;
-		if (t->usage == 1 || t->usage == 3) {
-			from = 0;
-			to = 1;
-		} else {
-			from = 1;
-			to = c->n;
-		}
-		for (size_t k = from; k < to; k++) {
-			if (!match_one(&c->cert[k], t))
-				continue;
-			if (!m->matched || rank(t->usage) < rank(m->usage)) {
-				m->matched = 1;
-				m->usage = t->usage;
-				m->selector = t->selector;
-				m->mtype = t->mtype;
-				m->record = i;
-				m->cert = k;
-			}
+		switch (t->usage) {
+		case 3:
+			m->ee |= vfy_dane_cert_match(&c->cert[0], t);
+			break;
+		case 1:
+			m->pkix_ee |= vfy_dane_cert_match(&c->cert[0], t);
+			break;
+		case 2:
+			for (size_t k = 1; k < c->n && !m->ta; k++)
+				m->ta = vfy_dane_cert_match(&c->cert[k], t);
+			break;
+		default:
+			m->pkix_ta = 1;
 			break;
 		}
 	}
-}
-
-int
-vfy_dane_names_leaf(const struct vfy_dane_match *m)
-{
-	return m->matched && (m->usage == 1 || m->usage == 3);
 }

@@ -11,28 +11,32 @@
 #include "verify/vfy_dns.h"
 #include "verify/vfy_x509.h"
 
+/* What a TLSA RRset says about a chain before path validation.  Usage 0
+ * and 2 records are judged on the validated path (vfy_check): a usage 0
+ * record matches only a CA certificate on it, the store's anchor included;
+ * a usage 2 record's certificate must be the path's anchor. */
 struct vfy_dane_match {
 	size_t n_usable;	/* usable records seen */
-	int matched;		/* 1 when a usable record matched */
-	uint8_t usage, selector, mtype;	/* of the matching record */
-	size_t record;		/* its index in the RRset */
-	size_t cert;		/* the chain certificate it matched (usage 0/2: the anchor, > 0) */
+	int ee;			/* a usage 3 record matches the leaf */
+	int pkix_ee;		/* a usage 1 record matches the leaf */
+	int ta;			/* a usage 2 record matches a sent certificate above the leaf */
+	int pkix_ta;		/* usable usage 0 records exist */
 };
 
 /* 1 when the record is usable: usage 0-3, selector 0-1, matching type 0-2
  * with the right digest length (RFC 7671 4.1). */
 int vfy_dane_usable(const struct vfy_tlsa *t);
 
-/* Match the chain against the records.  Among several matches the one that
- * needs the least is reported: DANE-EE (3), then DANE-TA (2), PKIX-EE (1),
- * PKIX-TA (0).  Usages 0 and 2 match only a certificate above the leaf
- * (RFC 7671 5.2.2); usages 1 and 3 only the leaf. */
+/* 1 when certificate c matches record t (selector and matching type). */
+int vfy_dane_cert_match(const struct vfy_cert *c, const struct vfy_tlsa *t);
+
+/* 1 when c matches a usable record of the given usage. */
+int vfy_dane_cert_match_usage(const struct vfy_cert *c, const struct vfy_tlsa *recs,
+    size_t n, uint8_t usage);
+
+/* Summarise the records against the chain.  Usages 1 and 3 match only
+ * the leaf, usage 2 only a certificate above it (RFC 7671 5.2.2). */
 void vfy_dane_match(const struct vfy_chain *c, const struct vfy_tlsa *recs,
     size_t n, struct vfy_dane_match *m_r);
-
-/* 1 when a usage 1 or 3 record matched the leaf: the leaf is named by a
- * matching end-entity TLSA record and is exempt from CT (SMTPSEC.md 4
- * step 9; selector 1 included, see the protocol notes). */
-int vfy_dane_names_leaf(const struct vfy_dane_match *m);
 
 #endif

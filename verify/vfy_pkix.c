@@ -1,22 +1,25 @@
 /*
- * vfy_pkix: chain validation (SMTPSEC.md 4 step 8; RFC 5280 6.1).
- *
- * A fresh wolfSSL certificate manager per verification holds only the
- * trust anchors the chain can use plus the chain's own CA certificates,
- * each added only after it verified: nothing a peer sends outlives the
- * call or becomes trusted for another Email.
+ * vfy_pkix: path building and validation (SMTPSEC.md 4 step 8; RFC 5280
+ * 6.1), see vfy_pkix.h.  Our own RFC 5280 logic; wolfCrypt verifies the
+ * signatures.  Nothing a peer sends outlives the call: the store is read
+ * only, every path lives in a per-call structure.
  */
 #include "verify/vfy_pkix.h"
 
 #include <wolfssl/options.h>
-#include <wolfssl/ssl.h>
-#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/ed25519.h>
+#include <wolfssl/wolfcrypt/ed448.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+#include <wolfssl/wolfcrypt/signature.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "verify/vfy_der.h"
+#include "verify/vfy_nc.h"
 #include "verify/vfy_util.h"
 
 struct vfy_pkix_ca {
@@ -30,8 +33,6 @@ struct vfy_pkix {
 	struct vfy_pkix_ca *ca;
 };
 
-static const uint8_t oid_bc[] = { 0x55, 0x1d, 0x13 };
-static const uint8_t oid_ku[] = { 0x55, 0x1d, 0x0f };
 
 size_t
 vfy_pkix_count(const struct vfy_pkix *p)
@@ -115,49 +116,126 @@ vfy_pkix_load(const char *ca_file, struct vfy_pkix **p_r, char *err, size_t errl
 	return 0;
 }
 
+/* ---- extensions --------------------------------------------------------- */
+
+static const uint8_t oid_bc[] = { 0x55, 0x1d, 0x13 };
+static const uint8_t oid_ku[] = { 0x55, 0x1d, 0x0f };
+static const uint8_t oid_eku[] = { 0x55, 0x1d, 0x25 };
+static const uint8_t oid_san[] = { 0x55, 0x1d, 0x11 };
+static const uint8_t oid_nc[] = { 0x55, 0x1d, 0x1e };
+/* 2.5.29.x recognised and not needing processing for our decision:
+ * SKI 14, issuerAltName 18, AKI 35, certificatePolicies 32, policyMappings
+ * 33, policyConstraints 36, inhibitAnyPolicy 54, CRL distribution points
+ * 31, freshestCRL 46, subjectDirectoryAttributes 9 (see README: policies
+ * are not processed) */
+static const uint8_t id_ce_known[] = { 14, 18, 35, 32, 33, 36, 54, 31, 46, 9 };
+/* 1.3.6.1.5.5.7.1.1 authorityInfoAccess, .1.11 subjectInfoAccess */
+static const uint8_t oid_aia[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01 };
+static const uint8_t oid_sia[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x0b };
+/* 1.3.6.1.4.1.11129.2.4.2 SCT list, .4.3 precertificate poison */
+static const uint8_t oid_sct[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02 };
+static const uint8_t oid_poison[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03 };
+/* id-kp-serverAuth 1.3.6.1.5.5.7.3.1, anyExtendedKeyUsage 2.5.29.37.0 */
+static const uint8_t oid_kp_server[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+static const uint8_t oid_any_eku[] = { 0x55, 0x1d, 0x25, 0x00 };
+
+static int
+known_ext(const struct vfy_der_tlv *oid)
+{
+	if (oid->len == 3 && oid->val[0] == 0x55 && oid->val[1] == 0x1d)
+		return memchr(id_ce_known, oid->val[2], sizeof(id_ce_known)) != NULL;
+	return vfy_der_oid_eq(oid, oid_aia, sizeof(oid_aia)) ||
+	    vfy_der_oid_eq(oid, oid_sia, sizeof(oid_sia)) ||
+	    vfy_der_oid_eq(oid, oid_sct, sizeof(oid_sct));
+}
+
 int
 vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e)
 {
 	struct vfy_der tbs = vfy_der_view(c->tbs, c->tbs_len), in, exts;
 	struct vfy_der_tlv t, x, ext, oid, crit, os;
+	const uint8_t *seen[64];
+	size_t seen_len[64], n_seen = 0;
+	int version = 0, got_serial = 0;
 
 	memset(e, 0, sizeof(*e));
+	e->pathlen = -1;
 	if (vfy_der_expect(&tbs, VFY_DER_SEQUENCE, &t) < 0)
 		return -1;
 	in = vfy_der_inner(&t);
 	while (in.len > 0) {
 		if (vfy_der_next(&in, &x) < 0)
 			return -1;
+		if (x.tag == VFY_DER_CTX_C(0)) {
+			struct vfy_der v = vfy_der_inner(&x);
+			struct vfy_der_tlv iv;
+
+			if (vfy_der_expect(&v, VFY_DER_INTEGER, &iv) < 0 || iv.len != 1 ||
+			    iv.val[0] > 2 || v.len != 0)
+				return -1;
+			version = iv.val[0];
+			continue;
+		}
+		if (x.tag == VFY_DER_INTEGER && !got_serial) {
+			got_serial = 1;
+			e->bad_serial = x.len == 0 || (x.val[0] & 0x80) ||
+			    x.len > (size_t)(x.val[0] == 0 ? 21 : 20);
+			continue;
+		}
 		if (x.tag != VFY_DER_CTX_C(3))
 			continue;
+		if (version != 2)	/* extensions only in v3 */
+			return -1;
 		exts = vfy_der_inner(&x);
-		if (vfy_der_expect(&exts, VFY_DER_SEQUENCE, &t) < 0)
+		if (vfy_der_expect(&exts, VFY_DER_SEQUENCE, &t) < 0 || exts.len != 0 || t.len == 0)
 			return -1;
 		exts = vfy_der_inner(&t);
 		while (exts.len > 0) {
 			struct vfy_der e1, v;
 			struct vfy_der_tlv a;
+			int critical;
 
 			if (vfy_der_expect(&exts, VFY_DER_SEQUENCE, &ext) < 0)
 				return -1;
 			e1 = vfy_der_inner(&ext);
 			if (vfy_der_expect(&e1, VFY_DER_OID, &oid) < 0 ||
 			    vfy_der_optional(&e1, VFY_DER_BOOLEAN, &crit) < 0 ||
-			    vfy_der_expect(&e1, VFY_DER_OCTET_STRING, &os) < 0)
+			    vfy_der_expect(&e1, VFY_DER_OCTET_STRING, &os) < 0 || e1.len != 0)
 				return -1;
+			if (crit.raw != NULL && (crit.len != 1 || crit.val[0] != 0xff))
+				return -1;	/* DER: FALSE is the default, so absent */
+			critical = crit.raw != NULL;
+			/* RFC 5280 4.2: at most one instance of an extension */
+			for (size_t i = 0; i < n_seen; i++)
+				if (seen_len[i] == oid.len && memcmp(seen[i], oid.val, oid.len) == 0)
+					return -1;
+			if (n_seen == 64)
+				return -1;
+			seen[n_seen] = oid.val;
+			seen_len[n_seen++] = oid.len;
 			v = vfy_der_inner(&os);
 			if (vfy_der_oid_eq(&oid, oid_bc, sizeof(oid_bc))) {
 				struct vfy_der bc;
 
-				if (e->has_bc || vfy_der_expect(&v, VFY_DER_SEQUENCE, &a) < 0)
+				if (vfy_der_expect(&v, VFY_DER_SEQUENCE, &a) < 0 || v.len != 0)
 					return -1;
 				e->has_bc = 1;
 				bc = vfy_der_inner(&a);
 				if (vfy_der_optional(&bc, VFY_DER_BOOLEAN, &a) < 0)
 					return -1;
-				e->ca = a.len == 1 && a.val[0] == 0xff;
+				if (a.raw != NULL && (a.len != 1 || a.val[0] != 0xff))
+					return -1;
+				e->ca = a.raw != NULL;
+				if (bc.len > 0) {
+					if (vfy_der_expect(&bc, VFY_DER_INTEGER, &a) < 0 || bc.len != 0 ||
+					    a.len == 0 || a.len > 2 || (a.val[0] & 0x80))
+						return -1;
+					e->pathlen = a.val[0];
+					if (a.len == 2)
+						e->pathlen = e->pathlen << 8 | a.val[1];
+				}
 			} else if (vfy_der_oid_eq(&oid, oid_ku, sizeof(oid_ku))) {
-				if (e->has_ku || vfy_der_expect(&v, VFY_DER_BIT_STRING, &a) < 0 ||
+				if (vfy_der_expect(&v, VFY_DER_BIT_STRING, &a) < 0 || v.len != 0 ||
 				    a.len < 2)
 					return -1;
 				e->has_ku = 1;
@@ -165,6 +243,44 @@ vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e)
 				for (unsigned b = 0; b < 9 && 1 + b / 8 < a.len; b++)
 					if (a.val[1 + b / 8] & (0x80 >> (b % 8)))
 						e->ku |= 1u << b;
+				if (e->ku == 0)
+					return -1;	/* RFC 5280 4.2.1.3: at least one bit */
+			} else if (vfy_der_oid_eq(&oid, oid_eku, sizeof(oid_eku))) {
+				struct vfy_der l;
+
+				if (vfy_der_expect(&v, VFY_DER_SEQUENCE, &a) < 0 || v.len != 0 ||
+				    a.len == 0)
+					return -1;
+				e->has_eku = 1;
+				l = vfy_der_inner(&a);
+				while (l.len > 0) {
+					struct vfy_der_tlv k;
+
+					if (vfy_der_expect(&l, VFY_DER_OID, &k) < 0)
+						return -1;
+					if (vfy_der_oid_eq(&k, oid_kp_server, sizeof(oid_kp_server)))
+						e->eku_server = 1;
+					else if (vfy_der_oid_eq(&k, oid_any_eku, sizeof(oid_any_eku)))
+						e->eku_any = 1;
+				}
+			} else if (vfy_der_oid_eq(&oid, oid_san, sizeof(oid_san))) {
+				if (vfy_der_expect(&v, VFY_DER_SEQUENCE, &a) < 0 || v.len != 0 ||
+				    a.len == 0)
+					return -1;
+				e->has_san = 1;
+				e->san = a.val;
+				e->san_len = a.len;
+			} else if (vfy_der_oid_eq(&oid, oid_nc, sizeof(oid_nc))) {
+				if (vfy_der_expect(&v, VFY_DER_SEQUENCE, &a) < 0 || v.len != 0)
+					return -1;
+				e->has_nc = 1;
+				e->nc_critical = critical;
+				e->nc = a.val;
+				e->nc_len = a.len;
+			} else if (vfy_der_oid_eq(&oid, oid_poison, sizeof(oid_poison))) {
+				e->ct_poison = 1;
+			} else if (critical && !known_ext(&oid)) {
+				e->unknown_critical = 1;
 			}
 		}
 	}
@@ -191,37 +307,294 @@ vfy_pkix_weak_sigalg(const struct vfy_cert *c)
 	    (l == sizeof(oiw_sha1) && memcmp(o, oiw_sha1, l) == 0);
 }
 
-/* Set while loading a certificate we have already decided to trust (a
- * configured CA, a DANE-TA anchor, or a chain CA that just verified). */
-static _Thread_local int loading;
+/* ---- certificate signatures (wolfCrypt) ------------------------------- */
 
-/* Dates are ours (checked at the receipt time); wolfSSL's own date check
- * against the wall clock is overridden, nothing else is. */
-static int
-date_override(int preverify, WOLFSSL_X509_STORE_CTX *store)
+/* 1.2.840.113549.1.1.x */
+static const uint8_t oid_rsa_pfx[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01 };
+/* 1.2.840.10045.4.3.x */
+static const uint8_t oid_ecdsa_pfx[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03 };
+static const uint8_t oid_ed25519[] = { 0x2b, 0x65, 0x70 };
+static const uint8_t oid_ed448[] = { 0x2b, 0x65, 0x71 };
+/* 2.16.840.1.101.3.4.2.{1,2,3} sha256/384/512, 1.2.840.113549.1.1.8 mgf1 */
+static const uint8_t oid_sha2_pfx[] = { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02 };
+static const uint8_t oid_mgf1[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08 };
+
+enum sig_kind { SK_NONE, SK_RSA, SK_PSS, SK_ECDSA, SK_ED25519, SK_ED448 };
+
+static enum wc_HashType
+sha2_from_oid(const struct vfy_der_tlv *oid)
 {
-	int e;
+	if (oid->len != sizeof(oid_sha2_pfx) + 1 ||
+	    memcmp(oid->val, oid_sha2_pfx, sizeof(oid_sha2_pfx)) != 0)
+		return WC_HASH_TYPE_NONE;
+	switch (oid->val[oid->len - 1]) {
+	case 1: return WC_HASH_TYPE_SHA256;
+	case 2: return WC_HASH_TYPE_SHA384;
+	case 3: return WC_HASH_TYPE_SHA512;
+	default: return WC_HASH_TYPE_NONE;
+	}
+}
 
-	if (preverify || loading)
-		return 1;
-	e = wolfSSL_X509_STORE_CTX_get_error(store);
-	return e == ASN_BEFORE_DATE_E || e == ASN_AFTER_DATE_E ||
-	    e == X509_V_ERR_CERT_NOT_YET_VALID || e == X509_V_ERR_CERT_HAS_EXPIRED ||
-	    e == X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD ||
-	    e == X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD;
+/* AlgorithmIdentifier { hashAlg, NULL or absent } -> hash type */
+static enum wc_HashType
+hash_alg(struct vfy_der in)
+{
+	struct vfy_der_tlv s, oid, nul;
+	struct vfy_der a;
+
+	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &s) < 0 || in.len != 0)
+		return WC_HASH_TYPE_NONE;
+	a = vfy_der_inner(&s);
+	if (vfy_der_expect(&a, VFY_DER_OID, &oid) < 0 ||
+	    vfy_der_optional(&a, VFY_DER_NULL, &nul) < 0 || a.len != 0)
+		return WC_HASH_TYPE_NONE;
+	return sha2_from_oid(&oid);
+}
+
+/* RSASSA-PSS-params: hash, MGF1 with the same hash, salt length, trailer 1.
+ * Defaults (SHA-1) are refused. */
+static int
+pss_params(struct vfy_der p, enum wc_HashType *hash_r, int *salt_r)
+{
+	struct vfy_der_tlv s, f;
+	struct vfy_der in;
+	enum wc_HashType mgf_hash = WC_HASH_TYPE_NONE;
+
+	*hash_r = WC_HASH_TYPE_NONE;
+	*salt_r = 20;
+	if (vfy_der_expect(&p, VFY_DER_SEQUENCE, &s) < 0 || p.len != 0)
+		return -1;
+	in = vfy_der_inner(&s);
+	while (in.len > 0) {
+		struct vfy_der v;
+
+		if (vfy_der_next(&in, &f) < 0)
+			return -1;
+		v = vfy_der_inner(&f);
+		if (f.tag == VFY_DER_CTX_C(0)) {
+			*hash_r = hash_alg(v);
+		} else if (f.tag == VFY_DER_CTX_C(1)) {
+			struct vfy_der_tlv seq, oid;
+			struct vfy_der m;
+
+			if (vfy_der_expect(&v, VFY_DER_SEQUENCE, &seq) < 0 || v.len != 0)
+				return -1;
+			m = vfy_der_inner(&seq);
+			if (vfy_der_expect(&m, VFY_DER_OID, &oid) < 0 ||
+			    !vfy_der_oid_eq(&oid, oid_mgf1, sizeof(oid_mgf1)))
+				return -1;
+			mgf_hash = hash_alg(m);
+		} else if (f.tag == VFY_DER_CTX_C(2)) {
+			struct vfy_der_tlv n;
+
+			if (vfy_der_expect(&v, VFY_DER_INTEGER, &n) < 0 || n.len != 1 ||
+			    n.val[0] > 0x7f)
+				return -1;
+			*salt_r = n.val[0];
+		} else if (f.tag == VFY_DER_CTX_C(3)) {
+			struct vfy_der_tlv n;
+
+			if (vfy_der_expect(&v, VFY_DER_INTEGER, &n) < 0 || n.len != 1 ||
+			    n.val[0] != 1)
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	if (*hash_r == WC_HASH_TYPE_NONE || mgf_hash != *hash_r)
+		return -1;
+	return 0;
 }
 
 static int
-load_ca(WOLFSSL_CTX *ctx, const uint8_t *der, long len, int format)
+mgf_for(enum wc_HashType h)
 {
-	int r;
-
-	loading = 1;
-	r = wolfSSL_CTX_load_verify_buffer_ex(ctx, der, len, format, 0,
-	    WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY);
-	loading = 0;
-	return r;
+	switch (h) {
+	case WC_HASH_TYPE_SHA256: return WC_MGF1SHA256;
+	case WC_HASH_TYPE_SHA384: return WC_MGF1SHA384;
+	default: return WC_MGF1SHA512;
+	}
 }
+
+static int
+rsa_verify(const uint8_t *pub, size_t pub_len, enum sig_kind k, enum wc_HashType h, int salt,
+    const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
+{
+	RsaKey key;
+	word32 idx = 0;
+	int ok = 0;
+
+	if (wc_InitRsaKey(&key, NULL) != 0)
+		return 0;
+	if (wc_RsaPublicKeyDecode(pub, &idx, &key, (word32)pub_len) != 0 || idx != pub_len ||
+	    (size_t)wc_RsaEncryptSize(&key) != sig_len)
+		goto out;
+	if (k == SK_RSA) {
+		ok = wc_SignatureVerify(h, WC_SIGNATURE_TYPE_RSA_W_ENC, tbs, (word32)tbs_len,
+		    sig, (word32)sig_len, &key, sizeof(key)) == 0;
+	} else {
+		uint8_t digest[WC_MAX_DIGEST_SIZE], buf[1024], *copy = vfy_xmemdup(sig, sig_len);
+		int dl = wc_HashGetDigestSize(h), n;
+
+		if (dl > 0 && sig_len <= sizeof(buf) && wc_Hash(h, tbs, (word32)tbs_len, digest,
+		    (word32)dl) == 0) {
+			n = wc_RsaPSS_Verify_ex(copy, (word32)sig_len, buf, sizeof(buf), h, mgf_for(h),
+			    salt, &key);
+			ok = n > 0 && wc_RsaPSS_CheckPadding_ex(digest, (word32)dl, buf, (word32)n, h,
+			    salt, wc_RsaEncryptSize(&key) * 8) == 0;
+		}
+		free(copy);
+	}
+out:
+	wc_FreeRsaKey(&key);
+	return ok;
+}
+
+static int
+ecdsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, enum wc_HashType h,
+    const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
+{
+	ecc_key key;
+	int curve, ok = 0;
+
+	switch (kt) {
+	case VFY_KEY_P256: curve = ECC_SECP256R1; break;
+	case VFY_KEY_P384: curve = ECC_SECP384R1; break;
+	case VFY_KEY_P521: curve = ECC_SECP521R1; break;
+	default: return 0;
+	}
+	if (wc_ecc_init(&key) != 0)
+		return 0;
+	if (wc_ecc_import_x963_ex(pub, (word32)pub_len, &key, curve) == 0)
+		ok = wc_SignatureVerify(h, WC_SIGNATURE_TYPE_ECC, tbs, (word32)tbs_len,
+		    sig, (word32)sig_len, &key, sizeof(key)) == 0;
+	wc_ecc_free(&key);
+	return ok;
+}
+
+static int
+eddsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len,
+    const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
+{
+	int res = 0;
+
+	if (kt == VFY_KEY_ED25519) {
+		ed25519_key key;
+
+		if (wc_ed25519_init(&key) != 0)
+			return 0;
+		if (wc_ed25519_import_public(pub, (word32)pub_len, &key) != 0 ||
+		    wc_ed25519_verify_msg(sig, (word32)sig_len, tbs, (word32)tbs_len, &res, &key) != 0)
+			res = 0;
+		wc_ed25519_free(&key);
+	} else if (kt == VFY_KEY_ED448) {
+		ed448_key key;
+
+		if (wc_ed448_init(&key) != 0)
+			return 0;
+		if (wc_ed448_import_public(pub, (word32)pub_len, &key) != 0 ||
+		    wc_ed448_verify_msg(sig, (word32)sig_len, tbs, (word32)tbs_len, &res, &key,
+		    NULL, 0) != 0)
+			res = 0;
+		wc_ed448_free(&key);
+	}
+	return res == 1;
+}
+
+int
+vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
+{
+	struct vfy_der in = vfy_der_view(c->der, c->der_len), cert, alg;
+	struct vfy_der_tlv t, tbs, sa, sig, oid;
+	enum vfy_key_type kt;
+	const uint8_t *pub;
+	size_t pub_len;
+	enum sig_kind k = SK_NONE;
+	enum wc_HashType h = WC_HASH_TYPE_NONE;
+	int salt = 0;
+
+	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &t) < 0)
+		return 0;
+	cert = vfy_der_inner(&t);
+	if (vfy_der_expect(&cert, VFY_DER_SEQUENCE, &tbs) < 0 ||
+	    vfy_der_expect(&cert, VFY_DER_SEQUENCE, &sa) < 0 ||
+	    vfy_der_expect(&cert, VFY_DER_BIT_STRING, &sig) < 0 || sig.len < 2 || sig.val[0] != 0)
+		return 0;
+	alg = vfy_der_inner(&sa);
+	if (vfy_der_expect(&alg, VFY_DER_OID, &oid) < 0)
+		return 0;
+	if (oid.len == sizeof(oid_rsa_pfx) + 1 && memcmp(oid.val, oid_rsa_pfx, sizeof(oid_rsa_pfx)) == 0) {
+		struct vfy_der_tlv nul;
+
+		switch (oid.val[oid.len - 1]) {
+		case 11: k = SK_RSA; h = WC_HASH_TYPE_SHA256; break;
+		case 12: k = SK_RSA; h = WC_HASH_TYPE_SHA384; break;
+		case 13: k = SK_RSA; h = WC_HASH_TYPE_SHA512; break;
+		case 10:
+			k = SK_PSS;
+			if (pss_params(alg, &h, &salt) < 0)
+				return 0;
+			alg.len = 0;
+			break;
+		default: return 0;
+		}
+		/* PKCS#1 v1.5: parameters NULL (or, tolerated, absent) */
+		if (vfy_der_optional(&alg, VFY_DER_NULL, &nul) < 0 || (nul.raw && nul.len != 0))
+			return 0;
+	} else if (oid.len == sizeof(oid_ecdsa_pfx) + 1 &&
+	    memcmp(oid.val, oid_ecdsa_pfx, sizeof(oid_ecdsa_pfx)) == 0) {
+		k = SK_ECDSA;
+		switch (oid.val[oid.len - 1]) {
+		case 2: h = WC_HASH_TYPE_SHA256; break;
+		case 3: h = WC_HASH_TYPE_SHA384; break;
+		case 4: h = WC_HASH_TYPE_SHA512; break;
+		default: return 0;
+		}
+	} else if (vfy_der_oid_eq(&oid, oid_ed25519, sizeof(oid_ed25519))) {
+		k = SK_ED25519;
+	} else if (vfy_der_oid_eq(&oid, oid_ed448, sizeof(oid_ed448))) {
+		k = SK_ED448;
+	}
+	if (k == SK_NONE || alg.len != 0)
+		return 0;
+	if (vfy_spki_parse(issuer->spki, issuer->spki_len, &kt, &pub, &pub_len) < 0)
+		return 0;
+	switch (k) {
+	case SK_RSA:
+	case SK_PSS:
+		return kt == VFY_KEY_RSA && rsa_verify(pub, pub_len, k, h, salt, tbs.raw, tbs.raw_len,
+		    sig.val + 1, sig.len - 1);
+	case SK_ECDSA:
+		return ecdsa_verify(kt, pub, pub_len, h, tbs.raw, tbs.raw_len, sig.val + 1, sig.len - 1);
+	case SK_ED25519:
+		return kt == VFY_KEY_ED25519 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
+		    sig.val + 1, sig.len - 1);
+	case SK_ED448:
+		return kt == VFY_KEY_ED448 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
+		    sig.val + 1, sig.len - 1);
+	default:
+		return 0;
+	}
+}
+
+/* ---- path building and validation -------------------------------------- */
+
+#define SIG_CHECKS_MAX	64	/* signature verifications per call */
+#define PATHS_MAX	64	/* complete candidate paths per call */
+
+struct build {
+	const struct vfy_pkix *p;
+	const struct vfy_chain *ch;
+	const struct vfy_pkix_params *prm;
+	struct vfy_path path;
+	int on_path[VFY_CHAIN_MAX_CERTS];
+	int8_t sig[VFY_CHAIN_MAX_CERTS][VFY_CHAIN_MAX_CERTS];	/* [child][issuer]: 0 ?, 1 ok, -1 bad */
+	unsigned sig_checks, paths;
+	int abort;
+	const char *why;	/* the most telling failure so far */
+	int why_rank;
+	int rejected;		/* valid paths the accept hook refused */
+};
 
 static int
 valid_at(const struct vfy_cert *c, time_t at)
@@ -241,123 +614,271 @@ same_name(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 	return al == bl && memcmp(a, b, al) == 0;
 }
 
-int
-vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *ch,
-    size_t anchor, time_t at, const char **why_r)
+static int
+self_issued(const struct vfy_cert *c)
 {
-	WOLFSSL_CTX *ctx;
-	WOLFSSL_CERT_MANAGER *cm;
-	size_t top = anchor ? anchor : ch->n;	/* certificates to verify: [0, top) */
-	size_t n_anchor = 0;
-	int ret = -1;
+	return same_name(c->issuer, c->issuer_len, c->subject, c->subject_len);
+}
 
-	if (anchor >= ch->n || (anchor == 0 && p == NULL)) {
-		*why_r = "no trust anchor";
-		return -1;
+/* Keep the reason from the deepest stage reached: 0 no issuer, 1 a link,
+ * 2 a whole path, 3 the accept hook. */
+static void
+note(struct build *b, int rank, const char *why)
+{
+	if (b->why == NULL || rank > b->why_rank) {
+		b->why = why;
+		b->why_rank = rank;
 	}
-	for (size_t i = 0; i < top; i++) {
-		struct vfy_x509_ext e;
-		const struct vfy_cert *c = &ch->cert[i];
+}
+
+/* RFC 5280 6.1 over a complete path; the links' signatures are already
+ * checked.  0, or -1 with why. */
+static int
+validate(const struct vfy_path *pa, time_t at, const char **why_r)
+{
+	struct vfy_x509_ext e[VFY_PATH_MAX];
+	size_t n = pa->n;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct vfy_cert *c = pa->cert[i];
+		int anchor = i == n - 1;
 
 		if (!key_ok(c)) {
 			*why_r = "RSA key under 2048 bits";
 			return -1;
 		}
 		if (!valid_at(c, at)) {
-			*why_r = at < c->not_before ? "certificate not yet valid" : "certificate expired";
+			*why_r = anchor ? (at < c->not_before ? "trust anchor not yet valid" :
+			    "trust anchor expired") : at < c->not_before ?
+			    "certificate not yet valid" : "certificate expired";
 			return -1;
 		}
-		if (vfy_x509_ext_parse(c, &e) < 0) {
+		if (vfy_x509_ext_parse(c, &e[i]) < 0) {
 			*why_r = "malformed extension";
 			return -1;
 		}
-		if (i == 0) {
-			if (e.has_ku && !(e.ku & 1u)) {
-				*why_r = "leaf key usage lacks digitalSignature";
-				return -1;
-			}
-		} else {
-			if (!e.has_bc || !e.ca) {
-				*why_r = "intermediate is not a CA";
-				return -1;
-			}
-			if (e.has_ku && !(e.ku & (1u << 5))) {
-				*why_r = "intermediate key usage lacks keyCertSign";
-				return -1;
-			}
+		if (e[i].unknown_critical) {
+			*why_r = "unsupported critical extension";
+			return -1;
 		}
-		/* a self-signed top certificate that is a store anchor is not
-		 * judged by its own signature */
-		if (vfy_pkix_weak_sigalg(c) && !(i == top - 1 && anchor == 0 &&
-		    same_name(c->issuer, c->issuer_len, c->subject, c->subject_len))) {
+		if (e[i].bad_serial) {
+			*why_r = "malformed serial number";
+			return -1;
+		}
+		if (!anchor && vfy_pkix_weak_sigalg(c)) {
 			*why_r = "MD5 or SHA-1 signature in the chain";
 			return -1;
 		}
-	}
-	if (anchor && !key_ok(&ch->cert[anchor])) {
-		*why_r = "RSA key under 2048 bits";
-		return -1;
-	}
-
-	/* A context only to load anchors without wolfSSL verifying them
-	 * (verify none): store CAs are trusted as configured, chain CAs are
-	 * loaded only after they verified below. */
-	ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
-	if (ctx == NULL || (cm = wolfSSL_CTX_GetCertManager(ctx)) == NULL) {
-		wolfSSL_CTX_free(ctx);
-		*why_r = "out of memory";
-		return -1;
-	}
-	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
-	wolfSSL_CertManagerSetVerify(cm, date_override);
-	if (anchor) {
-		if (load_ca(ctx, ch->cert[anchor].der,
-		    (long)ch->cert[anchor].der_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-			*why_r = "DANE-TA anchor unusable";
-			goto out;
+		if (i == 0) {
+			if (e[i].ct_poison) {
+				*why_r = "leaf is a CT precertificate";
+				return -1;
+			}
+			if (e[i].has_ku && !(e[i].ku & 1u)) {
+				*why_r = "leaf key usage lacks digitalSignature";
+				return -1;
+			}
+			if (e[i].has_eku && !e[i].eku_server) {
+				*why_r = "leaf extended key usage lacks serverAuth";
+				return -1;
+			}
+			continue;
 		}
-		n_anchor = 1;
-	} else {
-		/* only store CAs some chain certificate names as issuer */
-		for (size_t k = 0; k < p->n; k++) {
-			const struct vfy_cert *ca = &p->ca[k].cert;
-			size_t i;
+		if ((!anchor && (!e[i].has_bc || !e[i].ca)) || (anchor && e[i].has_bc && !e[i].ca)) {
+			*why_r = anchor ? "trust anchor is not a CA" : "intermediate is not a CA";
+			return -1;
+		}
+		if (e[i].has_ku && !(e[i].ku & (1u << 5))) {
+			*why_r = anchor ? "trust anchor key usage lacks keyCertSign" :
+			    "intermediate key usage lacks keyCertSign";
+			return -1;
+		}
+		if (!anchor && e[i].has_eku && !e[i].eku_server && !e[i].eku_any) {
+			*why_r = "intermediate extended key usage lacks serverAuth";
+			return -1;
+		}
+		if (e[i].pathlen >= 0) {
+			/* non-self-issued intermediates between it and the leaf */
+			int below = 0;
 
-			for (i = 0; i < ch->n; i++)
-				if (same_name(ch->cert[i].issuer, ch->cert[i].issuer_len,
-				    ca->subject, ca->subject_len))
-					break;
-			if (i == ch->n || !valid_at(ca, at) || !key_ok(ca))
+			for (size_t k = 1; k < i; k++)
+				if (!self_issued(pa->cert[k]))
+					below++;
+			if (below > e[i].pathlen) {
+				*why_r = "path length constraint exceeded";
+				return -1;
+			}
+		}
+	}
+	/* name constraints of every CA, anchor included, on every certificate
+	 * below it (RFC 5280 6.1.3 (b)-(c): self-issued intermediates skipped) */
+	for (size_t j = 1; j < n; j++) {
+		if (!e[j].has_nc)
+			continue;
+		for (size_t i = 0; i < j; i++) {
+			const char *why;
+
+			if (i > 0 && self_issued(pa->cert[i]))
 				continue;
-			if (load_ca(ctx, p->ca[k].der,
-			    (long)p->ca[k].len, WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS)
-				n_anchor++;
+			if (vfy_nc_check(e[j].nc, e[j].nc_len, e[j].nc_critical, pa->cert[i], 0,
+			    e[i].has_san ? e[i].san : NULL, e[i].san_len, &why) < 0) {
+				*why_r = why;
+				return -1;
+			}
 		}
-	}
-	if (n_anchor == 0) {
-		*why_r = "no trust anchor for this chain";
-		goto out;
-	}
-	for (size_t i = top; i-- > 1;) {
-		if (wolfSSL_CertManagerVerifyBuffer(cm, ch->cert[i].der,
-		    (long)ch->cert[i].der_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-			*why_r = "intermediate does not chain to a trust anchor";
-			goto out;
-		}
-		if (load_ca(ctx, ch->cert[i].der,
-		    (long)ch->cert[i].der_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-			*why_r = "intermediate unusable as CA";
-			goto out;
-		}
-	}
-	if (wolfSSL_CertManagerVerifyBuffer(cm, ch->cert[0].der,
-	    (long)ch->cert[0].der_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS) {
-		*why_r = "leaf does not chain to a trust anchor";
-		goto out;
 	}
 	*why_r = "";
-	ret = 0;
-out:
-	wolfSSL_CTX_free(ctx);
-	return ret;
+	return 0;
+}
+
+static int
+complete(struct build *b, struct vfy_path *out)
+{
+	const char *why;
+
+	if (++b->paths > PATHS_MAX) {
+		note(b, 4, "path building limit reached");
+		b->abort = 1;
+		return -1;
+	}
+	if (validate(&b->path, b->prm->at, &why) < 0) {
+		note(b, 2, why);
+		return -1;
+	}
+	if (b->prm->accept != NULL && !b->prm->accept(b->prm->arg, &b->path)) {
+		b->rejected++;
+		note(b, 3, "no valid path through a CA the PKIX-TA record names");
+		return -1;
+	}
+	if (out != NULL)
+		*out = b->path;
+	return 0;
+}
+
+/* Does `issuer` sign `child`?  Cached for sent pairs; bounded. */
+static int
+link_ok(struct build *b, const struct vfy_cert *child, int ci, const struct vfy_cert *issuer, int ii)
+{
+	int ok;
+
+	if (ci >= 0 && ii >= 0 && b->sig[ci][ii] != 0)
+		return b->sig[ci][ii] > 0;
+	if (vfy_pkix_weak_sigalg(child)) {
+		note(b, 1, "MD5 or SHA-1 signature in the chain");
+		return 0;
+	}
+	if (!key_ok(issuer)) {
+		note(b, 1, "RSA key under 2048 bits");
+		return 0;
+	}
+	if (++b->sig_checks > SIG_CHECKS_MAX) {
+		note(b, 4, "path building limit reached");
+		b->abort = 1;
+		return 0;
+	}
+	ok = vfy_pkix_sig_ok(child, issuer);
+	if (ci >= 0 && ii >= 0)
+		b->sig[ci][ii] = ok ? 1 : -1;
+	if (!ok)
+		note(b, 1, ci == 0 ? "leaf does not chain to a trust anchor (bad signature)" :
+		    "intermediate does not chain to a trust anchor (bad signature)");
+	return ok;
+}
+
+static void
+push(struct build *b, const struct vfy_cert *c, int sent)
+{
+	b->path.cert[b->path.n] = c;
+	b->path.sent[b->path.n] = sent;
+	b->path.n++;
+	if (sent > 0)
+		b->on_path[sent] = 1;
+}
+
+static void
+pop(struct build *b)
+{
+	b->path.n--;
+	if (b->path.sent[b->path.n] > 0)
+		b->on_path[b->path.sent[b->path.n]] = 0;
+}
+
+/* Depth-first: store anchors first (shortest paths), then the sent
+ * certificates in the order sent. */
+static int
+extend(struct build *b, struct vfy_path *out)
+{
+	const struct vfy_cert *child = b->path.cert[b->path.n - 1];
+	int ci = b->path.sent[b->path.n - 1];
+	const struct vfy_chain *ch = b->ch;
+	int found = 0;
+
+	if (b->path.n >= VFY_PATH_MAX)
+		return -1;
+	if (b->prm->is_anchor == NULL && b->p != NULL) {
+		for (size_t k = 0; k < b->p->n && !b->abort; k++) {
+			const struct vfy_cert *ca = &b->p->ca[k].cert;
+
+			/* store anchors are self-issued CAs (roots) */
+			if (!same_name(child->issuer, child->issuer_len, ca->subject, ca->subject_len) ||
+			    !self_issued(ca))
+				continue;
+			found = 1;
+			if (!link_ok(b, child, ci, ca, -1))
+				continue;
+			push(b, ca, -1);
+			if (complete(b, out) == 0)
+				return 0;
+			pop(b);
+		}
+	}
+	for (size_t i = 1; i < ch->n && !b->abort; i++) {
+		const struct vfy_cert *c = &ch->cert[i];
+
+		if (b->on_path[i] ||
+		    !same_name(child->issuer, child->issuer_len, c->subject, c->subject_len))
+			continue;
+		found = 1;
+		if (!link_ok(b, child, ci, c, (int)i))
+			continue;
+		push(b, c, (int)i);
+		if (b->prm->is_anchor != NULL && b->prm->is_anchor(b->prm->arg, c)) {
+			if (complete(b, out) == 0)
+				return 0;
+		} else if (extend(b, out) == 0) {
+			return 0;
+		}
+		pop(b);
+	}
+	if (!found)
+		note(b, 0, b->prm->is_anchor ? "leaf does not chain to the DANE-TA anchor" :
+		    "no trust anchor for this chain");
+	return -1;
+}
+
+int
+vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *ch,
+    const struct vfy_pkix_params *prm, struct vfy_path *path_r, const char **why_r)
+{
+	struct build *b;
+	int r;
+
+	if (ch == NULL || ch->n == 0 || (p == NULL && prm->is_anchor == NULL)) {
+		*why_r = "no trust anchor";
+		return -1;
+	}
+	b = vfy_xcalloc(1, sizeof(*b));
+	b->p = p;
+	b->ch = ch;
+	b->prm = prm;
+	push(b, &ch->cert[0], 0);
+	r = extend(b, path_r);
+	if (r < 0 && b->rejected > 0 && b->why_rank == 3)
+		r = -2;
+	if (r < 0)
+		*why_r = b->why ? b->why : "no trust anchor for this chain";
+	else
+		*why_r = "";
+	free(b);
+	return r;
 }

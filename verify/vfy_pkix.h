@@ -1,11 +1,20 @@
 /*
- * vfy_pkix: RFC 5280 path validation of a sent chain at the receipt time
- * (SMTPSEC.md 4 step 8) with wolfSSL, against the configured CA store or
- * a DANE-TA anchor from the chain.
+ * vfy_pkix: RFC 5280 path building and validation of a sent chain at the
+ * receipt time (SMTPSEC.md 4 step 8), our own code over wolfCrypt's
+ * signature primitives.
  *
- * wolfSSL checks signatures; dates are checked here at the given time (so
- * `smtpsec-verify --at` works), as are basic constraints, key usage, RSA
- * key sizes (>= 2048 bits) and signature algorithms (no MD5/SHA-1).
+ * The path is built from the sent certificates in any order (after the
+ * leaf), ignoring unneeded ones, up to a trust anchor: a CA of the
+ * configured store (which need not be sent), or for DANE-TA the sent
+ * certificate(s) a TLSA record names.  Every candidate path is validated
+ * whole (signatures, validity at `at`, basic constraints and path length,
+ * key usage, extended key usage, unknown critical extensions, weak keys and
+ * digests, and the name constraints of every CA on the path, accumulated
+ * down to the leaf for dNSName, SRVName (RFC 4985), iPAddress, rfc822Name
+ * and directoryName); the first that passes, and that the caller's accept
+ * hook takes (DANE PKIX-TA), is the validated path.  The subject CN is never
+ * used as a name.  Work is bounded (path length, candidate count, signature
+ * checks per call).
  */
 #ifndef VFY_PKIX_H
 #define VFY_PKIX_H
@@ -16,29 +25,69 @@
 
 #include "verify/vfy_x509.h"
 
+/* leaf + every sent certificate + one store anchor */
+#define VFY_PATH_MAX	(VFY_CHAIN_MAX_CERTS + 1)
+
 struct vfy_pkix;
+
+/* A validated path: cert[0] is the leaf, cert[n-1] the trust anchor. */
+struct vfy_path {
+	size_t n;
+	const struct vfy_cert *cert[VFY_PATH_MAX];	/* borrowed: chain or store */
+	int sent[VFY_PATH_MAX];		/* index in the sent chain, -1: from the store */
+};
+
+struct vfy_pkix_params {
+	time_t at;			/* verification (receipt) time */
+	/* DANE-TA (usage 2): when set, the trust anchors are the sent
+	 * certificates above the leaf for which it returns 1; the CA store is
+	 * not used. */
+	int (*is_anchor)(void *arg, const struct vfy_cert *c);
+	/* DANE PKIX-TA (usage 0): when set, a valid path counts only when it
+	 * returns 1 (it sees the whole path, the store's anchor included). */
+	int (*accept)(void *arg, const struct vfy_path *path);
+	void *arg;
+};
 
 /* Load a PEM CA bundle once (per reload).  Returns 0, or -1 with err. */
 int vfy_pkix_load(const char *ca_file, struct vfy_pkix **p_r, char *err, size_t errlen);
 void vfy_pkix_free(struct vfy_pkix **p_p);
 size_t vfy_pkix_count(const struct vfy_pkix *p);
 
-/* Validate chain at time `at`.  anchor = 0: up to a CA of the store (p
- * must not be NULL); anchor = k > 0: chain->cert[k] is the trust anchor
- * (DANE-TA) and certificates above it are ignored.  Returns 0, or -1 with
- * a short reason in *why_r. */
+/* Build and validate a path for chain->cert[0].  p may be NULL only with
+ * is_anchor set.  Returns 0 with the path in *path_r (optional); -1 with a
+ * short reason in *why_r (the most telling failure among the candidate
+ * paths); -2 when valid paths exist but the accept hook refused them all. */
 int vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *chain,
-    size_t anchor, time_t at, const char **why_r);
+    const struct vfy_pkix_params *prm, struct vfy_path *path_r, const char **why_r);
 
 /* Parsed extension facts used by the checks (exposed for tests). */
 struct vfy_x509_ext {
 	int has_bc, ca;		/* basicConstraints present, cA TRUE */
+	int pathlen;		/* pathLenConstraint, -1 absent */
 	int has_ku;		/* keyUsage present */
 	unsigned ku;		/* bit 0 = digitalSignature ... bit 5 = keyCertSign */
+	int has_eku;		/* extendedKeyUsage present */
+	int eku_server, eku_any;	/* id-kp-serverAuth, anyExtendedKeyUsage listed */
+	int has_san;		/* subjectAltName present */
+	int has_nc, nc_critical;	/* nameConstraints present, marked critical */
+	const uint8_t *nc;	/* NameConstraints SEQUENCE contents (view) */
+	size_t nc_len;
+	const uint8_t *san;	/* GeneralNames SEQUENCE contents (view) */
+	size_t san_len;
+	int unknown_critical;	/* a critical extension we do not process */
+	int ct_poison;		/* RFC 6962 precertificate poison */
+	int bad_serial;		/* negative, or over 20 octets (RFC 5280 4.1.2.2) */
 };
+/* 0, or -1 when malformed (also: an extension given twice, bad DER). */
 int vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e_r);
 
 /* 1 when the signature algorithm OID is MD2/MD5/SHA-1 based. */
 int vfy_pkix_weak_sigalg(const struct vfy_cert *c);
+
+/* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt);
+ * algorithms: RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/
+ * P-384/P-521 with SHA-256/384/512, Ed25519, Ed448. */
+int vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer);
 
 #endif

@@ -160,11 +160,13 @@ fake_cancel(void *arg, struct vfy_dns_query **q_p)
 static int ct_result, ct_calls;
 
 static int
-fake_ct(void *arg, const struct vfy_chain *chain, time_t now, unsigned min,
-    char *why, size_t whylen)
+fake_ct(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer, time_t now,
+    unsigned min, char *why, size_t whylen)
 {
 	(void)arg;
 	(void)chain;
+	if (issuer == NULL)
+		return -1;
 	(void)now;
 	ct_calls++;
 	if (min != 1)

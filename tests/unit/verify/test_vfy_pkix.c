@@ -69,18 +69,45 @@ static const struct {
 	{ "expired", "leaf.pem inter.pem", 0, 0, 0, 4102444800, -1, "expired" },
 	{ "missing_intermediate", "leaf.pem", 0, 0, 0, NOW, -1, "no trust anchor" },
 	{ "untrusted_ca", "leaf.pem inter.pem", 1, 0, 0, NOW, -1, "no trust anchor" },
+	/* store anchors are self-issued CAs (as OpenSSL without PARTIAL_CHAIN) */
 	{ "store_has_only_intermediate", "leaf.pem inter.pem", 3, 0, 0, NOW, -1, "trust anchor" },
 	{ "bad_leaf_signature", "leaf.pem inter.pem", 0, 0, 3, NOW, -1, "leaf does not chain" },
 	{ "weak_rsa", "weak.pem inter.pem", 0, 0, 0, NOW, -1, "RSA" },
 	{ "sha1_signature", "sha1.pem inter.pem", 0, 0, 0, NOW, -1, "SHA-1" },
 	{ "leaf_without_digitalsignature", "nodig.pem inter.pem", 0, 0, 0, NOW, -1, "digitalSignature" },
-	{ "leaf_as_intermediate", "leaf.pem nodig.pem inter.pem", 0, 0, 0, NOW, -1, "not a CA" },
+	/* a sent certificate off the path is ignored (SMTPSEC.md 4 step 8) */
+	{ "unneeded_cert_ignored", "leaf.pem nodig.pem inter.pem", 0, 0, 0, NOW, 0, "" },
+	{ "any_order", "leaf.pem root.pem inter.pem", 0, 0, 0, NOW, 0, "" },
 	{ "dane_ta_intermediate", "leaf.pem inter.pem", 2, 1, 0, NOW, 0, "" },
 	{ "dane_ta_root", "leaf.pem inter.pem root.pem", 2, 2, 0, NOW, 0, "" },
 	{ "dane_ta_wrong_anchor", "leaf.pem root.pem", 2, 1, 0, NOW, -1, "leaf does not chain" },
 	{ "dane_ta_expired_leaf", "leaf.pem inter.pem", 2, 1, 0, 4102444800, -1, "expired" },
-	{ "anchor_out_of_range", "leaf.pem inter.pem", 2, 5, 0, NOW, -1, "no trust anchor" },
+	{ "anchor_not_sent", "leaf.pem inter.pem", 2, 5, 0, NOW, -1, "DANE-TA anchor" },
 };
+
+/* DANE-TA rows: the sent certificate at index `anchor` is the anchor */
+static const struct vfy_cert *ta_cert;
+
+static int
+is_ta(void *arg, const struct vfy_cert *c)
+{
+	(void)arg;
+	return c == ta_cert;
+}
+
+static int
+verify_row(const struct vfy_pkix *p, const struct vfy_chain *c, size_t anchor, time_t at,
+    const char **why)
+{
+	struct vfy_pkix_params prm = { .at = at };
+	struct vfy_path path;
+
+	if (anchor > 0) {
+		ta_cert = anchor < c->n ? &c->cert[anchor] : NULL;
+		prm.is_anchor = is_ta;
+	}
+	return vfy_pkix_verify(p, c, &prm, &path, why);
+}
 
 static void
 row(size_t i)
@@ -92,7 +119,7 @@ row(size_t i)
 	int r;
 
 	T_ASSERT(c != NULL);
-	r = vfy_pkix_verify(p, c, rows[i].anchor, rows[i].at == NOW ? time(NULL) : rows[i].at, &why);
+	r = verify_row(p, c, rows[i].anchor, rows[i].at == NOW ? time(NULL) : rows[i].at, &why);
 	vfy_chain_free(&c);
 	if (r != rows[i].want)
 		T_FAIL("got %d (%s), want %d", r, why ? why : "", rows[i].want);
@@ -116,15 +143,15 @@ t_real_chain_at(void)
 	snprintf(files, sizeof(files), "%s", tutil_shared("ct-fixtures/chain_real_gts_wr2_google_2025.pem"));
 	c = load(files, 0);
 	T_ASSERT(c != NULL);
-	int at_ok = vfy_pkix_verify(sys, c, 0, 1750000000, &why);
+	int at_ok = verify_row(sys, c, 0, 1750000000, &why);
 	const char *why_ok = why;
-	int now_bad = vfy_pkix_verify(sys, c, 0, time(NULL), &why);
+	int now_bad = verify_row(sys, c, 0, time(NULL), &why);
 	const char *why_now = why;
 	vfy_chain_free(&c);
 	/* the date override must not hide a bad signature */
 	c = load(files, 3);
 	T_ASSERT(c != NULL);
-	int sig_bad = vfy_pkix_verify(sys, c, 0, 1750000000, &why);
+	int sig_bad = verify_row(sys, c, 0, 1750000000, &why);
 	vfy_chain_free(&c);
 	T_EQ_INT(sig_bad, -1);
 	vfy_pkix_free(&sys);
