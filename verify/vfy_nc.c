@@ -189,6 +189,9 @@ dir_within(const uint8_t *n, size_t nl, const uint8_t *c, size_t cl)
 
 struct name {
 	enum form form;
+	uint8_t tag;		/* GeneralName tag */
+	const uint8_t *oid;	/* otherName type-id contents */
+	size_t oid_len;
 	const uint8_t *p;	/* dNSName/SRVName/rfc822 text, IP bytes, DN contents */
 	size_t len;
 };
@@ -204,6 +207,9 @@ general_name(const struct vfy_der_tlv *g, struct name *n_r)
 
 	n_r->p = g->val;
 	n_r->len = g->len;
+	n_r->tag = g->tag;
+	n_r->oid = NULL;
+	n_r->oid_len = 0;
 	switch (g->tag) {
 	case GN_DNS:
 		n_r->form = F_DNS;
@@ -227,6 +233,8 @@ general_name(const struct vfy_der_tlv *g, struct name *n_r)
 		if (vfy_der_expect(&in, VFY_DER_OID, &oid) < 0 ||
 		    vfy_der_expect(&in, VFY_DER_CTX_C(0), &v) < 0 || in.len != 0)
 			return -1;
+		n_r->oid = oid.val;
+		n_r->oid_len = oid.len;
 		if (!vfy_der_oid_eq(&oid, oid_srvname, sizeof(oid_srvname))) {
 			n_r->form = F_OTHER;
 			return 0;
@@ -326,8 +334,6 @@ vfy_nc_check(const uint8_t *nc, size_t nc_len, int nc_critical,
 				*why_r = "malformed subjectAltName";
 				return -1;
 			}
-			if (nm[n_names].form == F_OTHER)
-				continue;
 			if (nm[n_names].form == F_IP && nm[n_names].len != 4 && nm[n_names].len != 16) {
 				*why_r = "malformed iPAddress name";
 				return -1;
@@ -380,8 +386,13 @@ vfy_nc_check(const uint8_t *nc, size_t nc_len, int nc_critical,
 					*why_r = "name constraint with minimum or maximum";
 					return -1;
 				}
-				if (cn.form == F_OTHER) {
-					if (nc_critical) {
+				if (cn.form == F_OTHER || nm[i].form == F_OTHER) {
+					/* RFC 5280 4.2.1.10: a critical constraint on a form
+					 * we do not process fails when the certificate has a
+					 * name of that form */
+					if (nc_critical && cn.form == F_OTHER && nm[i].form == F_OTHER &&
+					    cn.tag == nm[i].tag && cn.oid_len == nm[i].oid_len &&
+					    (cn.oid_len == 0 || memcmp(cn.oid, nm[i].oid, cn.oid_len) == 0)) {
 						*why_r = "critical name constraints on a name form we do not process";
 						return -1;
 					}
@@ -421,30 +432,6 @@ vfy_nc_check(const uint8_t *nc, size_t nc_len, int nc_critical,
 				    nm[i].form == F_EMAIL ? "rfc822Name not in a permitted subtree" :
 				    "directoryName not in a permitted subtree";
 				return -1;
-			}
-		}
-		/* a critical extension with an unprocessed form fails even when
-		 * the certificate has no names to compare */
-		if (n_names == 0 && nc_critical) {
-			gs = subs;
-			while (gs.len > 0) {
-				struct vfy_der sv;
-				struct name cn;
-
-				if (vfy_der_expect(&gs, VFY_DER_SEQUENCE, &st) < 0) {
-					*why_r = "malformed name constraints";
-					return -1;
-				}
-				sv = vfy_der_inner(&st);
-				if (vfy_der_next(&sv, &base) < 0 || general_name(&base, &cn) < 0 ||
-				    sv.len != 0) {
-					*why_r = "malformed name constraints";
-					return -1;
-				}
-				if (cn.form == F_OTHER) {
-					*why_r = "critical name constraints on a name form we do not process";
-					return -1;
-				}
 			}
 		}
 	}

@@ -5,8 +5,9 @@
  * Name forms processed: dNSName, SRVName (otherName id-on-dnsSRV),
  * iPAddress, rfc822Name, directoryName (subject DN and SAN).  The subject
  * CN is never read as a DNS name.  A critical nameConstraints extension
- * that constrains any other form fails (RFC 5280: process or reject); a
- * non-critical one's other forms are ignored.  Subtree minimum/maximum
+ * that constrains another form (URI, other otherNames, ...) fails when the
+ * certificate has a name of that form (RFC 5280 4.2.1.10: process or
+ * reject); a non-critical one's other forms are ignored.  Subtree minimum/maximum
  * (which RFC 5280 forbids) and an empty extension are malformed.
  *
  * Matching (README, "Name constraints"):

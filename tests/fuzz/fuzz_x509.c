@@ -11,6 +11,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int
+any_anchor(void *arg, const struct vfy_cert *c)
+{
+	(void)arg;
+	(void)c;
+	return 1;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,8 +50,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)vfy_x509_name_match(c->dns[i], "mx.example.test");
 		(void)vfy_chain_has_srvname(c, "example.test");
 		vfy_dane_match(c, &t, 1, &m);
-		if (!m.matched)	/* the leaf's own SPKI must match 3 1 0 */
+		if (!m.ee)	/* the leaf's own SPKI must match 3 1 0 */
 			abort();
+		/* path building, validation and name constraints over peer
+		 * bytes: every sent certificate may anchor (DANE-TA form) */
+		{
+			struct vfy_pkix_params prm = { .at = 1750000000, .is_anchor = any_anchor };
+			struct vfy_path path;
+
+			if (vfy_pkix_verify(NULL, c, &prm, &path, &why) == 0 &&
+			    (path.n < 2 || path.cert[0] != &c->cert[0]))
+				abort();
+		}
 		vfy_chain_free(&c);
 	}
 	return 0;
