@@ -110,6 +110,9 @@ struct lmtp_rcpt_result {
 
 struct lmtp_result {
 	int tempfail;			/* whole Email: nothing delivered */
+	int permfail;			/* with tempfail: and never will be here: the
+					 * author address cannot be written for this
+					 * server (lmtp_addr_smtp, SMTPUTF8) */
 	const char *why;		/* for tempfail / summary */
 	size_t n_rcpt;
 	const struct lmtp_rcpt_result *rcpt;
@@ -161,6 +164,17 @@ void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);
 /* An unlinked temporary file in the spool directory, for a large incoming
  * Email.  Returns an fd (O_RDWR) or -1 with errno. */
 int lmtp_spool_tmpfile(struct lmtp *l);
+
+/* An address (local@domain; the local part as RFC 5322 3.4.1 writes it:
+ * atoms, quoted-strings with quoted-pairs and folds, joined by dots) in
+ * the form an LMTP command takes it (RFC 5321 4.1.2): a Dot-string when
+ * the local part's value is one, else a Quoted-string escaping only DQUOTE
+ * and backslash.  Returns 0 and the NUL-terminated form in out[cap]
+ * (*utf8_r 1 when it needs SMTPUTF8), or -1 with a reason when RFC 5321
+ * cannot carry it (CR, LF, NUL, HTAB or other controls in the local part,
+ * bad quoting, an invalid domain character, over cap). */
+#define LMTP_ADDR_MAX 1000
+int lmtp_addr_smtp(const char *addr, char *out, size_t cap, int *utf8_r, const char **why_r);
 
 /* Reply parser, exposed for tests and fuzzing: feed one line (without
  * CRLF).  Returns 1 for the last line of a reply ("NNN" or "NNN text"),

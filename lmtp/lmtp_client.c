@@ -83,6 +83,8 @@ struct lmtp_sess {
 	size_t final_replies;
 	int mail_ok, any_4xx_envelope;
 	const char *refuse;	/* RSET sent instead of MAIL: why the Email cannot go */
+	int refuse_none_left;	/* ... because every recipient was rejected (else the
+				 * author address: for good, permfail) */
 };
 
 struct lmtp_tx {
@@ -90,13 +92,19 @@ struct lmtp_tx {
 	struct lmtp_tx *next;		/* queue */
 	lmtp_cb *cb;			/* NULL once cancelled */
 	void *arg;
-	char *from;			/* owned */
-	char **rcpt;			/* owned */
+	char *from;			/* owned, RFC 5321 form (lmtp_addr_smtp) */
+	char **rcpt;			/* owned, RFC 5321 form when expressible */
 	size_t n_rcpt;
+	const char *from_bad;		/* why MAIL FROM cannot be written, or NULL */
+	const char **rcpt_bad;		/* owned array: why RCPT i cannot be written */
+	unsigned char *rcpt_utf8;	/* owned: recipient i needs SMTPUTF8 */
+	size_t *send;			/* owned: indexes of the recipients sent */
+	size_t n_send;
+	int permfail;
 	struct lmtp_seg *seg;		/* owned array, borrowed bytes */
 	size_t n_seg;
 	uint64_t total;
-	int eight_bit, utf8_addr, bad_addr;
+	int eight_bit, from_utf8;
 	const uint8_t *body;		/* lmtp_msg.body, if body_mapped */
 	size_t body_len, body_dropped;	/* pages before body + body_dropped were dropped */
 	struct lmtp_rcpt_result *res;	/* owned */
@@ -363,6 +371,7 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 {
 	size_t i;
 	const char *params = "";
+	int utf8 = 0;
 
 	s->tx = tx;
 	tx->sess = s;
@@ -371,11 +380,34 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	s->mail_ok = 0;
 	s->any_4xx_envelope = 0;
 	s->next_cmd = 0;
-	if (tx->bad_addr || (tx->utf8_addr && !s->smtputf8)) {
-		/* cannot be sent faithfully: fail the Email from the loop (the
-		 * RSET reply), never from inside lmtp_deliver() */
-		s->refuse = tx->bad_addr ? "address with control characters or angle brackets" :
-		    "non-ASCII address but the LMTP server does not offer SMTPUTF8";
+	/* recipients this server cannot take as written: rejected for good
+	 * (unknown_address), the others go on (README, Delivery) */
+	tx->n_send = 0;
+	for (i = 0; i < tx->n_rcpt; i++) {
+		const char *why = tx->rcpt_bad[i];
+
+		if (why == NULL && tx->rcpt_utf8[i] && !s->smtputf8)
+			why = "non-ASCII address but the LMTP server does not offer SMTPUTF8";
+		if (why != NULL) {
+			tx->res[i].status = LMTP_RCPT_REJECTED;
+			set_text(tx->res[i].text, sizeof(tx->res[i].text), why, strlen(why));
+			continue;
+		}
+		if (tx->rcpt_utf8[i])
+			utf8 = 1;
+		tx->send[tx->n_send++] = i;
+	}
+	s->refuse = tx->from_bad;
+	if (s->refuse == NULL && tx->from_utf8 && !s->smtputf8)
+		s->refuse = "non-ASCII author address but the LMTP server does not offer SMTPUTF8";
+	s->refuse_none_left = 0;
+	if (s->refuse == NULL && tx->n_send == 0) {
+		s->refuse = "every recipient rejected";
+		s->refuse_none_left = 1;
+	}
+	if (s->refuse != NULL) {
+		/* cannot be sent: finish the Email from the loop (the RSET
+		 * reply), never from inside lmtp_deliver() */
 		out_add(s, "RSET\r\n", 6);
 		arm_timer(s, s->l->opt.timeout_ms);
 		sess_write(s);
@@ -383,13 +415,13 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	}
 	if (tx->eight_bit && s->eightbit)
 		params = " BODY=8BITMIME";
-	if (tx->utf8_addr && s->smtputf8)
+	if ((utf8 || tx->from_utf8) && s->smtputf8)
 		params = tx->eight_bit && s->eightbit ? " BODY=8BITMIME SMTPUTF8" : " SMTPUTF8";
 	OUT_CMD(s, "MAIL FROM:<%s>%s\r\n", tx->from, params);
 	if (s->pipelining) {
-		for (i = 0; i < tx->n_rcpt; i++)
-			OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[i], "");
-		s->next_cmd = tx->n_rcpt;
+		for (i = 0; i < tx->n_send; i++)
+			OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[tx->send[i]], "");
+		s->next_cmd = tx->n_send;
 	}
 	arm_timer(s, s->l->opt.timeout_ms);
 	sess_write(s);
@@ -440,7 +472,12 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 		s->refuse = NULL;
 		s->tx = NULL;
 		tx->sess = NULL;
-		tx_finish(tx, 1, why);
+		if (s->refuse_none_left)
+			tx_finish(tx, 0, why);	/* unknown_address for all */
+		else {
+			tx->permfail = 1;
+			tx_finish(tx, 1, why);
+		}
 		if (code / 100 == 2)
 			sess_idle(s);
 		else
@@ -451,26 +488,26 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 		s->mail_ok = code / 100 == 2;
 		if (!s->mail_ok && !s->pipelining) {
 			/* nothing else was sent: done */
-			s->env_replies = tx->n_rcpt + 1;
+			s->env_replies = tx->n_send + 1;
 		}
 	} else {
-		struct lmtp_rcpt_result *r = &tx->res[k - 1];
+		struct lmtp_rcpt_result *r = &tx->res[tx->send[k - 1]];
 
 		r->code = code;
 		set_text(r->text, sizeof(r->text), text, strlen(text));
 		if (code / 100 == 2 && s->mail_ok)
-			tx->accepted[tx->n_accepted++] = k - 1;
+			tx->accepted[tx->n_accepted++] = tx->send[k - 1];
 		else if (code / 100 == 5)
 			r->status = LMTP_RCPT_REJECTED;
 		else if (code / 100 == 4)
 			s->any_4xx_envelope = 1;
 	}
-	if (!s->pipelining && s->mail_ok && s->next_cmd < tx->n_rcpt) {
-		OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[s->next_cmd++], "");
+	if (!s->pipelining && s->mail_ok && s->next_cmd < tx->n_send) {
+		OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[tx->send[s->next_cmd++]], "");
 		sess_write(s);
 		return;
 	}
-	if (s->env_replies < tx->n_rcpt + 1)
+	if (s->env_replies < tx->n_send + 1)
 		return;
 	/* SMTPSEC.md 5: a 4xx before the data is a temporary failure of the
 	 * whole Email, with nothing delivered; so is a refused MAIL FROM */
@@ -870,6 +907,9 @@ tx_free(struct lmtp_tx *tx)
 	for (i = 0; i < tx->n_rcpt; i++)
 		free(tx->rcpt[i]);
 	free(tx->rcpt);
+	free(tx->rcpt_bad);
+	free(tx->rcpt_utf8);
+	free(tx->send);
 	free(tx->seg);
 	free(tx->res);
 	free(tx->accepted);
@@ -916,6 +956,7 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 		l->st.failures++;
 	memset(&r, 0, sizeof(r));
 	r.tempfail = tempfail;
+	r.permfail = tempfail && tx->permfail;
 	r.why = why;
 	r.n_rcpt = tx->n_rcpt;
 	r.rcpt = tx->res;
@@ -927,20 +968,17 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 	tx_free(tx);
 }
 
-/* Addresses go into command lines: no CR, LF, controls or brackets
- * (command injection); non-ASCII needs SMTPUTF8. */
-static void
-check_addr(struct lmtp_tx *tx, const char *a)
+/* Addresses go into command lines: written as RFC 5321 allows
+ * (lmtp_addr_smtp), or not at all. */
+static char *
+smtp_addr(const char *a, int *utf8_r, const char **why_r)
 {
-	const unsigned char *p = (const unsigned char *)a;
+	char buf[LMTP_ADDR_MAX + 1];
 
-	if (strlen(a) > 1000)
-		tx->bad_addr = 1;
-	for (; *p; p++)
-		if (*p >= 0x80)
-			tx->utf8_addr = 1;
-		else if (*p < 0x21 || *p == 0x7f || *p == '<' || *p == '>')
-			tx->bad_addr = 1;
+	if (lmtp_addr_smtp(a, buf, sizeof(buf), utf8_r, why_r) < 0)
+		return xstrdup(a);
+	*why_r = NULL;
+	return xstrdup(buf);
 }
 
 struct lmtp_tx *
@@ -952,13 +990,17 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 	tx->l = l;
 	tx->cb = cb;
 	tx->arg = arg;
-	tx->from = xstrdup(m->mail_from);
-	check_addr(tx, tx->from);
+	tx->from = smtp_addr(m->mail_from, &tx->from_utf8, &tx->from_bad);
 	tx->n_rcpt = m->n_rcpt;
 	tx->rcpt = xcalloc(m->n_rcpt, sizeof(*tx->rcpt));
+	tx->rcpt_bad = xcalloc(m->n_rcpt, sizeof(*tx->rcpt_bad));
+	tx->rcpt_utf8 = xcalloc(m->n_rcpt, sizeof(*tx->rcpt_utf8));
+	tx->send = xcalloc(m->n_rcpt, sizeof(*tx->send));
 	for (i = 0; i < m->n_rcpt; i++) {
-		tx->rcpt[i] = xstrdup(m->rcpt[i]);
-		check_addr(tx, tx->rcpt[i]);
+		int u = 0;
+
+		tx->rcpt[i] = smtp_addr(m->rcpt[i], &u, &tx->rcpt_bad[i]);
+		tx->rcpt_utf8[i] = (unsigned char)u;
 	}
 	tx->n_seg = m->n_seg;
 	tx->seg = xcalloc(m->n_seg, sizeof(*tx->seg));

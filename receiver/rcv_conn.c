@@ -477,6 +477,13 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 		RCV_METRIC_ADD(lmtp_failures, 1);
 		RCV_METRIC_ADD(tempfail_lmtp, 1);
 	}
+	if (res->permfail) {
+		/* the author address cannot be given to the mailstore, now or
+		 * on any retry: step 4's "unparsable" (README, Delivery) */
+		email_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", res->why);
+		conn_update(c);
+		return;
+	}
 	if (res->tempfail) {
 		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
 		conn_update(c);
@@ -531,22 +538,21 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 	conn_update(c);
 }
 
+/* A recipient must be writable in an LMTP command: local@domain with a
+ * quoted local part allowed ("a b"@b.test), nothing RFC 5321 cannot carry
+ * (lmtp_addr_smtp).  Non-ASCII is decided at delivery (SMTPUTF8). */
 static int
 rcpt_ok(const struct rcv_bytes *a)
 {
-	size_t i, at = 0;
+	char in[321], out[LMTP_ADDR_MAX + 1];
+	const char *why;
+	int utf8;
 
-	if (a->len == 0 || a->len > 320)
+	if (a->len == 0 || a->len > 320 || memchr(a->p, 0, a->len) != NULL)
 		return 0;
-	for (i = 0; i < a->len; i++) {
-		uint8_t ch = a->p[i];
-
-		if (ch <= 32 || ch == 127 || ch == '<' || ch == '>')
-			return 0;
-		if (ch == '@')
-			at = i;
-	}
-	return at > 0 && at + 1 < a->len;
+	memcpy(in, a->p, a->len);
+	in[a->len] = '\0';
+	return lmtp_addr_smtp(in, out, sizeof(out), &utf8, &why) == 0;
 }
 
 static void check_done(void *arg, const struct vfy_verdict *v);

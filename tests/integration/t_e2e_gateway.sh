@@ -213,6 +213,18 @@ sendk ed25519 --rcpt nobody@b.test --rcpt ghost@b.test --message "$T_TMP/mu"
 t_check unknown_total "$out" grep -q "reply n=1 error=unknown_address addresses=nobody@b.test,ghost@b.test$" <<<"$out"
 t_check unknown_not_claimed "$out" bash -c '! grep -q email_delivered <<<"$1"' _ "$out"
 
+# --- quoted local parts (SMTPSEC.md 5, README Delivery): delivered, or
+# refused for good when RFC 5321 cannot write them, never a tempfail ---
+ba=$(count alice@b.test)
+printf 'From: "a b"@a.test\r\nTo: alice@b.test\r\nSubject: quoted\r\n\r\nq\r\n' >"$T_TMP/mq"
+sendk ed25519 --rcpt '"alice"@b.test' --rcpt '"no body"@b.test' --message "$T_TMP/mq"
+f=$(dovecot_mail_files alice@b.test | tail -1)
+t_check quoted_local_parts "$out" bash -c '[[ "$1" == *"reply n=1 error=unknown_address addresses=\"no body\"@b.test"* ]] &&
+	[ "$2" = $(($3 + 1)) ] && grep -q "^Return-Path: <\"a b\"@a.test>" "$4"' _ "$out" "$(count alice@b.test)" "$ba" "$f"
+printf 'From: "a\tb"@a.test\r\nTo: alice@b.test\r\nSubject: tab\r\n\r\nq\r\n' >"$T_TMP/mtab"
+sendk ed25519 --rcpt alice@b.test --message "$T_TMP/mtab"
+t_check quoted_unexpressible_permanent "$out" grep -q "reply n=1 error=authentication_failed" <<<"$out"
+
 # --- pipelining: 20 Emails, replies in order ---
 ba=$(count alice@b.test)
 msg "$T_TMP/mp" pipelined

@@ -37,6 +37,21 @@ out=$("$q" --target "$T" --from sender@a.test --rcpt ghost@b.test --rcpt nobody@
 t_check all_unknown "$out" test "$(grep -c 'status=rejected' <<<"$out")" = 2
 t_check all_unknown_not_tempfail "$out" grep -q 'tempfail=0' <<<"$out"
 
+# Quoted local parts (README, Delivery): written back as RFC 5321 quotes
+# them, and Dovecot takes them; what RFC 5321 cannot carry fails for good.
+out=$("$q" --target "$T" --from '"a b"@atk.test' --rcpt '"alice"@b.test' --rcpt '"no body"@b.test' --message "$msg")
+t_check quoted_from_delivered "$out" grep -q 'rcpt="alice"@b.test status=delivered code=250' <<<"$out"
+f=$(dovecot_mail_files alice@b.test | tail -1)
+t_check quoted_from_return_path "$(head -1 "$f")" grep -q '^Return-Path: <"a b"@atk.test>' "$f"
+t_check quoted_rcpt_unknown_is_5xx "$out" grep -q 'rcpt="no body"@b.test status=rejected code=550' <<<"$out"
+out=$("$q" --target "$T" --from '"<x>\"y"@atk.test' --rcpt alice@b.test --message "$msg")
+f=$(dovecot_mail_files alice@b.test | tail -1)
+t_check quoted_specials_return_path "$out $(head -1 "$f")" bash -c 'grep -q "status=delivered" <<<"$1" && grep -qF "Return-Path: <\"<x>\\\"y\"@atk.test>" "$2"' _ "$out" "$f"
+before=$(dovecot_mail_count alice@b.test)
+out=$("$q" --target "$T" --from "$(printf '"a\tb"@atk.test')" --rcpt alice@b.test --message "$msg")
+t_check unexpressible_from_permfail "$out" grep -q 'tempfail=1 permfail=1' <<<"$out"
+t_check unexpressible_from_not_stored "count $(dovecot_mail_count alice@b.test) was $before" test "$(dovecot_mail_count alice@b.test)" = "$before"
+
 # DATA path (no CHUNKING): dot-stuffing and a message without a final CRLF
 printf 'From: sender@a.test\r\nSubject: nocrlf\r\n\r\n.leading dot\r\nlast line without CRLF' >"$T_TMP/nocrlf.eml"
 out=$("$q" --target "$T" --from sender@a.test --rcpt carol@b.test --message "$msg" --no-chunking)
@@ -73,7 +88,8 @@ dovecot_stop
 dovecot_quota bob@b.test 10
 dovecot_restart
 mkdir -p "$T_TMP/spool"
-"$q" --target "$T" --from sender@a.test --rcpt bob@b.test --rcpt alice@b.test --message "$msg" \
+# (the sender is a quoted local part: the spool keeps its SMTP form)
+"$q" --target "$T" --from '"s q"@a.test' --rcpt bob@b.test --rcpt alice@b.test --message "$msg" \
 	--spool "$T_TMP/spool" --spool-retry-ms 1000 --run-ms 500 >"$T_TMP/q1.out"
 t_check quota_spooled "$(cat "$T_TMP/q1.out")" grep -q 'rcpt=bob@b.test status=spooled code=452' "$T_TMP/q1.out"
 t_check quota_others_delivered "$(cat "$T_TMP/q1.out")" grep -q 'rcpt=alice@b.test status=delivered' "$T_TMP/q1.out"
@@ -89,6 +105,8 @@ t_check spool_retry_delivered "$(tail -2 "$T_TMP/q2.out")" grep -q 'spool delive
 t_check spool_delivered_once "bob had $bob_before, now $(dovecot_mail_count bob@b.test)" \
 	test "$(dovecot_mail_count bob@b.test)" = $((bob_before + 1))
 t_check spool_entry_removed "entry left behind" test "$(ls "$T_TMP/spool"/*.msg 2>/dev/null | wc -l)" = 0
+f=$(dovecot_mail_files bob@b.test | tail -1)
+t_check spool_quoted_sender "$(head -1 "$f")" grep -q '^Return-Path: <"s q"@a.test>' "$f"
 
 # Dovecot stopped: temporary failure, nothing claimed.
 dovecot_stop

@@ -63,7 +63,8 @@ done(void *arg, const struct lmtp_result *r)
 	long k = (long)arg;
 	size_t i;
 
-	printf("tx=%ld tempfail=%d why=\"%s\"\n", k, r->tempfail, r->why ? r->why : "");
+	printf("tx=%ld tempfail=%d permfail=%d why=\"%s\"\n", k, r->tempfail, r->permfail,
+	    r->why ? r->why : "");
 	for (i = 0; i < r->n_rcpt; i++)
 		printf("tx=%ld rcpt=%s status=%s code=%d\n", k, rcpts[i], st_name(r->rcpt[i].status),
 		    r->rcpt[i].code);

@@ -187,7 +187,7 @@ count_to(const char *a)
 /* --- driving the loop ------------------------------------------------------ */
 
 struct got {
-	int done, tempfail, early;
+	int done, tempfail, permfail, early;
 	size_t n;
 	struct lmtp_rcpt_result r[16];
 	char why[128];
@@ -201,6 +201,7 @@ on_done(void *arg, const struct lmtp_result *res)
 
 	g->done++;
 	g->tempfail = res->tempfail;
+	g->permfail = res->permfail;
 	g->n = res->n_rcpt;
 	scpy(g->why, sizeof(g->why), res->why ? res->why : "");
 	for (i = 0; i < res->n_rcpt && i < 16; i++)
@@ -233,10 +234,11 @@ static const uint8_t head[] = "X-Head: prepended\r\n";
 static const uint8_t body[] = "From: a@a.test\r\nSubject: t\r\n\r\n.dot line\r\nbody\r\n";
 
 static struct got
-deliver(struct lmtp *l, struct ev_loop *loop, const char *const *rcpt, size_t n)
+deliver_from(struct lmtp *l, struct ev_loop *loop, const char *from, const char *const *rcpt,
+    size_t n)
 {
 	struct lmtp_seg seg[2] = { { head, sizeof(head) - 1 }, { body, sizeof(body) - 1 } };
-	struct lmtp_msg m = { "a@a.test", rcpt, n, seg, 2, NULL, 0, -1, 0 };
+	struct lmtp_msg m = { from, rcpt, n, seg, 2, NULL, 0, -1, 0 };
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
@@ -244,6 +246,12 @@ deliver(struct lmtp *l, struct ev_loop *loop, const char *const *rcpt, size_t n)
 	g.early = g.done;	/* must be 0: never called back before returning */
 	run(loop, &g, 10);
 	return g;
+}
+
+static struct got
+deliver(struct lmtp *l, struct ev_loop *loop, const char *const *rcpt, size_t n)
+{
+	return deliver_from(l, loop, "a@a.test", rcpt, n);
 }
 
 static struct lmtp *
@@ -482,6 +490,9 @@ t_4xx_at_rcpt_fails_whole_email(void)
 	ev_loop_destroy(loop);
 }
 
+/* README, Delivery: a recipient RFC 5321 cannot carry (or non-ASCII
+ * without SMTPUTF8) is refused for good on its own, never written into a
+ * command; the others are delivered. */
 static void
 t_bad_address_refused(void)
 {
@@ -491,14 +502,70 @@ t_bad_address_refused(void)
 	struct got g;
 
 	g = deliver(l, loop, rc, 2);
-	T_EQ_INT(g.tempfail, 1);
-	T_EQ_INT(g.r[0].status, LMTP_RCPT_TEMPFAIL);
-	T_EQ_INT(count_to("ok@b.test"), 0);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(g.r[1].status, LMTP_RCPT_REJECTED);
+	T_EQ_INT(count_to("ok@b.test"), 1);
 	T_EQ_INT(count_to("x@b.test"), 0);
 	rc[1] = "\xc3\xa9@b.test";	/* non-ASCII, and the fake offers no SMTPUTF8 */
 	g = deliver(l, loop, rc, 2);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(g.r[1].status, LMTP_RCPT_REJECTED);
+	T_ASSERT(strstr(g.r[1].text, "SMTPUTF8") != NULL);
+	/* nothing left to send: every recipient rejected, not a tempfail */
+	rc[0] = "\"a\rb\"@b.test";
+	g = deliver(l, loop, rc, 2);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_REJECTED);
+	T_EQ_INT(g.r[1].status, LMTP_RCPT_REJECTED);
+	T_EQ_INT(count_to("ok@b.test"), 2);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
+/* SMTPSEC.md 5, README Delivery: the author address goes out as RFC 5321
+ * writes it (quoted local parts re-quoted); one that cannot be written is
+ * a permanent failure (permfail), never a tempfail that repeats forever. */
+static void
+t_quoted_addresses(void)
+{
+	static const struct { const char *from, *mail; } ok[] = {
+		{ "\"a b\"@atk.test", "MAIL FROM:<\"a b\"@atk.test>\r\n" },
+		{ "\"<>\"@atk.test", "MAIL FROM:<\"<>\"@atk.test>\r\n" },
+		{ "\"a\\\"b\"@atk.test", "MAIL FROM:<\"a\\\"b\"@atk.test>\r\n" },
+		{ "\"abc\"@atk.test", "MAIL FROM:<abc@atk.test>\r\n" },
+		{ "a.\"b c\"@atk.test", "MAIL FROM:<\"a.b c\"@atk.test>\r\n" },
+	};
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	const char *rc[] = { "\"q r\"@b.test", "plain@b.test" };
+	char mail[1100];
+	struct got g;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		g = deliver_from(l, loop, ok[i].from, rc, 2);
+		T_EQ_INT(g.tempfail, 0);
+		T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+		T_EQ_INT(g.r[1].status, LMTP_RCPT_DELIVERED);
+		pthread_mutex_lock(&mu);
+		scpy(mail, sizeof(mail), last_mail);
+		pthread_mutex_unlock(&mu);
+		T_EQ_STR(mail, ok[i].mail);
+	}
+	T_EQ_INT(count_to("\"q r\"@b.test"), (int)i);
+	g = deliver_from(l, loop, "\"a\tb\"@atk.test", rc, 2);	/* HTAB: no RFC 5321 form */
 	T_EQ_INT(g.tempfail, 1);
+	T_EQ_INT(g.permfail, 1);
+	g = deliver_from(l, loop, "\xc3\xa9@atk.test", rc, 2);	/* no SMTPUTF8 offered */
+	T_EQ_INT(g.permfail, 1);
 	T_ASSERT(strstr(g.why, "SMTPUTF8") != NULL);
+	T_EQ_INT(count_to("plain@b.test"), (int)i);
+	/* the session is still good */
+	g = deliver(l, loop, rc, 2);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.permfail, 0);
 	lmtp_deinit(&l);
 	ev_loop_destroy(loop);
 }
@@ -743,6 +810,7 @@ main(void)
 	T_RUN(t_unknown_among_known);
 	T_RUN(t_4xx_at_rcpt_fails_whole_email);
 	T_RUN(t_bad_address_refused);
+	T_RUN(t_quoted_addresses);
 	T_RUN(t_unreachable_tempfail);
 	T_RUN(t_cancel);
 	T_RUN(t_spool_partial_retry);
