@@ -1,9 +1,13 @@
 /*
  * smtpsec-verify: run the gateway's verification steps (SMTPSEC.md 4 steps
  * 3-9) on one certificate chain, with the gateway's configuration, and
- * print each step's result and reason.
+ * print each step's result and reason.  --pkix-only runs steps 6 and 8
+ * alone (name binding for an SRV target, RFC 5280 path validation against a
+ * CA file), without DNS: what tests/integration/t_limbo.sh feeds x509-limbo
+ * through.
  *
- * Exit codes: 0 pass, 1 fail, 2 temporary failure, 64 usage.
+ * Exit codes: 0 pass, 1 fail, 2 temporary or local failure (an unreadable
+ * file, no resolver), 64 usage.
  */
 #include <ev.h>
 #include <getopt.h>
@@ -16,6 +20,7 @@
 #include "receiver/rcv_config.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy.h"
+#include "verify/vfy_der.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_util.h"
 
@@ -32,6 +37,7 @@ usage(FILE *out)
 	    "                      --signature HEX --algorithm NAME) [--at TIME] [--ct-only]\n"
 	    "                      [--ct-log-list FILE] [--ca-file FILE] [--unbound-conf FILE]\n"
 	    "                      [--trust-anchor FILE]\n"
+	    "       smtpsec-verify --pkix-only --name HOST --ca-file FILE --chain FILE [--at TIME]\n"
 	    "  --chain FILE        PEM certificates, leaf first\n"
 	    "  --domain F          author domain (skips steps 3-4 unless --message is given)\n"
 	    "  --message FILE      the signed message; with --signature HEX and --algorithm\n"
@@ -39,7 +45,9 @@ usage(FILE *out)
 	    "                      ecdsa_secp384r1_sha384, ecdsa_secp521r1_sha512 or 0xNNNN)\n"
 	    "  --at TIME           verification time: Unix seconds or RFC 3339 (default now)\n"
 	    "  --ct-only           only the Certificate Transparency step (no DNS, no PKIX)\n"
-	    "exit: 0 pass, 1 fail, 2 temporary failure, 64 usage\n");
+	    "  --pkix-only         only steps 6 and 8 (no DNS): a dNSName for the SRV target\n"
+	    "                      --name HOST, and the path to a CA of --ca-file\n"
+	    "exit: 0 pass, 1 fail, 2 temporary or local failure, 64 usage\n");
 }
 
 static const struct {
@@ -258,6 +266,120 @@ exit_for(enum vfy_result r)
 	return r == VFY_PASS ? EX_PASS : r == VFY_PERMFAIL ? EX_FAIL : EX_TEMP;
 }
 
+/* A Name as "CN=a, O=b" for display: common attribute types by their
+ * short name, others as a dotted OID; bytes outside printable ASCII as
+ * '?'.  "(unparsable)" when it is not a Name. */
+static void
+dn_str(const uint8_t *name, size_t len, char *buf, size_t cap)
+{
+	static const struct {
+		uint8_t last;
+		const char *s;
+	} at[] = { { 3, "CN" }, { 6, "C" }, { 7, "L" }, { 8, "ST" }, { 10, "O" }, { 11, "OU" } };
+	struct vfy_der in = vfy_der_view(name, len), rdns, rdn;
+	struct vfy_der_tlv t, atv, oid, val;
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &t) < 0)
+		goto bad;
+	rdns = vfy_der_inner(&t);
+	while (rdns.len > 0) {
+		if (vfy_der_expect(&rdns, VFY_DER_SET, &t) < 0)
+			goto bad;
+		rdn = vfy_der_inner(&t);
+		while (rdn.len > 0) {
+			struct vfy_der a;
+			const char *sn = NULL;
+			char num[64];
+
+			if (vfy_der_expect(&rdn, VFY_DER_SEQUENCE, &atv) < 0)
+				goto bad;
+			a = vfy_der_inner(&atv);
+			if (vfy_der_expect(&a, VFY_DER_OID, &oid) < 0 || vfy_der_next(&a, &val) < 0)
+				goto bad;
+			for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+				static const uint8_t x520[] = { 0x55, 0x04 };
+
+				if (oid.len == 3 && memcmp(oid.val, x520, 2) == 0 &&
+				    oid.val[2] == at[i].last)
+					sn = at[i].s;
+			}
+			if (sn == NULL) {
+				unsigned long v = 0;
+				size_t n = 0;
+
+				for (size_t i = 0; i < oid.len && n < sizeof(num) - 24; i++) {
+					v = v << 7 | (oid.val[i] & 0x7f);
+					if (oid.val[i] & 0x80)
+						continue;
+					if (n == 0)
+						n += (size_t)snprintf(num, sizeof(num), "%lu.%lu",
+						    v < 80 ? v / 40 : 2, v < 80 ? v % 40 : v - 80);
+					else
+						n += (size_t)snprintf(num + n, sizeof(num) - n, ".%lu", v);
+					v = 0;
+				}
+				sn = n ? num : "?";
+			}
+			o += (size_t)snprintf(buf + o, cap - o, "%s%s=", o ? ", " : "", sn);
+			for (size_t i = 0; i < val.len && o + 1 < cap; i++)
+				buf[o++] = val.val[i] >= 0x20 && val.val[i] < 0x7f ? (char)val.val[i] : '?';
+			buf[o < cap ? o : cap - 1] = '\0';
+			if (o + 1 >= cap)
+				return;
+		}
+	}
+	return;
+bad:
+	snprintf(buf, cap, "(unparsable)");
+}
+
+/* Steps 6 and 8 alone, as vfy_check runs them for a dNSName match: the leaf
+ * names the SRV target HOST (dNSName only, never the CN), and a path from
+ * the leaf to a CA of ca_file validates at `at`.  Both steps are run and
+ * printed; the result is the gateway's (it stops at the first failure). */
+static int
+pkix_only(const struct vfy_chain *chain, const char *host, const char *ca_file, time_t at)
+{
+	struct vfy_pkix *store = NULL;
+	struct vfy_path path;
+	const char *why;
+	char err[512], dn[256];
+	int named, rc;
+
+	named = vfy_chain_has_dns(chain, host);
+	if (named)
+		printf("step 6 name: pass: a dNSName matches %s\n", host);
+	else
+		printf("step 6 name: fail: no dNSName matches %s\n", host);
+	if (vfy_pkix_load(ca_file, &store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-verify: %s\n", err);
+		return EX_TEMP;
+	}
+	printf("ca file: %zu certificate(s) in %s\n", vfy_pkix_count(store), ca_file);
+	rc = vfy_pkix_verify(store, chain, &(struct vfy_pkix_params){ .at = at }, &path, &why);
+	if (rc == 0) {
+		printf("step 8 pkix: pass: a path of %zu certificate(s)\n", path.n);
+		for (size_t i = 0; i < path.n; i++) {
+			dn_str(path.cert[i]->subject, path.cert[i]->subject_len, dn, sizeof(dn));
+			if (path.sent[i] >= 0)
+				printf("step 8 pkix:   %zu: chain[%d] %s\n", i, path.sent[i], dn);
+			else
+				printf("step 8 pkix:   %zu: ca-file %s\n", i, dn);
+		}
+	} else {
+		printf("step 8 pkix: fail: %s\n", why);
+	}
+	vfy_pkix_free(&store);
+	if (!named || rc != 0) {
+		printf("result: fail at step %s\n", !named ? "name" : "pkix");
+		return EX_FAIL;
+	}
+	printf("result: pass\n");
+	return EX_PASS;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -269,6 +391,8 @@ main(int argc, char **argv)
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ "at", required_argument, NULL, 't' },
 		{ "ct-only", no_argument, NULL, 'T' },
+		{ "pkix-only", no_argument, NULL, 'P' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "ct-log-list", required_argument, NULL, 'L' },
 		{ "ca-file", required_argument, NULL, 'A' },
 		{ "unbound-conf", required_argument, NULL, 'u' },
@@ -278,8 +402,8 @@ main(int argc, char **argv)
 	};
 	const char *config = NULL, *chain_file = NULL, *domain = NULL, *msg_file = NULL,
 	    *sig_hex = NULL, *alg_name = NULL, *ct_list = NULL, *ca_file = NULL,
-	    *unbound_conf = NULL, *trust_anchor = NULL;
-	int ct_only = 0, c, rc;
+	    *unbound_conf = NULL, *trust_anchor = NULL, *host = NULL;
+	int ct_only = 0, pkix = 0, c, rc;
 	time_t at = time(NULL);
 	static struct rcv_config cfg;
 	char err[512], domain_buf[VFY_FROM_DOMAIN_MAX];
@@ -304,6 +428,8 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'T': ct_only = 1; break;
+		case 'P': pkix = 1; break;
+		case 'n': host = optarg; break;
 		case 'L': ct_list = optarg; break;
 		case 'A': ca_file = optarg; break;
 		case 'u': unbound_conf = optarg; break;
@@ -312,8 +438,11 @@ main(int argc, char **argv)
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
-	if (optind != argc || chain_file == NULL || (domain == NULL && msg_file == NULL && !ct_only) ||
-	    (msg_file != NULL && (sig_hex == NULL || alg_name == NULL))) {
+	if (optind != argc || chain_file == NULL ||
+	    (domain == NULL && msg_file == NULL && !ct_only && !pkix) ||
+	    (msg_file != NULL && (sig_hex == NULL || alg_name == NULL)) ||
+	    (pkix && (host == NULL || ct_only || domain != NULL || msg_file != NULL)) ||
+	    (!pkix && host != NULL)) {
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -331,11 +460,24 @@ main(int argc, char **argv)
 	if (trust_anchor == NULL && cfg.trust_anchor_file[0])
 		trust_anchor = cfg.trust_anchor_file;
 
+	if (pkix && ca_file == NULL) {
+		fprintf(stderr, "smtpsec-verify: --pkix-only needs --ca-file (or ca_file in -c)\n");
+		return EX_USAGE;
+	}
+
 	/* the chain */
 	text = read_file(chain_file, &tl);
 	if (text == NULL) {
 		fprintf(stderr, "smtpsec-verify: cannot read %s\n", chain_file);
-		return EX_USAGE;
+		return EX_TEMP;
+	}
+	n = 0;
+	for (const char *s = (const char *)text; (s = strstr(s, "-----BEGIN CERTIFICATE-----")); s++)
+		n++;
+	if (n > VFY_CHAIN_MAX_CERTS) {
+		free(text);
+		printf("chain: fail: too many certificates (%d, at most %d)\n", n, VFY_CHAIN_MAX_CERTS);
+		return EX_FAIL;
 	}
 	n = vfy_pem_certs((const char *)text, tl, der, len, VFY_CHAIN_MAX_CERTS + 1);
 	free(text);
@@ -357,6 +499,11 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < chain->n_srvname; i++)
 		printf("chain:   SRVName %s\n", chain->srvname[i]);
 	printf("time: %lld\n", (long long)at);
+	if (pkix) {
+		rc = pkix_only(chain, host, ca_file, at);
+		vfy_chain_free(&chain);
+		return rc;
+	}
 
 	/* steps 3 and 4 */
 	if (msg_file != NULL) {
@@ -375,7 +522,7 @@ main(int argc, char **argv)
 			free(sig);
 			vfy_chain_free(&chain);
 			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
-			return EX_USAGE;
+			return EX_TEMP;
 		}
 		rc = vfy_sig_verify(chain->cert[0].spki, chain->cert[0].spki_len, alg, sig, sl,
 		    msg, ml, &why);
