@@ -96,6 +96,37 @@ wildcard_hits(const uint8_t *name, size_t nl, const uint8_t *c, size_t cl)
 	return 0;
 }
 
+/* A dNSName as RFC 5280 4.2.1.6 allows it (plus a leading "*." label):
+ * no empty label, nothing but letters, digits, '-', '_' and '.'. */
+static int
+dns_syntax_ok(const uint8_t *n, size_t l)
+{
+	size_t i = 0, label = 0;
+
+	if (l > 2 && n[0] == '*' && n[1] == '.')
+		i = 2;
+	if (l > 1 && n[l - 1] == '.')
+		l--;	/* absolute form */
+	if (i >= l)
+		return 0;
+	for (; i < l; i++) {
+		uint8_t ch = n[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
 static int
 is_wildcard(const uint8_t *n, size_t l)
 {
@@ -259,8 +290,13 @@ within(const struct name *n, const struct name *c, int for_excluded)
 	switch (c->form) {
 	case F_DNS:
 		if (n->form == F_DNS) {
+			if (!dns_syntax_ok(n->p, n->len))
+				return for_excluded;	/* malformed name: fail closed */
 			if (is_wildcard(n->p, n->len) && for_excluded)
 				return wildcard_hits(n->p, n->len, c->p, c->len);
+			/* excluded ".Z" also covers Z itself (the wider reading) */
+			if (for_excluded)
+				return dns_domain_within(n->p, n->len, c->p, c->len);
 			return vfy_nc_dns_within(n->p, n->len, c->p, c->len);
 		}
 		if (n->form == F_SRV) {	/* project rule: the Name part */

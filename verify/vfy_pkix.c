@@ -160,6 +160,7 @@ vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e)
 
 	memset(e, 0, sizeof(*e));
 	e->pathlen = -1;
+	e->version = 1;
 	if (vfy_der_expect(&tbs, VFY_DER_SEQUENCE, &t) < 0)
 		return -1;
 	in = vfy_der_inner(&t);
@@ -174,12 +175,15 @@ vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e)
 			    iv.val[0] > 2 || v.len != 0)
 				return -1;
 			version = iv.val[0];
+			e->version = version + 1;
 			continue;
 		}
 		if (x.tag == VFY_DER_INTEGER && !got_serial) {
 			got_serial = 1;
+			/* RFC 5280 4.1.2.2: positive, at most 20 octets */
 			e->bad_serial = x.len == 0 || (x.val[0] & 0x80) ||
-			    x.len > (size_t)(x.val[0] == 0 ? 21 : 20);
+			    x.len > (size_t)(x.val[0] == 0 ? 21 : 20) ||
+			    (x.len == 1 && x.val[0] == 0);
 			continue;
 		}
 		if (x.tag != VFY_DER_CTX_C(3))
@@ -536,7 +540,7 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 				return 0;
 			alg.len = 0;
 			break;
-		default: return 0;
+		default: return -1;
 		}
 		/* PKCS#1 v1.5: parameters NULL (or, tolerated, absent) */
 		if (vfy_der_optional(&alg, VFY_DER_NULL, &nul) < 0 || (nul.raw && nul.len != 0))
@@ -548,7 +552,7 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 		case 2: h = WC_HASH_TYPE_SHA256; break;
 		case 3: h = WC_HASH_TYPE_SHA384; break;
 		case 4: h = WC_HASH_TYPE_SHA512; break;
-		default: return 0;
+		default: return -1;
 		}
 	} else if (vfy_der_oid_eq(&oid, oid_ed25519, sizeof(oid_ed25519))) {
 		k = SK_ED25519;
@@ -556,9 +560,9 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 		k = SK_ED448;
 	}
 	if (k == SK_NONE || alg.len != 0)
-		return 0;
+		return -1;
 	if (vfy_spki_parse(issuer->spki, issuer->spki_len, &kt, &pub, &pub_len) < 0)
-		return 0;
+		return -1;
 	switch (k) {
 	case SK_RSA:
 	case SK_PSS:
@@ -661,7 +665,8 @@ validate(const struct vfy_path *pa, time_t at, const char **why_r)
 			*why_r = "unsupported critical extension";
 			return -1;
 		}
-		if (e[i].bad_serial) {
+		/* the anchor is trusted as configured (real roots have serial 0) */
+		if (!anchor && e[i].bad_serial) {
 			*why_r = "malformed serial number";
 			return -1;
 		}
@@ -684,7 +689,9 @@ validate(const struct vfy_path *pa, time_t at, const char **why_r)
 			}
 			continue;
 		}
-		if ((!anchor && (!e[i].has_bc || !e[i].ca)) || (anchor && e[i].has_bc && !e[i].ca)) {
+		/* a v1 root (no extensions) may anchor; a v3 one must say cA
+		 * (RFC 5280 4.2.1.9) */
+		if ((!anchor || e[i].version >= 3) && (!e[i].has_bc || !e[i].ca)) {
 			*why_r = anchor ? "trust anchor is not a CA" : "intermediate is not a CA";
 			return -1;
 		}
@@ -778,11 +785,13 @@ link_ok(struct build *b, const struct vfy_cert *child, int ci, const struct vfy_
 	}
 	ok = vfy_pkix_sig_ok(child, issuer);
 	if (ci >= 0 && ii >= 0)
-		b->sig[ci][ii] = ok ? 1 : -1;
-	if (!ok)
+		b->sig[ci][ii] = ok > 0 ? 1 : -1;
+	if (ok < 0)
+		note(b, 1, "unsupported signature algorithm or issuer key");
+	else if (ok == 0)
 		note(b, 1, ci == 0 ? "leaf does not chain to a trust anchor (bad signature)" :
 		    "intermediate does not chain to a trust anchor (bad signature)");
-	return ok;
+	return ok > 0;
 }
 
 static void

@@ -77,7 +77,8 @@ struct vfy_x509_ext {
 	size_t san_len;
 	int unknown_critical;	/* a critical extension we do not process */
 	int ct_poison;		/* RFC 6962 precertificate poison */
-	int bad_serial;		/* negative, or over 20 octets (RFC 5280 4.1.2.2) */
+	int bad_serial;		/* zero, negative, or over 20 octets (RFC 5280 4.1.2.2) */
+	int version;		/* 1, 2 or 3 */
 };
 /* 0, or -1 when malformed (also: an extension given twice, bad DER). */
 int vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e_r);
@@ -85,7 +86,8 @@ int vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e_r);
 /* 1 when the signature algorithm OID is MD2/MD5/SHA-1 based. */
 int vfy_pkix_weak_sigalg(const struct vfy_cert *c);
 
-/* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt);
+/* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt), 0 when
+ * it does not, -1 for an algorithm or key we do not support;
  * algorithms: RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/
  * P-384/P-521 with SHA-256/384/512, Ed25519, Ed448. */
 int vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer);

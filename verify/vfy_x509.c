@@ -185,6 +185,27 @@ name_copy(const uint8_t *p, size_t len)
 	return s;
 }
 
+/* Append an owned name, growing the array in powers of two; beyond
+ * VFY_CHAIN_MAX_NAMES the name is dropped (-1). */
+static int
+name_add(char ***v, size_t *n, char *s)
+{
+	if (*n == VFY_CHAIN_MAX_NAMES) {
+		free(s);
+		return -1;
+	}
+	if ((*n & (*n - 1)) == 0) {	/* 0, 1, 2, 4, ...: full */
+		char **nv = vfy_xcalloc(*n ? *n * 2 : 4, sizeof(*nv));
+
+		if (*n)
+			memcpy(nv, *v, *n * sizeof(*nv));
+		free(*v);
+		*v = nv;
+	}
+	(*v)[(*n)++] = s;
+	return 0;
+}
+
 /* Walk the leaf's extensions for subjectAltName. */
 static int
 parse_san(struct vfy_chain *ch, const struct vfy_cert *c, const char **why_r)
@@ -236,11 +257,8 @@ parse_san(struct vfy_chain *ch, const struct vfy_cert *c, const char **why_r)
 
 					if (s == NULL)
 						continue;	/* unusable name: ignored */
-					if (ch->n_dns == VFY_CHAIN_MAX_NAMES) {
-						free(s);
+					if (name_add(&ch->dns, &ch->n_dns, s) < 0)
 						continue;
-					}
-					ch->dns[ch->n_dns++] = s;
 				} else if (n.tag == VFY_DER_CTX_C(0)) {	/* otherName */
 					struct vfy_der on = vfy_der_inner(&n), ex;
 					struct vfy_der_tlv toid, tv, ia5;
@@ -259,11 +277,8 @@ parse_san(struct vfy_chain *ch, const struct vfy_cert *c, const char **why_r)
 					s = name_copy(ia5.val, ia5.len);
 					if (s == NULL)
 						continue;
-					if (ch->n_srvname == VFY_CHAIN_MAX_NAMES) {
-						free(s);
+					if (name_add(&ch->srvname, &ch->n_srvname, s) < 0)
 						continue;
-					}
-					ch->srvname[ch->n_srvname++] = s;
 				}
 			}
 		}
@@ -283,6 +298,8 @@ vfy_chain_free(struct vfy_chain **chain_p)
 		free(c->dns[i]);
 	for (size_t i = 0; i < c->n_srvname; i++)
 		free(c->srvname[i]);
+	free(c->dns);
+	free(c->srvname);
 	free(c->buf);
 	free(c);
 	*chain_p = NULL;

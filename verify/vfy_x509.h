@@ -15,7 +15,7 @@
 #include "verify/vfy_sig.h"
 
 #define VFY_CHAIN_MAX_CERTS	10
-#define VFY_CHAIN_MAX_NAMES	64
+#define VFY_CHAIN_MAX_NAMES	1024	/* per form; more are dropped (fail closed) */
 
 struct vfy_cert {
 	const uint8_t *der;		/* into chain->buf */
@@ -38,9 +38,9 @@ struct vfy_chain {
 	struct vfy_cert cert[VFY_CHAIN_MAX_CERTS];
 	uint8_t *buf;				/* owned: all DER */
 	size_t n_dns;				/* leaf SAN dNSNames, lower-case */
-	char *dns[VFY_CHAIN_MAX_NAMES];		/* owned */
+	char **dns;				/* owned, grown as needed */
 	size_t n_srvname;			/* leaf SAN SRVNames, lower-case */
-	char *srvname[VFY_CHAIN_MAX_NAMES];	/* owned */
+	char **srvname;				/* owned, grown as needed */
 	time_t not_after_min;			/* earliest notAfter in the chain */
 	uint8_t fingerprint[32];		/* SHA-256 over (len32 || der)* */
 };
