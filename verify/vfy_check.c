@@ -218,12 +218,18 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 	}
 	if (m.ta) {		/* DANE-TA: path to a sent certificate a record names */
 		struct vfy_pkix_params p2 = { .at = now, .is_anchor = ta_anchor, .arg = &ts };
+		int r;
 
 		vd->tlsa_usage = 2;
-		if (pkix_and_ct(NULL, &p2, ct, ct_arg, min_scts, chain, 0, "dane-ta", vd, &w) == 0)
+		r = pkix_and_ct(NULL, &p2, ct, ct_arg, min_scts, chain, 0, "dane-ta", vd, &w);
+		if (r == 0)
 			return;
-		why = w;
-		pkix_failed = 1;
+		/* -2: the named certificate is not on any path from the leaf:
+		 * it matches nothing, as for usage 0 */
+		if (r == -1 && !pkix_failed) {
+			why = w;
+			pkix_failed = 1;
+		}
 	}
 	if (m.pkix_ta) {	/* PKIX-TA: a named CA must be on the validated path */
 		struct vfy_pkix_params p0 = { .at = now, .accept = pkix_ta_on_path, .arg = &ts };

@@ -47,7 +47,7 @@ vfy_nc_dns_within(const uint8_t *name, size_t nl, const uint8_t *c, size_t cl)
 {
 	if (nl > 0 && name[nl - 1] == '.')
 		nl--;
-	if (cl > 0 && c[cl - 1] == '.' && cl > 1)
+	if (cl > 0 && c[cl - 1] == '.')	/* absolute form; "." is the root: all */
 		cl--;
 	if (cl == 0)
 		return 1;
@@ -75,11 +75,18 @@ dns_domain_within(const uint8_t *name, size_t nl, const uint8_t *c, size_t cl)
 static int
 wildcard_hits(const uint8_t *name, size_t nl, const uint8_t *c, size_t cl)
 {
-	const uint8_t *z = name + 2;
-	size_t zl = nl - 2;
+	const uint8_t *z;
+	size_t zl;
 
 	if (vfy_nc_dns_within(name, nl, c, cl))
 		return 1;
+	/* absolute forms: "*.bank.test." stands for the same names */
+	if (nl > 0 && name[nl - 1] == '.')
+		nl--;
+	if (cl > 0 && c[cl - 1] == '.')
+		cl--;
+	z = name + 2;
+	zl = nl - 2;
 	if (cl > 0 && c[0] == '.') {	/* ".Z" or ".x.y.Z": "L.Z" below it */
 		c++;
 		cl--;

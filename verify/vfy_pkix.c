@@ -585,6 +585,7 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 
 #define SIG_CHECKS_MAX	64	/* signature verifications per call */
 #define PATHS_MAX	64	/* complete candidate paths per call */
+#define STEPS_MAX	1024	/* certificates tried as an issuer per call */
 
 struct build {
 	const struct vfy_pkix *p;
@@ -592,6 +593,8 @@ struct build {
 	const struct vfy_pkix_params *prm;
 	struct vfy_path path;
 	int on_path[VFY_CHAIN_MAX_CERTS];
+	int anchor[VFY_CHAIN_MAX_CERTS];	/* DANE-TA: is_anchor, asked once */
+	unsigned steps;
 	int8_t sig[VFY_CHAIN_MAX_CERTS][VFY_CHAIN_MAX_CERTS];	/* [child][issuer]: 0 ?, 1 ok, -1 bad */
 	unsigned sig_checks, paths;
 	int abort;
@@ -848,10 +851,15 @@ extend(struct build *b, struct vfy_path *out)
 		    !same_name(child->issuer, child->issuer_len, c->subject, c->subject_len))
 			continue;
 		found = 1;
+		if (++b->steps > STEPS_MAX) {
+			note(b, 4, "path building limit reached");
+			b->abort = 1;
+			break;
+		}
 		if (!link_ok(b, child, ci, c, (int)i))
 			continue;
 		push(b, c, (int)i);
-		if (b->prm->is_anchor != NULL && b->prm->is_anchor(b->prm->arg, c)) {
+		if (b->anchor[i]) {
 			if (complete(b, out) == 0)
 				return 0;
 		} else if (extend(b, out) == 0) {
@@ -880,9 +888,14 @@ vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *ch,
 	b->p = p;
 	b->ch = ch;
 	b->prm = prm;
+	for (size_t i = 1; i < ch->n && prm->is_anchor != NULL; i++)
+		b->anchor[i] = prm->is_anchor(prm->arg, &ch->cert[i]) != 0;
 	push(b, &ch->cert[0], 0);
 	r = extend(b, path_r);
-	if (r < 0 && b->rejected > 0 && b->why_rank == 3)
+	/* the caller's condition never held: the accept hook refused every
+	 * valid path, or no path reached a DANE-TA anchor */
+	if (r < 0 && !b->abort && ((b->rejected > 0 && b->why_rank == 3) ||
+	    (prm->is_anchor != NULL && b->paths == 0)))
 		r = -2;
 	if (r < 0)
 		*why_r = b->why ? b->why : "no trust anchor for this chain";

@@ -57,7 +57,9 @@ size_t vfy_pkix_count(const struct vfy_pkix *p);
 /* Build and validate a path for chain->cert[0].  p may be NULL only with
  * is_anchor set.  Returns 0 with the path in *path_r (optional); -1 with a
  * short reason in *why_r (the most telling failure among the candidate
- * paths); -2 when valid paths exist but the accept hook refused them all. */
+ * paths); -2 when the caller's condition never held: valid paths exist but
+ * the accept hook refused them all, or (is_anchor set) no candidate path
+ * reached an anchor at all. */
 int vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *chain,
     const struct vfy_pkix_params *prm, struct vfy_path *path_r, const char **why_r);
 

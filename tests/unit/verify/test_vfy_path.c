@@ -84,6 +84,10 @@ static const struct {
 	/* openssl verify: excluded subtree violation */
 	{ "nc_excluded_wildcard", "p_lwild p_ncexcl", -1, "excluded" },
 	{ "nc_excluded_other_ok", "p_lexclok p_ncexcl", 0, "" },
+	/* review finding: "*.bank.test." stands for mx.bank.test too */
+	{ "nc_excluded_wildcard_absolute", "p_lwilddot p_exmx", -1, "excluded" },
+	/* review finding: a search-space trap is cut off by the step bound */
+	{ "search_bounded", "p_lloop p_loop8", -1, "limit" },
 	/* critical URI constraint: fine without a URI name, refused with one */
 	{ "nc_unprocessed_form_absent", "p_luri p_ncuri", 0, "" },
 	{ "nc_unprocessed_form_present", "p_luri2 p_ncuri", -1, "do not process" },
@@ -198,7 +202,10 @@ static const struct {
 	{ "pkix_ee", "p_lx p_x", 1, "p_lx", VFY_PASS, VFY_STEP_PKIX, NULL },
 	{ "pkix_ee_no_path", "p_lx", 1, "p_lx", VFY_PERMFAIL, VFY_STEP_PKIX, NULL },
 	{ "dane_ta_named_anchor", "p_lx p_x", 2, "p_x", VFY_PASS, VFY_STEP_CT, "Path-p_x" },
-	{ "dane_ta_other_ca_sent", "p_ly p_y p_x", 2, "p_x", VFY_PERMFAIL, VFY_STEP_PKIX, NULL },
+	/* a sent certificate off the leaf's paths matches nothing (as usage 0) */
+	{ "dane_ta_other_ca_sent", "p_ly p_y p_x", 2, "p_x", VFY_PERMFAIL, VFY_STEP_DANE, NULL },
+	/* review finding: DANE-TA search over eight same-name CAs is bounded */
+	{ "dane_ta_search_bounded", "p_lloop p_loop8 p_x", 2, "p_x", VFY_PERMFAIL, VFY_STEP_PKIX, NULL },
 	{ "dane_ta_root_sent_any_order", "p_lx p_root p_x", 2, "p_root", VFY_PASS, VFY_STEP_CT,
 	    "Path-p_x" },
 	{ "dane_ta_root_not_sent", "p_lx p_x", 2, "p_root", VFY_PERMFAIL, VFY_STEP_DANE, NULL },

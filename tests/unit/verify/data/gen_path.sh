@@ -12,12 +12,15 @@
 #   p_ncuri  permitted URI:.other.test           (critical: a form we do not process)
 #   p_sub    unconstrained sub-CA under p_ncdns
 #   p_pl0    pathLen 0 under p_root;  p_pl0sub under p_pl0
+#   p_exmx   permitted DNS:bank.test, excluded DNS:mx.bank.test
+#   p_loop8  eight self-issued CAs sharing one name and key (path-search trap)
 #   leaves: p_lx (by p_x, mx.bank.test), p_ly (by p_y, mx.bank.test),
 #     p_lsubbank / p_lsubother (by p_sub: mx.bank.test / mx.other.test),
 #     p_lsrvbank / p_lsrvother (by p_ncsrv: SRVName only, CN "not a dns name!"),
 #     p_lwild (by p_ncexcl: *.bank.test), p_lexclok (by p_ncexcl: mx.other.test),
 #     p_luri / p_luri2 (by p_ncuri: no URI / a URI name), p_lpl (by p_pl0sub), p_lclient (by p_x: EKU clientAuth),
-#     p_lcn (by p_ncdns: SAN mx.other.test, CN mx.bank.test)
+#     p_lcn (by p_ncdns: SAN mx.other.test, CN mx.bank.test),
+#     p_lwilddot (by p_exmx: *.bank.test.), p_lloop (by a p_loop8 CA)
 set -e
 cd "$(dirname "$0")"
 d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
@@ -52,7 +55,19 @@ ca p_ncuri p_root "nameConstraints=critical,permitted;URI:.other.test"
 ca p_sub p_ncdns ""
 ca p_pl0 p_root "" ",pathlen:0"
 ca p_pl0sub p_pl0 ""
+ca p_exmx p_root "nameConstraints=critical,permitted;DNS:bank.test,excluded;DNS:mx.bank.test"
 leaf p_lx p_x "DNS:mx.bank.test" "mx.bank.test"
+leaf p_lwilddot p_exmx "DNS:*.bank.test." "leaf"
+# eight self-issued CAs with one name and one key: a search-space trap
+key p_loop
+for i in 1 2 3 4 5 6 7 8; do
+  openssl req -x509 -new -key "$d/p_loop.key" -subj /CN=Path-loop -days 7000 -sha256 -set_serial $((900 + i)) \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -out "$d/loop$i.pem"
+done
+cat "$d"/loop[1-8].pem > p_loop8.pem
+cp "$d/loop1.pem" p_loop.pem
+leaf p_lloop p_loop "DNS:mx.bank.test" "leaf"
+rm -f p_loop.pem
 leaf p_ly p_y "DNS:mx.bank.test" "mx.bank.test"
 leaf p_lsubbank p_sub "DNS:mx.bank.test" "leaf"
 leaf p_lsubother p_sub "DNS:mx.other.test" "leaf"
