@@ -161,6 +161,22 @@ deps:
 	    if [ -z "$$SMTPSEC_APT_UPDATED" ]; then apt-get update -q; fi; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
 
+# --- differential oracle: DANE + PKIX against OpenSSL (tests/diff/) --------
+# OpenSSL (libssl-dev) is linked only into these test binaries and the
+# fuzz_dane_pkix target, never into the gateway or libvfy.
+DEPS_TEST += libssl-dev
+DIFF_SRCS := tests/diff/dp_gen.c tests/diff/dp_oracle.c
+DIFF_LIBS := -lssl -lcrypto
+DIFF_BINS := $(B)/tests/diff/test_diff_dane_pkix
+UNIT_BINS += $(DIFF_BINS)
+all: $(DIFF_BINS)
+$(B)/tests/diff/%: $(B)/obj/tests/diff/%.o $(call obj,$(DIFF_SRCS)) $(ALL_LIBS) $(LIBT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(DIFF_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS) $(DIFF_LIBS)
+$(FB)/fuzz/fuzz_dane_pkix: tests/fuzz/fuzz_dane_pkix.c $(call obj,$(DIFF_SRCS)) $(ALL_LIBS) $(LIBT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(call obj,$(DIFF_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS) $(DIFF_LIBS)
+
 # --- install ----------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec \
