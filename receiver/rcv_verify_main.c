@@ -565,11 +565,20 @@ main(int argc, char **argv)
 		int nct = -1;
 		size_t i;
 
-		if (chain->n >= 2)
+		/* no path here: the leaf's issuer is the sent certificate whose
+		 * subject is the leaf's issuer name, in any position */
+		const struct vfy_cert *iss = NULL;
+
+		for (i = 1; i < chain->n && iss == NULL; i++)
+			if (chain->cert[i].subject_len == chain->cert[0].issuer_len &&
+			    memcmp(chain->cert[i].subject, chain->cert[0].issuer,
+			    chain->cert[0].issuer_len) == 0)
+				iss = &chain->cert[i];
+		if (iss != NULL)
 			nct = vfy_ct_check_leaf(ct_logs, chain->cert[0].der, chain->cert[0].der_len,
-			    chain->cert[1].spki, chain->cert[1].spki_len, at, &rep);
+			    iss->spki, iss->spki_len, at, &rep);
 		else
-			printf("step 9 ct: the chain needs the issuer after the leaf\n");
+			printf("step 9 ct: the chain must include the leaf's issuer\n");
 		for (i = 0; nct >= 0 && i < rep.n_scts; i++)
 			printf("  sct %zu: log=\"%s\" timestamp_ms=%llu verdict=%s\n", i + 1, rep.sct[i].log,
 			    (unsigned long long)rep.sct[i].timestamp_ms, rep.sct[i].why);
