@@ -49,11 +49,13 @@ LIBRCV  := $(B)/librcv.a
 LIBT    := $(B)/libtest.a
 ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP)
 
-# Programs: name -> sources.  Each tests/tools/<name>/ directory is one program.
-PROGS := smtpsec-gateway smtpsec-verify smtpsec-stats
+# Programs: name -> sources.  sender/ is smtpsec-send; each tests/tools/<name>/
+# directory is one test program.
+PROGS := smtpsec-gateway smtpsec-verify smtpsec-stats smtpsec-send
 SRCS_smtpsec-gateway := receiver/rcv_main.c
 SRCS_smtpsec-verify  := receiver/rcv_verify_main.c
 SRCS_smtpsec-stats   := receiver/rcv_stats_main.c
+SRCS_smtpsec-send    := $(sort $(wildcard sender/*.c))
 TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/tools/*/*.c))))
 TOOLS     := $(notdir $(TOOL_DIRS))
 $(foreach t,$(TOOLS),$(eval SRCS_$(t) := $(sort $(wildcard tests/tools/$(t)/*.c))))

@@ -1,5 +1,5 @@
 /* smtpsec-send: message signing with the five algorithms of SMTPSEC.md 2.4. */
-#include "tests/tools/smtpsec-send/send.h"
+#include "sender/snd.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>

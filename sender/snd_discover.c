@@ -6,7 +6,7 @@
  * TLSA records at _P._tcp.D when there are any, and otherwise pass PKIX and
  * CT (the same decision the gateway makes for senders: vfy_check_after_tlsa).
  */
-#include "tests/tools/smtpsec-send/send.h"
+#include "sender/snd.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>

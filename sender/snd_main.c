@@ -22,8 +22,7 @@
 
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
-#include "tests/lib/tutil.h"
-#include "tests/tools/smtpsec-send/send.h"
+#include "sender/snd.h"
 
 #define MAX_ITEMS 256
 
@@ -83,6 +82,70 @@ static uint64_t bytes_sent_msgs;
 static size_t next_frame;		/* --from-domains: every Email its own frame */
 static unsigned long emails_left;	/* --per-conn: not yet given to a connection */
 static unsigned long n_conns, n_conns_failed;
+
+static double
+snd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A TLS key-share group by name: the wolfSSL value, or -1. */
+static int
+snd_tls_group(const char *name)
+{
+	if (strcmp(name, "p256") == 0)
+		return WOLFSSL_ECC_SECP256R1;
+	if (strcmp(name, "x25519") == 0)
+		return WOLFSSL_ECC_X25519;
+	return -1;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Hex (whitespace ignored) into a malloc'd buffer; NULL when malformed. */
+static uint8_t *
+snd_hex(const char *hex, size_t *len_r)
+{
+	uint8_t *b = rcv_xmalloc(strlen(hex) / 2 + 1);
+	size_t n = 0;
+	int hi = -1;
+
+	for (; *hex; hex++) {
+		int v;
+
+		if (*hex == ' ' || *hex == '\n' || *hex == '\t')
+			continue;
+		if ((v = hexval((unsigned char)*hex)) < 0) {
+			free(b);
+			return NULL;
+		}
+		if (hi < 0)
+			hi = v;
+		else {
+			b[n++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	if (hi >= 0) {
+		free(b);
+		return NULL;
+	}
+	*len_r = n;
+	return b;
+}
 
 static void
 usage(FILE *f)
@@ -267,7 +330,7 @@ on_reply(struct sconn *c, const struct rcv_frame *f)
 	else
 		n_failed++;
 	if (c->sent_at && c->sent_at[idx] > 0 && lat)
-		lat[n_lat++] = tutil_now() - c->sent_at[idx];
+		lat[n_lat++] = snd_now() - c->sent_at[idx];
 }
 
 static void
@@ -280,7 +343,7 @@ queue_more(struct sconn *c)
 		rcv_buf_add(&c->out, f->p, f->len);
 		bytes_sent_msgs += f->msg_bytes;
 		if (c->sent_at)
-			c->sent_at[c->next] = tutil_now();
+			c->sent_at[c->next] = snd_now();
 		c->next++;
 	}
 }
@@ -329,7 +392,7 @@ step(struct sconn *c, short revents)
 		if (r > 0) {
 			size_t off = 0;
 
-			c->last_rx = tutil_now();
+			c->last_rx = snd_now();
 			rcv_buf_add(&c->in, buf, (size_t)r);
 			while (off < c->in.len) {
 				struct rcv_frame f;
@@ -365,7 +428,7 @@ step(struct sconn *c, short revents)
 	if (c->answered >= c->total && c->next >= c->total && c->out.len == 0) {
 		if (o.n_raw == 0 && o.no_hello == 0)
 			return -1;
-		if (tutil_now() - c->last_rx >= o.wait_seconds)
+		if (snd_now() - c->last_rx >= o.wait_seconds)
 			return -1;
 	}
 	return 0;
@@ -422,7 +485,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	}
 	rcv_wire_limits_default(&lim);
 	c->w = rcv_wire_new(&lim, NULL, NULL);
-	c->last_rx = tutil_now();
+	c->last_rx = snd_now();
 	/* ClientHello (message 0), raw frames, then the Emails */
 	if (!o.no_hello) {
 		struct rcv_chain chain = { n_der, NULL };
@@ -545,7 +608,7 @@ main(int argc, char **argv)
 		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
 		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
 		case 'G':
-			if ((o.group = tutil_tls_group(optarg)) < 0) {
+			if ((o.group = snd_tls_group(optarg)) < 0) {
 				usage(stderr);
 				return 2;
 			}
@@ -620,7 +683,7 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < o.n_raw; i++) {
 		size_t l;
-		uint8_t *b = tutil_hex(o.raw[i], &l);
+		uint8_t *b = snd_hex(o.raw[i], &l);
 
 		if (b == NULL) {
 			fprintf(stderr, "smtpsec-send: bad --raw-hex\n");
@@ -653,7 +716,7 @@ main(int argc, char **argv)
 		cs[i].fd = -1;
 	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
 	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
-	t0 = tutil_now();
+	t0 = snd_now();
 	if (o.per_conn)
 		emails_left = total_emails;
 	for (i = 0; i < o.concurrency; i++) {
@@ -692,7 +755,7 @@ main(int argc, char **argv)
 				c->fd = -1;
 				c->closed = 1;
 				if (o.per_conn && emails_left > 0 && c->answered >= c->total &&
-				    !(o.max_seconds > 0 && tutil_now() - t0 > o.max_seconds)) {
+				    !(o.max_seconds > 0 && snd_now() - t0 > o.max_seconds)) {
 					if (c->failed)
 						n_conns_failed++;
 					conn_clear(c);
@@ -710,10 +773,10 @@ main(int argc, char **argv)
 			k++;
 		}
 		alive = k;
-		if (o.max_seconds > 0 && tutil_now() - t0 > o.max_seconds)
+		if (o.max_seconds > 0 && snd_now() - t0 > o.max_seconds)
 			break;
 	}
-	t1 = tutil_now();
+	t1 = snd_now();
 	rc = (n_delivered == total_emails && total_emails > 0) ? 0 : 1;
 done:
 	for (i = 0; cs && i < o.concurrency; i++) {
