@@ -151,7 +151,7 @@ $(FB)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS) $(LIBT)
 # --- packages ---------------------------------------------------------------
 DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev \
               libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
-DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils \
+DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
               ca-certificates openssl python3 systemd gnuplot-nox
 deps:
