@@ -494,6 +494,48 @@ out:
 	return rc;
 }
 
+/*
+ * Project rules on the anchor of a path OpenSSL validated (README "Trust
+ * anchors"): the store root, or a *sent* certificate a usage 2 record
+ * names, valid at receipt time and (v3) cA=TRUE.  OpenSSL also anchors on
+ * the certificate or bare key of a full "2 0 0"/"2 1 0" record that was
+ * not sent (RFC 7671 5.2.2), and does not check the dates or
+ * basicConstraints of a DANE-TA anchor that is not self-issued.  0 ok,
+ * -1 with why.  DP_OPENSSL_TA_RULES=1 leaves OpenSSL's way.
+ */
+static int
+anchor_rules(const struct dp_scn *scn, const struct dp_mat *os, const int *path, int n_path,
+    char *why, size_t whylen)
+{
+	int top = path[n_path - 1];
+	uint32_t fl;
+
+	if (getenv("DP_OPENSSL_TA_RULES") != NULL)
+		return 0;
+	for (int k = 1; k < n_path; k++) {
+		int sent = path[k] == 0 && k == n_path - 1;
+
+		for (int i = 0; i < scn->n_sent && !sent; i++)
+			sent = scn->sent[i] == path[k];
+		if (path[k] < 0 || !sent) {
+			snprintf(why, whylen, "path certificate %d was not sent (from a TLSA record)", path[k]);
+			return -1;
+		}
+	}
+	if (top == 0)
+		return 0;
+	if (n_path < 2 || !record_matches(scn, os, 2, top)) {
+		snprintf(why, whylen, "path ends at %d, signed by a bare DANE-TA key that was not sent", top);
+		return -1;
+	}
+	fl = X509_get_extension_flags(os->x[top]);
+	if (!valid_at(os->x[top], scn->now) || !(fl & EXFLAG_BCONS) || !(fl & EXFLAG_CA)) {
+		snprintf(why, whylen, "DANE-TA anchor %d outside its validity or without cA=TRUE", top);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 openssl(const struct dp_scn *scn, const struct dp_mat *real, const struct dp_mat *os,
     struct dp_result *r)
@@ -540,14 +582,6 @@ openssl(const struct dp_scn *scn, const struct dp_mat *real, const struct dp_mat
 			return;
 		}
 	}
-	/* Project rule: a certificate outside its validity never anchors
-	 * (vfy_pkix checks the DANE-TA anchor's dates like the store
-	 * root's); OpenSSL does not check a DANE-TA anchor that is not
-	 * self-issued.  Such a certificate cannot be on any valid path, so
-	 * OpenSSL does not get it.  DP_OPENSSL_TA_DATES=1: OpenSSL's way. */
-	for (int i = 0; i < scn->n_sent; i++)
-		if (getenv("DP_OPENSSL_TA_DATES") == NULL && !valid_at(os->x[scn->sent[i]], scn->now))
-			drop |= 1u << i;
 	/* OpenSSL takes the first fitting issuer of a name and does not
 	 * backtrack; SMTPSEC.md 4 step 8 builds the path from the sent
 	 * certificates whatever their order.  Try every choice of one
@@ -600,6 +634,8 @@ openssl(const struct dp_scn *scn, const struct dp_mat *real, const struct dp_mat
 
 			snprintf(pathbuf + pl, sizeof(pathbuf) - pl, "%s%d", k ? "," : "", path[k]);
 		}
+		if (anchor_rules(scn, os, path, n_path, ncwhy, sizeof(ncwhy)) < 0)
+			continue;
 		for (int k = 1; k < n_path && !bad; k++) {
 			char w[200];
 
