@@ -30,6 +30,12 @@
  *   - A dNSName SAN that is not a host name (LDH or "_" labels, an
  *     optional leading "*.") fails closed under any CA with dNSName
  *     subtrees (OpenSSL compares the literal string).
+ *   - Anchors: the store root or a sent certificate a usage 2 record
+ *     names, valid at receipt time, cA=TRUE (anchor_rules()).
+ *   - Path building backtracks (SMTPSEC.md 4 step 8); OpenSSL takes the
+ *     first fitting issuer of a name, so every choice of one sent
+ *     certificate per subject name is tried.
+ *   - No digest agility (RFC 7671 9): see dane_ctx below.
  */
 #include "tests/diff/dp.h"
 
