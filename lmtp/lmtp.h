@@ -83,6 +83,21 @@ int lmtp_trace_allowed(const char *const *allow, size_t n_allow, const uint8_t *
 
 /* --- LMTP client ---------------------------------------------------------------- */
 
+/* One spool retry's outcome, or an entry moved aside (the library never
+ * logs: the receiver does, from lmtp_options.spool_cb). */
+struct lmtp_spool_event {
+	const char *entry;		/* file name in spool_dir */
+	const char *from;		/* "" when the entry was unreadable */
+	const char *result;		/* delivered | deferred | bounced | expired | unreadable |
+					 * rewrite_failed */
+	unsigned attempt;		/* 1 for the first retry from the spool */
+	size_t n_delivered, n_deferred, n_bounced;
+	const char *why;		/* the last reply or failure, "" if none */
+	unsigned next_s;		/* deferred: seconds to the next retry */
+	uint64_t record_us;		/* reply received -> entry removed/rewritten
+					 * durably: the duplicate window (README) */
+};
+
 struct lmtp_options {
 	const char *target;		/* unix:/path or host:port */
 	const char *lhlo_name;		/* our name in LHLO */
@@ -93,6 +108,9 @@ struct lmtp_options {
 	unsigned spool_retry_ms;	/* first retry; doubles up to 1 h; 0 = 60000 */
 	uint64_t spool_max_age_ms;	/* then moved to spool_dir/failed; 0 = 5 days */
 	int no_chunking;		/* tests: use DATA even when CHUNKING is offered */
+	/* every spool retry's outcome; may be NULL */
+	void (*spool_cb)(void *arg, const struct lmtp_spool_event *ev);
+	void *spool_arg;
 };
 
 enum lmtp_rcpt_status {
@@ -155,6 +173,8 @@ void lmtp_cancel(struct lmtp_tx **tx_p);
 struct lmtp_stats {
 	uint64_t transactions, failures, spooled_rcpts, spool_delivered,
 	    spool_rejected, spool_expired, spool_write_errors;
+	uint64_t spool_retries;		/* retries finished (any outcome) */
+	uint64_t spool_deferred;	/* retries that left the entry waiting */
 	uint64_t spool_depth;		/* entries waiting */
 	int spool_event;		/* set once per event worth logging; cleared by get */
 	char spool_last[256];		/* what happened last in the spool */

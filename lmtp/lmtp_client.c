@@ -1149,8 +1149,7 @@ lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *op
 		freeaddrinfo(res);
 	}
 	if (l->opt.spool_dir != NULL &&
-	    lmtp_spool_open(&l->spool, l, loop, l->opt.spool_dir, l->opt.spool_retry_ms,
-	    l->opt.spool_max_age_ms, err, errlen) < 0)
+	    lmtp_spool_open(&l->spool, l, loop, &l->opt, err, errlen) < 0)
 		goto fail;
 	*l_r = l;
 	return 0;

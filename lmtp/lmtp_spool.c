@@ -1,9 +1,12 @@
 /*
  * lmtp_spool: durable spool and retry loop.  See lmtp_spool.h.
  *
- * One retry at a time: the spool is a safety net for a mailstore that is
- * over quota or briefly unwell, not a queue manager.  Entries are found by
- * scanning the directory, so they survive restarts with no other state.
+ * Each process runs up to `connections` retries at a time: the spool is a
+ * safety net for a mailstore that is over quota or briefly unwell, not a
+ * queue manager.  Entries are found by scanning the directory, so they
+ * survive restarts with no other state; a retry owns its entry through a
+ * flock on it (lmtp_spool.h), so several workers never deliver one entry
+ * twice.
  */
 #include "lmtp/lmtp_spool.h"
 
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,7 +28,10 @@
 #define SPOOL_BACKOFF_MAX 3600
 
 struct lmtp_spool_entry {
+	struct lmtp_spool_entry *next;	/* in the spool's in-flight list */
+	int fd;				/* owned: holds the claim (flock) */
 	char path[1024];
+	const char *name;		/* borrowed: the base name in path */
 	char from[512];
 	char *rcpt[SPOOL_MAX_RCPT];
 	size_t n_rcpt;
@@ -39,13 +46,18 @@ struct lmtp_spool {
 	char dir[900];
 	unsigned retry_ms;
 	uint64_t max_age_s;
-	struct ev_timer timer;
-	struct lmtp_spool_entry *busy;	/* the retry in flight */
+	struct ev_timer timer;		/* periodic scan */
+	struct ev_timer kick;		/* a rescan once a retry slot is free */
+	struct lmtp_spool_entry *inflight;	/* claimed, retry running */
+	unsigned n_inflight, max_inflight;
+	int more;			/* a scan stopped for lack of a slot */
 	unsigned counter;
-	uint64_t delivered, rejected, expired;
+	uint64_t delivered, rejected, expired, retries, deferred;
 	uint64_t depth;
 	int event;
 	char last[256];
+	void (*cb)(void *arg, const struct lmtp_spool_event *ev);
+	void *cb_arg;
 };
 
 /* Remember something worth logging (the receiver logs it); truncation is fine. */
@@ -59,6 +71,22 @@ event(struct lmtp_spool *sp, const char *fmt, ...)
 	vsnprintf(sp->last, sizeof(sp->last), fmt, ap);
 	va_end(ap);
 	sp->event = 1;
+}
+
+static void
+emit(struct lmtp_spool *sp, const struct lmtp_spool_event *ev)
+{
+	if (sp->cb != NULL)
+		sp->cb(sp->cb_arg, ev);
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static int
@@ -166,50 +194,71 @@ entry_free(struct lmtp_spool_entry *e)
 		free(e->rcpt[i]);
 	if (e->map != NULL)
 		munmap(e->map, e->map_len);
+	if (e->fd >= 0)
+		close(e->fd);	/* releases the claim */
 	free(e);
 }
 
-/* Parse an entry's header; map its body.  NULL when unreadable. */
-static struct lmtp_spool_entry *
-entry_load(const char *path, uint64_t *next_r)
+enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
+
+/* Claim the entry at path, then parse its header and map its body.
+ * CLAIM_BUSY: another retry owns it; CLAIM_GONE: removed or replaced since
+ * the scan saw it; CLAIM_BAD: unreadable, *e_r still holds the claim so it
+ * can be moved aside. */
+static enum claim
+entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 {
 	struct lmtp_spool_entry *e = calloc(1, sizeof(*e));
-	struct stat st;
+	struct stat st, at;
 	size_t off = 0;
-	int fd;
+	const char *slash;
 
 	if (e == NULL)
 		abort();
+	*e_r = NULL;
+	*next_r = 0;
+	e->fd = -1;
 	if (snprintf(e->path, sizeof(e->path), "%s", path) >= (int)sizeof(e->path)) {
 		free(e);
-		return NULL;
+		return CLAIM_GONE;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
-		if (fd >= 0)
-			close(fd);
-		free(e);
-		return NULL;
+	slash = strrchr(e->path, '/');
+	e->name = slash ? slash + 1 : e->path;
+	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (e->fd < 0) {
+		entry_free(e);
+		return CLAIM_GONE;
 	}
+	if (flock(e->fd, LOCK_EX | LOCK_NB) < 0) {
+		entry_free(e);
+		return errno == EWOULDBLOCK ? CLAIM_BUSY : CLAIM_GONE;
+	}
+	/* the owner before us may have removed it, or rewritten it under the
+	 * same name (a new file, with a later next retry) */
+	if (fstat(e->fd, &st) < 0 || st.st_nlink == 0 || stat(path, &at) < 0 ||
+	    at.st_ino != st.st_ino || at.st_dev != st.st_dev) {
+		entry_free(e);
+		return CLAIM_GONE;
+	}
+	*e_r = e;
+	if (st.st_size == 0)
+		return CLAIM_BAD;
 	e->map_len = (size_t)st.st_size;
-	e->map = mmap(NULL, e->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
+	e->map = mmap(NULL, e->map_len, PROT_READ, MAP_PRIVATE, e->fd, 0);
 	if (e->map == MAP_FAILED) {
 		e->map = NULL;
-		entry_free(e);
-		return NULL;
+		return CLAIM_BAD;
 	}
-	*next_r = 0;
 	for (;;) {
 		const uint8_t *nl = memchr(e->map + off, '\n', e->map_len - off);
 		char line[600];
 		size_t ll;
 
 		if (nl == NULL)
-			goto bad;
+			return CLAIM_BAD;
 		ll = (size_t)(nl - (e->map + off));
 		if (ll >= sizeof(line))
-			goto bad;
+			return CLAIM_BAD;
 		memcpy(line, e->map + off, ll);
 		line[ll] = '\0';
 		off += ll + 1;
@@ -221,35 +270,29 @@ entry_load(const char *path, uint64_t *next_r)
 			e->attempts = strtoull(line + 9, NULL, 10);
 		else if (strncmp(line, "next ", 5) == 0)
 			*next_r = strtoull(line + 5, NULL, 10);
-		else if (strncmp(line, "from ", 5) == 0)
-		{
+		else if (strncmp(line, "from ", 5) == 0) {
 			if (snprintf(e->from, sizeof(e->from), "%s", line + 5) >= (int)sizeof(e->from))
-				goto bad;
-		}
-		else if (strncmp(line, "rcpt ", 5) == 0 && e->n_rcpt < SPOOL_MAX_RCPT) {
+				return CLAIM_BAD;
+		} else if (strncmp(line, "rcpt ", 5) == 0 && e->n_rcpt < SPOOL_MAX_RCPT) {
 			e->rcpt[e->n_rcpt] = strdup(line + 5);
 			if (e->rcpt[e->n_rcpt++] == NULL)
 				abort();
 		} else if (strcmp(line, "SMTPSEC-SPOOL 1") != 0)
-			goto bad;
+			return CLAIM_BAD;
 	}
 	if (e->n_rcpt == 0 || e->from[0] == '\0')
-		goto bad;
+		return CLAIM_BAD;
 	e->body_off = off;
-	return e;
-bad:
-	entry_free(e);
-	return NULL;
+	return CLAIM_OK;
 }
 
+/* Move a claimed entry to failed/ (still holding its claim). */
 static void
 move_failed(struct lmtp_spool *sp, struct lmtp_spool_entry *e)
 {
 	char dst[1200];
-	const char *base = strrchr(e->path, '/');
 
-	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, base ? base + 1 : e->path) >=
-	    (int)sizeof(dst))
+	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, e->name) >= (int)sizeof(dst))
 		return;
 	if (rename(e->path, dst) == 0)
 		fsync_dir(sp->dir);
@@ -264,6 +307,7 @@ scan(struct lmtp_spool *sp)
 
 	if (d == NULL)
 		return;
+	sp->more = 0;
 	while ((de = readdir(d)) != NULL) {
 		char path[1100];
 		size_t nl = strlen(de->d_name);
@@ -272,29 +316,43 @@ scan(struct lmtp_spool *sp)
 
 		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0)
 			continue;
-		depth++;	/* less the entries moved aside below */
-		if (sp->busy != NULL)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
-			continue;
-		e = entry_load(path, &next);
-		if (e == NULL) {
-			depth--;
-			event(sp, "unreadable spool entry %s moved aside", de->d_name);
-			{
-				struct lmtp_spool_entry tmp;
-				memset(&tmp, 0, sizeof(tmp));
-				if (snprintf(tmp.path, sizeof(tmp.path), "%s", path) < (int)sizeof(tmp.path))
-					move_failed(sp, &tmp);
-			}
+		depth++;	/* less the entries gone or moved aside below */
+		if (sp->n_inflight >= sp->max_inflight) {
+			sp->more = 1;
 			continue;
 		}
+		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		switch (entry_claim(path, &e, &next)) {
+		case CLAIM_BUSY:
+			continue;	/* another worker's retry, or our own */
+		case CLAIM_GONE:
+			depth--;
+			continue;
+		case CLAIM_BAD: {
+			struct lmtp_spool_event ev = { e->name, "", "unreadable", 0, 0, 0, 0,
+			    "not a spool entry; moved to failed/", 0, 0 };
+
+			depth--;
+			event(sp, "unreadable spool entry %s moved aside", de->d_name);
+			move_failed(sp, e);
+			emit(sp, &ev);
+			entry_free(e);
+			continue;
+		}
+		case CLAIM_OK:
+			break;
+		}
 		if (e->created + sp->max_age_s <= now) {
+			struct lmtp_spool_event ev = { e->name, e->from, "expired", (unsigned)e->attempts,
+			    0, e->n_rcpt, 0, "spool_max_age reached; moved to failed/", 0, 0 };
+
 			move_failed(sp, e);
 			depth--;
 			sp->expired++;
 			event(sp, "spooled Email from %s expired undelivered, moved to failed/ (%s)",
 			    e->from, de->d_name);
+			emit(sp, &ev);
 			entry_free(e);
 			continue;
 		}
@@ -307,7 +365,9 @@ scan(struct lmtp_spool *sp)
 			struct lmtp_msg m = { e->from, (const char *const *)e->rcpt, e->n_rcpt, &seg, 1,
 			    e->map, e->map_len, -1, 1 };
 
-			sp->busy = e;
+			e->next = sp->inflight;
+			sp->inflight = e;
+			sp->n_inflight++;
 			lmtp_deliver_spooled(sp->l, &m, e);
 		}
 	}
@@ -320,29 +380,46 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
     const char *const *rcpt)
 {
 	const char *left[SPOOL_MAX_RCPT];
-	size_t i, n = 0;
-	uint64_t now = (uint64_t)time(NULL), delay;
+	size_t i, n = 0, nd = 0, nb = 0;
+	uint64_t now = (uint64_t)time(NULL), delay = 0, t0 = mono_us();
+	struct lmtp_spool_event ev;
+	struct lmtp_spool_entry **pp;
+	const char *why = NULL;
 
 	for (i = 0; i < r->n_rcpt && i < e->n_rcpt; i++) {
 		switch (r->tempfail ? LMTP_RCPT_TEMPFAIL : r->rcpt[i].status) {
 		case LMTP_RCPT_DELIVERED:
 			sp->delivered++;
+			nd++;
 			break;
 		case LMTP_RCPT_REJECTED:
 			sp->rejected++;
+			nb++;
+			why = r->rcpt[i].text;
 			event(sp, "spooled recipient %s rejected permanently (%s); SMTPsec has no bounce path",
 			    rcpt[i], r->rcpt[i].text);
 			break;
 		default:
 			left[n++] = rcpt[i];
+			if (why == NULL)
+				why = r->tempfail ? r->why : r->rcpt[i].text;
 			break;
 		}
 	}
+	memset(&ev, 0, sizeof(ev));
+	ev.entry = e->name;
+	ev.from = e->from;
+	ev.attempt = (unsigned)e->attempts + 1;
+	ev.n_delivered = nd;
+	ev.n_bounced = nb;
+	ev.n_deferred = n;
+	sp->retries++;
 	if (n == 0) {
 		unlink(e->path);
 		fsync_dir(sp->dir);
 		if (sp->depth > 0)
 			sp->depth--;
+		ev.result = nb ? "bounced" : "delivered";
 	} else {
 		struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
 
@@ -353,21 +430,38 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 			delay = SPOOL_BACKOFF_MAX;
 		if (delay == 0)
 			delay = 1;
+		sp->deferred++;
+		ev.result = "deferred";
+		ev.next_s = (unsigned)delay;
 		/* rewrite in place: a crash between leaves the old entry, which
 		 * only means a recipient may be tried once more */
 		if (store(sp, e->path, e->from, left, n, e->created, e->attempts + 1, now + delay,
-		    &seg, 1) < 0)
+		    &seg, 1) < 0) {
 			event(sp, "cannot rewrite spool entry %s: %s", e->path, strerror(errno));
+			ev.result = "rewrite_failed";
+			why = strerror(errno);
+		}
 	}
-	if (sp->busy == e)
-		sp->busy = NULL;
-	entry_free(e);
+	ev.why = why ? why : "";
+	ev.record_us = mono_us() - t0;
+	emit(sp, &ev);
+	for (pp = &sp->inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			sp->n_inflight--;
+			break;
+		}
+	entry_free(e);	/* releases the claim, after the entry was updated */
+	if (sp->more && !ev_is_active(&sp->kick)) {
+		ev_timer_set(&sp->kick, 0., 0.);
+		ev_timer_start(sp->loop, &sp->kick);
+	}
 }
 
 static void
 on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
-	struct lmtp_spool *sp = (struct lmtp_spool *)((char *)w - offsetof(struct lmtp_spool, timer));
+	struct lmtp_spool *sp = w->data;
 
 	(void)loop;
 	(void)revents;
@@ -380,6 +474,8 @@ lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st)
 	st->spool_delivered = sp->delivered;
 	st->spool_rejected = sp->rejected;
 	st->spool_expired = sp->expired;
+	st->spool_retries = sp->retries;
+	st->spool_deferred = sp->deferred;
 	st->spool_depth = sp->depth;
 	if (sp->event) {
 		st->spool_event = 1;
@@ -389,10 +485,11 @@ lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st)
 }
 
 int
-lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop, const char *dir,
-    unsigned retry_ms, uint64_t max_age_ms, char *err, size_t errlen)
+lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop,
+    const struct lmtp_options *opt, char *err, size_t errlen)
 {
 	struct lmtp_spool *sp = calloc(1, sizeof(*sp));
+	const char *dir = opt->spool_dir;
 	char failed[1000];
 	double tick;
 
@@ -414,16 +511,22 @@ lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop, 
 	}
 	sp->l = l;
 	sp->loop = loop;
-	sp->retry_ms = retry_ms ? retry_ms : 60000;
-	sp->max_age_s = (max_age_ms ? max_age_ms : 5ULL * 86400 * 1000) / 1000;
+	sp->retry_ms = opt->spool_retry_ms ? opt->spool_retry_ms : 60000;
+	sp->max_age_s = (opt->spool_max_age_ms ? opt->spool_max_age_ms : 5ULL * 86400 * 1000) / 1000;
+	sp->max_inflight = opt->connections ? opt->connections : 8;
+	sp->cb = opt->spool_cb;
+	sp->cb_arg = opt->spool_arg;
 	tick = sp->retry_ms / 4000.0;
 	if (tick < 0.2)
 		tick = 0.2;
 	if (tick > 10)
 		tick = 10;
 	ev_timer_init(&sp->timer, on_timer, 0, tick);	/* first scan at once: restarts resume */
+	sp->timer.data = sp;
 	ev_timer_start(loop, &sp->timer);
 	ev_unref(loop);		/* the spool alone does not keep a loop running */
+	ev_init(&sp->kick, on_timer);
+	sp->kick.data = sp;
 	*sp_r = sp;
 	return 0;
 }
@@ -437,8 +540,15 @@ lmtp_spool_close(struct lmtp_spool **sp_p)
 		return;
 	ev_ref(sp->loop);
 	ev_timer_stop(sp->loop, &sp->timer);
-	/* a retry in flight was detached by lmtp_deinit; its entry stays on disk */
-	entry_free(sp->busy);
+	ev_timer_stop(sp->loop, &sp->kick);
+	/* retries in flight were detached by lmtp_deinit; their entries stay
+	 * on disk, unclaimed once freed */
+	while (sp->inflight != NULL) {
+		struct lmtp_spool_entry *e = sp->inflight;
+
+		sp->inflight = e->next;
+		entry_free(e);
+	}
 	free(sp);
 	*sp_p = NULL;
 }

@@ -9,6 +9,15 @@
  * anyone is told.  A retry rewrites the file the same way with the
  * recipients still waiting, or removes it when none are; after max_age it
  * moves to spool_dir/failed/.
+ *
+ * One owner per entry: every worker of a gateway (and a restarted one)
+ * scans the same directory, so a retry first claims its entry with
+ * flock(LOCK_EX|LOCK_NB) on the open file and keeps the lock until the
+ * entry is removed or rewritten.  The kernel drops the lock when its
+ * owner dies, so a claim of a killed worker is free again at once (no
+ * stale claim to recover).  A claimer checks that the file it locked is
+ * still the one at the name (not removed, not replaced by a rewrite)
+ * before it reads it.  spool_dir must be a local file system.
  */
 #ifndef LMTP_SPOOL_H
 #define LMTP_SPOOL_H
@@ -22,8 +31,10 @@ struct lmtp_spool;
 struct lmtp_spool_entry;
 struct ev_loop;
 
+/* opt: spool_dir, spool_retry_ms, spool_max_age_ms, connections (the
+ * retries one process runs at a time), spool_cb/spool_arg. */
 int lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop,
-    const char *dir, unsigned retry_ms, uint64_t max_age_ms, char *err, size_t errlen);
+    const struct lmtp_options *opt, char *err, size_t errlen);
 void lmtp_spool_close(struct lmtp_spool **sp_p);
 
 /* Durably store a message for rcpt[]; 0 once it is on disk, -1 if not. */

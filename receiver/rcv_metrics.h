@@ -47,6 +47,8 @@ struct ev_loop;
 	C(lmtp_latency_le_10ms)	C(lmtp_latency_le_100ms)		\
 	C(lmtp_latency_le_1s)	C(lmtp_latency_gt_1s)			\
 	G(spool_depth)							\
+	C(spool_retries)	C(spool_delivered)			\
+	C(spool_deferred)	C(spool_bounced)	C(spool_expired)	\
 	C(worker_restarts)
 
 #define RCV_M_ENUM_(n) RCV_M_##n,

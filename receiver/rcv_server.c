@@ -389,13 +389,11 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct lmtp_stats ls;
 
 		lmtp_get_stats(srv->lmtp, &ls);
-		RCV_METRIC_GAUGE(spool_depth, (int64_t)ls.spool_depth);
-		if (ls.spool_event) {
-			char q[300];
-
-			rcv_log(RCV_LOG_WARN, "conn=- event=spool what=%s",
-			    rcv_log_q(q, sizeof(q), ls.spool_last, strlen(ls.spool_last)));
-		}
+		/* every worker sees the whole spool directory: the host's
+		 * depth is reported once, by worker 0, so the gauge summed over
+		 * workers is the number of entries on the host */
+		RCV_METRIC_GAUGE(spool_depth, g_worker_index == 0 ? (int64_t)ls.spool_depth : 0);
+		/* each spool outcome is logged when it happens (spool_cb) */
 	}
 	if (m != NULL) {
 		up = rcv_metrics_redis_state(m, &changed);
@@ -403,6 +401,30 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			rcv_log(up ? RCV_LOG_INFO : RCV_LOG_WARN, "conn=- event=redis_stats state=%s",
 			    up ? "up" : "down, counting in process");
 	}
+}
+
+/* One line per spool retry and per entry moved aside, and its counters. */
+static void
+spool_cb(void *arg, const struct lmtp_spool_event *ev)
+{
+	char q[300], f[600];
+	int warn = strcmp(ev->result, "delivered") != 0 && strcmp(ev->result, "deferred") != 0;
+
+	(void)arg;
+	if (strcmp(ev->result, "expired") == 0)
+		RCV_METRIC_ADD(spool_expired, 1);
+	else if (strcmp(ev->result, "unreadable") != 0) {
+		RCV_METRIC_ADD(spool_retries, 1);
+		RCV_METRIC_ADD(spool_delivered, ev->n_delivered);
+		RCV_METRIC_ADD(spool_bounced, ev->n_bounced);
+		if (ev->n_deferred)
+			RCV_METRIC_ADD(spool_deferred, 1);
+	}
+	rcv_log(warn ? RCV_LOG_WARN : RCV_LOG_INFO, "conn=- event=spool entry=%s from=%s attempt=%u "
+	    "result=%s rcpt_delivered=%zu rcpt_deferred=%zu rcpt_bounced=%zu next=%us record_us=%llu why=%s",
+	    ev->entry, rcv_log_q(f, sizeof(f), ev->from, strlen(ev->from)), ev->attempt, ev->result,
+	    ev->n_delivered, ev->n_deferred, ev->n_bounced, ev->next_s,
+	    (unsigned long long)ev->record_us, rcv_log_q(q, sizeof(q), ev->why, strlen(ev->why)));
 }
 
 static void
@@ -521,6 +543,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	lo.spool_dir = cfg->spool_dir[0] ? cfg->spool_dir : NULL;
 	lo.spool_retry_ms = (unsigned)cfg->spool_retry_ms;
 	lo.spool_max_age_ms = cfg->spool_max_age_ms;
+	lo.spool_cb = spool_cb;
 	if (cfg->lmtp_target[0] && lmtp_init(&srv->lmtp, srv->loop, &lo, err, sizeof(err)) != 0) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"lmtp: %s\"", err);
 		wolfSSL_CTX_free(srv->ctx);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -764,6 +765,74 @@ t_spool_scan_at_init(void)
 	ev_loop_destroy(loop);
 }
 
+static struct lmtp_spool_event last_ev;
+static char last_ev_result[32];
+static int n_ev;
+
+static void
+on_spool_ev(void *arg, const struct lmtp_spool_event *ev)
+{
+	(void)arg;
+	last_ev = *ev;
+	scpy(last_ev_result, sizeof(last_ev_result), ev->result);
+	n_ev++;
+}
+
+/* One owner per entry: an entry whose claim (flock) is held elsewhere
+ * (another worker's retry) is left alone; once the claim goes (that worker
+ * finished or died), the entry is retried, once, and the outcome reported. */
+static void
+t_spool_claim_held(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	char spool[300], txt[512], path[400];
+	struct lmtp_options o;
+	struct lmtp *l = NULL;
+	struct lmtp_stats st;
+	char target[320], err[256];
+	long now = (long)time(NULL);
+	int i, fd;
+
+	snprintf(spool, sizeof(spool), "%s/spool5", tmpdir);
+	mkdir(spool, 0700);
+	snprintf(txt, sizeof(txt), "SMTPSEC-SPOOL 1\ncreated %ld\nattempts 2\nnext 0\nfrom a@a.test\n"
+	    "rcpt claimed@b.test\n\nX: y\r\n\r\nbody\r\n", now);
+	put(spool, "5-1-5.msg", txt);
+	snprintf(path, sizeof(path), "%s/5-1-5.msg", spool);
+	fd = open(path, O_RDONLY);
+	T_ASSERT(fd >= 0);
+	T_EQ_INT(flock(fd, LOCK_EX | LOCK_NB), 0);
+	memset(&o, 0, sizeof(o));
+	snprintf(target, sizeof(target), "unix:%s", sock_path);
+	o.target = target;
+	o.connections = 1;
+	o.timeout_ms = 3000;
+	o.spool_dir = spool;
+	o.spool_retry_ms = 1000;
+	o.spool_cb = on_spool_ev;
+	n_ev = 0;
+	T_EQ_INT(lmtp_init(&l, loop, &o, err, sizeof(err)), 0);
+	run(loop, NULL, 0.8);
+	T_EQ_INT(count_to("claimed@b.test"), 0);
+	T_EQ_INT(n_ev, 0);
+	T_EQ_INT(count_msg(spool), 1);
+	close(fd);	/* the claim goes away */
+	for (i = 0; i < 50 && count_to("claimed@b.test") == 0; i++)
+		run(loop, NULL, 0.1);
+	run(loop, NULL, 0.5);
+	T_EQ_INT(count_to("claimed@b.test"), 1);
+	T_EQ_INT(count_msg(spool), 0);
+	T_EQ_INT(n_ev, 1);
+	T_ASSERT(strcmp(last_ev_result, "delivered") == 0);
+	T_EQ_INT(last_ev.attempt, 3);
+	T_EQ_INT(last_ev.n_delivered, 1);
+	lmtp_get_stats(l, &st);
+	T_EQ_INT(st.spool_retries, 1);
+	T_EQ_INT(st.spool_delivered, 1);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
 static void
 t_spool_tmpfile(void)
 {
@@ -817,6 +886,7 @@ main(void)
 	T_RUN(t_spool_write_fails);
 	T_RUN(t_spool_scan_at_init);
 	T_RUN(t_spool_tmpfile);
+	T_RUN(t_spool_claim_held);
 	/* the server thread ends with the process */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
