@@ -1,7 +1,14 @@
 /*
- * smtpsec-send: the SMTPsec client for testing a gateway, and its load
- * generator.  See --help.  Exit: 0 every Email got EmailDelivered, 1 not,
- * 2 connection failure.
+ * smtpsec-send: the SMTPsec sender.
+ *
+ * Product modes: --pipe (a Postfix pipe(8) transport, snd_pipe.c; sysexits
+ * statuses) and --print-srv DOMAIN (the SRV targets in this run's RFC 2782
+ * order).  Everything else is the test client and load generator the test
+ * suite drives (--connect, --to-domain, --insecure, --tamper, --raw-hex,
+ * --load, ...): those options are refused unless SMTPSEC_TEST_MODE=1 is in
+ * the environment, like the gateway's --insecure-skip-chain-checks.
+ * Test mode exits 0 when every Email got EmailDelivered, 1 when not, 2 on
+ * a connection or setup failure.
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -20,11 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "verify/vfy_dns.h"
+
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 #include "sender/snd.h"
 
 #define MAX_ITEMS 256
+
+#define SND_DEFAULT_TRUST_ANCHOR	"/usr/share/dns/root.key"
+#define SND_DEFAULT_CAFILE		"/etc/ssl/certs/ca-certificates.crt"
+#define SND_DEFAULT_CT_LOGS		"/etc/smtpsec/log_list.json"
 
 struct frame {
 	uint8_t *p;
@@ -50,7 +63,10 @@ struct opts {
 	const char *cipher;
 	double max_seconds, wait_seconds;
 	const char *from;
-	const char *to_domain, *unbound_conf, *trust_anchor;
+	const char *to_domain, *unbound_conf, *trust_anchor, *ct_log_list;
+	int pipe, trust_anchor_set, cafile_set, ct_set;
+	const char *keys, *print_srv;
+	unsigned timeout;
 	const char *resolve[MAX_ITEMS];
 	size_t n_resolve;
 };
@@ -82,15 +98,6 @@ static uint64_t bytes_sent_msgs;
 static size_t next_frame;		/* --from-domains: every Email its own frame */
 static unsigned long emails_left;	/* --per-conn: not yet given to a connection */
 static unsigned long n_conns, n_conns_failed;
-
-static double
-snd_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A TLS key-share group by name: the wolfSSL value, or -1. */
 static int
@@ -151,7 +158,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: smtpsec-send --connect HOST:PORT (--cafile PEM | --insecure) --key KEY.pem\n"
+	    "usage: smtpsec-send --pipe --keys FILE [--unbound-conf FILE] [--trust-anchor FILE]\n"
+	    "          [--cafile FILE] [--ct-log-list FILE] [--timeout SECONDS] RCPT...\n"
+	    "       smtpsec-send --print-srv DOMAIN [--unbound-conf FILE] [--trust-anchor FILE]\n"
+	    "  --pipe                 read one message on stdin, deliver it to RCPT... (Postfix pipe(8));\n"
+	    "                         exit 0 delivered, 75 deferred, 67 unknown user, 69 refused\n"
+	    "  --keys FILE            lines 'DOMAIN KEY.pem CHAIN.pem' (# comments)\n"
+	    "  --unbound-conf FILE    resolver configuration (default: none)\n"
+	    "  --trust-anchor FILE    DNSSEC trust anchor (default without --unbound-conf:\n"
+	    "                         " SND_DEFAULT_TRUST_ANCHOR ")\n"
+	    "  --cafile FILE          PKIX trust anchors (default " SND_DEFAULT_CAFILE ")\n"
+	    "  --ct-log-list FILE     CT log list (default " SND_DEFAULT_CT_LOGS ")\n"
+	    "  --timeout SECONDS      bound on the whole delivery (default 300)\n"
+	    "  --print-srv DOMAIN     print the SRV targets in this run's RFC 2782 order\n"
+	    "Test mode only (SMTPSEC_TEST_MODE=1 in the environment):\n"
+	    "       smtpsec-send --connect HOST:PORT (--cafile PEM | --insecure) --key KEY.pem\n"
 	    "          --chain CHAIN.pem --rcpt ADDR... (--message FILE... | --size BYTES --from ADDR)\n"
 	    "  --count N              send N copies (of each message)\n"
 	    "  --concurrency C        C connections (load mode)\n"
@@ -446,11 +467,25 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	n_conns++;
 	c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
 	if (o.to_domain) {
-		struct snd_discover_opts d = { o.to_domain, o.unbound_conf, o.trust_anchor, o.cafile,
-		    o.resolve, o.n_resolve };
+		struct snd_discover_opts d;
+		struct snd_disc *disc = NULL;
+		char target[300];
 		void *sp = NULL;
-		int dr = snd_discover(&d, ctx, &c->fd, &sp, err, errlen);
+		int dr;
 
+		memset(&d, 0, sizeof(d));
+		d.unbound_conf = o.unbound_conf;
+		d.trust_anchor_file = o.trust_anchor;
+		d.ca_file = o.cafile;
+		d.ct_log_list = o.ct_log_list;
+		d.resolve = o.resolve;
+		d.n_resolve = o.n_resolve;
+		d.verbose = 1;
+		dr = snd_disc_new(&disc, &d, err, errlen);
+		if (dr == 0)
+			dr = snd_disc_connect(disc, o.to_domain, ctx, &c->fd, &sp, target,
+			    sizeof(target), err, errlen);
+		snd_disc_free(&disc);
 		if (dr != 0) {
 			fprintf(stderr, "smtpsec-send: %s\n", err);
 			return -1;
@@ -527,6 +562,80 @@ conn_clear(struct sconn *c)
 }
 
 static int
+test_mode(void)
+{
+	const char *t = getenv("SMTPSEC_TEST_MODE");
+
+	return t != NULL && strcmp(t, "1") == 0;
+}
+
+/* --print-srv DOMAIN: exit 0 and one line per target, 69 when the domain
+ * does not speak SMTPsec, 75 on a DNS failure. */
+static int
+print_srv(const struct snd_discover_opts *d)
+{
+	struct snd_disc *disc = NULL;
+	struct vfy_srv *srv = NULL;
+	size_t n = 0, i;
+	char err[512];
+	int r;
+
+	if (snd_disc_new(&disc, d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "smtpsec-send: %s\n", err);
+		return SND_EX_TEMPFAIL;
+	}
+	r = snd_disc_srv(disc, o.print_srv, &srv, &n, err, sizeof(err));
+	snd_disc_free(&disc);
+	if (r != 0) {
+		fprintf(stderr, "smtpsec-send: %s\n", err);
+		return r == -2 ? SND_EX_UNAVAILABLE : SND_EX_TEMPFAIL;
+	}
+	for (i = 0; i < n; i++)
+		printf("srv target=%s port=%u priority=%u weight=%u\n", srv[i].target, srv[i].port,
+		    srv[i].priority, srv[i].weight);
+	free(srv);
+	return SND_EX_OK;
+}
+
+/* --pipe and --print-srv; the defaults are the gateway's. */
+static int
+product_mode(int n_args, const char *const *args, int mixed)
+{
+	struct snd_pipe_opts po;
+	struct snd_discover_opts *d = &po.disc;
+
+	memset(&po, 0, sizeof(po));
+	d->unbound_conf = o.unbound_conf;
+	d->trust_anchor_file = o.trust_anchor_set ? (o.trust_anchor[0] ? o.trust_anchor : NULL) :
+	    o.unbound_conf ? NULL : SND_DEFAULT_TRUST_ANCHOR;
+	d->ca_file = o.cafile_set ? (o.cafile[0] ? o.cafile : NULL) :
+	    access(SND_DEFAULT_CAFILE, R_OK) == 0 ? SND_DEFAULT_CAFILE : NULL;
+	d->ct_log_list = o.ct_set ? (o.ct_log_list[0] ? o.ct_log_list : NULL) :
+	    access(SND_DEFAULT_CT_LOGS, R_OK) == 0 ? SND_DEFAULT_CT_LOGS : NULL;
+	d->resolve = o.resolve;
+	d->n_resolve = o.n_resolve;
+	if (o.print_srv && !o.pipe) {
+		if (n_args || mixed) {
+			usage(stderr);
+			return 2;
+		}
+		d->deadline = snd_now() + o.timeout;
+		return print_srv(d);
+	}
+	if (o.print_srv || o.keys == NULL || n_args == 0 ||
+	    (mixed && (o.connect || o.to_domain || o.load || o.n_msgs || o.n_rcpt))) {
+		fprintf(stderr, "smtpsec-send: usage: smtpsec-send --pipe --keys FILE [options] "
+		    "RCPT... (see --help)\n");
+		return SND_EX_TEMPFAIL;	/* a master.cf mistake: defer, do not bounce */
+	}
+	po.keys = o.keys;
+	po.timeout = o.timeout;
+	po.rcpt = args;
+	po.n_rcpt = (size_t)n_args;
+	return snd_pipe_run(&po);
+}
+
+static int
 cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -550,8 +659,12 @@ main(int argc, char **argv)
 		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
 		{ "per-conn", 1, NULL, 'P' }, { "from-domains", 1, NULL, 'O' }, { "from-first", 1, NULL, 'o' },
 		{ "group", 1, NULL, 'G' }, { "cipher", 1, NULL, 'K' }, { "nodelay", 0, NULL, 'y' },
+		{ "pipe", 0, NULL, 1000 }, { "keys", 1, NULL, 1001 }, { "timeout", 1, NULL, 1002 },
+		{ "ct-log-list", 1, NULL, 1003 }, { "print-srv", 1, NULL, 1004 },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *test_opt = NULL;
+	int li;
 	struct snd_key *key = NULL;
 	uint8_t **der = NULL;
 	size_t *derl = NULL, n_der = 0, i;
@@ -571,10 +684,30 @@ main(int argc, char **argv)
 	o.wait_seconds = 1.0;
 	o.max_seconds = 300;	/* never hang a test run */
 	o.from = "sender@a.test";
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	o.timeout = 300;
+	/* "+": options end at the first recipient; Postfix's argv has "--" too */
+	while ((ch = getopt_long(argc, argv, "+h", lo, &li)) != -1) {
+		if (ch != 'h' && ch != '?' && ch != 'A' && ch != 'U' && ch != 'Y' && ch < 1000 &&
+		    test_opt == NULL)
+			test_opt = lo[li].name;
 		switch (ch) {
+		case 1000: o.pipe = 1; break;
+		case 1001: o.keys = optarg; break;
+		case 1002: {
+			char *e;
+			unsigned long t = strtoul(optarg, &e, 10);
+
+			if (*e || t == 0 || t > 86400) {
+				fprintf(stderr, "smtpsec-send: --timeout wants 1..86400 seconds\n");
+				return o.pipe ? SND_EX_TEMPFAIL : 2;
+			}
+			o.timeout = (unsigned)t;
+			break;
+		}
+		case 1003: o.ct_log_list = optarg; o.ct_set = 1; break;
+		case 1004: o.print_srv = optarg; break;
 		case 'C': o.connect = optarg; break;
-		case 'A': o.cafile = optarg; break;
+		case 'A': o.cafile = optarg; o.cafile_set = 1; break;
 		case 'I': o.insecure = 1; break;
 		case 'N': o.servername = optarg; break;
 		case 'k': o.key = optarg; break;
@@ -599,7 +732,7 @@ main(int argc, char **argv)
 		case 'W': o.wait_seconds = atof(optarg); break;
 		case 'D': o.to_domain = optarg; break;
 		case 'U': o.unbound_conf = optarg; break;
-		case 'Y': o.trust_anchor = optarg; break;
+		case 'Y': o.trust_anchor = optarg; o.trust_anchor_set = 1; break;
 		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
 		case 'w': o.window = strtoul(optarg, NULL, 10); break;
 		case 'K': o.cipher = optarg; break;
@@ -614,8 +747,19 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: usage(stderr); return o.pipe ? SND_EX_TEMPFAIL : 2;
 		}
+	}
+	if (test_opt && !test_mode()) {
+		fprintf(stderr, "smtpsec-send: refusing the test-only option --%s outside the test "
+		    "suite (it needs SMTPSEC_TEST_MODE=1 in the environment)\n", test_opt);
+		return o.pipe ? SND_EX_TEMPFAIL : 2;
+	}
+	if (o.pipe || o.print_srv)
+		return product_mode(argc - optind, (const char *const *)argv + optind, test_opt != NULL);
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
 	}
 	if ((o.connect == NULL && o.to_domain == NULL) ||
 	    (o.connect && !o.insecure && o.cafile == NULL) || o.concurrency == 0 || o.window == 0 ||
