@@ -1,9 +1,10 @@
 # lib_spool.sh: helpers for the spool ownership and crash tests.  Source
 # after lib.sh and lib_gw.sh.
 #
-#   flaky_start FAIL [DELAY]  the LMTP stand-in (lmtp_flaky.py) on $T_TMP/flaky.sock:
+#   flaky_start FAIL [DELAY [RE]]  the LMTP stand-in (lmtp_flaky.py) on $T_TMP/flaky.sock:
 #                             451 after the data for the first FAIL attempts of each
-#                             Email, then 250; log $T_TMP/flaky.log; FLAKY_PID
+#                             Email (whose Message-ID matches RE, if given), then 250;
+#                             log $T_TMP/flaky.log; FLAKY_PID
 #   flaky_stop                stop it (SIGTERM, by PID)
 #   sp_msgs PREFIX N          $T_TMP/m/PREFIX-1 .. -N, Message-ID <PREFIX-I@sp.test>
 #   sp_send PREFIX FROM TO    send PREFIX-FROM..TO on one connection; the replies
@@ -16,7 +17,7 @@ FLAKY_LOG=$T_TMP/flaky.log
 
 flaky_start() {	# FAIL [DELAY]
 	python3 "$T_SRC/tests/integration/lmtp_flaky.py" --socket "$FLAKY_SOCK" --log "$FLAKY_LOG" \
-		--fail "$1" --delay "${2:-0}" 2>>"$T_TMP/flaky.err" &
+		--fail "$1" --delay "${2:-0}" ${3:+--fail-match "$3"} 2>>"$T_TMP/flaky.err" &
 	FLAKY_PID=$!
 	t_track_pid "$FLAKY_PID"
 	t_wait_for 10 test -S "$FLAKY_SOCK"

@@ -13,13 +13,16 @@ worker delivered what.  A message counts as stored when the data is
 complete, before the reply is written, as a real mailstore commits it:
 a client that dies after the final dot still gets its message stored.
 
-    lmtp_flaky.py --socket PATH --log FILE [--fail N] [--delay S]
+    lmtp_flaky.py --socket PATH --log FILE [--fail N] [--fail-match RE] [--delay S]
+
+--fail-match RE limits the 451s to Message-IDs that RE matches (re.search).
 
 --delay S sleeps S seconds before answering DATA with 354 (a retry in
 flight that a test can kill before the data ends).  SIGTERM stops it.
 """
 import argparse
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -91,7 +94,8 @@ class Handler(socketserver.StreamRequestHandler):
                 with lock:
                     n = attempts.get(mid, 0) + 1
                     attempts[mid] = n
-                code = 451 if n <= opts.fail else 250
+                failing = opts.fail_match is None or re.search(opts.fail_match, mid)
+                code = 451 if n <= opts.fail and failing else 250
                 for _ in rcpts:
                     record(code, mid, pid)
                 for _ in rcpts:
@@ -121,6 +125,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--fail", type=int, default=0)
     ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--fail-match", default=None)
     opts = ap.parse_args()
     logf = open(opts.log, "a")
     try:
