@@ -153,7 +153,10 @@ DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev
               libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
-              ca-certificates openssl python3 systemd gnuplot-nox
+              ca-certificates openssl python3 systemd gnuplot-nox postfix
+# postfix (t_postfix.sh runs a private instance): installed with debconf's
+# "No configuration", so no system instance is set up, and its service is
+# disabled when this target installed it; nothing listens on port 25.
 deps:
 	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -161,7 +164,11 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all installed"; else \
 	    echo "deps: installing$$missing"; \
 	    if [ -z "$$SMTPSEC_APT_UPDATED" ]; then apt-get update -q; fi; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+	    case " $$missing " in *" postfix "*) \
+	        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections;; esac; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	    case " $$missing " in *" postfix "*) if [ ! -e /etc/postfix/main.cf ]; then \
+	        systemctl disable --now postfix.service >/dev/null 2>&1 || true; fi;; esac; fi
 
 # --- differential oracle: DANE + PKIX against OpenSSL (tests/diff/) --------
 # OpenSSL (libssl-dev) is linked only into these test binaries and the
@@ -195,6 +202,11 @@ install: all
 	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
 	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix
+	install -m 644 sender/smtpsec-send.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	for f in master.cf main.cf transport send-keys; do \
+	    sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' config/postfix/$$f \
+	        > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix/$$f; done
 	for p in smtpsec-gateway smtpsec-verify smtpsec-send smtpsec-stats; do \
 	    if [ -x $(B)/$$p ]; then $(B)/$$p --help > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/$$p.txt 2>&1 || true; fi; done
 

@@ -118,12 +118,19 @@ gw_stop() {
 # The recipe's lines (config/postfix/), with this test's paths.  The pipe
 # command gets the sanitizer settings through import/export_environment.
 SENDARGS="--pipe --keys $S/keys --unbound-conf $S/unbound.conf --cafile $S/ca.pem --ct-log-list $S/log_list.json --timeout 20"
-pf_init "smtpsec    unix  -       n       n       -       -       pipe
-  flags=q user=$RUNAS argv=$SEND $SENDARGS -- \${recipient}" || { t_fail pf_init "config"; exit 1; }
+# The service line of config/postfix/master.cf, with this test's paths
+RECIPE=$T_SRC/config/postfix
+svc=$(grep -v '^#' "$RECIPE/master.cf" | grep . | sed -e "s|user=smtpsec-send|user=$RUNAS|" \
+	-e "s|/usr/local/bin/smtpsec-send --pipe --keys /etc/smtpsec/send-keys --timeout 300|$SEND $SENDARGS|")
+[[ "$svc" == *"argv=$SEND $SENDARGS -- \${recipient}"* ]] ||
+	{ t_fail recipe_master_cf "config/postfix/master.cf changed: $svc"; exit 1; }
+pf_init "$svc" || { t_fail pf_init "config"; exit 1; }
 printf 'b.test      smtpsec:\nc.test      smtpsec:\nplain.test  smtpsec:\n' >"$PF_DIR/etc/transport"
-pf_main "smtpsec_destination_recipient_limit = 1" \
-	"smtpsec_time_limit = 60s" \
-	"import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME ASAN_OPTIONS=log_path=$T_TMP/pipesan/sanitizer:detect_leaks=1 UBSAN_OPTIONS=log_path=$T_TMP/pipesan/sanitizer:print_stacktrace=1" \
+# and its main.cf lines
+while read -r line; do
+	pf_main "${line//hash:\/etc\/postfix\/smtpsec-transport/texthash:$PF_DIR/etc/transport}"
+done < <(grep -v '^#' "$RECIPE/main.cf" | grep .)
+pf_main "import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME ASAN_OPTIONS=log_path=$T_TMP/pipesan/sanitizer:detect_leaks=1 UBSAN_OPTIONS=log_path=$T_TMP/pipesan/sanitizer:print_stacktrace=1" \
 	"export_environment = TZ MAIL_CONFIG LANG ASAN_OPTIONS UBSAN_OPTIONS"
 pf_start || { t_fail postfix_start "postfix did not start: $(tail -3 "$PF_DIR/postfix.out" | tr '\n' ' ')"; exit 1; }
 gw_start || { t_fail gateway_start "no listener; $(tail -3 "$T_TMP/gw.log")"; exit 1; }
