@@ -162,6 +162,11 @@ struct lmtp_tx;
 int lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *opt,
     char *err, size_t errlen);
 void lmtp_deinit(struct lmtp **l_p);
+/* Reload: a new target (and reply timeout, 0 = keep) for new sessions.
+ * Transactions on the wire finish on the old target; idle sessions to it
+ * are closed.  0, or -1 with a reason (nothing changed). */
+int lmtp_reconfigure(struct lmtp *l, const char *target, unsigned timeout_ms, char *err,
+    size_t errlen);
 
 /* Start a delivery; the callback runs exactly once, never before this
  * returns.  The message and its segments must stay valid until then. */

@@ -55,6 +55,7 @@ enum sess_state {
 struct lmtp_sess {
 	struct lmtp *l;
 	struct lmtp_sess *next;
+	unsigned gen;			/* l->gen when opened: the target it talks to */
 	int fd;
 	struct ev_io rio, wio;
 	struct ev_timer timer;
@@ -132,6 +133,7 @@ struct lmtp {
 	struct lmtp_stats st;
 	struct lmtp_spool *spool;
 	char why_buf[160];		/* a result's reason built at run time */
+	unsigned gen;			/* bumped by lmtp_reconfigure */
 };
 
 static void sess_write(struct lmtp_sess *s);
@@ -454,6 +456,15 @@ begin_data(struct lmtp_sess *s)
 static void
 sess_idle(struct lmtp_sess *s)
 {
+	if (s->gen != s->l->gen) {
+		/* opened before a reconfiguration: its transaction is done */
+		struct lmtp *l = s->l;
+
+		s->tx = NULL;
+		sess_close(s, "reconfigured");
+		dispatch(l);
+		return;
+	}
 	s->tx = NULL;
 	s->state = S_IDLE;
 	arm_timer(s, s->l->opt.idle_ms);
@@ -835,6 +846,8 @@ static struct lmtp_sess *
 sess_open(struct lmtp *l)
 {
 	struct lmtp_sess *s = xcalloc(1, sizeof(*s));
+
+	s->gen = l->gen;
 	int fd;
 
 	s->l = l;
@@ -1091,6 +1104,84 @@ lmtp_spool_tmpfile(struct lmtp *l)
 	return open(l->opt.spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 }
 
+/* "unix:/path" or "host:port" into a socket address. */
+static int
+parse_target(const char *target, struct sockaddr_storage *addr, socklen_t *addrlen_r, int *family_r,
+    char *err, size_t errlen)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (strncmp(target, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)addr;
+
+		if (strlen(target + 5) >= sizeof(un->sun_path)) {
+			snprintf(err, errlen, "LMTP socket path too long");
+			return -1;
+		}
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, target + 5);
+		*addrlen_r = sizeof(*un);
+		*family_r = AF_UNIX;
+	} else {
+		char host[256];
+		const char *colon = strrchr(target, ':');
+		struct addrinfo hints, *res = NULL;
+		size_t hl;
+		int rc;
+
+		if (colon == NULL || (hl = (size_t)(colon - target)) == 0 || hl >= sizeof(host)) {
+			snprintf(err, errlen, "LMTP target '%s' is not unix:/path or host:port", target);
+			return -1;
+		}
+		memcpy(host, target, hl);
+		host[hl] = '\0';
+		if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+			memmove(host, host + 1, hl - 2);
+			host[hl - 2] = '\0';
+		}
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0 || res == NULL) {
+			snprintf(err, errlen, "LMTP target '%s': %s", target, gai_strerror(rc));
+			return -1;
+		}
+		memcpy(addr, res->ai_addr, res->ai_addrlen);
+		*addrlen_r = res->ai_addrlen;
+		*family_r = res->ai_family;
+		freeaddrinfo(res);
+	}
+	return 0;
+}
+
+int
+lmtp_reconfigure(struct lmtp *l, const char *target, unsigned timeout_ms, char *err, size_t errlen)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int family;
+	struct lmtp_sess *s, *nx;
+
+	if (parse_target(target, &addr, &addrlen, &family, err, errlen) < 0)
+		return -1;
+	if (timeout_ms)
+		l->opt.timeout_ms = timeout_ms;
+	if (strcmp(target, l->opt.target) == 0)
+		return 0;
+	free(l->own[0]);
+	l->opt.target = l->own[0] = xstrdup(target);
+	l->addr = addr;
+	l->addrlen = addrlen;
+	l->family = family;
+	/* new sessions go to the new target; idle ones close now, busy ones
+	 * once their transaction is done (sess_idle) */
+	l->gen++;
+	for (s = l->sessions; s != NULL; s = nx) {
+		nx = s->next;
+		if (s->state == S_IDLE)
+			sess_close(s, "reconfigured");
+	}
+	return 0;
+}
+
 int
 lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *opt, char *err, size_t errlen)
 {
@@ -1109,45 +1200,8 @@ lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *op
 		l->opt.timeout_ms = 60000;
 	if (l->opt.idle_ms == 0)
 		l->opt.idle_ms = 30000;
-	if (strncmp(l->opt.target, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&l->addr;
-
-		if (strlen(l->opt.target + 5) >= sizeof(un->sun_path)) {
-			snprintf(err, errlen, "LMTP socket path too long");
-			goto fail;
-		}
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, l->opt.target + 5);
-		l->addrlen = sizeof(*un);
-		l->family = AF_UNIX;
-	} else {
-		char host[256];
-		const char *colon = strrchr(l->opt.target, ':');
-		struct addrinfo hints, *res = NULL;
-		size_t hl;
-		int rc;
-
-		if (colon == NULL || (hl = (size_t)(colon - l->opt.target)) == 0 || hl >= sizeof(host)) {
-			snprintf(err, errlen, "LMTP target '%s' is not unix:/path or host:port", l->opt.target);
-			goto fail;
-		}
-		memcpy(host, l->opt.target, hl);
-		host[hl] = '\0';
-		if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-			memmove(host, host + 1, hl - 2);
-			host[hl - 2] = '\0';
-		}
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0 || res == NULL) {
-			snprintf(err, errlen, "LMTP target '%s': %s", l->opt.target, gai_strerror(rc));
-			goto fail;
-		}
-		memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
-		l->addrlen = res->ai_addrlen;
-		l->family = res->ai_family;
-		freeaddrinfo(res);
-	}
+	if (parse_target(l->opt.target, &l->addr, &l->addrlen, &l->family, err, errlen) < 0)
+		goto fail;
 	if (l->opt.spool_dir != NULL &&
 	    lmtp_spool_open(&l->spool, l, loop, &l->opt, err, errlen) < 0)
 		goto fail;

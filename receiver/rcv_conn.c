@@ -97,6 +97,8 @@ struct rcv_email {
 
 struct rcv_conn {
 	struct rcv_server *srv;
+	const struct rcv_config *cfg;	/* borrowed: the configuration at accept; a
+					 * reload does not change an open connection */
 	struct rcv_conn *next, *prev;
 	uint32_t id;
 	char ip[48];
@@ -333,7 +335,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 {
 	struct rcv_conn *c = arg;
 	struct rcv_email *e;
-	uint64_t thr = c->srv->cfg->memory_threshold;
+	uint64_t thr = c->cfg->memory_threshold;
 
 	if (c->cur == NULL || c->cur->n != head->number) {
 		email_free(&c->cur);
@@ -696,7 +698,7 @@ email_deliver(struct rcv_email *e)
 {
 	struct rcv_conn *c = e->c;
 	struct rcv_server *srv = c->srv;
-	const struct rcv_config *cfg = srv->cfg;
+	const struct rcv_config *cfg = c->cfg;
 	struct lmtp_copy_info info;
 	struct lmtp_msg m;
 	const char *why = NULL;
@@ -1064,7 +1066,7 @@ handshake(struct rcv_conn *c)
 	rcv_wire_enc_server_hello(&b, NULL, 0);
 	rcv_buf_add(&c->out, b.p, b.len);
 	rcv_buf_free(&b);
-	c->timer.repeat = (double)c->srv->cfg->idle_timeout_ms / 1000.0;
+	c->timer.repeat = (double)c->cfg->idle_timeout_ms / 1000.0;
 	ev_timer_again(c->srv->loop, &c->timer);
 	if (c->shutdown)
 		c->closing = 1;
@@ -1156,6 +1158,7 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	const struct rcv_config *cfg = srv->cfg;
 
 	c->srv = srv;
+	c->cfg = cfg;
 	c->fd = fd;
 	c->id = rcv_random32() ^ (uint32_t)(++srv->next_conn_id);
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);

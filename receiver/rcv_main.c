@@ -160,7 +160,7 @@ main(int argc, char **argv)
 		return rcv_config_check_file(conf, stdout) == 0 ? 0 : 1;
 	if (rcv_config_load(conf, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return 1;
+		return RCV_EXIT_INIT;	/* EX_CONFIG: restarting cannot help */
 	}
 	if (dns)
 		return print_dns(&cfg, dns);
@@ -176,6 +176,12 @@ main(int argc, char **argv)
 	if (skip)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"--insecure-skip-chain-checks: "
 		    "SMTPSEC.md 4 steps 5-9 are NOT run; for tests only\"");
+	/* a local fault is a configuration error at start (EX_CONFIG), never
+	 * a verdict on a sender at run time */
+	if (rcv_server_preflight(&cfg, skip, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-gateway: %s\n", err);
+		return RCV_EXIT_INIT;
+	}
 	if (rcv_server_bind(&cfg, fds, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-gateway: %s\n", err);
 		return 1;

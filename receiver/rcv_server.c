@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@
 #include "receiver/rcv_util.h"
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
+#include "verify/vfy_pkix.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
  * leak check LeakSanitizer runs at exit(), so it is run by hand. */
@@ -352,11 +354,54 @@ rcv_server_conn_closed(struct rcv_server *srv, const char *ip)
 		ev_break(srv->loop, EVBREAK_ALL);
 }
 
+/* --- start-up checks ---------------------------------------------------------------------- */
+
+int
+rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err, size_t errlen)
+{
+	char why[256];
+	WOLFSSL_CTX *ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why,
+	    sizeof(why));
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	wolfSSL_CTX_free(ctx);
+	if (skip_chain_checks)
+		return 0;
+	if (cfg->ca_file[0]) {
+		struct vfy_pkix *p = NULL;
+
+		if (vfy_pkix_load(cfg->ca_file, &p, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "ca_file %s: %s", cfg->ca_file, why);
+			return -1;
+		}
+		vfy_pkix_free(&p);
+	}
+	if (cfg->ct_log_list[0]) {
+		struct vfy_ct_logs *l = NULL;
+
+		if (vfy_ct_logs_load(cfg->ct_log_list, &l, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "ct_log_list %s: %s", cfg->ct_log_list, why);
+			return -1;
+		}
+		vfy_ct_logs_free(&l);
+	}
+	if (cfg->trust_anchor_file[0] &&
+	    vfy_dns_check_trust_anchor(cfg->trust_anchor_file, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* --- worker -------------------------------------------------------------------------------- */
 
 static struct rcv_server *g_srv;
 static unsigned g_worker_index;		/* set by the master before fork */
 static int g_worker_restarted;
+/* the write end of the master's readiness pipe: a worker of the first set
+ * writes one byte once it has loaded everything and listens (-1: none) */
+static int g_ready_wr = -1, g_ready_rd = -1;
 
 /* Every stats interval: gauges, totals kept by verify/ and lmtp/, and the
  * events worth one log line (a Redis outage, a spool incident). */
@@ -466,24 +511,140 @@ srv_ct_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *is
 	return vfy_ct_chain_check(srv->ct_logs, chain, issuer, now, min_scts, why, whylen);
 }
 
-/* SIGHUP: read ct_log_list again; a bad new list keeps the old one. */
+/* Keys that need a restart: what the master bound and forked. */
 static void
-reload_ct_logs(struct rcv_server *srv)
+keep_restart_keys(const struct rcv_config *old, struct rcv_config *n, char *ignored, size_t len)
 {
-	struct vfy_ct_logs *l = NULL;
-	char err[256];
+	size_t i;
+	int listen_changed = old->n_listen != n->n_listen;
 
-	if (srv->cfg->ct_log_list[0] == '\0')
-		return;
-	if (vfy_ct_logs_load(srv->cfg->ct_log_list, &l, err, sizeof(err)) != 0) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ct_log_list: %s\" "
-		    "kept=%s", err, srv->ct_logs ? "previous list" : "none (CT fails closed)");
+	for (i = 0; !listen_changed && i < old->n_listen; i++)
+		listen_changed = strcmp(old->listen[i].host, n->listen[i].host) != 0 ||
+		    old->listen[i].port != n->listen[i].port;
+	ignored[0] = '\0';
+	if (listen_changed) {
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%slisten", ignored[0] ? "," : "");
+		memcpy(n->listen, old->listen, sizeof(n->listen));
+		n->n_listen = old->n_listen;
+	}
+	if (old->workers != n->workers) {
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%sworkers", ignored[0] ? "," : "");
+		n->workers = old->workers;
+	}
+	if (strcmp(old->user, n->user) != 0) {
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%suser", ignored[0] ? "," : "");
+		memcpy(n->user, old->user, sizeof(n->user));
+	}
+	if (strcmp(old->pid_file, n->pid_file) != 0) {
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%spid_file", ignored[0] ? "," : "");
+		memcpy(n->pid_file, old->pid_file, sizeof(n->pid_file));
+	}
+	/* the resolver and the DNS cache are built once per worker */
+	if (strcmp(old->unbound_conf, n->unbound_conf) != 0 || old->dns_timeout_ms != n->dns_timeout_ms ||
+	    old->dns_cache_redis != n->dns_cache_redis || old->cache_entries != n->cache_entries ||
+	    old->cache_max_ttl_ms != n->cache_max_ttl_ms ||
+	    strcmp(old->trust_anchor_file, n->trust_anchor_file) != 0 ||
+	    (old->dns_cache_redis && strcmp(old->redis_url_raw, n->redis_url_raw) != 0))
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%s[dns]", ignored[0] ? "," : "");
+	if (strcmp(old->spool_dir, n->spool_dir) != 0 || old->lmtp_connections != n->lmtp_connections ||
+	    old->spool_retry_ms != n->spool_retry_ms || old->spool_max_age_ms != n->spool_max_age_ms)
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%sspool", ignored[0] ? "," : "");
+}
+
+static struct rcv_metrics *metrics_new(struct rcv_server *srv, const struct rcv_config *cfg);
+
+/*
+ * SIGHUP: read the whole file again.  Invalid (syntax, or a file it names
+ * cannot be loaded): nothing changes and the reason is logged.  Valid:
+ * every key that can change live is applied for new connections; open
+ * ones keep the configuration they started with; keys that need a restart
+ * are logged as ignored.
+ */
+static void
+worker_reload(struct rcv_server *srv)
+{
+	struct rcv_config *n = rcv_xcalloc(1, sizeof(*n));
+	const struct rcv_config *old = srv->cfg;
+	struct vfy_ct_logs *ct = NULL;
+	WOLFSSL_CTX *ctx;
+	char err[512], ignored[128];
+
+	if (rcv_config_load(old->path, n, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
+		free(n);
 		return;
 	}
-	vfy_ct_logs_free(&srv->ct_logs);
-	srv->ct_logs = l;
-	rcv_log(RCV_LOG_INFO, "conn=- event=reload ct_log_list=%s logs=%zu", srv->cfg->ct_log_list,
-	    vfy_ct_logs_count(l));
+	keep_restart_keys(old, n, ignored, sizeof(ignored));
+	ctx = rcv_tls_server_ctx(n->certificate, n->key, n->min_version, err, sizeof(err));
+	if (ctx == NULL) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
+		free(n);
+		return;
+	}
+	if (srv->vfy != NULL && n->ct_log_list[0] &&
+	    vfy_ct_logs_load(n->ct_log_list, &ct, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ct_log_list: %s\" kept=previous list "
+		    "and configuration", err);
+		wolfSSL_CTX_free(ctx);
+		free(n);
+		return;
+	}
+	if (srv->vfy != NULL && n->trust_anchor_file[0] &&
+	    vfy_dns_check_trust_anchor(n->trust_anchor_file, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
+		vfy_ct_logs_free(&ct);
+		wolfSSL_CTX_free(ctx);
+		free(n);
+		return;
+	}
+	/* the CA store last: vfy_reload swaps it only when it loads */
+	if (srv->vfy != NULL && vfy_reload(srv->vfy, n->ca_file[0] ? n->ca_file : NULL, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ca_file %s: %s\" kept=previous "
+		    "configuration", n->ca_file, err);
+		vfy_ct_logs_free(&ct);
+		wolfSSL_CTX_free(ctx);
+		free(n);
+		return;
+	}
+	if (srv->lmtp != NULL && lmtp_reconfigure(srv->lmtp, n->lmtp_target, (unsigned)n->lmtp_timeout_ms,
+	    err, sizeof(err)) != 0) {
+		/* the CA store is already the new one: keep it, say so */
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=partial why=\"lmtp: %s\" kept=previous LMTP "
+		    "target", err);
+		snprintf(n->lmtp_target, sizeof(n->lmtp_target), "%s", old->lmtp_target);
+	}
+	/* commit: connections hold a reference to the old TLS context and a
+	 * pointer to the old configuration, kept until the worker exits */
+	wolfSSL_CTX_free(srv->ctx);
+	srv->ctx = ctx;
+	if (srv->vfy != NULL && n->ct_log_list[0]) {
+		vfy_ct_logs_free(&srv->ct_logs);
+		srv->ct_logs = ct;
+		rcv_log(RCV_LOG_INFO, "conn=- event=reload ct_log_list=%s logs=%zu", n->ct_log_list,
+		    vfy_ct_logs_count(ct));
+	}
+	if (srv->cfg_owned != NULL) {
+		srv->cfg_old = rcv_xrealloc(srv->cfg_old, (srv->n_cfg_old + 1) * sizeof(*srv->cfg_old));
+		srv->cfg_old[srv->n_cfg_old++] = srv->cfg_owned;
+	}
+	srv->cfg_owned = n;
+	srv->cfg = n;
+	if (n->stats_interval_ms != old->stats_interval_ms) {
+		srv->stats_timer.repeat = n->stats_interval_ms / 1000.0;
+		ev_timer_again(srv->loop, &srv->stats_timer);
+	}
+	if (strcmp(n->redis_url_raw, old->redis_url_raw) != 0 || strcmp(n->instance, old->instance) != 0 ||
+	    n->stats_interval_ms != old->stats_interval_ms) {
+		/* counters not flushed yet go with the old connection's last batch */
+		if (rcv_metrics_default != NULL)
+			rcv_metrics_flush(rcv_metrics_default);
+		rcv_metrics_free(&rcv_metrics_default);
+		rcv_metrics_default = metrics_new(srv, n);
+	}
+	if (ignored[0])
+		rcv_log(RCV_LOG_WARN, "conn=- event=reload ignored=%s note=\"needs a restart\"", ignored);
+	rcv_log(RCV_LOG_INFO, "conn=- event=reload result=ok certificate=%s ca_file=%s ct_log_list=%s "
+	    "lmtp=%s", n->certificate, n->ca_file, n->ct_log_list, n->lmtp_target);
 }
 
 static void
@@ -491,26 +652,33 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rcv_server *srv = w->data;
 
+	(void)loop;
+	(void)revents;
 	if (w->signum == SIGHUP) {
-		char err[256];
-		WOLFSSL_CTX *ctx = rcv_tls_server_ctx(srv->cfg->certificate, srv->cfg->key,
-		    srv->cfg->min_version, err, sizeof(err));
-
-		if (ctx == NULL) {
-			rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\"", err);
-			return;
-		}
-		/* connections hold a reference to the old context */
-		wolfSSL_CTX_free(srv->ctx);
-		srv->ctx = ctx;
-		reload_ct_logs(srv);
-		if (srv->vfy && vfy_reload(srv->vfy, srv->cfg->ca_file[0] ? srv->cfg->ca_file : NULL,
-		    err, sizeof(err)) != 0)
-			rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"trust: %s\"", err);
-		rcv_log(RCV_LOG_INFO, "conn=- event=reload result=ok certificate=%s", srv->cfg->certificate);
+		worker_reload(srv);
 		return;
 	}
 	worker_stop(srv);
+}
+
+static struct rcv_metrics *
+metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
+{
+	struct rcv_metrics_options mo;
+
+	memset(&mo, 0, sizeof(mo));
+	mo.instance = cfg->instance;
+	mo.worker = g_worker_index;
+	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
+	if (cfg->have_redis) {
+		mo.host = cfg->redis.path[0] ? NULL : cfg->redis.host;
+		mo.port = cfg->redis.port;
+		mo.unix_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
+		mo.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
+		mo.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
+		mo.db = cfg->redis.db;
+	}
+	return rcv_metrics_new(srv->loop, &mo);
 }
 
 int
@@ -575,12 +743,17 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
 		if (cfg->ct_log_list[0]) {
-			/* an unreadable list is loud but not fatal: step 9 then
-			 * fails closed (a worker that exits would only be
-			 * restarted into the same error) */
-			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0)
-				rcv_log(RCV_LOG_ERR, "conn=- event=start warning=\"ct_log_list unusable, "
-				    "Certificate Transparency fails closed until a reload reads it\" why=\"%s\"", err);
+			/* an unusable list is a configuration error (EX_CONFIG):
+			 * running on would turn our fault into bounces */
+			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0) {
+				rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"ct_log_list %s: %s\"",
+				    cfg->ct_log_list, err);
+				if (srv->lmtp)
+					lmtp_deinit(&srv->lmtp);
+				wolfSSL_CTX_free(srv->ctx);
+				free(srv);
+				return RCV_EXIT_INIT;
+			}
 			vo.ct_check = srv_ct_check;
 			vo.ct_arg = srv;
 		}
@@ -594,21 +767,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		}
 	}
 	{
-		struct rcv_metrics_options mo;
-
-		memset(&mo, 0, sizeof(mo));
-		mo.instance = cfg->instance;
-		mo.worker = g_worker_index;
-		mo.interval_ms = (unsigned)cfg->stats_interval_ms;
-		if (cfg->have_redis) {
-			mo.host = cfg->redis.path[0] ? NULL : cfg->redis.host;
-			mo.port = cfg->redis.port;
-			mo.unix_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
-			mo.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
-			mo.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
-			mo.db = cfg->redis.db;
-		}
-		rcv_metrics_default = rcv_metrics_new(srv->loop, &mo);
+		rcv_metrics_default = metrics_new(srv, cfg);
 		if (g_worker_restarted)
 			RCV_METRIC_ADD(worker_restarts, 1);
 		ev_timer_init(&srv->stats_timer, stats_cb, cfg->stats_interval_ms / 1000.0,
@@ -637,6 +796,13 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	ev_signal_start(srv->loop, &srv->sig_hup);
 	rcv_log(RCV_LOG_INFO, "conn=- event=worker_ready listeners=%zu tls_min=%d chain_checks=%s",
 	    srv->n_lis, cfg->min_version, skip_chain_checks ? "SKIPPED(test)" : "on");
+	if (g_ready_wr >= 0) {
+		if (write(g_ready_wr, "R", 1) != 1)
+			rcv_log(RCV_LOG_WARN, "conn=- event=worker_ready warning=\"cannot tell the master: %s\"",
+			    strerror(errno));
+		close(g_ready_wr);
+		g_ready_wr = -1;
+	}
 	ev_run(srv->loop, 0);
 	while (srv->conns) {
 		struct rcv_conn *c = srv->conns;
@@ -664,6 +830,14 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	vfy_ct_logs_free(&srv->ct_logs);
 	wolfSSL_CTX_free(srv->ctx);
 	rcv_iptab_free(&srv->iptab);
+	{
+		size_t k;
+
+		for (k = 0; k < srv->n_cfg_old; k++)
+			free(srv->cfg_old[k]);
+		free(srv->cfg_old);
+		free(srv->cfg_owned);
+	}
 	rcv_log(RCV_LOG_INFO, "conn=- event=worker_exit accepted=%llu refused_global=%llu "
 	    "refused_ip=%llu emails=%llu delivered=%llu failed=%llu",
 	    (unsigned long long)srv->st.accepted, (unsigned long long)srv->st.refused_global,
@@ -726,6 +900,8 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(1);
+		if (g_ready_rd >= 0)
+			close(g_ready_rd);
 		sigemptyset(&none);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -746,6 +922,49 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 	return p;
 }
 
+/* Wait until every worker of the first set reported ready (a byte on the
+ * readiness pipe).  0, or the exit status of a worker that died first (its
+ * reason is in its log line), or 1 after 120 s without all of them. */
+static int
+wait_ready(pid_t *pid, unsigned workers, unsigned *alive)
+{
+	uint64_t end = rcv_now_ms() + 120000;
+	unsigned ready = 0, i;
+
+	if (g_ready_rd < 0)
+		return 0;	/* no pipe: nothing to wait on */
+	while (ready < workers) {
+		struct pollfd pf = { g_ready_rd, POLLIN, 0 };
+		int st;
+		pid_t p;
+
+		if (poll(&pf, 1, 100) > 0) {
+			char b[64];
+			ssize_t n = read(g_ready_rd, b, sizeof(b));
+
+			if (n > 0)
+				ready += (unsigned)n;
+		}
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (i = 0; i < workers; i++)
+				if (pid[i] == p) {
+					pid[i] = 0;
+					(*alive)--;
+				}
+			st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+			rcv_log(RCV_LOG_ERR, "conn=- event=worker_init_failed pid=%d status=%d "
+			    "action=stopping the gateway", (int)p, st);
+			return st ? st : 1;
+		}
+		if (rcv_now_ms() > end) {
+			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"only %u of %u workers "
+			    "ready after 120 s\"", ready, workers);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, unsigned workers,
     int skip_chain_checks)
@@ -754,7 +973,9 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	uint64_t *started;
 	unsigned *fails;
 	unsigned i, alive = 0;
-	int init_failed = 0;
+	int init_failed = 0, exit_status;
+	const struct rcv_config *cur = cfg;	/* for workers started from now on */
+	struct rcv_config *cur_owned = NULL;	/* the last reload's */
 	struct sigaction sa;
 	sigset_t block, old;
 
@@ -783,11 +1004,42 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	{
+		int rp[2];
+
+		if (pipe2(rp, O_CLOEXEC) == 0) {
+			g_ready_rd = rp[0];
+			g_ready_wr = rp[1];
+		}
+	}
 	for (i = 0; i < workers; i++) {
 		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 0);
 		started[i] = rcv_now_ms();
 		if (pid[i] > 0)
 			alive++;
+	}
+	if (g_ready_wr >= 0) {
+		close(g_ready_wr);	/* workers started later tell nobody */
+		g_ready_wr = -1;
+	}
+	/* READY=1 only once every worker has loaded its configuration and
+	 * listens; one that fails first stops the gateway with its status */
+	exit_status = wait_ready(pid, workers, &alive);
+	if (g_ready_rd >= 0) {
+		close(g_ready_rd);
+		g_ready_rd = -1;
+	}
+	if (exit_status != 0) {
+		for (i = 0; i < workers; i++)
+			if (pid[i] > 0)
+				kill(pid[i], SIGTERM);
+		while (alive > 0 && waitpid(-1, NULL, 0) > 0)
+			alive--;
+		free(pid);
+		free(started);
+		free(fails);
+		rcv_log(RCV_LOG_INFO, "conn=- event=exit result=fail status=%d", exit_status);
+		return exit_status;
 	}
 	rcv_log(RCV_LOG_INFO, "conn=- event=ready workers=%u", workers);
 	sd_notify(0, "READY=1\nSTATUS=accepting SMTPsec connections");
@@ -798,8 +1050,23 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 		if (!m_term && !m_hup && !m_chld)
 			sigsuspend(&old);
 		if (m_hup) {
+			struct rcv_config *n = rcv_xcalloc(1, sizeof(*n));
+			char err[512], ignored[128];
+
 			m_hup = 0;
 			sd_notify(0, "RELOADING=1");
+			/* the master checks the file too: it is what a worker
+			 * restarted later will run with */
+			if (rcv_config_load(cur->path, n, err, sizeof(err)) != 0 ||
+			    rcv_server_preflight(n, skip_chain_checks, err, sizeof(err)) != 0) {
+				rcv_log(RCV_LOG_ERR, "conn=- event=reload process=master result=fail why=\"%s\" "
+				    "kept=previous configuration", err);
+				free(n);
+			} else {
+				keep_restart_keys(cur, n, ignored, sizeof(ignored));
+				free(cur_owned);
+				cur = cur_owned = n;
+			}
 			for (i = 0; i < workers; i++)
 				if (pid[i] > 0)
 					kill(pid[i], SIGHUP);
@@ -826,8 +1093,8 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				if (WIFEXITED(st) && WEXITSTATUS(st) == RCV_EXIT_INIT) {
 					/* its reason is logged; the same set-up would fail again */
 					rcv_log(RCV_LOG_ERR, "conn=- event=worker_init_failed pid=%d "
-					    "action=stopping the gateway", (int)p);
-					init_failed = 1;
+					    "status=%d action=stopping the gateway", (int)p, RCV_EXIT_INIT);
+					init_failed = RCV_EXIT_INIT;
 					m_term = 1;
 					break;
 				}
@@ -852,7 +1119,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				}
 				if (m_term)
 					break;
-				pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 1);
+				pid[i] = spawn(cur, fds, n_fds, skip_chain_checks, i, 1);
 				started[i] = rcv_now_ms();
 				if (pid[i] > 0)
 					alive++;
@@ -862,6 +1129,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	free(pid);
 	free(started);
 	free(fails);
+	free(cur_owned);
 	rcv_log(RCV_LOG_INFO, "conn=- event=exit%s", init_failed ? " result=fail" : "");
-	return init_failed ? 1 : 0;
+	return init_failed;
 }

@@ -77,6 +77,12 @@ struct rcv_server {
 	struct rcv_conn *conns;	/* list of live connections */
 	uint64_t next_conn_id;
 
+	struct rcv_config *cfg_owned;	/* owned: the configuration of the last
+					 * reload (NULL before one) */
+	struct rcv_config **cfg_old;	/* owned: replaced ones, which open
+					 * connections may still use */
+	size_t n_cfg_old;
+
 	int stopping;
 	ev_signal sig_term, sig_int, sig_hup;
 	ev_timer stop_check;
@@ -93,8 +99,16 @@ int rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds
 
 /* Exit code of a worker that could not start (certificate, key, LMTP or
  * verification set-up): restarting it cannot help, so the master stops
- * the gateway and exits non-zero (EX_CONFIG). */
+ * the gateway and exits with it (EX_CONFIG; the units carry
+ * RestartPreventExitStatus=78). */
 #define RCV_EXIT_INIT 78
+
+/* Load everything local the configuration names (certificate and key, and
+ * unless chain checks are skipped: ca_file, ct_log_list,
+ * trust_anchor_file) once, to refuse a start with a one-line reason
+ * instead of running with a hole.  0, or -1 with the reason. */
+int rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err,
+    size_t errlen);
 
 /* Run one worker loop in this process on the given sockets; returns the
  * exit code (RCV_EXIT_INIT when it could not start). */

@@ -19,6 +19,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libev.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -876,13 +877,15 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 		}
 	}
 	if (d->opt.trust_anchor_file != NULL) {
+		/* a configured anchor that cannot be loaded is a configuration
+		 * error, even when unbound_conf has anchors of its own */
 		if (access(d->opt.trust_anchor_file, R_OK) == 0 &&
 		    ub_ctx_add_ta_file(d->ub, d->opt.trust_anchor_file) == 0)
 			have_ta = 1;
-		else if (d->opt.unbound_conf == NULL) {
-			snprintf(err, errlen, "trust_anchor_file %s is not a usable trust anchor, and there "
-			    "is no unbound_conf: refusing to run without DNSSEC validation",
-			    d->opt.trust_anchor_file);
+		else {
+			snprintf(err, errlen, "trust_anchor_file %s is not a usable trust anchor: %s",
+			    d->opt.trust_anchor_file, access(d->opt.trust_anchor_file, R_OK) == 0 ?
+			    "libunbound cannot read it" : strerror(errno));
 			goto fail;
 		}
 	}
@@ -903,6 +906,57 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 fail:
 	vfy_dns_deinit(&d);
 	return -1;
+}
+
+int
+vfy_dns_check_trust_anchor(const char *path, char *err, size_t errlen)
+{
+	struct ub_ctx *ub;
+	int rc;
+
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "trust_anchor_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	ub = ub_ctx_create();
+	if (ub == NULL) {
+		snprintf(err, errlen, "cannot create the libunbound context");
+		return -1;
+	}
+	/* ub_ctx_add_ta_file only records the name; resolving makes libunbound
+	 * read it, so read it here the way unbound does: a zone-format file
+	 * with at least one DS or DNSKEY record */
+	rc = ub_ctx_add_ta_file(ub, path);
+	ub_ctx_delete(ub);
+	if (rc != 0) {
+		snprintf(err, errlen, "trust_anchor_file %s: %s", path, ub_strerror(rc));
+		return -1;
+	}
+	{
+		FILE *f = fopen(path, "r");
+		char line[4096];
+		int found = 0;
+
+		if (f == NULL) {
+			snprintf(err, errlen, "trust_anchor_file %s: %s", path, strerror(errno));
+			return -1;
+		}
+		while (!found && fgets(line, sizeof(line), f) != NULL) {
+			char *c = strchr(line, ';');
+
+			if (c != NULL)
+				*c = '\0';
+			found = strstr(line, " DS ") != NULL || strstr(line, "\tDS\t") != NULL ||
+			    strstr(line, " DNSKEY ") != NULL || strstr(line, "\tDNSKEY\t") != NULL ||
+			    strstr(line, "\tDS ") != NULL || strstr(line, "\tDNSKEY ") != NULL;
+		}
+		fclose(f);
+		if (!found) {
+			snprintf(err, errlen, "trust_anchor_file %s has no DS or DNSKEY record", path);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void

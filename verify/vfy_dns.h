@@ -105,6 +105,9 @@ typedef void vfy_dns_cb(void *arg, const struct vfy_dns_answer *ans);
 int vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop,
     const struct vfy_dns_options *opt, char *err, size_t errlen);
 void vfy_dns_deinit(struct vfy_dns **dns_p);
+/* Whether path is a trust anchor libunbound can load: 0, or -1 with a
+ * reason (the gateway checks this at start and at reload). */
+int vfy_dns_check_trust_anchor(const char *path, char *err, size_t errlen);
 
 /* Start a lookup of (name, qtype).  Returns a handle, or NULL when the
  * name is not a valid domain name (the callback is then not called). */

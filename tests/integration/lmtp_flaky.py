@@ -15,6 +15,7 @@ a client that dies after the final dot still gets its message stored.
 
     lmtp_flaky.py --socket PATH --log FILE [--fail N] [--fail-match RE] [--delay S]
 
+--store DIR writes each stored message to DIR/NNNNNN.eml.
 --fail-match RE limits the 451s to Message-IDs that RE matches (re.search).
 
 --delay S sleeps S seconds before answering DATA with 354 (a retry in
@@ -80,12 +81,15 @@ class Handler(socketserver.StreamRequestHandler):
                 self.say("354 go ahead\r\n")
                 mid = "-"
                 in_head = True
+                body = []
                 while True:
                     d = self.rfile.readline(1 << 20)
                     if not d:
                         return      # the client went away before the end: nothing stored
                     if d == b".\r\n":
                         break
+                    if opts.store:
+                        body.append(d[1:] if d.startswith(b"..") else d)
                     if in_head:
                         if d in (b"\r\n", b"\n"):
                             in_head = False
@@ -96,6 +100,11 @@ class Handler(socketserver.StreamRequestHandler):
                     attempts[mid] = n
                 failing = opts.fail_match is None or re.search(opts.fail_match, mid)
                 code = 451 if n <= opts.fail and failing else 250
+                if code == 250 and opts.store:
+                    with lock:
+                        opts.stored += 1
+                        with open(os.path.join(opts.store, "%06d.eml" % opts.stored), "wb") as f:
+                            f.write(b"".join(body))
                 for _ in rcpts:
                     record(code, mid, pid)
                 for _ in rcpts:
@@ -126,7 +135,9 @@ def main():
     ap.add_argument("--fail", type=int, default=0)
     ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--fail-match", default=None)
+    ap.add_argument("--store", default=None, help="write each stored message to DIR/NNNNNN.eml")
     opts = ap.parse_args()
+    opts.stored = 0
     logf = open(opts.log, "a")
     try:
         os.unlink(opts.socket)

@@ -112,7 +112,7 @@ out=$("$SEND" --connect 127.0.0.1:$PORT --cafile "$P/c.pem" --servername gw.b.te
 t_check tls13_still_preferred "$out" grep -q "tls version=TLSv1.3" <<<"$out"
 gw_stop
 
-# --- a worker that cannot start stops the gateway (exit 1), no restart loop ---
+# --- a worker that cannot start stops the gateway (exit 78, EX_CONFIG), no restart loop ---
 mkconf 1.3
 : >"$P/notadir"
 sed -i "s|^spool_dir = .*|spool_dir = $P/notadir|" "$P/gw.conf"
@@ -128,6 +128,6 @@ else
 	wait "$GW_PID"
 	rc=$?
 	t_check worker_init_failure_stops "rc $rc: $(tail -3 "$P/gw.log" | tr '\n' ' ')" \
-		bash -c '[ "$1" = 1 ] && grep -q "spool_dir .*Not a directory" "$2" && grep -q "event=worker_init_failed" "$2" && ! grep -q "event=worker_died" "$2"' _ "$rc" "$P/gw.log"
+		bash -c '[ "$1" = 78 ] && grep -q "spool_dir .*Not a directory" "$2" && grep -q "event=worker_init_failed" "$2" && ! grep -q "event=worker_died" "$2"' _ "$rc" "$P/gw.log"
 fi
 exit 0

@@ -32,7 +32,8 @@ for u in smtpsec-gateway.service smtpsec-gateway@.service; do
 	miss=""
 	for k in Type=notify ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes \
 	    CapabilityBoundingSet=CAP_NET_BIND_SERVICE ReadWritePaths= RestrictAddressFamilies= \
-	    SystemCallFilter=@system-service MemoryDenyWriteExecute=yes Restart=on-failure ExecReload=; do
+	    SystemCallFilter=@system-service MemoryDenyWriteExecute=yes Restart=on-failure ExecReload= \
+	    RestartPreventExitStatus=78; do
 		grep -q "^$k" "$T_SRC/systemd/$u" || miss="$miss $k"
 	done
 	t_check "hardening_$u" "missing:$miss" test -z "$miss"
