@@ -31,7 +31,8 @@
  *     optional leading "*.") fails closed under any CA with dNSName
  *     subtrees (OpenSSL compares the literal string).
  *   - Anchors: the store root or a sent certificate a usage 2 record
- *     names, valid at receipt time, cA=TRUE (anchor_rules()).
+ *     names, valid at receipt time, cA=TRUE (anchor_rules()); their
+ *     extendedKeyUsage is not checked (anchor_eku_cb()).
  *   - Path building backtracks (SMTPSEC.md 4 step 8); OpenSSL takes the
  *     first fitting issuer of a name, so every choice of one sent
  *     certificate per subject name is tried.
@@ -434,6 +435,21 @@ valid_at(X509 *x, time_t t)
 	    X509_cmp_time(X509_get0_notAfter(x), &t) >= 0;
 }
 
+/* Project rule: the checks on an anchor are those README "Trust anchors"
+ * lists; extendedKeyUsage is not one of them (nor is it for the store
+ * root in OpenSSL), but OpenSSL's purpose check covers a DANE-TA anchor
+ * that is not self-issued.  Let that one error pass. */
+static int
+anchor_eku_cb(int ok, X509_STORE_CTX *ctx)
+{
+	int depth = X509_STORE_CTX_get_error_depth(ctx);
+
+	if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_INVALID_PURPOSE && depth > 0 &&
+	    depth == sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) - 1)
+		return 1;
+	return ok;
+}
+
 /*
  * One X509_verify_cert run with the sent certificates whose bit is not in
  * drop.  1 pass (path_r: spec indices, leaf first), 0 fail (why), -1
@@ -460,6 +476,8 @@ ossl_run(const struct dp_scn *scn, const struct dp_mat *os, unsigned drop,
 	X509_VERIFY_PARAM_set_hostflags(X509_STORE_CTX_get0_param(ctx), HOSTFLAGS);
 	if (!X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER))
 		goto out;
+	if (getenv("DP_OPENSSL_TA_RULES") == NULL)
+		X509_STORE_CTX_set_verify_cb(ctx, anchor_eku_cb);
 	if (scn->n_tlsa > 0) {
 		ssl = SSL_new(dane_ctx);
 		if (ssl == NULL || SSL_dane_enable(ssl, scn->d) <= 0)
