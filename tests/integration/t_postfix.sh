@@ -150,7 +150,7 @@ submit() {	# NAME RCPT...
 }
 # wait_count USER N SECONDS
 wait_count() {
-	t_wait_for "$3" bash -c '[ "$(ls "$1/new" "$1/cur" 2>/dev/null | grep -c .)" -ge "$2" ]' _ \
+	t_wait_for "$3" bash -c '[ "$(find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l)" -ge "$2" ]' _ \
 		"$DOVECOT_DIR/mail/$1/Maildir" "$2"
 }
 # the bounce mailbox of the envelope sender (local(8), mbox)
