@@ -4,6 +4,7 @@
 #   make test                 every unit and integration case; ends "N passed, N failed, N skipped"
 #   make SANITIZE=address,undefined test
 #   make fuzz [FUZZ_SECONDS=N]  libFuzzer targets (clang); with FUZZ_SECONDS, run each
+#   make demo-postfix         Postfix -> smtpsec-send -> gateway -> Dovecot, on loopback
 #   make deps                 install the Debian packages build and tests need (root)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #
@@ -113,6 +114,11 @@ check: all
 demo: deps
 	$(MAKE) --no-print-directory all
 	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/demo/demo.sh
+# Postfix -> smtpsec-send -> gateway -> Dovecot with the config/postfix recipe (~8 s)
+.PHONY: demo-postfix
+demo-postfix: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(abspath $(B)) SHARED=$(abspath ../shared) bash tests/demo/demo_postfix.sh
 
 # --- benchmarks (print figures; nothing here asserts a timing) -------------
 bench: all

@@ -250,6 +250,10 @@ msg six alice@a.test bob@b.test carol@c.test
 t_expect direct_two_domains 0 '^$' pipe six -- bob@b.test carol@c.test
 t_check direct_two_domains_stored "bob $(dovecot_mail_count bob@b.test)/$bb carol $(dovecot_mail_count carol@c.test)/$cb" \
 	test "$(dovecot_mail_count bob@b.test)" = $((bb + 1)) -a "$(dovecot_mail_count carol@c.test)" = $((cb + 1))
+printf 'From: alice@a.test\r\nTo: bob@b.test\r\nSubject: crlf\r\n\r\nCRLF already, no final line end' >"$T_TMP/m.crlf"
+t_expect direct_crlf_input 0 '^$' pipe crlf -- bob@b.test
+t_check direct_crlf_stored "stored copy does not end with the CRLF-terminated body" bash -c \
+	'tail -c 33 "$1" | cmp -s - <(printf "CRLF already, no final line end\r\n")' _ "$(dovecot_mail_files bob@b.test | tail -1)"
 t_expect direct_all_unknown 67 'nosuch@b.test: .* replied unknown_address' pipe six -- nosuch@b.test
 t_expect direct_some_unknown 69 'nosuch@b.test: .* replied unknown_address' pipe six -- bob@b.test nosuch@b.test
 t_expect direct_not_smtpsec 69 'plain.test does not speak SMTPsec' pipe six -- bob@plain.test
