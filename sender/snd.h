@@ -60,7 +60,7 @@ int snd_disc_srv(struct snd_disc *d, const char *domain, struct vfy_srv **srv_r,
 
 /* SMTPSEC.md 10: find and authenticate the gateway of domain.  0 with a
  * connected, handshaken TLS session (*ssl_r is a WOLFSSL *, made from ctx,
- * the socket blocking) and the target's "name:port" in target_r; -2 when
+ * the socket nonblocking) and the target's "name:port" in target_r; -2 when
  * the domain does not speak SMTPsec; -1 on a temporary failure (reason in
  * err, naming the last target tried). */
 int snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx, int *fd_r, void **ssl_r,

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,34 @@ connect_to(const char *addr, unsigned port, double secs)
 	return fd;
 }
 
+/* TLS handshake on a nonblocking socket, polled until `until` (a blocking
+ * socket with SO_RCVTIMEO is not enough: wolfSSL retries a timed-out read
+ * during the handshake).  0, -1 failed, -2 timed out. */
+static int
+handshake(WOLFSSL *ssl, int fd, double until)
+{
+	rcv_set_nonblock(fd);
+	for (;;) {
+		struct pollfd p;
+		double rem;
+		int r = wolfSSL_connect(ssl), e;
+
+		if (r == WOLFSSL_SUCCESS)
+			return 0;
+		e = wolfSSL_get_error(ssl, r);
+		if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)
+			return -1;
+		rem = until - snd_now();
+		if (rem <= 0)
+			return -2;
+		p.fd = fd;
+		p.events = e == WOLFSSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		p.revents = 0;
+		if (poll(&p, 1, (int)(rem * 1000) + 1) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 int
 snd_disc_new(struct snd_disc **d_r, const struct snd_discover_opts *o, char *err, size_t errlen)
 {
@@ -352,12 +381,13 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 			continue;
 		}
 		rem = left(d);
-		set_timeouts(fd, rem < SND_CONNECT_TIMEOUT ? rem : SND_CONNECT_TIMEOUT);
 		ssl = wolfSSL_new(ctx);
 		wolfSSL_set_fd(ssl, fd);
 		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, s->target, (unsigned short)strlen(s->target));
-		if (wolfSSL_connect(ssl) != WOLFSSL_SUCCESS) {
-			snprintf(last, sizeof(last), "%s:%u: TLS handshake failed", s->target, s->port);
+		if ((k = handshake(ssl, fd, snd_now() + (rem < SND_CONNECT_TIMEOUT ? rem :
+		    SND_CONNECT_TIMEOUT))) != 0) {
+			snprintf(last, sizeof(last), "%s:%u: TLS handshake %s", s->target, s->port,
+			    k == -2 ? "timed out" : "failed");
 			note(d, last);
 			goto next;
 		}

@@ -75,6 +75,14 @@ dns_rr c.test "_smtpsec._tcp.c.test. 300 IN SRV 10 0 $PORT localhost."
 dns_zone plain.test unsigned
 dns_rr plain.test "_smtpsec._tcp.plain.test. 300 IN SRV 10 0 $PORT localhost."
 dns_dead_zone dead.test
+# a target that accepts TCP and never speaks TLS
+HANG_PORT=$(t_free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(600)' "$HANG_PORT" &
+t_track_pid $!
+dns_zone hang.test signed
+dns_rr hang.test "_smtpsec._tcp.hang.test. 300 IN SRV 10 0 $HANG_PORT localhost."
 dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 cp "$DNS_UNBOUND_CONF" "$S/unbound.conf"
 chown "root:$RUNGRP" "$S/unbound.conf"
@@ -265,6 +273,11 @@ t0=$(date +%s.%N)
 t_expect direct_timeout 75 'bob@dead.test: ' pipe six --timeout 3 -- bob@dead.test
 el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 t_check direct_timeout_bounded "took $el s with --timeout 3" awk -v e="$el" 'BEGIN { exit !(e < 4.5) }'
+t0=$(date +%s.%N)
+t_expect direct_hanging_target 75 "bob@hang.test: no SRV target of hang.test could be used \\(last: localhost:$HANG_PORT: TLS handshake timed out\\)" \
+	pipe six --timeout 3 -- bob@hang.test
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+t_check direct_hanging_bounded "took $el s with --timeout 3" awk -v e="$el" 'BEGIN { exit !(e < 4.5) }'
 t_expect direct_refuses_test_option 75 'refusing the test-only option --resolve' \
 	pipe six --resolve localhost:1:127.0.0.1 -- bob@b.test
 gw_stop
