@@ -504,9 +504,9 @@ srv_ct_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *is
 	struct rcv_server *srv = arg;
 
 	if (srv->ct_logs == NULL) {
-		snprintf(why, whylen, "ct_log_list %s is unusable: Certificate Transparency fails closed",
+		snprintf(why, whylen, "ct_log_list %s is unusable (local): step 9 cannot run",
 		    srv->cfg->ct_log_list);
-		return -1;
+		return -2;
 	}
 	return vfy_ct_chain_check(srv->ct_logs, chain, issuer, now, min_scts, why, whylen);
 }

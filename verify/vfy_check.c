@@ -145,22 +145,25 @@ pkix_and_ct(const struct vfy_pkix *pkix, const struct vfy_pkix_params *prm,
 	int r;
 
 	if (prm->is_anchor == NULL && pkix == NULL) {
-		*why_r = "no CA store configured";
-		return -1;
+		/* ours, not the sender's: never a permanent failure */
+		set(vd, VFY_TEMPFAIL, VFY_STEP_PKIX, "no CA store configured (local)");
+		return 0;
 	}
 	r = vfy_pkix_verify(pkix, chain, prm, &path, why_r);
 	if (r < 0)
 		return r;
 	if (!ct_exempt) {
 		if (ct == NULL) {
-			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "certificate transparency not available");
+			/* ours (no usable log list), not the sender's: temporary */
+			set(vd, VFY_TEMPFAIL, VFY_STEP_CT, "certificate transparency not configured (local)");
 			return 0;
 		}
 		buf[0] = '\0';
 		/* the SCTs are signed over the leaf's issuer on the validated path */
-		if (ct(ct_arg, chain, path.cert[1], prm->at, min_scts ? min_scts : 1, buf,
-		    sizeof(buf)) != 0) {
-			set(vd, VFY_PERMFAIL, VFY_STEP_CT, "%s", buf[0] ? buf : "not enough valid SCTs");
+		r = ct(ct_arg, chain, path.cert[1], prm->at, min_scts ? min_scts : 1, buf, sizeof(buf));
+		if (r != 0) {
+			set(vd, r == -2 ? VFY_TEMPFAIL : VFY_PERMFAIL, VFY_STEP_CT, "%s",
+			    buf[0] ? buf : "not enough valid SCTs");
 			return 0;
 		}
 	}
@@ -178,7 +181,7 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 	struct tlsa_set ts = { NULL, 0 };
 	struct vfy_pkix_params prm = { .at = now };
 	const char *why = NULL, *w;
-	int pkix_failed = 0;
+	int pkix_failed = 0, no_store = 0;
 
 	vd->trust = "";
 	vd->tlsa_usage = -1;
@@ -209,7 +212,9 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 		set(vd, VFY_PASS, VFY_STEP_DANE, "dane-ee");
 		return;
 	}
-	if (m.pkix_ee) {	/* PKIX-EE: the store's path, leaf named: no CT */
+	if (m.pkix_ee && pkix == NULL) {
+		no_store = 1;
+	} else if (m.pkix_ee) {	/* PKIX-EE: the store's path, leaf named: no CT */
 		vd->tlsa_usage = 1;
 		if (pkix_and_ct(pkix, &prm, ct, ct_arg, min_scts, chain, 1, "pkix-ee", vd, &w) == 0)
 			return;
@@ -231,7 +236,9 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 			pkix_failed = 1;
 		}
 	}
-	if (m.pkix_ta) {	/* PKIX-TA: a named CA must be on the validated path */
+	if (m.pkix_ta && pkix == NULL) {
+		no_store = 1;
+	} else if (m.pkix_ta) {	/* PKIX-TA: a named CA must be on the validated path */
 		struct vfy_pkix_params p0 = { .at = now, .accept = pkix_ta_on_path, .arg = &ts };
 		int r;
 
@@ -243,6 +250,11 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 			why = w;
 			pkix_failed = 1;
 		}
+	}
+	if (no_store) {		/* a record we could not judge: ours, temporary */
+		vd->tlsa_usage = -1;
+		set(vd, VFY_TEMPFAIL, VFY_STEP_PKIX, "no CA store configured (local)");
+		return;
 	}
 	if (pkix_failed) {
 		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);

@@ -67,7 +67,8 @@ struct vfy_verdict {
 /* Step 9 as a function, so the CT module plugs in here (verify/vfy_ct).
  * issuer is the leaf's issuer on the validated path (whose SPKI the SCTs
  * are signed over).  Returns 0 when the leaf carries enough valid SCTs,
- * -1 with why. */
+ * -1 with why when it does not (the sender's fault: permanent), -2 with
+ * why when the check cannot run here (no usable log list: temporary). */
 typedef int vfy_ct_fn(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
     time_t now, unsigned min_scts, char *why, size_t whylen);
 
@@ -77,14 +78,14 @@ typedef struct vfy_dns_query *vfy_lookup_fn(void *arg, const char *name,
 typedef void vfy_lookup_cancel_fn(void *arg, struct vfy_dns_query **q_p);
 
 struct vfy_options {
-	const char *ca_file;		/* PEM bundle for PKIX; NULL: PKIX always fails */
+	const char *ca_file;		/* PEM bundle for PKIX; NULL: PKIX fails temporarily */
 	const char *ct_log_list;	/* log_list.json v3 (used by the CT module) */
 	unsigned ct_min_scts;		/* 0 = 1 */
 	unsigned cache_lifetime;	/* seconds; 0 = 600 */
 	size_t cache_entries;		/* 0 = 4096 */
 	struct vfy_dns_options dns;	/* ignored when lookup is set */
 	/* optional seams */
-	vfy_ct_fn *ct_check;		/* NULL: step 9 fails closed */
+	vfy_ct_fn *ct_check;		/* NULL: step 9 fails closed, temporarily */
 	void *ct_arg;
 	vfy_lookup_fn *lookup;		/* NULL: a vfy_dns resolver is created */
 	vfy_lookup_cancel_fn *lookup_cancel;

@@ -476,6 +476,10 @@ vfy_ct_chain_check(void *arg, const struct vfy_chain *chain, const struct vfy_ce
 	struct vfy_ct_report rep;
 	int n;
 
+	if (arg == NULL) {
+		snprintf(why, whylen, "no usable CT log list (local)");
+		return -2;
+	}
 	if (issuer == NULL) {
 		snprintf(why, whylen, "no issuer for the SCT check");
 		return -1;
