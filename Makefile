@@ -96,6 +96,11 @@ $(foreach p,$(ALL_PROGS),$(eval $(call prog_rule,$(p))))
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS) $(LIBT)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+# tests/unit/sender/ also links smtpsec-send's objects but its main()
+SND_LIB_SRCS := $(filter-out sender/snd_main.c,$(sort $(wildcard sender/*.c)))
+$(B)/tests/unit/sender/%: $(B)/obj/tests/unit/sender/%.o $(call obj,$(SND_LIB_SRCS)) $(ALL_LIBS) $(LIBT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(SND_LIB_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
 
 # --- tests ---------------------------------------------------------------
 # tests/run.sh runs every unit binary and every tests/integration/*.sh,

@@ -98,4 +98,16 @@ struct snd_pipe_opts {
 };
 int snd_pipe_run(const struct snd_pipe_opts *o);
 
+/* Pieces of the pipe mode, exposed for tests. */
+/* Bare LF -> CRLF (CRLF and lone CR kept), and a final CRLF when the last
+ * line has none; malloc'd. */
+uint8_t *snd_pipe_crlf(const uint8_t *m, size_t len, size_t *len_r);
+/* A recipient's domain in lower-case A-labels without a trailing dot;
+ * -1 when the address is malformed. */
+int snd_pipe_rcpt_domain(const char *addr, char *out, size_t outlen);
+/* The --keys line for domain: 0 with the key and chain paths; 1 no line;
+ * -1 the file cannot be read or a line is malformed (err). */
+int snd_pipe_keys_find(const char *path, const char *domain, char *key, char *chain, size_t len,
+    char *err, size_t errlen);
+
 #endif

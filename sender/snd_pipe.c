@@ -94,9 +94,8 @@ read_stdin(size_t max, size_t *len_r, int *over_r)
 	return p;
 }
 
-/* Bare LF -> CRLF (CRLF kept), and a final CRLF when the last line has none. */
-static uint8_t *
-to_crlf(const uint8_t *m, size_t len, size_t *len_r)
+uint8_t *
+snd_pipe_crlf(const uint8_t *m, size_t len, size_t *len_r)
 {
 	size_t i, n = 0, extra = 0;
 	uint8_t *o;
@@ -118,9 +117,8 @@ to_crlf(const uint8_t *m, size_t len, size_t *len_r)
 	return o;
 }
 
-/* The recipient's domain, lower-case A-labels.  -1 when malformed. */
-static int
-rcpt_domain(const char *addr, char *out, size_t outlen)
+int
+snd_pipe_rcpt_domain(const char *addr, char *out, size_t outlen)
 {
 	const char *at = strrchr(addr, '@');
 	char *ascii = NULL;
@@ -146,11 +144,9 @@ rcpt_domain(const char *addr, char *out, size_t outlen)
 	return 0;
 }
 
-/* The --keys line for domain: 0 with key and chain paths; 1 no line;
- * -1 the file cannot be read or a line is malformed (err). */
-static int
-keys_find(const char *path, const char *domain, char *key, char *chain, size_t len, char *err,
-    size_t errlen)
+int
+snd_pipe_keys_find(const char *path, const char *domain, char *key, char *chain, size_t len,
+    char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[4096];
@@ -334,7 +330,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 	dopt.verbose = 0;
 	for (i = 0; i < o->n_rcpt; i++) {
 		r[i].addr = o->rcpt[i];
-		if (rcpt_domain(o->rcpt[i], r[i].domain, sizeof(r[i].domain)) < 0) {
+		if (snd_pipe_rcpt_domain(o->rcpt[i], r[i].domain, sizeof(r[i].domain)) < 0) {
 			r[i].st = RS_PERM;
 			snprintf(r[i].why, sizeof(r[i].why), "not a valid recipient address");
 		}
@@ -353,7 +349,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 		mark(r, o->n_rcpt, NULL, RS_PERM, "message larger than 50 MiB");
 		goto done;
 	}
-	msg = to_crlf(raw, raw_len, &len);
+	msg = snd_pipe_crlf(raw, raw_len, &len);
 	free(raw);
 	raw = NULL;
 	/* F, as the gateway will read it (SMTPSEC.md 4.4) */
@@ -362,7 +358,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 		mark(r, o->n_rcpt, NULL, RS_PERM, err);
 		goto done;
 	}
-	k = keys_find(o->keys, from.domain, keyp, chainp, sizeof(keyp), err, sizeof(err));
+	k = snd_pipe_keys_find(o->keys, from.domain, keyp, chainp, sizeof(keyp), err, sizeof(err));
 	if (k < 0) {
 		mark(r, o->n_rcpt, NULL, RS_TEMP, err);	/* local configuration: retry */
 		goto done;
