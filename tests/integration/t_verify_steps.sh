@@ -66,8 +66,12 @@ C="--chain $T_TMP/chain.pem"
 
 run dane_ee_ct_exempt 0 'result: pass at step dane: .*smtp.cert=dane-ee' $C --domain a.test
 run dane_ee_shows_dns 0 'dns:   TLSA 3 1 1 '"$LEAF" $C --domain a.test
-run dane_ta_ct_required 1 'result: fail at step ct' $C --domain b.test
-run no_tlsa_pkix_then_ct 1 'result: fail at step ct' $C --domain c.test
+# with a log list, a leaf without SCTs is the sender's fault (permanent)
+CTL="--ct-log-list $SHARED/ct-fixtures/loglist_testlog.json"
+run dane_ta_ct_required 1 'result: fail at step ct' $C $CTL --domain b.test
+run no_tlsa_pkix_then_ct 1 'result: fail at step ct' $C $CTL --domain c.test
+# without one, step 9 cannot run here: ours, temporary (exit 2), never a fail
+run no_ct_list_is_local_tempfail 2 'result: tempfail at step ct: .*(local)' $C --domain c.test
 run tlsa_mismatch 1 'result: fail at step dane: no TLSA record matches' $C --domain d.test
 run srvname_second_target 0 'target: b.example.test port 30, name matched: _smtpsec.example.test' $C --domain example.test
 run srv_insecure 1 'result: fail at step srv-insecure' $C --domain ins.test
