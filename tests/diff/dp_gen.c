@@ -161,13 +161,14 @@ add_nc(struct dp_src *s, struct dp_scn *scn, int ci, int above)
 
 	if (np + nx + nps + nxs == 0)
 		np = 1;
-	for (int i = 0; i < np; i++)
+	/* a CA can be drawn more than once: its lists are bounded */
+	for (int i = 0; i < np && c->n_pdns < DP_MAX_NAMES; i++)
 		c->pdns[c->n_pdns++] = nc_dns_pool[pick(s, NELEM(nc_dns_pool))];
-	for (int i = 0; i < nx; i++)
+	for (int i = 0; i < nx && c->n_xdns < DP_MAX_NAMES; i++)
 		c->xdns[c->n_xdns++] = nc_dns_pool[pick(s, NELEM(nc_dns_pool))];
-	if (nps)
+	if (nps && c->n_psrv < DP_MAX_NAMES)
 		c->psrv[c->n_psrv++] = nc_srv_pool[pick(s, NELEM(nc_srv_pool))];
-	if (nxs)
+	if (nxs && c->n_xsrv < DP_MAX_NAMES)
 		c->xsrv[c->n_xsrv++] = nc_srv_pool[pick(s, NELEM(nc_srv_pool))];
 	if (c->n_pdns + c->n_xdns)
 		scn->tag[DP_T_NC_DNS] = 1;
@@ -711,7 +712,7 @@ make_cert(const struct dp_scn *scn, int i, int variant)
 	const char *issuer_cn = c->parent < 0 ? c->cn : scn->c[c->parent].cn;
 	X509 *x = X509_new();
 	X509_NAME *sn = name_of(c->cn), *in = name_of(issuer_cn);
-	char buf[1024];
+	char buf[2048];
 	int ok;
 
 	ok = x != NULL && sn != NULL && in != NULL &&
