@@ -152,6 +152,8 @@ ours(const struct dp_scn *scn, const struct dp_mat *m, struct dp_result *r)
 	r->ours_pass = vd.result == VFY_PASS;
 	snprintf(r->ours_why, sizeof(r->ours_why), "%s: %s: %s", vfy_result_str(vd.result),
 	    vfy_step_str(vd.step), vd.why);
+	if (vd.result == VFY_TEMPFAIL)	/* a local fault: never expected here */
+		r->skipped = -1;
 out:
 	vfy_pkix_free(&pkix);
 	vfy_chain_free(&chain);
