@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "verify/vfy_redis.h"
+
 struct rcv_metrics *rcv_metrics_default;
 
 #define RCV_M_NAME_(n) #n,
@@ -37,20 +39,17 @@ static const unsigned char metric_gauge[RCV_M__COUNT] = {
 
 /* Batches stuck longer than this drop the connection. */
 #define RCV_METRICS_STUCK_S	5.0
-#define RCV_METRICS_BACKOFF_MAX	30.0
 
 struct rcv_metrics {
 	struct ev_loop *loop;		/* borrowed */
 	struct ev_timer timer;
 	struct rcv_metrics_options opt;	/* strings point into own[] */
 	char *own[5];			/* owned copies of the option strings */
-	redisAsyncContext *ac;		/* owned by hiredis once connected */
-	int connected;
+	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	int in_flight;
 	ev_tstamp flight_start;
-	ev_tstamp next_connect;
-	double backoff;
 	int state_changed;
+	uint64_t exec_errors;		/* batches Redis refused */
 	int64_t value[RCV_M__COUNT];
 	int64_t sent[RCV_M__COUNT];
 	int64_t inflight[RCV_M__COUNT];
@@ -168,48 +167,34 @@ rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r)
 {
 	*changed_r = m->state_changed;
 	m->state_changed = 0;
-	return m->connected;
+	return vfy_redis_ctx(m->redis) != NULL;
 }
 
-static void
-set_connected(struct rcv_metrics *m, int up)
+int
+rcv_metrics_redis_status(struct rcv_metrics *m, struct vfy_redis_status *st_r)
 {
-	if (m->connected != up)
-		m->state_changed = 1;
-	m->connected = up;
+	if (m == NULL || m->redis == NULL)
+		return -1;
+	vfy_redis_status(m->redis, st_r);
+	st_r->errors += m->exec_errors;
+	return 0;
 }
 
+/* Every transition of the connection (vfy_redis says when). */
 static void
-on_connect(const redisAsyncContext *ac, int status)
+on_state(void *arg, struct vfy_redis *r, int up)
 {
-	struct rcv_metrics *m = ac->data;
+	struct rcv_metrics *m = arg;
+	struct vfy_redis_status st;
 
-	if (m == NULL)
-		return;
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback */
-		m->ac = NULL;
-		m->in_flight = 0;
-		set_connected(m, 0);
-		return;
+	if (!up)
+		m->in_flight = 0;	/* inflight deltas were not confirmed: resend */
+	m->state_changed = 1;
+	if (m->opt.state_cb != NULL) {
+		vfy_redis_status(r, &st);
+		st.errors += m->exec_errors;
+		m->opt.state_cb(m->opt.state_arg, &st);
 	}
-	m->backoff = 1.0;
-	set_connected(m, 1);
-}
-
-static void
-on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct rcv_metrics *m = ac->data;
-
-	(void)status;
-	if (m == NULL)
-		return;
-	m->ac = NULL;
-	m->in_flight = 0;	/* inflight deltas were not confirmed: resend */
-	set_connected(m, 0);
-	m->next_connect = ev_now(m->loop) + m->backoff;
-	m->backoff = m->backoff * 2 > RCV_METRICS_BACKOFF_MAX ? RCV_METRICS_BACKOFF_MAX : m->backoff * 2;
 }
 
 static void
@@ -220,42 +205,7 @@ send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **arg
 
 	for (i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
-	redisAsyncCommandArgv(m->ac, fn, m, argc, argv, lens);
-}
-
-static void
-start_connect(struct rcv_metrics *m)
-{
-	redisAsyncContext *ac;
-
-	if (m->opt.unix_path != NULL)
-		ac = redisAsyncConnectUnix(m->opt.unix_path);
-	else
-		ac = redisAsyncConnect(m->opt.host, m->opt.port);
-	if (ac == NULL)
-		abort();
-	if (ac->err) {
-		redisAsyncFree(ac);
-		m->next_connect = ev_now(m->loop) + m->backoff;
-		m->backoff = m->backoff * 2 > RCV_METRICS_BACKOFF_MAX ? RCV_METRICS_BACKOFF_MAX : m->backoff * 2;
-		return;
-	}
-	ac->data = m;
-	redisLibevAttach(m->loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	m->ac = ac;
-	/* Queued until the connection is up; errors surface on EXEC. */
-	if (m->opt.password != NULL) {
-		const char *a[3] = { "AUTH", m->opt.user ? m->opt.user : m->opt.password, m->opt.password };
-		send_argv(m, NULL, m->opt.user ? 3 : 2, a);
-	}
-	if (m->opt.db > 0) {
-		char db[16];
-		const char *a[2] = { "SELECT", db };
-		snprintf(db, sizeof(db), "%d", m->opt.db);
-		send_argv(m, NULL, 2, a);
-	}
+	redisAsyncCommandArgv(vfy_redis_ctx(m->redis), fn, m, argc, argv, lens);
 }
 
 static void
@@ -269,8 +219,11 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 	if (!m->in_flight)
 		return;		/* a disconnect already wrote this batch off */
 	m->in_flight = 0;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
-		return;		/* EXECABORT, auth error, ...: resend later */
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+		if (reply != NULL)
+			m->exec_errors++;
+		return;		/* EXECABORT, OOM, ...: resend later */
+	}
 	for (k = 0; k < RCV_M__COUNT; k++) {
 		m->sent[k] += m->inflight[k];
 		m->inflight[k] = 0;
@@ -284,7 +237,7 @@ rcv_metrics_flush(struct rcv_metrics *m)
 	const char *a[5];
 	int k;
 
-	if (m->ac == NULL || !m->connected || m->in_flight)
+	if (vfy_redis_ctx(m->redis) == NULL || m->in_flight)
 		return -1;
 	a[0] = "MULTI";
 	send_argv(m, NULL, 1, a);
@@ -327,14 +280,11 @@ on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 	struct rcv_metrics *m = (struct rcv_metrics *)((char *)w - offsetof(struct rcv_metrics, timer));
 
 	(void)revents;
-	if (m->ac == NULL) {
-		if (ev_now(loop) >= m->next_connect)
-			start_connect(m);
-		return;
-	}
+	if (vfy_redis_ctx(m->redis) == NULL)
+		return;		/* vfy_redis reconnects on its own */
 	if (m->in_flight && ev_now(loop) - m->flight_start > RCV_METRICS_STUCK_S) {
-		/* Redis is hung: drop it, the disconnect callback resets state */
-		redisAsyncDisconnect(m->ac);
+		/* Redis is hung: drop it, the state callback resets the batch */
+		vfy_redis_drop(m->redis, VFY_REDIS_TIMEOUT, "a stats batch got no reply within 5 s");
 		return;
 	}
 	rcv_metrics_flush(m);
@@ -357,7 +307,8 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	m->opt.user = m->own[3] = xstrdup_or_null(opt->user);
 	m->opt.password = m->own[4] = xstrdup_or_null(opt->password);
 	m->opt.db = opt->db;
-	m->backoff = 1.0;
+	m->opt.state_cb = opt->state_cb;
+	m->opt.state_arg = opt->state_arg;
 	snprintf(m->key_inst, sizeof(m->key_inst), "smtpsec:stats:%s", m->opt.instance);
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
 	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
@@ -365,7 +316,19 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 		ev_timer_init(&m->timer, on_timer, iv, iv);
 		ev_timer_start(loop, &m->timer);
 		ev_unref(loop);	/* stats alone must not keep the loop alive */
-		start_connect(m);
+		{
+			struct vfy_redis_options ro;
+
+			memset(&ro, 0, sizeof(ro));
+			ro.host = m->opt.host;
+			ro.port = m->opt.port;
+			ro.path = m->opt.unix_path;
+			ro.user = m->opt.user;
+			ro.password = m->opt.password;
+			ro.db = m->opt.db;
+			ro.backoff_min = 1.0;
+			m->redis = vfy_redis_new(loop, &ro, on_state, m);
+		}
 	}
 	return m;
 }
@@ -382,11 +345,7 @@ rcv_metrics_free(struct rcv_metrics **m_p)
 		ev_ref(m->loop);
 		ev_timer_stop(m->loop, &m->timer);
 	}
-	if (m->ac != NULL) {
-		m->ac->data = NULL;
-		redisAsyncFree(m->ac);
-		m->ac = NULL;
-	}
+	vfy_redis_free(&m->redis);
 	if (m->own[4] != NULL)
 		explicit_bzero(m->own[4], strlen(m->own[4]));
 	for (k = 0; k < 5; k++)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct ev_loop;
+struct vfy_redis_status;
 
 #define RCV_METRICS_LIST(C, G)						\
 	C(conn_accepted)	C(conn_refused_total)			\
@@ -49,7 +50,9 @@ struct ev_loop;
 	G(spool_depth)							\
 	C(spool_retries)	C(spool_delivered)			\
 	C(spool_deferred)	C(spool_bounced)	C(spool_expired)	\
-	C(worker_restarts)
+	C(worker_restarts)						\
+	C(dns_redis_errors)	G(dns_redis_up)				\
+	C(stats_redis_errors)	G(stats_redis_up)
 
 #define RCV_M_ENUM_(n) RCV_M_##n,
 enum rcv_metric {
@@ -69,6 +72,10 @@ struct rcv_metrics_options {
 	const char *user;		/* ACL user, may be NULL */
 	const char *password;		/* may be NULL */
 	int db;
+	/* Called on every Redis state change (the first outcome included,
+	 * never once per retry), for the log.  May be NULL. */
+	void (*state_cb)(void *arg, const struct vfy_redis_status *st);
+	void *state_arg;
 };
 
 struct rcv_metrics;
@@ -97,9 +104,12 @@ int rcv_metrics_is_gauge(enum rcv_metric k);
  * sent, -1 when Redis is not connected or a batch is still in flight. */
 int rcv_metrics_flush(struct rcv_metrics *m);
 
-/* Redis state for logging: 1 connected, 0 not; *since_r = when that began.
- * `changed` is set once per transition so the caller logs an outage once. */
+/* Redis state: 1 up (handshake done), 0 not.  `changed` is set once per
+ * transition (cleared by reading). */
 int rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r);
+/* State, reason and error count (failed connects/handshakes, lost
+ * connections, refused batches); -1 when no Redis is configured. */
+int rcv_metrics_redis_status(struct rcv_metrics *m, struct vfy_redis_status *st_r);
 
 /* Process-wide instance for the worker (may stay NULL: calls are no-ops). */
 extern struct rcv_metrics *rcv_metrics_default;

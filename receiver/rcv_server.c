@@ -32,6 +32,7 @@
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy_pkix.h"
+#include "verify/vfy_redis.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
  * leak check LeakSanitizer runs at exit(), so it is run by hand. */
@@ -410,7 +411,6 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rcv_server *srv = w->data;
 	struct rcv_metrics *m = rcv_metrics_default;
-	int changed = 0, up;
 
 	(void)loop;
 	(void)revents;
@@ -425,10 +425,8 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rcv_metrics_sync(m, RCV_M_dns_mem_misses, ds.mem_misses);
 		rcv_metrics_sync(m, RCV_M_dns_redis_hits, ds.redis_hits);
 		rcv_metrics_sync(m, RCV_M_dns_redis_misses, ds.redis_misses);
-		if (ds.redis_changed)
-			rcv_log(ds.redis_up ? RCV_LOG_INFO : RCV_LOG_WARN,
-			    "conn=- event=redis_cache state=%s%s", ds.redis_up ? "up" : "down",
-			    ds.redis_up ? "" : " note=\"DNS lookups go to the resolver\"");
+		rcv_metrics_sync(m, RCV_M_dns_redis_errors, ds.redis_errors);
+		RCV_METRIC_GAUGE(dns_redis_up, ds.redis_up > 0);
 	}
 	if (srv->lmtp != NULL) {
 		struct lmtp_stats ls;
@@ -441,11 +439,53 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		/* each spool outcome is logged when it happens (spool_cb) */
 	}
 	if (m != NULL) {
-		up = rcv_metrics_redis_state(m, &changed);
-		if (changed)
-			rcv_log(up ? RCV_LOG_INFO : RCV_LOG_WARN, "conn=- event=redis_stats state=%s",
-			    up ? "up" : "down, counting in process");
+		struct vfy_redis_status rs;
+
+		if (rcv_metrics_redis_status(m, &rs) == 0) {
+			rcv_metrics_sync(m, RCV_M_stats_redis_errors, rs.errors);
+			RCV_METRIC_GAUGE(stats_redis_up, rs.up);
+		}
 	}
+}
+
+/*
+ * One line per Redis state change of either user, never one per retry
+ * (vfy_redis reports transitions only): the first outcome at start, every
+ * up/down, and a change of the kind of failure.  A refused password is an
+ * error (the operator must act); an unreachable Redis a warning.  Mail
+ * never waits for either: the cache falls back to the resolver, stats
+ * keep counting in process.
+ */
+static void
+redis_log(const char *user, const char *note, const struct vfy_redis_status *st)
+{
+	char why[260];
+
+	if (st->up) {
+		rcv_log(RCV_LOG_INFO, "conn=- event=%s state=up errors=%llu", user,
+		    (unsigned long long)st->errors);
+		return;
+	}
+	rcv_log(st->fault == VFY_REDIS_AUTH ? RCV_LOG_ERR : RCV_LOG_WARN,
+	    "conn=- event=%s state=down fault=%s why=%s retry_in=%.1fs errors=%llu note=\"%s\"", user,
+	    vfy_redis_fault_str(st->fault), rcv_log_q(why, sizeof(why), st->why, strlen(st->why)),
+	    st->retry_in, (unsigned long long)st->errors, note);
+}
+
+static void
+redis_cache_state_cb(void *arg, const struct vfy_redis_status *st)
+{
+	(void)arg;
+	redis_log("redis_cache", "DNS lookups go to the resolver", st);
+	RCV_METRIC_GAUGE(dns_redis_up, st->up);
+}
+
+static void
+redis_stats_state_cb(void *arg, const struct vfy_redis_status *st)
+{
+	(void)arg;
+	redis_log("redis_stats", "counting in process", st);
+	RCV_METRIC_GAUGE(stats_redis_up, st->up);
 }
 
 /* One line per spool retry and per entry moved aside, and its counters. */
@@ -677,6 +717,7 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 		mo.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
 		mo.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
 		mo.db = cfg->redis.db;
+		mo.state_cb = redis_stats_state_cb;
 	}
 	return rcv_metrics_new(srv->loop, &mo);
 }
@@ -739,6 +780,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			vo.dns.redis_user = cfg->redis.user[0] ? cfg->redis.user : NULL;
 			vo.dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
 			vo.dns.redis_db = cfg->redis.db;
+			vo.dns.redis_state_cb = redis_cache_state_cb;
 		}
 		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */

@@ -62,11 +62,17 @@ connect_url(const struct rcv_redis_url *u)
 	struct timeval tv = { 2, 0 };
 	redisContext *c;
 	redisReply *r;
+	char where[300];
+
+	if (u->path[0])
+		snprintf(where, sizeof(where), "unix:%s", u->path);
+	else
+		snprintf(where, sizeof(where), "%s:%d", u->host, u->port);
 
 	c = u->path[0] ? redisConnectUnixWithTimeout(u->path, tv)
 	    : redisConnectWithTimeout(u->host, u->port, tv);
 	if (c == NULL || c->err) {
-		fprintf(stderr, "smtpsec-stats: cannot connect to Redis: %s\n",
+		fprintf(stderr, "smtpsec-stats: cannot connect to Redis at %s: %s\n", where,
 		    c ? c->errstr : "out of memory");
 		if (c)
 			redisFree(c);
@@ -77,8 +83,8 @@ connect_url(const struct rcv_redis_url *u)
 		r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
 		    : redisCommand(c, "AUTH %s", u->password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "smtpsec-stats: AUTH failed: %s\n",
-			    r ? r->str : c->errstr);
+			fprintf(stderr, "smtpsec-stats: Redis at %s refused the password%s: %s\n", where,
+			    u->user[0] ? " (or user)" : "", r ? r->str : c->errstr);
 			freeReplyObject(r);
 			redisFree(c);
 			return NULL;
@@ -88,13 +94,27 @@ connect_url(const struct rcv_redis_url *u)
 	if (u->db) {
 		r = redisCommand(c, "SELECT %d", u->db);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "smtpsec-stats: SELECT failed\n");
+			fprintf(stderr, "smtpsec-stats: Redis at %s refused SELECT %d: %s\n", where, u->db,
+			    r ? r->str : c->errstr);
 			freeReplyObject(r);
 			redisFree(c);
 			return NULL;
 		}
 		freeReplyObject(r);
 	}
+	/* a Redis with requirepass answers NOAUTH to the first real command:
+	 * find out here, with a reason, not as an empty table */
+	r = redisCommand(c, "PING");
+	if (r == NULL || r->type != REDIS_REPLY_STATUS) {
+		fprintf(stderr, "smtpsec-stats: Redis at %s: %s%s\n", where,
+		    r ? (r->str ? r->str : "unexpected reply to PING") : c->errstr,
+		    r && r->str && strncmp(r->str, "NOAUTH", 6) == 0 ?
+		    " (give the password in the URL: redis://:PASSWORD@host:port)" : "");
+		freeReplyObject(r);
+		redisFree(c);
+		return NULL;
+	}
+	freeReplyObject(r);
 	return c;
 }
 

@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "verify/vfy_cache.h"
+#include "verify/vfy_redis.h"
 
-#define VFY_DNS_REDIS_BACKOFF_MAX 30.0
 
 struct vfy_dns_query {
 	struct vfy_dns *dns;		/* borrowed */
@@ -58,10 +58,7 @@ struct vfy_dns {
 	struct vfy_dns_query *queries;	/* every live query */
 	/* Redis */
 	int use_redis;
-	redisAsyncContext *ac;
-	int redis_up;
-	struct ev_timer redis_retry;
-	double backoff;
+	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	uint64_t next_id;
 	struct vfy_dns_stats st;
 };
@@ -563,98 +560,25 @@ start_resolver(struct vfy_dns_query *q)
 
 /* --- Redis ----------------------------------------------------------------- */
 
-static void redis_connect(struct vfy_dns *d);
-
+/* vfy_redis reports every transition: queries waiting on a Redis that went
+ * away go to the resolver now; the owner is told (it logs). */
 static void
-redis_set_up(struct vfy_dns *d, int up)
+on_redis_state(void *arg, struct vfy_redis *r, int up)
 {
-	if (d->redis_up != up)
-		d->st.redis_changed = 1;
-	d->redis_up = up;
-}
+	struct vfy_dns *d = arg;
+	struct vfy_dns_query *q, *next;
+	struct vfy_redis_status rs;
 
-static void
-redis_schedule_retry(struct vfy_dns *d)
-{
-	ev_timer_stop(d->loop, &d->redis_retry);
-	ev_timer_set(&d->redis_retry, d->backoff, 0);
-	ev_timer_start(d->loop, &d->redis_retry);
-	d->backoff = d->backoff * 2 > VFY_DNS_REDIS_BACKOFF_MAX ? VFY_DNS_REDIS_BACKOFF_MAX : d->backoff * 2;
-}
-
-static void
-on_redis_connect(const redisAsyncContext *ac, int status)
-{
-	struct vfy_dns *d = ac->data;
-
-	if (d == NULL)
-		return;
-	if (status != REDIS_OK) {
-		d->ac = NULL;		/* hiredis frees it */
-		redis_set_up(d, 0);
-		redis_schedule_retry(d);
-		return;
+	if (!up)
+		for (q = d->queries; q != NULL; q = next) {
+			next = q->next;
+			if (q->redis_id != 0)
+				start_resolver(q);
+		}
+	if (d->opt.redis_state_cb != NULL) {
+		vfy_redis_status(r, &rs);
+		d->opt.redis_state_cb(d->opt.redis_state_arg, &rs);
 	}
-	d->backoff = 0.5;
-	redis_set_up(d, 1);
-}
-
-static void
-on_redis_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct vfy_dns *d = ac->data;
-	struct vfy_dns_query *q;
-
-	(void)status;
-	if (d == NULL)
-		return;
-	d->ac = NULL;
-	redis_set_up(d, 0);
-	/* queries waiting on Redis go to the resolver now */
-	for (q = d->queries; q != NULL; q = q->next)
-		if (q->redis_id != 0)
-			start_resolver(q);
-	redis_schedule_retry(d);
-}
-
-static void
-on_redis_retry(struct ev_loop *loop, struct ev_timer *w, int revents)
-{
-	struct vfy_dns *d = (struct vfy_dns *)((char *)w - offsetof(struct vfy_dns, redis_retry));
-
-	(void)loop;
-	(void)revents;
-	if (d->ac == NULL)
-		redis_connect(d);
-}
-
-static void
-redis_connect(struct vfy_dns *d)
-{
-	redisAsyncContext *ac;
-
-	ac = d->opt.redis_path ? redisAsyncConnectUnix(d->opt.redis_path)
-	    : redisAsyncConnect(d->opt.redis_host, d->opt.redis_port ? d->opt.redis_port : 6379);
-	if (ac == NULL)
-		abort();
-	if (ac->err) {
-		redisAsyncFree(ac);
-		redis_schedule_retry(d);
-		return;
-	}
-	ac->data = d;
-	redisLibevAttach(d->loop, ac);
-	redisAsyncSetConnectCallback(ac, on_redis_connect);
-	redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
-	d->ac = ac;
-	if (d->opt.redis_password) {
-		if (d->opt.redis_user)
-			redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", d->opt.redis_user, d->opt.redis_password);
-		else
-			redisAsyncCommand(ac, NULL, NULL, "AUTH %s", d->opt.redis_password);
-	}
-	if (d->opt.redis_db > 0)
-		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", d->opt.redis_db);
 }
 
 static struct vfy_dns_query *
@@ -671,7 +595,7 @@ find_by_redis_id(struct vfy_dns *d, uint64_t id)
 static void
 on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 {
-	struct vfy_dns *d = ac->data;
+	struct vfy_dns *d = vfy_redis_owner(ac);
 	redisReply *reply = r;
 	uint64_t id = (uint64_t)(uintptr_t)priv;
 	struct vfy_dns_query *q;
@@ -725,8 +649,9 @@ redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, ui
 	char ttls[16];
 	const char *argv[5];
 	size_t lens[5];
+	redisAsyncContext *ac = vfy_redis_ctx(d->redis);
 
-	if (d->ac == NULL || !d->redis_up)
+	if (ac == NULL)
 		return;
 	snprintf(ttls, sizeof(ttls), "%u", ttl);
 	argv[0] = "SET"; lens[0] = 3;
@@ -734,7 +659,7 @@ redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, ui
 	argv[2] = (const char *)v; lens[2] = len;
 	argv[3] = "EX"; lens[3] = 2;
 	argv[4] = ttls; lens[4] = strlen(ttls);
-	redisAsyncCommandArgv(d->ac, NULL, NULL, 5, argv, lens);
+	redisAsyncCommandArgv(ac, NULL, NULL, 5, argv, lens);
 }
 
 /* --- public ----------------------------------------------------------------- */
@@ -800,12 +725,12 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 		return q;
 	}
 	d->st.mem_misses++;
-	if (d->use_redis && d->ac != NULL && d->redis_up) {
+	if (d->use_redis && vfy_redis_ctx(d->redis) != NULL) {
 		const char *argv[2] = { "GET", q->key };
 		size_t lens[2] = { 3, strlen(q->key) };
 
 		q->redis_id = ++d->next_id;
-		redisAsyncCommandArgv(d->ac, on_redis_get, (void *)(uintptr_t)q->redis_id, 2, argv, lens);
+		redisAsyncCommandArgv(vfy_redis_ctx(d->redis), on_redis_get, (void *)(uintptr_t)q->redis_id, 2, argv, lens);
 		ev_timer_init(&q->timer, on_redis_wait, d->opt.redis_timeout_ms / 1000.0, 0);
 		ev_timer_start(d->loop, &q->timer);
 		return q;
@@ -826,9 +751,15 @@ vfy_dns_cancel(struct vfy_dns_query **q_p)
 void
 vfy_dns_get_stats(struct vfy_dns *d, struct vfy_dns_stats *st)
 {
-	d->st.redis_up = d->redis_up;
+	struct vfy_redis_status rs;
+
 	*st = d->st;
-	d->st.redis_changed = 0;
+	st->redis_up = -1;
+	if (d->redis != NULL) {
+		vfy_redis_status(d->redis, &rs);
+		st->redis_up = rs.up;
+		st->redis_errors += rs.errors;
+	}
 }
 
 int
@@ -855,7 +786,6 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	if (d->opt.redis_timeout_ms == 0)
 		d->opt.redis_timeout_ms = 200;
 	d->lru = vfy_lru_new(opt->cache_entries ? opt->cache_entries : 100000);
-	d->backoff = 0.5;
 
 	d->ub = ub_ctx_create();
 	if (d->ub == NULL) {
@@ -896,10 +826,19 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	}
 	ev_io_init(&d->ub_io, on_ub_io, ub_fd(d->ub), EV_READ);
 	ev_io_start(loop, &d->ub_io);
-	ev_init(&d->redis_retry, on_redis_retry);
 	if (opt->cache == VFY_DNS_CACHE_REDIS && (d->opt.redis_host || d->opt.redis_path)) {
+		struct vfy_redis_options ro;
+
+		memset(&ro, 0, sizeof(ro));
+		ro.host = d->opt.redis_host;
+		ro.port = d->opt.redis_port;
+		ro.path = d->opt.redis_path;
+		ro.user = d->opt.redis_user;
+		ro.password = d->opt.redis_password;
+		ro.db = d->opt.redis_db;
+		ro.backoff_min = 0.5;
 		d->use_redis = 1;
-		redis_connect(d);
+		d->redis = vfy_redis_new(loop, &ro, on_redis_state, d);
 	}
 	*dns_r = d;
 	return 0;
@@ -969,13 +908,7 @@ vfy_dns_deinit(struct vfy_dns **dns_p)
 		return;
 	while (d->queries)
 		q_free(d->queries);
-	if (d->ac != NULL) {
-		d->ac->data = NULL;
-		redisAsyncFree(d->ac);
-		d->ac = NULL;
-	}
-	if (ev_is_active(&d->redis_retry))
-		ev_timer_stop(d->loop, &d->redis_retry);
+	vfy_redis_free(&d->redis);
 	if (ev_is_active(&d->ub_io))
 		ev_io_stop(d->loop, &d->ub_io);
 	if (d->ub)

@@ -17,6 +17,7 @@
 #include <time.h>
 
 struct ev_loop;
+struct vfy_redis_status;
 
 #define VFY_DNS_T_SRV	33
 #define VFY_DNS_T_TLSA	52
@@ -85,13 +86,16 @@ struct vfy_dns_options {
 	int redis_db;
 	unsigned redis_timeout_ms;	/* longest wait for a cache reply; 0 = 200 */
 	unsigned negative_ttl_max;	/* cap for NXDOMAIN/NODATA TTLs; 0 = cache_max_ttl */
+	/* Called on every Redis state change (the first outcome after init
+	 * included, never once per retry): for the owner's log.  May be NULL. */
+	void (*redis_state_cb)(void *arg, const struct vfy_redis_status *st);
+	void *redis_state_arg;
 };
 
 struct vfy_dns_stats {
 	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
 	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails;
-	int redis_up;		/* 1 connected */
-	int redis_changed;	/* set once per up/down transition (cleared by get_stats) */
+	int redis_up;		/* 1 up (handshake done), 0 down, -1 no Redis */
 };
 
 struct vfy_dns;
@@ -117,8 +121,8 @@ struct vfy_dns_query *vfy_dns_lookup(struct vfy_dns *dns, const char *name,
 /* Cancel a lookup whose callback has not run; sets *q_p to NULL. */
 void vfy_dns_cancel(struct vfy_dns_query **q_p);
 
-/* Counters; reading clears the redis_changed flag, so a caller that logs
- * on it logs each Redis outage once. */
+/* Counters.  redis_errors: failed GETs, GETs slower than redis_timeout_ms,
+ * failed connects and handshakes, lost connections. */
 void vfy_dns_get_stats(struct vfy_dns *dns, struct vfy_dns_stats *st_r);
 
 /* --- pieces exposed for tests and fuzzing ------------------------------ */

@@ -29,8 +29,8 @@ out2=$(run SRV:_smtpsec._tcp.a.test TLSA:_4650._tcp.mx1.a.test)
 after=$(dns_query_count)
 t_check shared_between_processes "$out2" grep -q 'resolver_queries=0 mem_hits=0 redis_hits=2' <<<"$out2"
 t_check shared_no_nsd_queries "NSD queries $before -> $after" test "$before" = "$after"
-a1=$(echo "$out1" | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
-a2=$(echo "$out2" | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
+a1=$(echo "$out1" | grep -v '^redis state=' | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
+a2=$(echo "$out2" | grep -v '^redis state=' | head -1 | sed 's/ ttl=[0-9]* cache=[a-z]* ms=[0-9]*//')
 t_check same_answer "$a1 vs $a2" test "$a1" = "$a2"
 
 # Garbage in Redis is a miss, resolved again and overwritten.
@@ -43,6 +43,8 @@ t_check garbage_counted "$out" grep -q 'redis_garbage=1' <<<"$out"
 out=$("$q" --unbound-conf "$DNS_UNBOUND_CONF" --cache redis --redis-host 127.0.0.1 \
 	--redis-port "$REDIS_PORT" --redis-password wrong SRV:_smtpsec._tcp.a.test 2>&1)
 t_check wrong_password_still_resolves "$out" grep -q 'result=data status=secure' <<<"$out"
+t_check wrong_password_state "$out" grep -q '^redis state=down fault=auth why="AUTH refused: WRONGPASS' <<<"$out"
+t_check wrong_password_counted "$out" grep -q 'redis_errors=[1-9].* redis_up=0' <<<"$out"
 
 # Redis killed mid-run (between lookups): same results, from the resolver.
 rcli FLUSHALL >/dev/null
@@ -56,3 +58,4 @@ t_check redis_killed_results_same "$(cat "$T_TMP/kill.out")" \
 # Redis down from the start: lookups work, uncached by Redis.
 out=$(run SRV:_smtpsec._tcp.a.test)
 t_check redis_down_resolves "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"
+t_check redis_down_state "$out" grep -q '^redis state=down fault=unreachable why="connect: ' <<<"$out"

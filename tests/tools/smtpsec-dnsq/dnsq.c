@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "verify/vfy_dns.h"
+#include "verify/vfy_redis.h"
 
 static struct vfy_dns *dns;
 static char **names;
@@ -94,6 +95,15 @@ start_next(struct ev_loop *loop)
 	cur++;
 }
 
+/* every Redis state change, as the gateway would log it */
+static void
+on_redis_state(void *arg, const struct vfy_redis_status *st)
+{
+	(void)arg;
+	fprintf(stderr, "redis state=%s fault=%s why=\"%s\" errors=%llu\n", st->up ? "up" : "down",
+	    vfy_redis_fault_str(st->fault), st->why, (unsigned long long)st->errors);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,6 +122,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.cache_entries = 1000;
+	o.redis_state_cb = on_redis_state;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'u': o.unbound_conf = optarg; break;
@@ -149,11 +160,11 @@ main(int argc, char **argv)
 	}
 	vfy_dns_get_stats(dns, &st);
 	printf("stats lookups=%llu resolver_queries=%llu mem_hits=%llu redis_hits=%llu redis_misses=%llu "
-	    "redis_errors=%llu redis_garbage=%llu tempfails=%llu\n",
+	    "redis_errors=%llu redis_garbage=%llu tempfails=%llu redis_up=%d\n",
 	    (unsigned long long)st.lookups, (unsigned long long)st.resolver_queries,
 	    (unsigned long long)st.mem_hits, (unsigned long long)st.redis_hits,
 	    (unsigned long long)st.redis_misses, (unsigned long long)st.redis_errors,
-	    (unsigned long long)st.redis_garbage, (unsigned long long)st.tempfails);
+	    (unsigned long long)st.redis_garbage, (unsigned long long)st.tempfails, st.redis_up);
 	vfy_dns_deinit(&dns);
 	return 0;
 }
