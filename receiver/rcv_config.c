@@ -117,6 +117,10 @@ static const struct key keys[] = {
 	  "connections in all (per worker process)" },
 	{ "limits", "max_connections_per_ip", K_UINT, O(max_connections_per_ip), "100", 1, 1000000,
 	  "connections per client IP (per worker process)" },
+	{ "limits", "worker_buffer_budget", K_SIZE, O(worker_buffer_budget), "64M", 2ULL << 20, 1ULL << 40,
+	  "memory one worker may hold for partly received Messages, ClientHello chains and in-memory "
+	  "bodies across all its sessions; a new Message past it gets internal_error and its "
+	  "connection is closed, a body past it goes to the spool early" },
 	{ "limits", "handshake_timeout", K_DURATION, O(handshake_timeout_ms), "10s", 100, 600000,
 	  "time allowed for the TLS handshake and ClientHello" },
 	{ "limits", "idle_timeout", K_DURATION, O(idle_timeout_ms), "300s", 1000, DAY,

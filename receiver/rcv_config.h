@@ -91,6 +91,7 @@ struct rcv_config {
 	uint64_t max_recipients;
 	uint64_t max_trace_headers;
 	uint64_t max_trace_bytes;
+	uint64_t worker_buffer_budget;	/* bytes, per worker: see rcv_conn.c */
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	uint64_t handshake_timeout_ms;

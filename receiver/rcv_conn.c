@@ -66,6 +66,8 @@ struct rcv_email {
 	/* body: memory up to the threshold, then an unlinked spool file */
 	uint8_t *mem;
 	size_t mem_len, mem_cap;
+	size_t held;		/* mem_cap, charged to the worker's buffer budget */
+	int spilled_early;	/* went to the spool below memory_threshold (budget) */
 	int fd;
 	uint8_t *map;
 	uint64_t len;
@@ -111,6 +113,8 @@ struct rcv_conn {
 	uint64_t t_start;
 
 	struct rcv_wire *w;
+	size_t held_wire;	/* the decoder's buffer, charged to the budget */
+	size_t held_chains;	/* ClientHello chain copies, charged to the budget */
 	struct rcv_buf in, out;
 	struct rcv_rq rq;
 	int got_hello;
@@ -225,6 +229,45 @@ queue_error(struct rcv_conn *c, uint32_t number, unsigned code, int64_t ref)
 	reply_error(rcv_rq_push(&c->rq, number), code, ref, NULL, 0);
 }
 
+/*
+ * The worker's buffer budget ([limits] worker_buffer_budget): what every
+ * session of this worker holds for partly received non-Email Messages and
+ * Email heads (the decoder's buffer), ClientHello chains and in-memory
+ * bodies, in srv->buf_bytes.  Each holder keeps its own charge, so a free
+ * gives back exactly what it took.  Growing past the budget is refused;
+ * shrinking always works.  The budget of the current configuration
+ * applies (a reload changes it for every session).
+ */
+static int
+budget_charge(struct rcv_server *srv, size_t *held, size_t want)
+{
+	uint64_t budget = srv->cfg->worker_buffer_budget;
+
+	/* a holder past 64 KiB (a large frame, a growing body) may fill three
+	 * quarters of the budget only: the last quarter stays for ordinary
+	 * ClientHellos, Email heads and small bodies, so good mail is still
+	 * received while slow peers hold the rest */
+	if (want > RCV_WIRE_KEEP_BUF)
+		budget -= budget / 4;
+	if (want > *held && budget != 0 && srv->buf_bytes - *held + want > budget)
+		return -1;
+	srv->buf_bytes = srv->buf_bytes - *held + want;
+	*held = want;
+	return 0;
+}
+
+static int
+wire_grow(void *arg, size_t have, size_t want)
+{
+	struct rcv_conn *c = arg;
+
+	(void)have;
+	if (budget_charge(c->srv, &c->held_wire, want) == 0)
+		return 0;
+	RCV_METRIC_ADD(buffer_budget_refused, 1);
+	return -1;
+}
+
 static void
 email_free(struct rcv_email **e_p)
 {
@@ -241,6 +284,7 @@ email_free(struct rcv_email **e_p)
 	vfy_sig_stream_free(&e->sig);
 	if (e->have_copy)
 		lmtp_copy_free(&e->copy);
+	budget_charge(e->c->srv, &e->held, 0);
 	free(e->mem);
 	if (e->map && e->len)
 		munmap(e->map, (size_t)e->len);
@@ -307,6 +351,7 @@ body_to_file(struct rcv_conn *c, struct rcv_email *e)
 	free(e->mem);
 	e->mem = NULL;
 	e->mem_len = e->mem_cap = 0;
+	budget_charge(c->srv, &e->held, 0);
 	return 0;
 }
 
@@ -362,7 +407,28 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 				break;
 			}
 	}
-	if (e->fd < 0 && (e->len + n > thr) && body_to_file(c, e) < 0) {
+	if (e->fd < 0 && e->len + n <= thr && e->mem_cap - e->mem_len < n) {
+		size_t cap = e->mem_cap ? e->mem_cap : 4096;
+
+		while (cap - e->mem_len < n)
+			cap *= 2;
+		if (cap > thr)
+			cap = (size_t)thr;
+		if (budget_charge(c->srv, &e->held, cap) == 0) {
+			e->mem = rcv_xrealloc(e->mem, cap);
+			e->mem_cap = cap;
+		} else if (!e->spilled_early) {
+			/* the worker holds its budget already: this body goes to
+			 * the spool now, below memory_threshold (no failure) */
+			e->spilled_early = 1;
+			RCV_METRIC_ADD(buffer_budget_spilled, 1);
+			rcv_log(RCV_LOG_INFO, "conn=%08x event=body_to_spool n=%u at=%llu why=\"worker "
+			    "buffer budget\" held=%llu budget=%llu", c->id, e->n,
+			    (unsigned long long)e->len, (unsigned long long)c->srv->buf_bytes,
+			    (unsigned long long)c->srv->cfg->worker_buffer_budget);
+		}
+	}
+	if (e->fd < 0 && (e->len + n > thr || e->spilled_early) && body_to_file(c, e) < 0) {
 		e->body_err = 1;
 		e->body_errno = errno;
 		return;
@@ -383,14 +449,6 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 			off += (size_t)r;
 		}
 	} else {
-		if (e->mem_cap - e->mem_len < n) {
-			size_t cap = e->mem_cap ? e->mem_cap : 4096;
-
-			while (cap - e->mem_len < n)
-				cap *= 2;
-			e->mem = rcv_xrealloc(e->mem, cap);
-			e->mem_cap = cap;
-		}
 		memcpy(e->mem + e->mem_len, p, n);
 		e->mem_len += n;
 	}
@@ -771,13 +829,23 @@ chains_free(struct rcv_conn *c)
 	free(c->chains);
 	c->chains = NULL;
 	c->n_chains = 0;
+	budget_charge(c->srv, &c->held_chains, 0);
 }
 
-static void
+/* Keep the ClientHello's chains for the session: 0, or -1 when the
+ * worker's buffer budget has no room for them. */
+static int
 store_hello(struct rcv_conn *c, const struct rcv_frame *f)
 {
-	size_t i, j;
+	size_t i, j, bytes = 0;
 
+	for (i = 0; i < f->n_chains; i++)
+		for (j = 0; j < f->chains[i].n_certs; j++)
+			bytes += f->chains[i].certs[j].len;
+	if (budget_charge(c->srv, &c->held_chains, bytes) != 0) {
+		RCV_METRIC_ADD(buffer_budget_refused, 1);
+		return -1;
+	}
 	c->chains = rcv_xcalloc(f->n_chains ? f->n_chains : 1, sizeof(*c->chains));
 	c->n_chains = f->n_chains;
 	for (i = 0; i < f->n_chains; i++) {
@@ -798,6 +866,7 @@ store_hello(struct rcv_conn *c, const struct rcv_frame *f)
 		    &ch->why) != 0)
 			ch->vc = NULL;
 	}
+	return 0;
 }
 
 /* One more protocol error; past RCV_MAX_ERRORS the session is closed once
@@ -829,7 +898,17 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 			c->close_reason = "unsupported_version";
 			return;
 		}
-		store_hello(c, f);
+		if (store_hello(c, f) != 0) {
+			/* SMTPSEC.md 5: a resource failure in the gateway */
+			queue_error(c, f->number, RCV_ERR_INTERNAL_ERROR, f->number);
+			rcv_log(RCV_LOG_WARN, "conn=%08x event=hello result=refused why=\"worker buffer "
+			    "budget exhausted\" held=%llu budget=%llu", c->id,
+			    (unsigned long long)c->srv->buf_bytes,
+			    (unsigned long long)c->srv->cfg->worker_buffer_budget);
+			c->closing = 1;
+			c->close_reason = "buffer_budget";
+			return;
+		}
 		c->got_hello = 1;
 		rcv_log(RCV_LOG_INFO, "conn=%08x event=hello version=0 chains=%zu", c->id, c->n_chains);
 		return;
@@ -875,12 +954,21 @@ process_input(struct rcv_conn *c)
 			    err->no_reference ? -1 : (int64_t)err->number);
 			if (err->code == RCV_ERR_TOO_LARGE || err->code == RCV_ERR_ILLEGAL_PARAMETER)
 				c->srv->st.failed++;
-			rcv_log(RCV_LOG_INFO, "conn=%08x event=frame_error n=%u code=%s fatal=%d why=%s",
-			    c->id, err->number, rcv_wire_err_name(err->code), err->fatal,
-			    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
+			if (err->code == RCV_ERR_INTERNAL_ERROR)
+				rcv_log(RCV_LOG_WARN, "conn=%08x event=frame_error n=%u code=%s fatal=%d "
+				    "why=%s held=%llu budget=%llu", c->id, err->number,
+				    rcv_wire_err_name(err->code), err->fatal,
+				    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)),
+				    (unsigned long long)c->srv->buf_bytes,
+				    (unsigned long long)c->srv->cfg->worker_buffer_budget);
+			else
+				rcv_log(RCV_LOG_INFO, "conn=%08x event=frame_error n=%u code=%s fatal=%d why=%s",
+				    c->id, err->number, rcv_wire_err_name(err->code), err->fatal,
+				    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
 			if (err->fatal) {
 				c->closing = 1;
-				c->close_reason = err->no_reference ? "numbers_exhausted" : "framing";
+				c->close_reason = err->no_reference ? "numbers_exhausted" :
+				    err->code == RCV_ERR_INTERNAL_ERROR ? "buffer_budget" : "framing";
 				break;
 			}
 			count_error(c);
@@ -1178,6 +1266,7 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	lim.max_trace_headers = (unsigned)cfg->max_trace_headers;
 	lim.max_trace_bytes = (size_t)cfg->max_trace_bytes;
 	c->w = rcv_wire_new(&lim, body_cb, c);
+	rcv_wire_set_grow_cb(c->w, wire_grow, c);
 	ev_io_init(&c->io, io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_init(&c->timer, timer_cb);
@@ -1286,6 +1375,7 @@ rcv_conn_free(struct rcv_conn **c_p)
 	wolfSSL_free(c->ssl);
 	close(c->fd);
 	rcv_wire_free(&c->w);
+	budget_charge(srv, &c->held_wire, 0);
 	rcv_buf_free(&c->in);
 	rcv_buf_free(&c->out);
 	rcv_rq_free(&c->rq);

@@ -52,7 +52,9 @@ struct vfy_redis_status;
 	C(spool_deferred)	C(spool_bounced)	C(spool_expired)	\
 	C(worker_restarts)						\
 	C(dns_redis_errors)	G(dns_redis_up)				\
-	C(stats_redis_errors)	G(stats_redis_up)
+	C(stats_redis_errors)	G(stats_redis_up)			\
+	C(buffer_budget_refused) C(buffer_budget_spilled)		\
+	G(buffer_bytes)
 
 #define RCV_M_ENUM_(n) RCV_M_##n,
 enum rcv_metric {

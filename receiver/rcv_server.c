@@ -415,6 +415,7 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	RCV_METRIC_GAUGE(conn_active, (int64_t)srv->n_conns);
+	RCV_METRIC_GAUGE(buffer_bytes, (int64_t)srv->buf_bytes);
 	if (srv->vfy != NULL) {
 		struct vfy_dns_stats ds;
 

@@ -41,6 +41,8 @@ struct rcv_wire {
 
 	uint8_t *buf;		/* owned: frame body or Email head */
 	size_t buf_len, buf_cap;
+	rcv_wire_grow_cb *grow;	/* asked before buf grows, told when it is released */
+	void *grow_arg;
 
 	struct rcv_frame frame;
 	struct rcv_wire_error err;
@@ -608,19 +610,67 @@ parse_email_head(struct rcv_wire *w)
 	return NULL;
 }
 
-static void
+/* Grow buf to hold cap bytes: 0, or -1 when the owner's budget refuses. */
+static int
 buf_need(struct rcv_wire *w, size_t cap)
 {
+	size_t want = cap;
+
 	if (cap <= w->buf_cap)
-		return;
-	if (cap < 4096)
-		cap = 4096;
-	if (cap < w->buf_cap * 2)
-		cap = w->buf_cap * 2;
-	w->buf = realloc(w->buf, cap);
+		return 0;
+	if (want < 4096)
+		want = 4096;
+	if (want < w->buf_cap * 2)
+		want = w->buf_cap * 2;
+	/* a large frame is held at its exact size, not doubled past it */
+	if (want > cap && cap > RCV_WIRE_KEEP_BUF)
+		want = cap;
+	if (w->grow != NULL && w->grow(w->grow_arg, w->buf_cap, want) != 0)
+		return -1;
+	w->buf = realloc(w->buf, want);
 	if (w->buf == NULL)
 		abort();
-	w->buf_cap = cap;
+	w->buf_cap = want;
+	return 0;
+}
+
+/* After a frame was handed out: a buffer grown for a large frame is not
+ * kept for the rest of the session (an idle session holds 64 KiB at most). */
+static void
+buf_release(struct rcv_wire *w)
+{
+	w->buf_len = 0;
+	if (w->buf_cap <= RCV_WIRE_KEEP_BUF)
+		return;
+	if (w->grow != NULL)
+		(void)w->grow(w->grow_arg, w->buf_cap, 0);
+	free(w->buf);
+	w->buf = NULL;
+	w->buf_cap = 0;
+}
+
+void
+rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg)
+{
+	w->grow = cb;
+	w->grow_arg = arg;
+}
+
+size_t
+rcv_wire_buffered(const struct rcv_wire *w)
+{
+	return w->buf_cap;
+}
+
+/* The owner refused to buffer the frame: internal_error, close (SMTPSEC.md 5). */
+static int
+refuse_budget(struct rcv_wire *w, size_t *consumed_r, size_t pos)
+{
+	set_err(w, RCV_ERR_INTERNAL_ERROR, 1, w->frame.number,
+	    "worker buffer budget exhausted");
+	w->state = W_FATAL;
+	*consumed_r = pos;
+	return -1;
 }
 
 /* Start skipping the rest of the current frame; `seen` body bytes read. */
@@ -639,7 +689,7 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 
 	if (w->returned) {
 		w->returned = 0;
-		w->buf_len = 0;
+		buf_release(w);
 	}
 	*consumed_r = 0;
 	if (w->state == W_FATAL)
@@ -720,7 +770,8 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 					*consumed_r = pos;
 					return -1;
 				}
-				buf_need(w, (size_t)(size - 9));
+				if (buf_need(w, (size_t)(size - 9)) < 0)
+					return refuse_budget(w, consumed_r, pos);
 				w->state = W_FRAME;
 			}
 			break;
@@ -771,7 +822,8 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 					*consumed_r = pos;
 					return 0;
 				}
-				buf_need(w, (size_t)need);
+				if (buf_need(w, (size_t)need) < 0)
+					return refuse_budget(w, consumed_r, pos);
 				memcpy(w->buf + w->buf_len, in + pos, n);
 				w->buf_len += n;
 				pos += n;

@@ -172,6 +172,20 @@ struct rcv_wire_error {
 /* The last error (valid after rcv_wire_decode returned -1). */
 const struct rcv_wire_error *rcv_wire_error(const struct rcv_wire *w);
 
+/*
+ * Memory the decoder holds for a partly received non-Email frame or Email
+ * head.  Before growing its buffer from `have` to `want` bytes it asks
+ * grow(); -1 refuses, and the frame fails with internal_error, fatal
+ * (SMTPSEC.md 5: a resource failure in the gateway; the caller closes).
+ * A buffer grown past RCV_WIRE_KEEP_BUF is released (grow(arg, have, 0),
+ * result ignored) at the next call after its frame was returned.
+ */
+#define RCV_WIRE_KEEP_BUF	(64 * 1024)
+typedef int rcv_wire_grow_cb(void *arg, size_t have, size_t want);
+void rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg);
+/* Bytes the decoder's buffer holds now (its capacity). */
+size_t rcv_wire_buffered(const struct rcv_wire *w);
+
 /* Number the next Message will get. */
 uint32_t rcv_wire_next_number(const struct rcv_wire *w);
 

@@ -13,6 +13,11 @@ prints one result line of key=value pairs.
   errors PORT N                    ClientHello, then N more ClientHellos (illegal_message each)
   slow-handshake-n PORT N SECONDS  N slow-handshake clients at once (threads)
   slow-frame-n PORT N SECONDS      N slow-frame clients at once (threads)
+  big-hello-n PORT N SIZE SECONDS [RATE]
+                                   N sessions at once, each sending a ClientHello frame of SIZE
+                                   bytes except its last byte (RATE bytes/s each, 0 = at once),
+                                   then holding it open until SECONDS; one line per session:
+                                   "big_hello sent=B replies=internal_error:0 closed=0|1"
   case PORT NAME LEAF INTER MSG SIGHEX [ARG]
                                    one protocol case (see CASES), its replies decoded:
                                    "case=NAME replies=delivered:1,illegal_parameter:0,.. closed=0|1"
@@ -366,6 +371,39 @@ def errors(port, n):
     print("replies=%d closed_after=%.1f" % (frames, time.time() - t0))
 
 
+def big_hello(port, size, secs, rate=0.0):
+    """A ClientHello of `size` bytes, all but its last byte: a partly received
+    non-Email Message the gateway must buffer (or refuse), then silence."""
+    t0 = time.time()
+    try:
+        t = tls(port, timeout=30)
+    except OSError as e:
+        print("big_hello sent=0 replies= closed=1 err=%s" % type(e).__name__)
+        return
+    data = u(size, 8) + b"\x02" + bytes(size - 10)
+    out, is_closed, sent = [], False, 0
+    chunk = 65536 if rate <= 0 else max(1024, int(rate / 10))
+    while sent < len(data) and time.time() - t0 < secs:
+        part = data[sent:sent + chunk]
+        r, c = exchange(t, part, 0, 5.0)
+        out += r
+        sent += len(part)
+        if c:
+            is_closed = True
+            break
+        if rate > 0:
+            time.sleep(len(part) / rate)
+    if not is_closed:
+        r, is_closed = exchange(t, b"", 1, max(0.1, secs - (time.time() - t0)), wait_close=2.0)
+        out += r
+    print("big_hello sent=%d replies=%s closed=%d" % (sent, ",".join(out), int(is_closed)))
+    sys.stdout.flush()
+    try:
+        t.close()
+    except OSError:
+        pass
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     a = sys.argv[3:]
@@ -385,6 +423,8 @@ def main():
         many(slow_handshake, int(a[0]), port, float(a[1]))
     elif mode == "slow-frame-n":
         many(slow_frame, int(a[0]), port, float(a[1]))
+    elif mode == "big-hello-n":
+        many(big_hello, int(a[0]), port, int(a[1]), float(a[2]), float(a[3]) if len(a) > 3 else 0.0)
     elif mode == "case":
         case(port, *a)
     else:

@@ -793,6 +793,112 @@ t_extension_rules(void)
 	rcv_buf_free(&in);
 }
 
+/* The owner's buffer budget: asked before the decoder grows its buffer;
+ * a refusal is internal_error, fatal, referencing the frame; a buffer grown
+ * for a large frame is given back once the frame was handed out. */
+struct budget {
+	size_t limit, held, calls, released, mismatch;
+};
+
+static int
+budget_grow(void *arg, size_t have, size_t want)
+{
+	struct budget *b = arg;
+
+	b->calls++;
+	if (want == 0) {
+		b->mismatch += have != b->held;
+		b->released++;
+		b->held = 0;
+		return 0;
+	}
+	if (want > b->limit)
+		return -1;
+	b->held = want;
+	return 0;
+}
+
+static void
+put_u(struct rcv_buf *b, uint64_t v, int n)
+{
+	uint8_t x[8];
+	int i;
+
+	for (i = 0; i < n; i++)
+		x[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	rcv_buf_add(b, x, (size_t)n);
+}
+
+static void
+t_grow_budget(void)
+{
+	struct rcv_wire_limits lim;
+	struct rcv_wire *w;
+	struct rcv_frame f;
+	struct rcv_buf in = { 0 };
+	struct budget b = { 4096, 0, 0, 0, 0 };
+	static uint8_t cert[39997];
+	size_t used, off = 0, i;
+	int r = 0;
+
+	rcv_wire_limits_default(&lim);
+	/* a 100000-byte ClientHello header with a budget of 4096: refused at
+	 * the header, before any of its body is buffered */
+	w = rcv_wire_new(&lim, NULL, NULL);
+	rcv_wire_set_grow_cb(w, budget_grow, &b);
+	put_u(&in, 100000, 8);
+	put_u(&in, RCV_MSG_CLIENT_HELLO, 1);
+	T_EQ_INT(rcv_wire_decode(w, in.p, in.len, &used, &f), -1);
+	T_EQ_INT(rcv_wire_error(w)->code, RCV_ERR_INTERNAL_ERROR);
+	T_EQ_INT(rcv_wire_error(w)->fatal, 1);
+	T_EQ_INT(rcv_wire_error(w)->number, 0);
+	T_EQ_INT(rcv_wire_buffered(w), 0);
+	rcv_wire_free(&w);
+	rcv_buf_free(&in);
+
+	/* two chains of one 39997-byte certificate each (~80 KB): allowed,
+	 * held at its exact size, released after the frame, fed whole and in
+	 * 1000-byte steps */
+	for (int step = 0; step <= 1; step++) {
+		b.limit = 1 << 20;
+		b.held = b.released = 0;
+		in.len = 0;
+		put_u(&in, 8 + 1 + 2 + 1 + 3 + 2 * (2 + 3 + sizeof(cert)), 8);
+		put_u(&in, RCV_MSG_CLIENT_HELLO, 1);
+		put_u(&in, 0, 2);
+		put_u(&in, 0, 1);
+		put_u(&in, 2 * (2 + 3 + sizeof(cert)), 3);
+		for (i = 0; i < 2; i++) {
+			put_u(&in, 3 + sizeof(cert), 2);
+			put_u(&in, sizeof(cert), 3);
+			rcv_buf_add(&in, cert, sizeof(cert));
+		}
+		w = rcv_wire_new(&lim, NULL, NULL);
+		rcv_wire_set_grow_cb(w, budget_grow, &b);
+		off = 0;
+		while (off < in.len) {
+			size_t n = step ? (in.len - off < 1000 ? in.len - off : 1000) : in.len - off;
+
+			r = rcv_wire_decode(w, in.p + off, n, &used, &f);
+			off += used;
+			if (r != 0)
+				break;
+		}
+		T_EQ_INT(r, 1);
+		T_EQ_INT(f.type, RCV_MSG_CLIENT_HELLO);
+		T_EQ_INT(f.n_chains, 2);
+		T_EQ_INT(b.held, in.len - 9);
+		T_EQ_INT(rcv_wire_buffered(w), in.len - 9);
+		T_EQ_INT(rcv_wire_decode(w, NULL, 0, &used, &f), 0);
+		T_EQ_INT(b.released, 1);
+		T_EQ_INT(b.mismatch, 0);
+		T_EQ_INT(b.held, 0);
+		T_EQ_INT(rcv_wire_buffered(w), 0);
+		rcv_wire_free(&w);
+	}
+	rcv_buf_free(&in);
+}
+
 int
 main(void)
 {
@@ -807,5 +913,6 @@ main(void)
 	T_RUN(t_streamed_body_chunks);
 	T_RUN(t_client_hello_limits);
 	T_RUN(t_extension_rules);
+	T_RUN(t_grow_budget);
 	return T_END();
 }
