@@ -163,6 +163,79 @@ t_example_file_loads(void)
 		T_FAIL("example config: %s", e);
 }
 
+/* The example file lists every key of the table in its section, set or
+ * as a "#key =" comment (README: "lists every key with its default"). */
+static int
+example_has_key(const char *text, const char *section, const char *key)
+{
+	char hdr[80];
+	const char *sec, *end, *p;
+	size_t kl = strlen(key);
+
+	snprintf(hdr, sizeof(hdr), "\n%s\n", section);
+	if ((sec = strstr(text, hdr)) == NULL)
+		return 0;
+	sec += strlen(hdr);
+	end = strstr(sec, "\n[");
+	if (end == NULL)
+		end = sec + strlen(sec);
+	for (p = sec; p < end; p = strchr(p, '\n') + 1) {
+		const char *q = *p == '#' ? p + 1 : p;
+
+		if (strncmp(q, key, kl) == 0 && strncmp(q + kl, " =", 2) == 0)
+			return 1;
+		if (strchr(p, '\n') == NULL)
+			break;
+	}
+	return 0;
+}
+
+static void
+t_example_file_lists_every_key(void)
+{
+	struct rcv_config *c = malloc(sizeof(*c));
+	char *dump = NULL, *text, line[512], section[80] = "";
+	size_t dlen = 0, n;
+	FILE *f, *m;
+
+	T_ASSERT(c != NULL);
+	rcv_config_defaults(c);
+	m = open_memstream(&dump, &dlen);
+	T_ASSERT(m != NULL);
+	rcv_config_dump(c, m);
+	fclose(m);
+	free(c);
+	f = fopen("config/smtpsec-gateway.conf", "r");
+	T_ASSERT(f != NULL);
+	text = calloc(1, 1 << 20);
+	T_ASSERT(text != NULL);
+	text[0] = '\n';
+	n = fread(text + 1, 1, (1 << 20) - 2, f);
+	fclose(f);
+	text[n + 1] = '\0';
+	m = fmemopen(dump, dlen, "r");
+	T_ASSERT(m != NULL);
+	while (fgets(line, sizeof(line), m) != NULL) {
+		char *eq;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '[') {
+			snprintf(section, sizeof(section), "%s", line);
+			continue;
+		}
+		if ((eq = strstr(line, " =")) == NULL)
+			continue;
+		*eq = '\0';
+		if (!example_has_key(text, section, line)) {
+			T_FAIL("config/smtpsec-gateway.conf lacks %s %s", section, line);
+			break;
+		}
+	}
+	fclose(m);
+	free(dump);
+	free(text);
+}
+
 static void
 t_size_duration_parsers(void)
 {
@@ -212,6 +285,7 @@ main(void)
 	T_RUN(t_comments_and_space);
 	T_RUN(t_long_line_not_truncated);
 	T_RUN(t_example_file_loads);
+	T_RUN(t_example_file_lists_every_key);
 	T_RUN(t_size_duration_parsers);
 	T_RUN(t_redis_urls);
 	return T_END();
