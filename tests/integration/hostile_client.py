@@ -371,6 +371,16 @@ def errors(port, n):
     print("replies=%d closed_after=%.1f" % (frames, time.time() - t0))
 
 
+OUT_LOCK = threading.Lock()
+
+
+def say(line):
+    """One whole line from one of many threads."""
+    with OUT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def big_hello(port, size, secs, rate=0.0):
     """A ClientHello of `size` bytes, all but its last byte: a partly received
     non-Email Message the gateway must buffer (or refuse), then silence."""
@@ -378,7 +388,7 @@ def big_hello(port, size, secs, rate=0.0):
     try:
         t = tls(port, timeout=30)
     except OSError as e:
-        print("big_hello sent=0 replies= closed=1 err=%s" % type(e).__name__)
+        say("big_hello sent=0 replies= closed=1 err=%s" % type(e).__name__)
         return
     data = u(size, 8) + b"\x02" + bytes(size - 10)
     out, is_closed, sent = [], False, 0
@@ -396,8 +406,7 @@ def big_hello(port, size, secs, rate=0.0):
     if not is_closed:
         r, is_closed = exchange(t, b"", 1, max(0.1, secs - (time.time() - t0)), wait_close=2.0)
         out += r
-    print("big_hello sent=%d replies=%s closed=%d" % (sent, ",".join(out), int(is_closed)))
-    sys.stdout.flush()
+    say("big_hello sent=%d replies=%s closed=%d" % (sent, ",".join(out), int(is_closed)))
     try:
         t.close()
     except OSError:
