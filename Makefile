@@ -16,15 +16,37 @@
 CC       ?= cc
 PREFIX   ?= /usr/local
 SANITIZE ?=
-B        := build$(if $(SANITIZE),-san)
+# wolfSSL: `project` (default) links the static library `make deps` builds
+# from Debian's source package with the CPU-dispatching assembly
+# (config/wolfssl/build.sh, deps/wolfssl/<version>/); `system` links
+# Debian's libwolfssl.  Each has its own build directory.
+WOLFSSL  ?= project
+B        := build$(if $(SANITIZE),-san)$(if $(filter system,$(WOLFSSL)),-syswolf)
 
-PKGS     := wolfssl libunbound hiredis inih libsystemd libidn2 jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WOLFSSL_VER := $(shell dpkg-query -W -f='$${Version}' libwolfssl-dev 2>/dev/null)
+WOLF_DIR    := $(CURDIR)/deps/wolfssl/$(WOLFSSL_VER)
+ifeq ($(WOLFSSL),system)
+PKGS       := wolfssl libunbound hiredis inih libsystemd libidn2 jansson
+WOLF_CFLAGS :=
+WOLF_LIBS   :=
+else ifeq ($(WOLFSSL),project)
+PKGS       := libunbound hiredis inih libsystemd libidn2 jansson
+WOLF_CFLAGS := -I$(WOLF_DIR)/include
+WOLF_LIBS   := $(WOLF_DIR)/lib/libwolfssl.a -lpthread
+ifeq ($(filter deps deb-src clean,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(WOLF_DIR)/.built),)
+$(error wolfSSL for this project is not built in $(WOLF_DIR): run 'make deps' (or build against Debian's library with WOLFSSL=system))
+endif
+endif
+else
+$(error WOLFSSL must be 'project' or 'system')
+endif
+PKG_CFLAGS := $(WOLF_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libunbound (Debian) is built on libevent, and libev exports a libevent
 # emulation with the same symbol names (event_add, ...).  Name libevent
 # before libev so libunbound's calls bind to the real libevent; the other
 # order makes libunbound drive libev's emulation and crash.
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,--no-as-needed -l:libevent-2.1.so.7 -Wl,--as-needed -lev -lm
+PKG_LIBS   := $(WOLF_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,--no-as-needed -l:libevent-2.1.so.7 -Wl,--as-needed -lev -lm
 
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
@@ -69,12 +91,17 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all test unit integration check deps demo bench bench-quick fuzz fuzz-bins install clean \
+.PHONY: all test unit integration check deps deb-src demo bench bench-quick fuzz fuzz-bins install clean \
         robustness soak
 .SECONDARY:
 all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
 
-$(B)/obj/%.o: %.c
+# which wolfSSL the objects were compiled against: a change rebuilds them
+WOLF_STAMP := $(B)/wolfssl.stamp
+WOLF_ID    := $(WOLFSSL) $(WOLFSSL_VER)
+$(shell mkdir -p $(B); [ "$$(cat $(WOLF_STAMP) 2>/dev/null)" = "$(WOLF_ID)" ] || echo "$(WOLF_ID)" > $(WOLF_STAMP))
+
+$(B)/obj/%.o: %.c $(WOLF_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -161,8 +188,9 @@ $(FB)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS) $(LIBT)
 
 # --- packages ---------------------------------------------------------------
 DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev \
-              libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev
-DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres \
+              libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev \
+              dpkg-dev autoconf automake libtool
+DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres qemu-user \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
               ca-certificates openssl python3 systemd gnuplot-nox postfix
 # postfix (t_postfix.sh runs a private instance): installed with debconf's
@@ -180,6 +208,22 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
 	    case " $$missing " in *" postfix "*) if [ ! -e /etc/postfix/main.cf ]; then \
 	        systemctl disable --now postfix.service >/dev/null 2>&1 || true; fi;; esac; fi
+	@if [ "$(WOLFSSL)" = project ]; then $(MAKE) --no-print-directory deb-src && \
+	    sh config/wolfssl/build.sh $(CURDIR)/deps/wolfssl; fi
+
+# A deb-src entry for Debian's own archive (apt-get source wolfssl): added
+# once; apt-get update only when it is new (CI adds it before its update).
+DEB_SRC := /etc/apt/sources.list.d/smtpsec-deb-src.sources
+deb-src:
+	@if [ ! -f $(DEB_SRC) ]; then \
+	    printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+	        'Suites: bookworm bookworm-updates' 'Components: main' \
+	        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' '' \
+	        'Types: deb-src' 'URIs: http://deb.debian.org/debian-security' \
+	        'Suites: bookworm-security' 'Components: main' \
+	        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' > $(DEB_SRC); \
+	    echo "deb-src: added $(DEB_SRC)"; \
+	    if [ -z "$$SMTPSEC_DEBSRC_UPDATED" ]; then apt-get update -q; fi; fi
 
 # --- differential oracle: DANE + PKIX against OpenSSL (tests/diff/) --------
 # OpenSSL (libssl-dev) is linked only into these test binaries and the
