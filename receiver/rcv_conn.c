@@ -939,6 +939,7 @@ process_input(struct rcv_conn *c)
 		off += used;
 		if (r == 1) {
 			on_frame(c, &f);
+			rcv_wire_release(c->w);	/* the frame's views are done with */
 			continue;
 		}
 		if (r == 0)

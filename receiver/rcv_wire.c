@@ -650,6 +650,15 @@ buf_release(struct rcv_wire *w)
 }
 
 void
+rcv_wire_release(struct rcv_wire *w)
+{
+	if (w->returned) {
+		w->returned = 0;
+		buf_release(w);
+	}
+}
+
+void
 rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg)
 {
 	w->grow = cb;

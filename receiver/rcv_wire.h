@@ -183,6 +183,9 @@ const struct rcv_wire_error *rcv_wire_error(const struct rcv_wire *w);
 #define RCV_WIRE_KEEP_BUF	(64 * 1024)
 typedef int rcv_wire_grow_cb(void *arg, size_t have, size_t want);
 void rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg);
+/* The caller is done with the last frame's views: release a large buffer
+ * now, not at the next call (an idle session would keep it). */
+void rcv_wire_release(struct rcv_wire *w);
 /* Bytes the decoder's buffer holds now (its capacity). */
 size_t rcv_wire_buffered(const struct rcv_wire *w);
 

@@ -18,6 +18,9 @@ prints one result line of key=value pairs.
                                    bytes except its last byte (RATE bytes/s each, 0 = at once),
                                    then holding it open until SECONDS; one line per session:
                                    "big_hello sent=B replies=internal_error:0 closed=0|1"
+  full-hello-n PORT N SECONDS      N sessions at once, each sending a complete ClientHello of
+                                   about 1 MiB (16 chains of one 65000-byte certificate of
+                                   zeros), then holding it open until SECONDS; lines as above
   case PORT NAME LEAF INTER MSG SIGHEX [ARG]
                                    one protocol case (see CASES), its replies decoded:
                                    "case=NAME replies=delivered:1,illegal_parameter:0,.. closed=0|1"
@@ -381,16 +384,17 @@ def say(line):
         sys.stdout.flush()
 
 
-def big_hello(port, size, secs, rate=0.0):
+def big_hello(port, size, secs, rate=0.0, full=False):
     """A ClientHello of `size` bytes, all but its last byte: a partly received
-    non-Email Message the gateway must buffer (or refuse), then silence."""
+    non-Email Message the gateway must buffer (or refuse), then silence.
+    full: a complete ClientHello of 16 chains of 65000 bytes instead."""
     t0 = time.time()
     try:
         t = tls(port, timeout=30)
     except OSError as e:
         say("big_hello sent=0 replies= closed=1 err=%s" % type(e).__name__)
         return
-    data = u(size, 8) + b"\x02" + bytes(size - 10)
+    data = hello_chains([[bytes(65000)]] * 16) if full else u(size, 8) + b"\x02" + bytes(size - 10)
     out, is_closed, sent = [], False, 0
     chunk = 65536 if rate <= 0 else max(1024, int(rate / 10))
     while sent < len(data) and time.time() - t0 < secs:
@@ -434,6 +438,8 @@ def main():
         many(slow_frame, int(a[0]), port, float(a[1]))
     elif mode == "big-hello-n":
         many(big_hello, int(a[0]), port, int(a[1]), float(a[2]), float(a[3]) if len(a) > 3 else 0.0)
+    elif mode == "full-hello-n":
+        many(big_hello, int(a[0]), port, 0, float(a[1]), 0.0, True)
     elif mode == "case":
         case(port, *a)
     else:

@@ -8,6 +8,8 @@
 #      the rest get internal_error (referencing message 0) and are closed;
 #      the worker's RSS stays under baseline + budget + 8 MiB; good mail
 #      flows meanwhile; once the holders leave, new ClientHellos fit again.
+#   1b. the same with complete 1 MiB ClientHellos held idle (the chains
+#      stay for the session and stay charged).
 #   2. the same without the budget (set to 1024G): RSS measured and
 #      reported, showing what the budget saves (not asserted).
 #   3. in-memory bodies: with a budget the Emails' bodies cannot all stay
@@ -40,8 +42,12 @@ normal() {	# NAME [SIZE]: one ordinary Email is delivered meanwhile
 	out=$("$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size "${2:-4000}" --from x@example.test --max-seconds 20 2>&1)
 	t_check "$1" "$(tail -2 <<<"$out" | tr '\n' ' ')" grep -q "reply n=1 email_delivered" <<<"$out"
 }
-run_peers() {	# OUT: N big-hello sessions, each held 8 s; the peak RSS while they hold
-	python3 "$HC" big-hello-n "$PORT" "$N" "$SIZE" 8 >"$1" 2>&1 &
+run_peers() {	# OUT NAME [MODE]: N big-hello sessions, each held 8 s; the peak RSS while they hold
+	if [ "${3:-}" = full ]; then
+		python3 "$HC" full-hello-n "$PORT" "$N" 8 >"$1" 2>&1 &
+	else
+		python3 "$HC" big-hello-n "$PORT" "$N" "$SIZE" 8 >"$1" 2>&1 &
+	fi
 	local hc=$! peak=0 r
 	for _ in $(seq 1 70); do
 		r=$(rss)
@@ -76,6 +82,15 @@ SLACK_KIB=$((8 * 1024))
 [ "$ASAN" = 1 ] && SLACK_KIB=$((40 * 1024))
 t_check budget_rss_bounded "peak $peak KiB > base $base + budget + $SLACK_KIB KiB" \
 	test "$peak" -le $((base + BUDGET_MIB * 1024 + SLACK_KIB))
+# complete 1 MiB ClientHellos, held idle: their chains stay charged
+run_peers "$P/f.out" delivered_during_full_hellos full
+peakf=$(cat "$P/f.out.peak")
+heldf=$(grep -c 'replies= closed=0' "$P/f.out")
+echo "# budget ${BUDGET_MIB} MiB, complete hellos: worker RSS peak ${peakf} KiB (+$(( (peakf - base) / 1024 )) MiB); sessions held ${heldf} of $N"
+t_check full_hello_refuses_beyond "held $heldf: $(sort "$P/f.out" | uniq -c | tr '\n' '|')" \
+	test "$heldf" -ge 1 -a "$heldf" -le $((BUDGET_MIB * 3 / 4))
+t_check full_hello_rss_bounded "peak $peakf KiB > base $base + budget + $SLACK_KIB KiB" \
+	test "$peakf" -le $((base + BUDGET_MIB * 1024 + SLACK_KIB))
 # the holders are gone: the budget is free again, a new ClientHello fits
 N=4 run_peers "$P/b2.out" delivered_after_budget_freed
 t_check budget_freed_after_close "$(sort "$P/b2.out" | uniq -c | tr '\n' '|')" \
@@ -109,5 +124,8 @@ base2=$(rss)
 run_peers "$P/n.out" delivered_without_budget
 peak2=$(cat "$P/n.out.peak")
 echo "# no budget: worker RSS base ${base2} KiB, peak ${peak2} KiB (+$(( (peak2 - base2) / 1024 )) MiB); sessions held $(grep -c 'replies= closed=0' "$P/n.out") of $N"
+run_peers "$P/nf.out" delivered_without_budget_full full
+peak2f=$(cat "$P/nf.out.peak")
+echo "# no budget, complete hellos: worker RSS peak ${peak2f} KiB (+$(( (peak2f - base2) / 1024 )) MiB); sessions held $(grep -c 'replies= closed=0' "$P/nf.out") of $N"
 kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null
 exit 0
