@@ -42,14 +42,15 @@ normal() {	# NAME [SIZE]: one ordinary Email is delivered meanwhile
 	out=$("$SEND" "${GW_SENDER[@]}" --rcpt a@b.test --size "${2:-4000}" --from x@example.test --max-seconds 20 2>&1)
 	t_check "$1" "$(tail -2 <<<"$out" | tr '\n' ' ')" grep -q "reply n=1 email_delivered" <<<"$out"
 }
-run_peers() {	# OUT NAME [MODE]: N big-hello sessions, each held 8 s; the peak RSS while they hold
+run_peers() {	# OUT NAME [MODE]: N big-hello sessions, each held HOLD s; the peak RSS while they hold
+	local hold=${HOLD:-5}
 	if [ "${3:-}" = full ]; then
-		python3 "$HC" full-hello-n "$PORT" "$N" 8 >"$1" 2>&1 &
+		python3 "$HC" full-hello-n "$PORT" "$N" "$hold" >"$1" 2>&1 &
 	else
-		python3 "$HC" big-hello-n "$PORT" "$N" "$SIZE" 8 >"$1" 2>&1 &
+		python3 "$HC" big-hello-n "$PORT" "$N" "$SIZE" "$hold" >"$1" 2>&1 &
 	fi
 	local hc=$! peak=0 r
-	for _ in $(seq 1 70); do
+	for _ in $(seq 1 $((hold * 10 + 20))); do
 		r=$(rss)
 		[ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r
 		kill -0 "$hc" 2>/dev/null || break
@@ -92,7 +93,7 @@ t_check full_hello_refuses_beyond "held $heldf: $(sort "$P/f.out" | uniq -c | tr
 t_check full_hello_rss_bounded "peak $peakf KiB > base $base + budget + $SLACK_KIB KiB" \
 	test "$peakf" -le $((base + BUDGET_MIB * 1024 + SLACK_KIB))
 # the holders are gone: the budget is free again, a new ClientHello fits
-N=4 run_peers "$P/b2.out" delivered_after_budget_freed
+N=4 HOLD=2 run_peers "$P/b2.out" delivered_after_budget_freed
 t_check budget_freed_after_close "$(sort "$P/b2.out" | uniq -c | tr '\n' '|')" \
 	test "$(grep -c 'replies= closed=0' "$P/b2.out")" = 4
 kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null
