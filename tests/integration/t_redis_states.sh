@@ -172,6 +172,13 @@ t_check restart_one_down_one_up "cache down/up $(lines redis_cache down)/$(lines
 	test "$(lines redis_cache down)/$(lines redis_cache up)/$(lines redis_stats down)/$(lines redis_stats up)" = 2/2/2/2
 t_check restart_lost_logged "$(grep 'state=down' "$T_TMP/gw.log" | tail -2 | tr '\n' '|')" \
 	grep -q 'event=redis_cache state=down fault=unreachable why="connection lost' "$T_TMP/gw.log"
+# the restarted Redis is empty: the counts of the outage arrive with the
+# next batches (deltas), with the errors of the outage
+t_wait_for 5 bash -c "[ -n \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT -a $REDIS_PASS --no-auth-warning HGET smtpsec:stats:gwr stats_redis_errors)\" ]"
+se=$(rcli HGET smtpsec:stats:gwr stats_redis_errors)
+er=$(rcli HGET smtpsec:stats:gwr emails_received)
+t_check restart_stats_flow "after the restart: emails_received=$er stats_redis_errors=$se" \
+	test "${er:-0}" -ge 1 -a "${se:-0}" -ge 1
 t_check every_email_stored "$(dovecot_mail_count bob@b.test) stored, $N_SENT sent" \
 	test "$(dovecot_mail_count bob@b.test)" = "$N_SENT"
 gw_stop
