@@ -59,3 +59,24 @@ t_check redis_killed_results_same "$(cat "$T_TMP/kill.out")" \
 out=$(run SRV:_smtpsec._tcp.a.test)
 t_check redis_down_resolves "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"
 t_check redis_down_state "$out" grep -q '^redis state=down fault=unreachable why="connect: ' <<<"$out"
+
+# A Redis that accepts connections and never answers: the handshake times
+# out (fault=timeout, after 2 s), lookups go to the resolver meanwhile.
+hp=$(t_free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+c = []
+t = time.time()
+s.settimeout(0.5)
+while time.time() - t < 20:
+    try: c.append(s.accept()[0])
+    except socket.timeout: pass
+' "$hp" &
+t_track_pid $!
+t_wait_port "$hp" 5
+out=$("$q" --unbound-conf "$DNS_UNBOUND_CONF" --cache redis --redis-host 127.0.0.1 --redis-port "$hp" \
+	--redis-password s3cret --pause-ms 2500 SRV:_smtpsec._tcp.a.test SRV:_smtpsec._tcp.b2.a.test 2>&1)
+t_check hung_redis_timeout "$out" grep -q '^redis state=down fault=timeout why="no handshake reply within 2000 ms"' <<<"$out"
+t_check hung_redis_resolves "$out" test "$(grep -c 'result=data status=secure .*cache=resolver' <<<"$out")" = 2
