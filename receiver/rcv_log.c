@@ -1,7 +1,10 @@
 /*
- * rcv_log: see rcv_log.h.  Lines go to stderr (journald under systemd
- * adds the timestamp; otherwise we prefix one), one write(2) per line so
- * lines from several workers do not interleave.
+ * rcv_log: see rcv_log.h.  Lines go to stderr, one write(2) per line so
+ * lines from several workers do not interleave.  When stderr is the
+ * journal (JOURNAL_STREAM names its device and inode, as systemd sets it
+ * for StandardError=journal) each line starts with the sd-daemon(3)
+ * priority prefix "<N>" and journald adds the timestamp; otherwise we
+ * prefix one.  With --syslog, lines go to syslog only.
  */
 #include "receiver/rcv_log.h"
 
@@ -10,12 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 int rcv_log_verbosity = RCV_LOG_INFO;
 static int rcv_log_to_syslog;
+
+static const int rcv_log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+int
+rcv_log_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	/* "DEV:INO" of the stream; stderr redirected elsewhere does not count */
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void
 rcv_log_syslog(int on)
@@ -34,11 +56,16 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 	struct tm tm;
 	size_t n = 0;
 	va_list ap;
-	int r;
+	int journal, r;
 
 	if ((int)lvl > rcv_log_verbosity)
 		return;
-	if (getenv("JOURNAL_STREAM") == NULL) {
+	journal = !rcv_log_to_syslog && rcv_log_journal();
+	if (journal) {
+		r = snprintf(line, sizeof(line), "<%d>", rcv_log_prio[lvl]);
+		if (r > 0)
+			n += (size_t)r;
+	} else if (!rcv_log_to_syslog) {
 		gettimeofday(&tv, NULL);
 		gmtime_r(&tv.tv_sec, &tm);
 		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -46,7 +73,13 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 		if (r > 0)
 			n += (size_t)r;
 	}
-	r = snprintf(line + n, sizeof(line) - n, "smtpsec-gateway[%d] %s ", (int)getpid(), names[lvl]);
+	/* syslog adds the time and the pid itself: from the level name on */
+	if (!rcv_log_to_syslog) {
+		r = snprintf(line + n, sizeof(line) - n, "smtpsec-gateway[%d] ", (int)getpid());
+		if (r > 0)
+			n += (size_t)r;
+	}
+	r = snprintf(line + n, sizeof(line) - n, "%s ", names[lvl]);
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);
@@ -55,14 +88,8 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n - 1 ? (size_t)r : sizeof(line) - n - 2;
 	if (rcv_log_to_syslog) {
-		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-		size_t skip = 0;
-
-		/* syslog adds time and pid: send from the level name on */
-		while (skip < n && line[skip] != ']')
-			skip++;
-		skip = skip + 2 < n ? skip + 2 : 0;
-		syslog(prio[lvl], "%.*s", (int)(n - skip), line + skip);
+		syslog(rcv_log_prio[lvl], "%.*s", (int)n, line);
+		return;
 	}
 	line[n++] = '\n';
 	if (write(2, line, n) < 0)

@@ -9,12 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* journald priorities: err 3, warning 4, info 6, debug 7 */
 enum rcv_log_level { RCV_LOG_ERR = 0, RCV_LOG_WARN, RCV_LOG_INFO, RCV_LOG_DEBUG };
 
-extern int rcv_log_verbosity;	/* highest level printed; default INFO */
+extern int rcv_log_verbosity;	/* highest level printed; default INFO, -v DEBUG */
 
-/* Also send every line to syslog (facility mail, ident smtpsec-gateway). */
+/* Send every line to syslog (facility mail, ident smtpsec-gateway) instead
+ * of stderr. */
 void rcv_log_syslog(int on);
+
+/* 1 when stderr is the journal (JOURNAL_STREAM matches fd 2's device and
+ * inode): lines then carry an sd-daemon "<N>" priority prefix and no
+ * timestamp. */
+int rcv_log_journal(void);
 
 void rcv_log(enum rcv_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
