@@ -102,7 +102,7 @@ struct rcv_conn {
 	const struct rcv_config *cfg;	/* borrowed: the configuration at accept; a
 					 * reload does not change an open connection */
 	struct rcv_conn *next, *prev;
-	uint32_t id;
+	unsigned long long id;	/* 64 random bits: unique across a fleet */
 	char ip[48];
 	int fd;
 	WOLFSSL *ssl;
@@ -422,7 +422,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 			 * the spool now, below memory_threshold (no failure) */
 			e->spilled_early = 1;
 			RCV_METRIC_ADD(buffer_budget_spilled, 1);
-			rcv_log(RCV_LOG_INFO, "conn=%08x event=body_to_spool n=%u at=%llu why=\"worker "
+			rcv_log(RCV_LOG_INFO, "conn=%016llx event=body_to_spool n=%u at=%llu why=\"worker "
 			    "buffer budget\" held=%llu budget=%llu", c->id, e->n,
 			    (unsigned long long)e->len, (unsigned long long)c->srv->buf_bytes,
 			    (unsigned long long)c->srv->cfg->worker_buffer_budget);
@@ -486,7 +486,7 @@ email_log(struct rcv_email *e, const char *verdict, const char *step, const char
 	if (strcmp(verdict, "fail") == 0)
 		rcv_metrics_reject(rcv_metrics_default, step);
 	rcv_log(RCV_LOG_INFO,
-	    "conn=%08x event=email n=%u from_domain=%s rcpts=%zu size=%llu verdict=%s step=%s "
+	    "conn=%016llx event=email n=%u from_domain=%s rcpts=%zu size=%llu verdict=%s step=%s "
 	    "trust=%s delivery=%s reply=%s why=%s ms=%llu",
 	    c->id, e->n, e->from.domain[0] ? e->from.domain : "-", e->n_rcpt,
 	    (unsigned long long)e->len, verdict, step, e->trust, delivery, reply,
@@ -768,7 +768,7 @@ email_deliver(struct rcv_email *e)
 		email_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "no LMTP target configured");
 		return;
 	}
-	snprintf(qid, sizeof(qid), "%08x.%u", c->id, e->n);
+	snprintf(qid, sizeof(qid), "%016llx.%u", c->id, e->n);
 	snprintf(ipbuf, sizeof(ipbuf), "%s", c->ip);
 	memset(&info, 0, sizeof(info));
 	info.authserv_id = cfg->authserv_id;
@@ -876,7 +876,7 @@ count_error(struct rcv_conn *c)
 {
 	if (++c->n_errors <= RCV_MAX_ERRORS || c->closing)
 		return;
-	rcv_log(RCV_LOG_WARN, "conn=%08x event=too_many_errors errors=%u action=close", c->id,
+	rcv_log(RCV_LOG_WARN, "conn=%016llx event=too_many_errors errors=%u action=close", c->id,
 	    c->n_errors);
 	c->closing = 1;
 	c->close_reason = "too_many_errors";
@@ -892,7 +892,7 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 	if (f->type == RCV_MSG_CLIENT_HELLO && !c->got_hello) {
 		if (f->version != 0) {
 			queue_error(c, f->number, RCV_ERR_INSUFFICIENT_SECURITY, f->number);
-			rcv_log(RCV_LOG_INFO, "conn=%08x event=hello result=refused version=%u", c->id,
+			rcv_log(RCV_LOG_INFO, "conn=%016llx event=hello result=refused version=%u", c->id,
 			    f->version);
 			c->closing = 1;
 			c->close_reason = "unsupported_version";
@@ -901,7 +901,7 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 		if (store_hello(c, f) != 0) {
 			/* SMTPSEC.md 5: a resource failure in the gateway */
 			queue_error(c, f->number, RCV_ERR_INTERNAL_ERROR, f->number);
-			rcv_log(RCV_LOG_WARN, "conn=%08x event=hello result=refused why=\"worker buffer "
+			rcv_log(RCV_LOG_WARN, "conn=%016llx event=hello result=refused why=\"worker buffer "
 			    "budget exhausted\" held=%llu budget=%llu", c->id,
 			    (unsigned long long)c->srv->buf_bytes,
 			    (unsigned long long)c->srv->cfg->worker_buffer_budget);
@@ -910,7 +910,7 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 			return;
 		}
 		c->got_hello = 1;
-		rcv_log(RCV_LOG_INFO, "conn=%08x event=hello version=0 chains=%zu", c->id, c->n_chains);
+		rcv_log(RCV_LOG_INFO, "conn=%016llx event=hello version=0 chains=%zu", c->id, c->n_chains);
 		return;
 	}
 	if (f->type == RCV_MSG_EMAIL && c->got_hello) {
@@ -921,7 +921,7 @@ on_frame(struct rcv_conn *c, const struct rcv_frame *f)
 	 * server-only type: illegal_message, the Message is ignored (3) */
 	email_free(&c->cur);
 	queue_error(c, f->number, RCV_ERR_ILLEGAL_MESSAGE, f->number);
-	rcv_log(RCV_LOG_INFO, "conn=%08x event=illegal_message n=%u type=%u", c->id, f->number,
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=illegal_message n=%u type=%u", c->id, f->number,
 	    (unsigned)f->type);
 	count_error(c);
 }
@@ -956,14 +956,14 @@ process_input(struct rcv_conn *c)
 			if (err->code == RCV_ERR_TOO_LARGE || err->code == RCV_ERR_ILLEGAL_PARAMETER)
 				c->srv->st.failed++;
 			if (err->code == RCV_ERR_INTERNAL_ERROR)
-				rcv_log(RCV_LOG_WARN, "conn=%08x event=frame_error n=%u code=%s fatal=%d "
+				rcv_log(RCV_LOG_WARN, "conn=%016llx event=frame_error n=%u code=%s fatal=%d "
 				    "why=%s held=%llu budget=%llu", c->id, err->number,
 				    rcv_wire_err_name(err->code), err->fatal,
 				    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)),
 				    (unsigned long long)c->srv->buf_bytes,
 				    (unsigned long long)c->srv->cfg->worker_buffer_budget);
 			else
-				rcv_log(RCV_LOG_INFO, "conn=%08x event=frame_error n=%u code=%s fatal=%d why=%s",
+				rcv_log(RCV_LOG_INFO, "conn=%016llx event=frame_error n=%u code=%s fatal=%d why=%s",
 				    c->id, err->number, rcv_wire_err_name(err->code), err->fatal,
 				    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
 			if (err->fatal) {
@@ -1138,14 +1138,14 @@ handshake(struct rcv_conn *c)
 			char eb[80];
 
 			wolfSSL_ERR_error_string_n((unsigned long)r, eb, sizeof(eb));
-			rcv_log(RCV_LOG_INFO, "conn=%08x event=tls result=fail err=%d why=\"%s\"", c->id, r, eb);
+			rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls result=fail err=%d why=\"%s\"", c->id, r, eb);
 			RCV_METRIC_ADD(tls_handshake_failed, 1);
 		}
 		conn_close(c, "tls_handshake");
 		return;
 	}
 	c->state = RCV_ST_OPEN;
-	rcv_log(RCV_LOG_INFO, "conn=%08x event=tls version=%s cipher=%s resumed=%d ms=%llu", c->id,
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls version=%s cipher=%s resumed=%d ms=%llu", c->id,
 	    wolfSSL_get_version(c->ssl), wolfSSL_get_cipher_name(c->ssl), wolfSSL_session_reused(c->ssl),
 	    (unsigned long long)(rcv_now_ms() - c->t_start));
 	/* the handshake's keys, hashes and arrays are not needed any more:
@@ -1249,12 +1249,12 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	c->srv = srv;
 	c->cfg = cfg;
 	c->fd = fd;
-	c->id = rcv_random32() ^ (uint32_t)(++srv->next_conn_id);
+	c->id = rcv_random64() ^ ++srv->next_conn_id;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	c->t_start = rcv_now_ms();
 	c->ssl = wolfSSL_new(srv->ctx);
 	if (c->ssl == NULL || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS) {
-		rcv_log(RCV_LOG_ERR, "conn=%08x event=connect result=error why=\"wolfSSL_new failed\"", c->id);
+		rcv_log(RCV_LOG_ERR, "conn=%016llx event=connect result=error why=\"wolfSSL_new failed\"", c->id);
 		if (c->ssl)
 			wolfSSL_free(c->ssl);
 		close(fd);
@@ -1279,7 +1279,7 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
-	rcv_log(RCV_LOG_INFO, "conn=%08x event=connect ip=%s", c->id, c->ip);
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=connect ip=%s", c->id, c->ip);
 	ev_io_start(srv->loop, &c->io);
 	ev_timer_again(srv->loop, &c->timer);
 	return c;
@@ -1328,7 +1328,7 @@ conn_close(struct rcv_conn *c, const char *reason)
 	graceful = c->state == RCV_ST_OPEN && c->out.len == 0 && c->n_inflight == 0;
 	if (graceful)
 		(void)wolfSSL_shutdown(c->ssl);	/* one close_notify attempt, no wait */
-	rcv_log(RCV_LOG_INFO, "conn=%08x event=close reason=%s emails=%llu ms=%llu", c->id, reason,
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu", c->id, reason,
 	    (unsigned long long)c->emails, (unsigned long long)(rcv_now_ms() - c->t_start));
 	if (!graceful || c->peer_eof || shutdown(c->fd, SHUT_WR) < 0) {
 		c->state = RCV_ST_CLOSED;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "receiver/rcv_log.h"
 #include "verify/vfy_redis.h"
 
 struct rcv_metrics *rcv_metrics_default;
@@ -53,7 +54,9 @@ struct rcv_metrics {
 	int64_t value[RCV_M__COUNT];
 	int64_t sent[RCV_M__COUNT];
 	int64_t inflight[RCV_M__COUNT];
-	char key_inst[300], key_total[32];
+	char key_inst[300], key_total[32], key_owners[300];
+	char run_hex[20];
+	int64_t dup_logged;		/* other live runs last logged */
 };
 
 static char *
@@ -208,6 +211,62 @@ send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **arg
 	redisAsyncCommandArgv(vfy_redis_ctx(m->redis), fn, m, argc, argv, lens);
 }
 
+/*
+ * The owners hash as this batch left it: runs other than ours whose
+ * heartbeat is within three flush intervals (at least 3 s, smtpsec-stats'
+ * stale rule) are gateways started with the same instance name.  Worker 0
+ * logs each change once; every worker sets the gauge.  Runs silent for an
+ * hour are removed.
+ */
+static void
+check_owners(struct rcv_metrics *m, const redisReply *h)
+{
+	long long now = (long long)time(NULL);
+	double live = 3.0 * m->opt.interval_ms / 1000.0;
+	int64_t others = 0;
+	char list[256];
+	size_t i, used = 0;
+
+	if (h == NULL || h->type != REDIS_REPLY_ARRAY)
+		return;
+	if (live < 3.0)
+		live = 3.0;
+	list[0] = '\0';
+	for (i = 0; i + 1 < h->elements; i += 2) {
+		const redisReply *f = h->element[i], *v = h->element[i + 1];
+		long long hb;
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(f->str, m->run_hex) == 0)
+			continue;
+		hb = strtoll(v->str, NULL, 10);
+		if ((double)(now - hb) <= live) {
+			others++;
+			if (used + f->len + 2 < sizeof(list))
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+				    used ? "," : "", f->str);
+		} else if (now - hb > 3600) {
+			const char *a[3] = { "HDEL", m->key_owners, f->str };
+
+			send_argv(m, NULL, 3, a);
+		}
+	}
+	m->value[RCV_M_instance_duplicate] = others;
+	if (others == m->dup_logged || m->opt.worker != 0) {
+		m->dup_logged = others;
+		return;
+	}
+	if (others > 0)
+		rcv_log(RCV_LOG_ERR, "conn=- event=instance_duplicate instance=%s run=%s others=%s "
+		    "note=\"another gateway flushes stats under this instance name: give each "
+		    "gateway its own instance\"", m->opt.instance, m->run_hex, list);
+	else
+		rcv_log(RCV_LOG_INFO, "conn=- event=instance_duplicate state=clear instance=%s run=%s",
+		    m->opt.instance, m->run_hex);
+	m->dup_logged = others;
+}
+
 static void
 on_exec(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -228,6 +287,8 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 		m->sent[k] += m->inflight[k];
 		m->inflight[k] = 0;
 	}
+	if (m->opt.run_id != 0 && reply->elements > 0)
+		check_owners(m, reply->element[reply->elements - 1]);
 }
 
 int
@@ -267,6 +328,14 @@ rcv_metrics_flush(struct rcv_metrics *m)
 	send_argv(m, NULL, 4, a);
 	a[0] = "ZADD"; a[1] = "smtpsec:instances"; a[2] = now_s; a[3] = m->opt.instance;
 	send_argv(m, NULL, 4, a);
+	if (m->opt.run_id != 0) {
+		a[0] = "HSET"; a[1] = m->key_owners; a[2] = m->run_hex; a[3] = now_s;
+		send_argv(m, NULL, 4, a);
+		a[0] = "EXPIRE"; a[2] = "86400";
+		send_argv(m, NULL, 3, a);
+		a[0] = "HGETALL";	/* last: its reply ends the EXEC array */
+		send_argv(m, NULL, 2, a);
+	}
 	a[0] = "EXEC";
 	m->in_flight = 1;
 	m->flight_start = ev_now(m->loop);
@@ -311,6 +380,9 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	m->opt.state_arg = opt->state_arg;
 	snprintf(m->key_inst, sizeof(m->key_inst), "smtpsec:stats:%s", m->opt.instance);
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
+	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
+	m->opt.run_id = opt->run_id;
+	snprintf(m->run_hex, sizeof(m->run_hex), "%016llx", opt->run_id);
 	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
 		double iv = m->opt.interval_ms / 1000.0;
 		ev_timer_init(&m->timer, on_timer, iv, iv);

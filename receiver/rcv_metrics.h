@@ -9,6 +9,12 @@
  *                             "<name>.w<worker>" (HSET), "meta.*" fields
  *   smtpsec:stats:total       hash: the same counters for the whole cluster
  *   smtpsec:instances         sorted set: instance -> last heartbeat (unix s)
+ *   smtpsec:owners:<instance> hash: run id (16 hex digits, one per gateway
+ *                             start, shared by its workers) -> heartbeat;
+ *                             another run with a live heartbeat means two
+ *                             gateways share the instance name: logged once
+ *                             (event=instance_duplicate) and the gauge
+ *                             instance_duplicate counts the other live runs
  *
  * Redis down or slow: deltas keep accumulating and go out with the first
  * batch that succeeds; nothing waits on Redis.  Single-threaded: one
@@ -54,7 +60,7 @@ struct vfy_redis_status;
 	C(dns_redis_errors)	G(dns_redis_up)				\
 	C(stats_redis_errors)	G(stats_redis_up)			\
 	C(buffer_budget_refused) C(buffer_budget_spilled)		\
-	G(buffer_bytes)
+	G(buffer_bytes)		G(instance_duplicate)
 
 #define RCV_M_ENUM_(n) RCV_M_##n,
 enum rcv_metric {
@@ -66,6 +72,8 @@ enum rcv_metric {
 struct rcv_metrics_options {
 	const char *instance;		/* e.g. "mx1.b.example:4650" */
 	unsigned worker;		/* worker index, for gauge fields */
+	unsigned long long run_id;	/* this gateway start (same in all its
+					 * workers); 0 = no duplicate check */
 	unsigned interval_ms;		/* flush period; 0 = 1000 */
 	/* Redis; host NULL and unix_path NULL = keep counters in process only */
 	const char *host;

@@ -399,6 +399,7 @@ rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *
 
 static struct rcv_server *g_srv;
 static unsigned g_worker_index;		/* set by the master before fork */
+static unsigned long long g_run_id;	/* one per gateway start, shared by its workers */
 static int g_worker_restarted;
 /* the write end of the master's readiness pipe: a worker of the first set
  * writes one byte once it has loaded everything and listens (-1: none) */
@@ -708,8 +709,11 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 	struct rcv_metrics_options mo;
 
 	memset(&mo, 0, sizeof(mo));
+	if (g_run_id == 0)
+		g_run_id = rcv_random64() | 1;	/* single-process mode: no master */
 	mo.instance = cfg->instance;
 	mo.worker = g_worker_index;
+	mo.run_id = g_run_id;
 	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
 	if (cfg->have_redis) {
 		mo.host = cfg->redis.path[0] ? NULL : cfg->redis.host;
@@ -1022,6 +1026,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	struct sigaction sa;
 	sigset_t block, old;
 
+	g_run_id = rcv_random64() | 1;	/* before the first fork: every worker shares it */
 	if (drop_privileges(cfg->user) < 0)
 		return 1;
 	if (workers == 0) {

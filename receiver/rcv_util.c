@@ -89,6 +89,27 @@ rcv_random32(void)
 	return (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
 }
 
+/*
+ * 64 bits from the kernel's CSPRNG: connection ids (and the Received id)
+ * must not collide across a fleet; 32 bits collide after ~77,000 connections
+ * with probability one half.  The fallback (no entropy yet at early boot)
+ * mixes the clock, the pid and a counter.
+ */
+unsigned long long
+rcv_random64(void)
+{
+	static unsigned long long ctr;
+	unsigned long long v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = ((unsigned long long)ts.tv_sec << 32) ^ (unsigned long long)ts.tv_nsec ^
+	    ((unsigned long long)getpid() << 20) ^ (++ctr * 0x9e3779b97f4a7c15ull);
+	return v;
+}
+
 int
 rcv_set_nonblock(int fd)
 {

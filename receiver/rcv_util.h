@@ -18,6 +18,7 @@ uint64_t rcv_now_ms(void);
 
 /* Random 32 bits (getrandom, falls back to time ^ pid). */
 uint32_t rcv_random32(void);
+unsigned long long rcv_random64(void);
 
 int rcv_set_nonblock(int fd);
 

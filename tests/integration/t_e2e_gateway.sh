@@ -387,5 +387,5 @@ dovecot_kill
 sendk ed25519 --rcpt alice@b.test --message "$T_TMP/m1" --message "$T_TMP/m1"
 t_check dead_dovecot_unavailable "$out" bash -c '[[ "$1" == *"reply n=1 error=service_unavailable"* && "$1" != *email_delivered* ]]' _ "$out"
 gw_stop
-t_check log_summary_line "no summary line" grep -Eq 'conn=[0-9a-f]{8} event=email n=1 from_domain=a.test rcpts=1 size=[0-9]+ verdict=pass step=- trust=unverified delivery=delivered reply=email_delivered' "$T_TMP/gw.log"
+t_check log_summary_line "no summary line" grep -Eq 'conn=[0-9a-f]{16} event=email n=1 from_domain=a.test rcpts=1 size=[0-9]+ verdict=pass step=- trust=unverified delivery=delivered reply=email_delivered' "$T_TMP/gw.log"
 exit 0

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Fleet-safe identity (issue 17): two gateways sharing one Redis (with a
+# password).
+#   1. connection ids and the Received id carry 64 random bits (16 hex
+#      digits): no collisions across a fleet at realistic volumes.
+#   2. two gateways started with the same [redis] instance: both log
+#      event=instance_duplicate once, smtpsec-stats --json shows the
+#      instance_duplicate gauge; a third with its own name logs nothing;
+#      after one of the pair stops, the other logs state=clear.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_gw.sh"
+. "$(dirname "$0")/lib_redis.sh"
+. "$(dirname "$0")/lib_dovecot.sh"
+
+ST=$BUILD/smtpsec-stats
+for b in "$GW" "$SEND" "$ST"; do
+	[ -x "$b" ] || { t_skip build "$b not built"; exit 0; }
+done
+command -v redis-server >/dev/null || { t_skip redis "redis-server missing"; exit 0; }
+gw_pki || { t_fail pki "openssl failed"; exit 1; }
+redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; }
+dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
+
+conf() {	# NAME INSTANCE
+	gw_conf "$1" "[lmtp]" "target = unix:$DOVECOT_SOCKET" "[headers]" "authserv_id = b.test" \
+		"[redis]" "url = redis://:fl33t@127.0.0.1:$REDIS_PORT" "stats_interval = 200ms" \
+		"instance = $2"
+}
+conf a same; gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
+conf b same; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
+conf c other; gw_run c || { t_fail start_c "no listener"; exit 1; }
+
+printf 'From: a@a.test\r\nTo: bob@b.test\r\nSubject: id\r\n\r\nhello\r\n' >"$T_TMP/m.eml"
+"$SEND" "${SA[@]}" --from a@a.test --rcpt bob@b.test --message "$T_TMP/m.eml" >"$T_TMP/send.out" 2>&1
+t_check conn_id_64 "no 16-hex-digit conn id in a.log" \
+	grep -Eq 'conn=[0-9a-f]{16} event=email n=1 ' "$T_TMP/a.log"
+t_wait_for 10 bash -c "ls '$DOVECOT_DIR'/mail/bob@b.test/Maildir/new/* >/dev/null 2>&1"
+f=$(dovecot_mail_files bob@b.test | head -1)
+t_check received_id_64 "Received id is not 16 hex digits: $(grep -A3 '^Received: from' "${f:-/dev/null}" | tr '\r\n' '  ')" \
+	grep -Eq 'id [0-9a-f]{16}\.1' "${f:-/dev/null}"
+
+t_wait_for 10 bash -c "grep -q 'event=instance_duplicate instance=same' '$T_TMP/a.log' && grep -q 'event=instance_duplicate instance=same' '$T_TMP/b.log'"
+t_check dup_logged_by_both "a: $(grep -c instance_duplicate "$T_TMP/a.log") b: $(grep -c instance_duplicate "$T_TMP/b.log")" \
+	bash -c "[ \$(grep -c 'event=instance_duplicate instance=same' '$T_TMP/a.log') = 1 ] && [ \$(grep -c 'event=instance_duplicate instance=same' '$T_TMP/b.log') = 1 ]"
+t_check dup_not_other "c logged a duplicate" bash -c "! grep -q instance_duplicate '$T_TMP/c.log'"
+"$ST" --url "redis://:fl33t@127.0.0.1:$REDIS_PORT" --interval 0.2 --json >"$T_TMP/j.out" 2>&1
+t_check dup_in_stats "$(head -c 400 "$T_TMP/j.out")" python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+i={x["instance"]:x for x in d["instances"]}
+assert i["same"]["counters"]["instance_duplicate"]>=1, i["same"]
+assert i["other"]["counters"]["instance_duplicate"]==0, i["other"]
+' "$T_TMP/j.out"
+
+t0=$(date +%s.%N)
+kill -TERM "$PB"; wait "$PB" 2>/dev/null
+t_wait_for 15 bash -c "grep -q 'event=instance_duplicate state=clear instance=same' '$T_TMP/a.log'"
+t1=$(date +%s.%N)
+t_check dup_clears "a never logged state=clear" grep -q 'event=instance_duplicate state=clear instance=same' "$T_TMP/a.log"
+echo "# duplicate cleared $(python3 -c "print(round($t1-$t0,1))") s after the second gateway stopped"
+exit 0
