@@ -39,6 +39,8 @@ struct lmtp_trace {
 
 struct lmtp_copy_info {
 	const char *authserv_id;
+	const char *const *authserv_also;	/* more ids treated as ours (renamed) */
+	size_t n_authserv_also;
 	const char *hostname;		/* this gateway */
 	const char *sender_host;	/* D: the SRV target the name matched */
 	const char *cert_name;		/* the name the certificate was matched on */

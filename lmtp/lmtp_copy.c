@@ -326,6 +326,22 @@ rfc5322_date(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
+/* Our authserv-id or one of the additional ids (a fleet's former or
+ * per-host ids): each with lmtp_authres_claims' rules. */
+static int
+claims_ours(const struct lmtp_copy_info *in, const uint8_t *v, size_t len)
+{
+	size_t i;
+
+	if (lmtp_authres_claims(v, len, in->authserv_id))
+		return 1;
+	for (i = 0; i < in->n_authserv_also; i++)
+		if (in->authserv_also[i] != NULL && in->authserv_also[i][0] &&
+		    lmtp_authres_claims(v, len, in->authserv_also[i]))
+			return 1;
+	return 0;
+}
+
 int
 lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace, size_t n_trace,
     const uint8_t *msg, size_t msg_len, struct lmtp_copy *c, const char **why_r)
@@ -388,7 +404,7 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 	while (next_field(msg, hend, &pos, &f)) {
 		if (f.name_end - f.start == 22 &&
 		    strncasecmp((const char *)msg + f.start, "Authentication-Results", 22) == 0 &&
-		    lmtp_authres_claims(msg + f.value_start, f.end - f.value_start, auth)) {
+		    claims_ours(in, msg + f.value_start, f.end - f.value_start)) {
 			if (c->n_seg + 3 > LMTP_COPY_MAX_SEGS) {
 				free(c->head);
 				memset(c, 0, sizeof(*c));

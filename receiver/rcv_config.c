@@ -96,7 +96,12 @@ static const struct key keys[] = {
 	{ "lmtp", "memory_threshold", K_SIZE, O(memory_threshold), "1M", 4096, 1ULL << 30,
 	  "Email bodies larger than this are received into the spool, not memory" },
 	{ "headers", "authserv_id", K_STR, O(authserv_id), NULL, 1, SZ(authserv_id),
-	  "authserv-id of Authentication-Results (default: hostname)" },
+	  "authserv-id of Authentication-Results: one value for the whole fleet (default, with a "
+	  "warning at start: hostname without its first label when it has three or more, e.g. "
+	  "mx1.b.example -> b.example)" },
+	{ "headers", "authserv_id_also", K_STR, O(authserv_also_raw), "", 0, SZ(authserv_also_raw),
+	  "more authserv-ids treated as ours when renaming forged Authentication-Results "
+	  "(comma list, e.g. former ids or the hosts' names)" },
 	{ "headers", "trace_allow", K_TRACE, O(trace_allow_raw), "Received, X-*", 0,
 	  SZ(trace_allow_raw), "trace header names kept in the delivered copy; * suffix wildcard" },
 	{ "redis", "url", K_REDIS, O(redis_url_raw), "", 0, SZ(redis_url_raw),
@@ -630,8 +635,36 @@ finish(struct parse *p)
 	} else if (strrchr(c->lmtp_target, ':') == NULL) {
 		return fail(p, 0, "[lmtp] target: '%s' must be unix:/path or host:port", c->lmtp_target);
 	}
-	if (c->authserv_id[0] == '\0')
-		snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", c->hostname);
+	if (c->authserv_id[0] == '\0') {
+		/* RFC 8601 2.5: one authserv-id per ADMD.  The host name differs
+		 * per gateway; its parent domain is the same across mx1/mx2. */
+		const char *dot = strchr(c->hostname, '.');
+
+		if (dot != NULL && strchr(dot + 1, '.') != NULL && dot[1] != '.')
+			snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", dot + 1);
+		else
+			snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", c->hostname);
+		c->authserv_id_derived = 1;
+	}
+	{
+		const char *q = c->authserv_also_raw;
+
+		c->n_authserv_also = 0;
+		while (*q) {
+			size_t n;
+
+			q += strspn(q, ", \t");
+			n = strcspn(q, ", \t");
+			if (n == 0)
+				break;
+			if (n >= sizeof(c->authserv_also[0]) || c->n_authserv_also == RCV_CONFIG_MAX_AUTHSERV)
+				return fail(p, 0, "[headers] authserv_id_also: at most %d ids of at most %zu "
+				    "characters", RCV_CONFIG_MAX_AUTHSERV, sizeof(c->authserv_also[0]) - 1);
+			memcpy(c->authserv_also[c->n_authserv_also], q, n);
+			c->authserv_also[c->n_authserv_also++][n] = '\0';
+			q += n;
+		}
+	}
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof(c->instance), "%s:%d", c->hostname, c->listen[0].port);
 	return 0;

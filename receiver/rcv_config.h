@@ -34,6 +34,10 @@ struct rcv_redis_url {
 	int db;
 };
 
+#ifndef RCV_CONFIG_MAX_AUTHSERV
+#define RCV_CONFIG_MAX_AUTHSERV 8
+#endif
+
 struct rcv_config {
 	char path[RCV_CONFIG_STR];
 
@@ -75,6 +79,10 @@ struct rcv_config {
 
 	/* [headers] */
 	char authserv_id[256];
+	int authserv_id_derived;	/* not set: derived from hostname (warned at start) */
+	char authserv_also_raw[RCV_CONFIG_STR];
+	char authserv_also[RCV_CONFIG_MAX_AUTHSERV][256];	/* also treated as ours */
+	size_t n_authserv_also;
 	char trace_allow_raw[RCV_CONFIG_STR];
 	char trace_allow[RCV_CONFIG_MAX_TRACE][80];
 	size_t n_trace_allow;

@@ -784,8 +784,12 @@ email_deliver(struct rcv_email *e)
 	info.require_security = e->require_security;
 	info.date = (int64_t)time(NULL);
 	{
-		const char *allow[RCV_CONFIG_MAX_TRACE];
+		const char *allow[RCV_CONFIG_MAX_TRACE], *also[RCV_CONFIG_MAX_AUTHSERV];
 
+		for (i = 0; i < cfg->n_authserv_also; i++)
+			also[i] = cfg->authserv_also[i];
+		info.authserv_also = also;
+		info.n_authserv_also = cfg->n_authserv_also;
 		for (i = 0; i < cfg->n_trace_allow; i++)
 			allow[i] = cfg->trace_allow[i];
 		info.trace_allow = allow;

@@ -194,8 +194,12 @@ main(int argc, char **argv)
 	}
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file) < 0)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"cannot write pid_file %s\"", cfg.pid_file);
-	rcv_log(RCV_LOG_INFO, "conn=- event=start version=%s config=%s listeners=%zu", RCV_VERSION,
-	    conf, cfg.n_listen);
+	if (cfg.authserv_id_derived)
+		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"[headers] authserv_id not set: using "
+		    "%s (from hostname %s); set it to one value on every gateway of the domain\"",
+		    cfg.authserv_id, cfg.hostname);
+	rcv_log(RCV_LOG_INFO, "conn=- event=start version=%s config=%s listeners=%zu authserv_id=%s",
+	    RCV_VERSION, conf, cfg.n_listen, cfg.authserv_id);
 	rc = rcv_server_master(&cfg, fds, cfg.n_listen, cfg.workers, skip);
 	if (cfg.pid_file[0])
 		(void)unlink(cfg.pid_file);

@@ -1,12 +1,15 @@
 #!/bin/bash
-# Fleet-safe identity (issue 17): two gateways sharing one Redis (with a
-# password).
+# Fleet-safe identity (issue 17): three gateways sharing one Redis (with a
+# password) and one Dovecot.
 #   1. connection ids and the Received id carry 64 random bits (16 hex
 #      digits): no collisions across a fleet at realistic volumes.
 #   2. two gateways started with the same [redis] instance: both log
 #      event=instance_duplicate once, smtpsec-stats --json shows the
 #      instance_duplicate gauge; a third with its own name logs nothing;
 #      after one of the pair stops, the other logs state=clear.
+#   3. authserv_id: unset, the start warns and uses the hostname's parent;
+#      forged Authentication-Results claiming authserv_id or one of
+#      authserv_id_also are renamed, others kept.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_gw.sh"
 . "$(dirname "$0")/lib_redis.sh"
@@ -21,16 +24,23 @@ gw_pki || { t_fail pki "openssl failed"; exit 1; }
 redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; }
 dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
-conf() {	# NAME INSTANCE
-	gw_conf "$1" "[lmtp]" "target = unix:$DOVECOT_SOCKET" "[headers]" "authserv_id = b.test" \
+conf() {	# NAME INSTANCE [HEADERS-LINE...]
+	local n=$1 i=$2
+	shift 2
+	gw_conf "$n" "[lmtp]" "target = unix:$DOVECOT_SOCKET" "[headers]" "$@" \
 		"[redis]" "url = redis://:fl33t@127.0.0.1:$REDIS_PORT" "stats_interval = 200ms" \
-		"instance = $2"
+		"instance = $i"
 }
-conf a same; gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
-conf b same; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
+conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test"
+gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
+conf b same "authserv_id = b.test"; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
 conf c other; gw_run c || { t_fail start_c "no listener"; exit 1; }
 
-printf 'From: a@a.test\r\nTo: bob@b.test\r\nSubject: id\r\n\r\nhello\r\n' >"$T_TMP/m.eml"
+# 3. authserv_id: one per fleet; c has none and says so at start
+t_check authserv_default_warned "no warning in c.log" grep -q 'event=start warning="\[headers\] authserv_id not set: using b.test (from hostname gw.b.test)' "$T_TMP/c.log"
+t_check authserv_set_quiet "a warned about authserv_id" bash -c "! grep -q 'authserv_id not set' '$T_TMP/a.log'"
+
+printf 'Authentication-Results: mx2.b.test; smtpsec=pass header.from=bank.test\r\nAuthentication-Results: b.test; smtpsec=pass\r\nAuthentication-Results: other.test; spf=pass\r\nFrom: a@a.test\r\nTo: bob@b.test\r\nSubject: id\r\n\r\nhello\r\n' >"$T_TMP/m.eml"
 "$SEND" "${SA[@]}" --from a@a.test --rcpt bob@b.test --message "$T_TMP/m.eml" >"$T_TMP/send.out" 2>&1
 t_check conn_id_64 "no 16-hex-digit conn id in a.log" \
 	grep -Eq 'conn=[0-9a-f]{16} event=email n=1 ' "$T_TMP/a.log"
@@ -38,6 +48,11 @@ t_wait_for 10 bash -c "ls '$DOVECOT_DIR'/mail/bob@b.test/Maildir/new/* >/dev/nul
 f=$(dovecot_mail_files bob@b.test | head -1)
 t_check received_id_64 "Received id is not 16 hex digits: $(grep -A3 '^Received: from' "${f:-/dev/null}" | tr '\r\n' '  ')" \
 	grep -Eq 'id [0-9a-f]{16}\.1' "${f:-/dev/null}"
+t_check authres_renamed "forged fields: $(grep -i 'authentication-results' "${f:-/dev/null}" | tr '\r\n' '  ')" bash -c '
+	grep -q "^X-Untrusted-Authentication-Results: mx2.b.test; smtpsec=pass header.from=bank.test" "$1" &&
+	grep -q "^X-Untrusted-Authentication-Results: b.test; smtpsec=pass" "$1" &&
+	grep -q "^Authentication-Results: other.test; spf=pass" "$1" &&
+	[ "$(grep -c "^Authentication-Results: b.test;" "$1")" = 1 ]' _ "${f:-/dev/null}"
 
 t_wait_for 10 bash -c "grep -q 'event=instance_duplicate instance=same' '$T_TMP/a.log' && grep -q 'event=instance_duplicate instance=same' '$T_TMP/b.log'"
 t_check dup_logged_by_both "a: $(grep -c instance_duplicate "$T_TMP/a.log") b: $(grep -c instance_duplicate "$T_TMP/b.log")" \

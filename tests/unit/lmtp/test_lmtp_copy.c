@@ -163,6 +163,56 @@ one(const char *name)
 	free(in);
 }
 
+/* [headers] authserv_id_also: a field claiming one of the additional ids
+ * is renamed like one claiming authserv_id; other ids are left alone. */
+static void
+t_authserv_also(void)
+{
+	static const char msg[] = "Authentication-Results: mx2.b.test; smtpsec=pass\r\n"
+	    "Authentication-Results: b.test; smtpsec=pass\r\n"
+	    "Authentication-Results: other.test; spf=pass\r\n"
+	    "From: a@a.test\r\n\r\nbody\r\n";
+	const char *also[] = { "old.b.test", "mx2.b.test" };
+	struct lmtp_copy_info info;
+	struct lmtp_copy c;
+	const char *why;
+	char out[2048];
+	size_t i, o;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		memset(&info, 0, sizeof(info));
+		info.authserv_id = "b.test";
+		info.hostname = "mx1.b.test";
+		info.sender_host = info.cert_name = "mail.a.test";
+		info.client_ip = "192.0.2.1";
+		info.id = "0123456789abcdef.1";
+		info.tls_version = "TLSv1.3";
+		info.tls_cipher = "TLS_AES_256_GCM_SHA384";
+		info.from_domain = "a.test";
+		info.trust = "dane-ee";
+		info.require_security = -1;
+		if (pass == 1) {
+			info.authserv_also = also;
+			info.n_authserv_also = 2;
+		}
+		T_ASSERT(lmtp_copy_build(&info, NULL, 0, (const uint8_t *)msg, sizeof(msg) - 1, &c, &why) == 0);
+		for (i = 0, o = 0; i < c.n_seg; i++) {
+			T_ASSERT(o + c.seg[i].len < sizeof(out));
+			memcpy(out + o, c.seg[i].p, c.seg[i].len);
+			o += c.seg[i].len;
+		}
+		out[o] = '\0';
+		lmtp_copy_free(&c);
+		T_ASSERT(strstr(out, "\r\nX-Untrusted-Authentication-Results: b.test; smtpsec=pass\r\n") != NULL);
+		T_ASSERT(strstr(out, "\r\nAuthentication-Results: other.test; spf=pass\r\n") != NULL);
+		if (pass == 0)
+			T_ASSERT(strstr(out, "\r\nAuthentication-Results: mx2.b.test; smtpsec=pass\r\n") != NULL);
+		else
+			T_ASSERT(strstr(out, "\r\nX-Untrusted-Authentication-Results: mx2.b.test; smtpsec=pass\r\n") != NULL);
+	}
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -203,6 +253,7 @@ main(void)
 		T_CASE("golden", names[i], one(names[i]));
 		free(names[i]);
 	}
+	T_CASE("copy", "authserv_also", t_authserv_also());
 	if (n < 10)
 		printf("FAIL: test_lmtp_copy.golden_count: only %zu golden files\n", n);
 	return T_END() || n < 10;

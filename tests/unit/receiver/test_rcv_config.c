@@ -36,7 +36,7 @@ t_defaults(void)
 	T_EQ_INT(cfg.lmtp_connections, 8);
 	T_EQ_INT(cfg.lmtp_timeout_ms, 60000);
 	T_EQ_STR(cfg.spool_dir, "/var/spool/smtpsec");
-	T_EQ_STR(cfg.authserv_id, cfg.hostname);
+	T_EQ_INT(cfg.authserv_id_derived, 1);	/* warned at start */
 	T_EQ_INT(cfg.n_trace_allow, 2);
 	T_EQ_STR(cfg.trace_allow[0], "Received");
 	T_EQ_STR(cfg.trace_allow[1], "X-*");
@@ -80,7 +80,18 @@ t_types(void)
 	T_EQ_INT(cfg.n_trace_allow, 3);
 	T_EQ_STR(cfg.trace_allow[1], "X-Spam-*");
 	T_EQ_STR(cfg.instance, "mx.b.test:25");
-	T_EQ_STR(cfg.authserv_id, "mx.b.test");
+	T_EQ_STR(cfg.authserv_id, "b.test");	/* the parent: the same on mx1, mx2 */
+	T_EQ_INT(cfg.authserv_id_derived, 1);
+	T_EQ_INT(cfg.n_authserv_also, 0);
+	T_ASSERT(load("[server]\nhostname = mx1.b.test\n" BASE "[headers]\nauthserv_id = b.test\n"
+	    "authserv_id_also = mx1.b.test, mx2.b.test,old.b.test\n") == 0);
+	T_EQ_STR(cfg.authserv_id, "b.test");
+	T_EQ_INT(cfg.authserv_id_derived, 0);
+	T_EQ_INT(cfg.n_authserv_also, 3);
+	T_EQ_STR(cfg.authserv_also[1], "mx2.b.test");
+	T_EQ_STR(cfg.authserv_also[2], "old.b.test");
+	T_ASSERT(load("[server]\nhostname = b.test\n" BASE) == 0);
+	T_EQ_STR(cfg.authserv_id, "b.test");	/* two labels: the name itself */
 }
 
 /* Each bad file names the line of its fault. */
