@@ -110,6 +110,10 @@ static const struct key keys[] = {
 	  "how often stats are flushed to Redis" },
 	{ "redis", "instance", K_STR, O(instance), NULL, 1, SZ(instance),
 	  "this gateway's name in the stats (default: hostname:port)" },
+	{ "redis", "cache_key_file", K_STR, O(cache_key_file), "", 0, SZ(cache_key_file),
+	  "the fleet's DNS cache key (32 random bytes, or 64 hex digits; the same file on every "
+	  "gateway): values in Redis are sealed with HMAC-SHA256 and one that fails is a miss; "
+	  "empty: Redis is trusted (warned at start)" },
 	{ "limits", "max_message_size", K_SIZE, O(max_message_size), "50M", 1024, 1ULL << 40,
 	  "largest Email frame; larger ones get too_large" },
 	{ "limits", "max_recipients", K_UINT, O(max_recipients), "1000", 1, 100000,
@@ -626,6 +630,8 @@ finish(struct parse *p)
 		return fail(p, 0, "[tls] key is required");
 	if (c->dns_cache_redis && !c->have_redis)
 		return fail(p, 0, "[dns] cache = redis needs [redis] url");
+	if (c->cache_key_file[0] && c->cache_key_file[0] != '/')
+		return fail(p, 0, "[redis] cache_key_file must be an absolute path");
 	if (c->unbound_conf[0] == '\0' && c->trust_anchor_file[0] == '\0')
 		return fail(p, 0, "[dns] needs trust_anchor_file or unbound_conf: "
 		    "the gateway never runs without DNSSEC validation");

@@ -93,6 +93,7 @@ struct rcv_config {
 	struct rcv_redis_url redis;
 	uint64_t stats_interval_ms;
 	char instance[300];
+	char cache_key_file[RCV_CONFIG_STR];	/* read once at start (rcv_server) */
 
 	/* [limits] */
 	uint64_t max_message_size;

@@ -178,6 +178,10 @@ main(int argc, char **argv)
 		    "SMTPSEC.md 4 steps 5-9 are NOT run; for tests only\"");
 	/* a local fault is a configuration error at start (EX_CONFIG), never
 	 * a verdict on a sender at run time */
+	if (rcv_server_load_cache_key(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smtpsec-gateway: %s\n", err);
+		return RCV_EXIT_INIT;
+	}
 	if (rcv_server_preflight(&cfg, skip, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-gateway: %s\n", err);
 		return RCV_EXIT_INIT;

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -29,6 +30,7 @@
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_tls.h"
 #include "receiver/rcv_util.h"
+#include "verify/vfy_cache.h"
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy_pkix.h"
@@ -399,6 +401,9 @@ rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *
 
 static struct rcv_server *g_srv;
 static unsigned g_worker_index;		/* set by the master before fork */
+static uint8_t g_cache_key[VFY_CACHE_KEY_LEN];	/* [redis] cache_key_file */
+static int g_have_cache_key;
+static uint64_t g_forged_logged;		/* dns_redis_forged already logged */
 static unsigned long long g_run_id;	/* one per gateway start, shared by its workers */
 static int g_worker_restarted;
 /* the write end of the master's readiness pipe: a worker of the first set
@@ -428,6 +433,16 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rcv_metrics_sync(m, RCV_M_dns_redis_hits, ds.redis_hits);
 		rcv_metrics_sync(m, RCV_M_dns_redis_misses, ds.redis_misses);
 		rcv_metrics_sync(m, RCV_M_dns_redis_errors, ds.redis_errors);
+		rcv_metrics_sync(m, RCV_M_dns_redis_forged, ds.redis_forged);
+		if (ds.redis_forged > g_forged_logged) {
+			/* once per interval, however many arrived */
+			rcv_log(RCV_LOG_WARN, "conn=- event=dns_cache_forged count=%llu total=%llu "
+			    "note=\"values in Redis failed the cache MAC: used as misses; a writer without "
+			    "the fleet key, or a gateway with another cache_key_file\"",
+			    (unsigned long long)(ds.redis_forged - g_forged_logged),
+			    (unsigned long long)ds.redis_forged);
+			g_forged_logged = ds.redis_forged;
+		}
 		RCV_METRIC_GAUGE(dns_redis_up, ds.redis_up > 0);
 	}
 	if (srv->lmtp != NULL) {
@@ -703,6 +718,75 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	worker_stop(srv);
 }
 
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen)
+{
+	uint8_t buf[VFY_CACHE_KEY_LEN * 2 + 4];
+	struct stat sb;
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	if (cfg->cache_key_file[0] == '\0') {
+		if (cfg->dns_cache_redis)
+			rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"[dns] cache = redis without "
+			    "[redis] cache_key_file: Redis is trusted, whoever can write to it can forge "
+			    "DNSSEC results for every gateway\"");
+		return 0;
+	}
+	fd = open(cfg->cache_key_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		snprintf(err, errlen, "[redis] cache_key_file %s: %s", cfg->cache_key_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	/* 32 raw bytes, or 64 hex digits with an optional newline */
+	if (n == VFY_CACHE_KEY_LEN) {
+		memcpy(g_cache_key, buf, VFY_CACHE_KEY_LEN);
+	} else if (n == 2 * VFY_CACHE_KEY_LEN || (n == 2 * VFY_CACHE_KEY_LEN + 1 && buf[n - 1] == '\n')) {
+		for (i = 0; i < VFY_CACHE_KEY_LEN; i++) {
+			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				snprintf(err, errlen, "[redis] cache_key_file %s: not 64 hex digits",
+				    cfg->cache_key_file);
+				explicit_bzero(buf, sizeof(buf));
+				return -1;
+			}
+			g_cache_key[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		snprintf(err, errlen, "[redis] cache_key_file %s: must hold 32 random bytes or 64 hex "
+		    "digits (head -c 32 /dev/urandom > FILE), it has %zd bytes", cfg->cache_key_file, n);
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	g_have_cache_key = 1;
+	if (sb.st_mode & 0004)
+		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"[redis] cache_key_file %s is "
+		    "world-readable\"", cfg->cache_key_file);
+	if (!cfg->dns_cache_redis)
+		rcv_log(RCV_LOG_INFO, "conn=- event=start note=\"[redis] cache_key_file set, the DNS "
+		    "cache is not in Redis\"");
+	return 0;
+}
+
 static struct rcv_metrics *
 metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 {
@@ -786,6 +870,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			vo.dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
 			vo.dns.redis_db = cfg->redis.db;
 			vo.dns.redis_state_cb = redis_cache_state_cb;
+			vo.dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
 		}
 		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */

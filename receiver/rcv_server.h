@@ -113,6 +113,11 @@ int rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, ch
 
 /* Run one worker loop in this process on the given sockets; returns the
  * exit code (RCV_EXIT_INIT when it could not start). */
+/* Read [redis] cache_key_file (once, at start, before privileges are
+ * dropped; workers inherit it): 0 (also when none is configured), or -1
+ * with the reason.  Warns when the DNS cache is in Redis without a key. */
+int rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen);
+
 int rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds,
     int skip_chain_checks);
 

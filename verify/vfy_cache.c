@@ -7,6 +7,9 @@
  */
 #include "verify/vfy_cache.h"
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hmac.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +213,90 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 bad:
 	vfy_cache_answer_free(a);
 	return -1;
+}
+
+/* --- MAC for values shared through Redis ---------------------------------- */
+
+#define EXPIRY_OFF	9	/* "SDC\x01" qtype result status rcode */
+
+static int
+cache_mac(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, const uint8_t *v, size_t len,
+    uint8_t out[WC_SHA256_DIGEST_SIZE])
+{
+	static const char label[] = "smtpsec-dns-cache-v1";
+	size_t kl = strlen(rkey);
+	uint8_t hdr[4];
+	Hmac h;
+	int rc;
+
+	if (len < EXPIRY_OFF + 8 || kl > 0xffff || len > 0xffffffffu)
+		return -1;
+	if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
+		return -1;
+	rc = wc_HmacSetKey(&h, WC_SHA256, mac_key, VFY_CACHE_KEY_LEN);
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, (const byte *)label, sizeof(label) - 1);
+	hdr[0] = (uint8_t)(kl >> 8);
+	hdr[1] = (uint8_t)kl;
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, hdr, 2);
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, (const byte *)rkey, (word32)kl);
+	if (rc == 0)		/* the expiry, as the value states it */
+		rc = wc_HmacUpdate(&h, v + EXPIRY_OFF, 8);
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, hdr, 4);
+	if (rc == 0)
+		rc = wc_HmacUpdate(&h, v, (word32)len);
+	if (rc == 0)
+		rc = wc_HmacFinal(&h, out);
+	wc_HmacFree(&h);
+	return rc == 0 ? 0 : -1;
+}
+
+uint8_t *
+vfy_cache_seal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, const uint8_t *v, size_t len,
+    size_t *len_r)
+{
+	uint8_t *out;
+
+	if (len > VFY_CACHE_MAX_VALUE)
+		return NULL;
+	out = xmalloc(len + VFY_CACHE_SEAL_LEN);
+	memcpy(out, v, len);
+	memcpy(out + len, "MAC1", 4);
+	if (cache_mac(mac_key, rkey, v, len, out + len + 4) < 0) {
+		free(out);
+		return NULL;
+	}
+	*len_r = len + VFY_CACHE_SEAL_LEN;
+	return out;
+}
+
+int
+vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, const uint8_t *v,
+    size_t len, size_t *vlen_r)
+{
+	uint8_t want[WC_SHA256_DIGEST_SIZE];
+	size_t vl, i;
+	uint8_t diff = 0;
+
+	if (len < VFY_CACHE_SEAL_LEN || len - VFY_CACHE_SEAL_LEN > VFY_CACHE_MAX_VALUE)
+		return -1;
+	vl = len - VFY_CACHE_SEAL_LEN;
+	if (memcmp(v + vl, "MAC1", 4) != 0 || cache_mac(mac_key, rkey, v, vl, want) < 0)
+		return -1;
+	for (i = 0; i < sizeof(want); i++)	/* constant time */
+		diff |= (uint8_t)(want[i] ^ v[vl + 4 + i]);
+	explicit_bzero(want, sizeof(want));
+	if (diff != 0)
+		return -1;
+	*vlen_r = vl;
+	return 0;
 }
 
 /* --- LRU ------------------------------------------------------------------ */

@@ -8,6 +8,12 @@
  *   expiry u64 (unix seconds) | n_srv u16 | n_srv x (prio u16, weight u16,
  *   port u16, tlen u8, target) | n_tlsa u16 | n_tlsa x (usage u8, sel u8,
  *   mtype u8, dlen u16, data)
+ *
+ * Sealed (what goes into Redis when the fleet has a cache key): the value,
+ * then "MAC1", then HMAC-SHA256(cache key, "smtpsec-dns-cache-v1" |
+ * klen u16 | Redis key | expiry u64 | vlen u32 | value), 32 bytes.  A Redis
+ * key or expiry moved onto another value, or a value edited by whoever can
+ * write to Redis without the key, fails the check.
  */
 #ifndef VFY_CACHE_H
 #define VFY_CACHE_H
@@ -40,6 +46,18 @@ uint8_t *vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_
 /* Decode; 0 or -1 (malformed, nothing allocated). */
 int vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a_r);
 void vfy_cache_answer_free(struct vfy_cache_answer *a);
+
+#define VFY_CACHE_KEY_LEN	32	/* the fleet's cache key */
+#define VFY_CACHE_SEAL_LEN	36	/* "MAC1" + HMAC-SHA256 */
+
+/* Seal an encoded value for Redis under key `rkey`: a malloc'd copy with
+ * the trailer, or NULL when the value is too short to carry an expiry. */
+uint8_t *vfy_cache_seal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey,
+    const uint8_t *v, size_t len, size_t *len_r);
+/* Check a sealed value read from Redis under `rkey`: 0 with *vlen_r = the
+ * length of the value inside (the same buffer), or -1 (no or wrong MAC). */
+int vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey,
+    const uint8_t *v, size_t len, size_t *vlen_r);
 
 /* In-process LRU of encoded values, bounded by entry count. */
 struct vfy_lru;

@@ -58,6 +58,8 @@ struct vfy_dns {
 	struct vfy_dns_query *queries;	/* every live query */
 	/* Redis */
 	int use_redis;
+	int have_mac_key;
+	uint8_t mac_key[VFY_CACHE_KEY_LEN];
 	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	uint64_t next_id;
 	struct vfy_dns_stats st;
@@ -599,6 +601,7 @@ on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 	redisReply *reply = r;
 	uint64_t id = (uint64_t)(uintptr_t)priv;
 	struct vfy_dns_query *q;
+	size_t vlen;
 
 	if (d == NULL || id == 0)
 		return;
@@ -616,7 +619,15 @@ on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 		start_resolver(q);
 		return;
 	}
-	if (vfy_cache_decode((const uint8_t *)reply->str, reply->len, &q->cached) < 0 ||
+	vlen = reply->len;
+	if (d->have_mac_key &&
+	    vfy_cache_unseal(d->mac_key, q->key, (const uint8_t *)reply->str, reply->len, &vlen) < 0) {
+		d->st.redis_forged++;	/* not written by a gateway holding the key */
+		d->st.redis_misses++;
+		start_resolver(q);
+		return;
+	}
+	if (vfy_cache_decode((const uint8_t *)reply->str, vlen, &q->cached) < 0 ||
 	    q->cached.qtype != q->qtype || q->cached.expiry <= (uint64_t)time(NULL)) {
 		vfy_cache_answer_free(&q->cached);
 		d->st.redis_garbage++;
@@ -626,7 +637,7 @@ on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 	}
 	d->st.redis_hits++;
 	/* keep a copy in process too */
-	vfy_lru_put(d->lru, q->key, (const uint8_t *)reply->str, reply->len, q->cached.expiry);
+	vfy_lru_put(d->lru, q->key, (const uint8_t *)reply->str, vlen, q->cached.expiry);
 	q->from_cache = 2;
 	ev_timer_stop(d->loop, &q->timer);
 	deliver_cached(q);
@@ -650,16 +661,24 @@ redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, ui
 	const char *argv[5];
 	size_t lens[5];
 	redisAsyncContext *ac = vfy_redis_ctx(d->redis);
+	uint8_t *sealed = NULL;
 
 	if (ac == NULL)
 		return;
+	if (d->have_mac_key) {
+		sealed = vfy_cache_seal(d->mac_key, key, v, len, &len);
+		if (sealed == NULL)
+			return;
+		v = sealed;
+	}
 	snprintf(ttls, sizeof(ttls), "%u", ttl);
 	argv[0] = "SET"; lens[0] = 3;
 	argv[1] = key; lens[1] = strlen(key);
 	argv[2] = (const char *)v; lens[2] = len;
 	argv[3] = "EX"; lens[3] = 2;
 	argv[4] = ttls; lens[4] = strlen(ttls);
-	redisAsyncCommandArgv(ac, NULL, NULL, 5, argv, lens);
+	redisAsyncCommandArgv(ac, NULL, NULL, 5, argv, lens);	/* copies the argv */
+	free(sealed);
 }
 
 /* --- public ----------------------------------------------------------------- */
@@ -779,6 +798,11 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	d->opt.redis_path = d->own[3] = xstrdup_opt(opt->redis_path);
 	d->opt.redis_user = d->own[4] = xstrdup_opt(opt->redis_user);
 	d->opt.redis_password = d->own[5] = xstrdup_opt(opt->redis_password);
+	if (opt->cache_mac_key != NULL) {
+		memcpy(d->mac_key, opt->cache_mac_key, VFY_CACHE_KEY_LEN);
+		d->have_mac_key = 1;
+	}
+	d->opt.cache_mac_key = NULL;	/* not kept: the copy is in mac_key */
 	if (d->opt.timeout_ms == 0)
 		d->opt.timeout_ms = 5000;
 	if (d->opt.cache_max_ttl == 0)
@@ -918,6 +942,7 @@ vfy_dns_deinit(struct vfy_dns **dns_p)
 		explicit_bzero(d->own[5], strlen(d->own[5]));
 	for (i = 0; i < 6; i++)
 		free(d->own[i]);
+	explicit_bzero(d->mac_key, sizeof(d->mac_key));
 	free(d);
 	*dns_p = NULL;
 }

@@ -85,6 +85,10 @@ struct vfy_dns_options {
 	const char *redis_password;
 	int redis_db;
 	unsigned redis_timeout_ms;	/* longest wait for a cache reply; 0 = 200 */
+	/* The fleet's cache key (VFY_CACHE_KEY_LEN bytes, copied), or NULL:
+	 * with it every value stored in Redis is sealed and a value read back
+	 * whose MAC fails is a miss (redis_forged); without it Redis is trusted. */
+	const uint8_t *cache_mac_key;
 	unsigned negative_ttl_max;	/* cap for NXDOMAIN/NODATA TTLs; 0 = cache_max_ttl */
 	/* Called on every Redis state change (the first outcome after init
 	 * included, never once per retry): for the owner's log.  May be NULL. */
@@ -94,7 +98,8 @@ struct vfy_dns_options {
 
 struct vfy_dns_stats {
 	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
-	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails;
+	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails,
+	    redis_forged;	/* values whose MAC failed (also misses) */
 	int redis_up;		/* 1 up (handshake done), 0 down, -1 no Redis */
 };
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The shared DNS cache in a real redis-server: two resolver processes share
-# entries, Redis with AUTH, garbage values are misses, and a Redis that dies
+# entries, Redis with AUTH, garbage values are misses, values sealed with
+# the fleet's cache key (a forged one is never used), and a Redis that dies
 # mid-run changes no lookup result.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_nsd.sh"
@@ -38,6 +39,41 @@ rcli SET smtpsec:dns:SRV:_smtpsec._tcp.b2.a.test "SDC\x01garbage" EX 300 >/dev/n
 out=$(run SRV:_smtpsec._tcp.b2.a.test)
 t_check garbage_is_miss "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"
 t_check garbage_counted "$out" grep -q 'redis_garbage=1' <<<"$out"
+
+# The fleet's cache key (issue 17): values are sealed with HMAC-SHA256 over
+# value, Redis key and expiry; one with a valid layout but no valid MAC is
+# never used (a miss, counted as redis_forged), whoever wrote it.
+K=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+TK=TLSA:_4650._tcp.mx1.a.test
+RK=smtpsec:dns:$TK
+rcli FLUSHALL >/dev/null
+run "$TK" >/dev/null	# no key: a plain value of the right layout
+rcli --raw GET "$RK" | head -c -1 >"$T_TMP/plain"
+plain_len=$(stat -c %s "$T_TMP/plain")
+# the forgery: the same layout, another TLSA digest (ff..ff), a MAC trailer
+# of the right length that nobody with the key computed
+python3 - "$T_TMP/plain" "$T_TMP/forged" <<'PY'
+import sys
+v = open(sys.argv[1], 'rb').read()
+open(sys.argv[2], 'wb').write(v[:-32] + b'\xff' * 32 + b'MAC1' + b'\x00' * 32)
+PY
+rcli -x SET "$RK" <"$T_TMP/forged" >/dev/null
+rcli EXPIRE "$RK" 300 >/dev/null
+out=$(run --cache-key-hex "$K" "$TK")
+t_check mac_forged_is_miss "$out" grep -q 'result=data status=secure .*cache=resolver' <<<"$out"
+t_check mac_forged_not_used "$out" bash -c '! grep -qi ffffffff <<<"$1" && grep -q 0123456789abcdef <<<"$1"' _ "$out"
+t_check mac_forged_counted "$out" grep -q 'redis_hits=0 .*redis_forged=1' <<<"$out"
+sealed_len=$(rcli STRLEN "$RK")
+t_check mac_sealed_written "plain $plain_len, sealed $sealed_len" test "$sealed_len" = $((plain_len + 36))
+out=$(run --cache-key-hex "$K" "$TK")
+t_check mac_sealed_hit "$out" grep -q 'redis_hits=1 .*redis_forged=0' <<<"$out"
+# a gateway with another key (or a plain value where a key is expected)
+out=$(run --cache-key-hex "ff${K#00}" "$TK")
+t_check mac_other_key_miss "$out" grep -q 'result=data status=secure .*cache=resolver.*' <<<"$out"
+t_check mac_other_key_counted "$out" grep -q 'redis_forged=1' <<<"$out"
+rcli -x SET "$RK" <"$T_TMP/plain" >/dev/null
+out=$(run --cache-key-hex "$K" "$TK")
+t_check mac_plain_value_refused "$out" grep -q 'redis_hits=0 .*redis_forged=1' <<<"$out"
 
 # Wrong password: Redis is useless but lookups still work.
 out=$("$q" --unbound-conf "$DNS_UNBOUND_CONF" --cache redis --redis-host 127.0.0.1 \

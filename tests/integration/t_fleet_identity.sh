@@ -31,10 +31,19 @@ conf() {	# NAME INSTANCE [HEADERS-LINE...]
 		"[redis]" "url = redis://:fl33t@127.0.0.1:$REDIS_PORT" "stats_interval = 200ms" \
 		"instance = $i"
 }
-conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test"
+head -c 32 /dev/urandom >"$T_TMP/cache.key"
+chmod 600 "$T_TMP/cache.key"
+printf 'short' >"$T_TMP/bad.key"
+conf bad bad "[dns]" "cache = redis" "[redis]" "cache_key_file = $T_TMP/bad.key"
+t_expect cache_key_bad_refused 78 'cache_key_file .*bad.key: must hold 32 random bytes or 64 hex digits' \
+	"$GW" -f -c "$T_TMP/bad.conf" --insecure-skip-chain-checks
+conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test" "[dns]" "cache = redis" \
+	"[redis]" "cache_key_file = $T_TMP/cache.key"
 gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
 conf b same "authserv_id = b.test"; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
-conf c other; gw_run c || { t_fail start_c "no listener"; exit 1; }
+conf c other "[dns]" "cache = redis"; gw_run c || { t_fail start_c "no listener"; exit 1; }
+t_check cache_key_missing_warned "no warning in c.log" grep -q 'event=start warning="\[dns\] cache = redis without \[redis\] cache_key_file: Redis is trusted' "$T_TMP/c.log"
+t_check cache_key_set_quiet "a warned about the cache key" bash -c "! grep -q 'without \[redis\] cache_key_file' '$T_TMP/a.log'"
 
 # 3. authserv_id: one per fleet; c has none and says so at start
 t_check authserv_default_warned "no warning in c.log" grep -q 'event=start warning="\[headers\] authserv_id not set: using b.test (from hostname gw.b.test)' "$T_TMP/c.log"

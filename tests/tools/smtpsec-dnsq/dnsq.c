@@ -4,7 +4,7 @@
  *
  *   smtpsec-dnsq [--unbound-conf F] [--trust-anchor F] [--timeout-ms N]
  *       [--cache memory|redis] [--redis-host H --redis-port P]
- *       [--redis-password PW] [--max-ttl S] [--pause-ms N]
+ *       [--redis-password PW] [--max-ttl S] [--pause-ms N] [--cache-key-hex HEX64]
  *       TYPE:NAME...
  *
  * TYPE is SRV or TLSA; names are resolved one after the other, with
@@ -112,7 +112,8 @@ main(int argc, char **argv)
 		{ "timeout-ms", 1, NULL, 't' }, { "cache", 1, NULL, 'c' },
 		{ "redis-host", 1, NULL, 'H' }, { "redis-port", 1, NULL, 'P' },
 		{ "redis-password", 1, NULL, 'p' }, { "max-ttl", 1, NULL, 'm' },
-		{ "pause-ms", 1, NULL, 's' }, { NULL, 0, NULL, 0 },
+		{ "pause-ms", 1, NULL, 's' }, { "cache-key-hex", 1, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct vfy_dns_options o;
 	struct vfy_dns_stats st;
@@ -134,6 +135,18 @@ main(int argc, char **argv)
 		case 'p': o.redis_password = optarg; break;
 		case 'm': o.cache_max_ttl = (unsigned)atoi(optarg); break;
 		case 's': pause_s = atoi(optarg) / 1000.0; break;
+		case 'k': {	/* 64 hex digits: the fleet's cache key */
+			static uint8_t k[32];
+			size_t i;
+
+			for (i = 0; i < 32 && optarg[2 * i] && optarg[2 * i + 1]; i++) {
+				char h[3] = { optarg[2 * i], optarg[2 * i + 1], 0 };
+
+				k[i] = (uint8_t)strtoul(h, NULL, 16);
+			}
+			o.cache_mac_key = k;
+			break;
+		}
 		default: return 64;
 		}
 	}
@@ -160,11 +173,12 @@ main(int argc, char **argv)
 	}
 	vfy_dns_get_stats(dns, &st);
 	printf("stats lookups=%llu resolver_queries=%llu mem_hits=%llu redis_hits=%llu redis_misses=%llu "
-	    "redis_errors=%llu redis_garbage=%llu tempfails=%llu redis_up=%d\n",
+	    "redis_errors=%llu redis_garbage=%llu tempfails=%llu redis_up=%d redis_forged=%llu\n",
 	    (unsigned long long)st.lookups, (unsigned long long)st.resolver_queries,
 	    (unsigned long long)st.mem_hits, (unsigned long long)st.redis_hits,
 	    (unsigned long long)st.redis_misses, (unsigned long long)st.redis_errors,
-	    (unsigned long long)st.redis_garbage, (unsigned long long)st.tempfails, st.redis_up);
+	    (unsigned long long)st.redis_garbage, (unsigned long long)st.tempfails, st.redis_up,
+	    (unsigned long long)st.redis_forged);
 	vfy_dns_deinit(&dns);
 	return 0;
 }
