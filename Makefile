@@ -192,10 +192,13 @@ DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev
               dpkg-dev autoconf automake libtool
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres qemu-user \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
-              ca-certificates openssl python3 systemd gnuplot-nox postfix
+              ca-certificates openssl python3 systemd gnuplot-nox postfix \
+              prometheus python3-prometheus-client
 # postfix (t_postfix.sh runs a private instance): installed with debconf's
 # "No configuration", so no system instance is set up, and its service is
 # disabled when this target installed it; nothing listens on port 25.
+# prometheus: t_stats.sh needs only its promtool (check metrics); the
+# server's service is disabled when this target installed it.
 deps:
 	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -207,7 +210,9 @@ deps:
 	        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections;; esac; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing || exit 1; \
 	    case " $$missing " in *" postfix "*) if [ ! -e /etc/postfix/main.cf ]; then \
-	        systemctl disable --now postfix.service >/dev/null 2>&1 || true; fi;; esac; fi
+	        systemctl disable --now postfix.service >/dev/null 2>&1 || true; fi;; esac; \
+	    case " $$missing " in *" prometheus "*) \
+	        systemctl disable --now prometheus.service >/dev/null 2>&1 || true;; esac; fi
 	@if [ "$(WOLFSSL)" = project ]; then $(MAKE) --no-print-directory deb-src && \
 	    sh config/wolfssl/build.sh $(CURDIR)/deps/wolfssl; fi
 

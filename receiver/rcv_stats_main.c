@@ -1,17 +1,23 @@
 /*
  * smtpsec-stats: read the gateways' stats from Redis (see rcv_metrics.h for
  * the key layout) and print one row per instance plus cluster totals, with
- * per-second rates computed from two samples.
+ * per-second rates computed from two samples; or the same data as JSON, as
+ * a Prometheus text exposition (format 0.0.4), or as a Nagios-style check.
  *
- *   smtpsec-stats --url redis://127.0.0.1:6379 [--interval 1] [--json]
+ *   smtpsec-stats [-c CONFIG | --url URL | --url-file FILE] [--interval 1]
+ *                 [--json | --prometheus | --check [thresholds]]
  *                 [--watch [--count N]] [--stale SECONDS]
  *
  * An instance whose heartbeat is older than --stale (default: three of its
  * flush intervals, at least 3 s) is shown as stale and left out of totals.
+ * The table and JSON modes exit 69 (EX_UNAVAILABLE) when no instance is
+ * live; --check exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +27,7 @@
 
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
+#include "receiver/rcv_version.h"
 
 #define MAX_INST 256
 
@@ -44,25 +51,42 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: smtpsec-stats [-c CONFIG | --url URL] [--interval SECONDS] [--json]\n"
+	    "usage: smtpsec-stats [-c CONFIG | --url URL | --url-file FILE] [--interval SECONDS]\n"
+	    "                     [--json | --prometheus | --check [THRESHOLDS]]\n"
 	    "                     [--watch [--count N]] [--stale SECONDS]\n"
-	    "  -c CONFIG       take [redis] url from the gateway's configuration file\n"
-	    "  --url URL       redis://[user:pass@]host:port[/db] or unix:/path\n"
-	    "                  (default redis://127.0.0.1:6379)\n"
-	    "  --interval S    seconds between the two samples rates come from (default 1)\n"
-	    "  --json          one JSON object per sample, for scripts\n"
-	    "  --watch         refresh like top until interrupted (or --count N times)\n"
-	    "  --stale S       heartbeat age that makes an instance stale\n"
-	    "                  (default 3 x its flush interval, at least 3 s)\n");
+	    "  -c CONFIG         take [redis] url from the gateway's configuration file\n"
+	    "  --url URL         redis://[user@]host:port[/db] or unix:/path\n"
+	    "                    (default redis://127.0.0.1:6379); a password in the URL\n"
+	    "                    shows in ps: use -c, --url-file or REDISCLI_AUTH instead\n"
+	    "  --url-file FILE   read the URL from the first line of FILE (mode 0600)\n"
+	    "  --interval S      seconds between the two samples rates come from (default 1)\n"
+	    "  --json            one JSON object per sample, for scripts\n"
+	    "  --prometheus      one sample in the Prometheus text format (0.0.4), for\n"
+	    "                    node-exporter's textfile collector\n"
+	    "  --check           one Nagios/monit status line; exit 0 OK, 1 WARNING,\n"
+	    "                    2 CRITICAL, 3 UNKNOWN. Thresholds:\n"
+	    "    --min-live N            CRITICAL below N live instances (default 1)\n"
+	    "    --warn-stale N          WARNING at N stale instances (default 1; 0 = never)\n"
+	    "    --spool-warn N, --spool-crit N\n"
+	    "                            spooled Emails in the live instances (default 100, 1000)\n"
+	    "    --redis-down-crit       CRITICAL (default WARNING) when a live instance\n"
+	    "                            reports its DNS cache Redis down\n"
+	    "  --watch           refresh like top until interrupted (or --count N times)\n"
+	    "  --stale S         heartbeat age that makes an instance stale\n"
+	    "                    (default 3 x its flush interval, at least 3 s)\n"
+	    "  --version, --help\n"
+	    "Environment: REDISCLI_AUTH is the password when the URL carries none.\n"
+	    "Exit: 0 ok, 64 usage, 69 Redis unreachable or no live instance, 78 bad\n"
+	    "configuration; with --check 0/1/2/3 as above.\n");
 }
 
 static redisContext *
-connect_url(const struct rcv_redis_url *u)
+connect_url(const struct rcv_redis_url *u, char *err, size_t errlen)
 {
 	struct timeval tv = { 2, 0 };
 	redisContext *c;
 	redisReply *r;
-	char where[300];
+	char where[600];
 
 	if (u->path[0])
 		snprintf(where, sizeof(where), "unix:%s", u->path);
@@ -72,7 +96,7 @@ connect_url(const struct rcv_redis_url *u)
 	c = u->path[0] ? redisConnectUnixWithTimeout(u->path, tv)
 	    : redisConnectWithTimeout(u->host, u->port, tv);
 	if (c == NULL || c->err) {
-		fprintf(stderr, "smtpsec-stats: cannot connect to Redis at %s: %s\n", where,
+		snprintf(err, errlen, "cannot connect to Redis at %s: %s", where,
 		    c ? c->errstr : "out of memory");
 		if (c)
 			redisFree(c);
@@ -83,7 +107,7 @@ connect_url(const struct rcv_redis_url *u)
 		r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
 		    : redisCommand(c, "AUTH %s", u->password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "smtpsec-stats: Redis at %s refused the password%s: %s\n", where,
+			snprintf(err, errlen, "Redis at %s refused the password%s: %s", where,
 			    u->user[0] ? " (or user)" : "", r ? r->str : c->errstr);
 			freeReplyObject(r);
 			redisFree(c);
@@ -94,7 +118,7 @@ connect_url(const struct rcv_redis_url *u)
 	if (u->db) {
 		r = redisCommand(c, "SELECT %d", u->db);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "smtpsec-stats: Redis at %s refused SELECT %d: %s\n", where, u->db,
+			snprintf(err, errlen, "Redis at %s refused SELECT %d: %s", where, u->db,
 			    r ? r->str : c->errstr);
 			freeReplyObject(r);
 			redisFree(c);
@@ -106,10 +130,10 @@ connect_url(const struct rcv_redis_url *u)
 	 * find out here, with a reason, not as an empty table */
 	r = redisCommand(c, "PING");
 	if (r == NULL || r->type != REDIS_REPLY_STATUS) {
-		fprintf(stderr, "smtpsec-stats: Redis at %s: %s%s\n", where,
+		snprintf(err, errlen, "Redis at %s: %s%s", where,
 		    r ? (r->str ? r->str : "unexpected reply to PING") : c->errstr,
 		    r && r->str && strncmp(r->str, "NOAUTH", 6) == 0 ?
-		    " (give the password in the URL: redis://:PASSWORD@host:port)" : "");
+		    " (give the password with -c CONFIG, --url-file or REDISCLI_AUTH)" : "");
 		freeReplyObject(r);
 		redisFree(c);
 		return NULL;
@@ -227,10 +251,48 @@ is_stale(const struct sample *s, double now, double stale)
 	return !s->found || now - s->heartbeat > lim;
 }
 
+
+static int
+is_latency(int k)
+{
+	return k == RCV_M_lmtp_latency_us_sum || k == RCV_M_lmtp_latency_count ||
+	    k == RCV_M_lmtp_latency_le_10ms || k == RCV_M_lmtp_latency_le_100ms ||
+	    k == RCV_M_lmtp_latency_le_1s || k == RCV_M_lmtp_latency_gt_1s;
+}
+
+/* The gateway counts each LMTP transaction in one latency band; buckets
+ * named "le" are cumulative (Prometheus histogram semantics): le_100ms
+ * includes le_10ms, le_1s both; gt_1s stays the band above 1 s. */
 static void
+cumulate(const int64_t *v, int64_t *out)
+{
+	memcpy(out, v, sizeof(*out) * RCV_M__COUNT);
+	out[RCV_M_lmtp_latency_le_100ms] += out[RCV_M_lmtp_latency_le_10ms];
+	out[RCV_M_lmtp_latency_le_1s] += out[RCV_M_lmtp_latency_le_100ms];
+}
+
+static double
+dt_of(const struct snap *a, const struct snap *b)
+{
+	return (double)(b->at.tv_sec - a->at.tv_sec) + (double)(b->at.tv_nsec - a->at.tv_nsec) / 1e9;
+}
+
+static const struct sample *
+find_inst(const struct snap *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->inst[i].name, name) == 0)
+			return &a->inst[i];
+	return NULL;
+}
+
+/* Returns the number of live instances. */
+static size_t
 print_table(const struct snap *a, const struct snap *b, double stale)
 {
-	double now = (double)b->at.tv_sec;
+	double now = (double)b->at.tv_sec, dt = dt_of(a, b);
 	int64_t tot[RCV_M__COUNT] = { 0 };
 	double tr[5] = { 0 };
 	size_t i, live = 0;
@@ -239,24 +301,16 @@ print_table(const struct snap *a, const struct snap *b, double stale)
 	printf("%-28s %-5s %7s %9s %9s %9s %9s %9s %8s %6s\n", "INSTANCE", "STATE",
 	    "CONNS", "ACCEPT/s", "EMAIL/s", "DELIV/s", "REJECT/s", "KiB/s", "LMTP_ms", "SPOOL");
 	for (i = 0; i < b->n; i++) {
-		const struct sample *s = &b->inst[i];
+		const struct sample *s = &b->inst[i], *p = find_inst(a, s->name);
 		int st = is_stale(s, now, stale);
 		double r[5], lat = s->v[RCV_M_lmtp_latency_count] ?
 		    (double)s->v[RCV_M_lmtp_latency_us_sum] / (double)s->v[RCV_M_lmtp_latency_count] / 1000.0 : 0;
-		struct snap fake;
 
 		r[0] = rate(a, b, s, RCV_M_conn_accepted);
 		r[1] = rate(a, b, s, RCV_M_emails_received);
 		r[2] = rate(a, b, s, RCV_M_emails_delivered);
 		/* rejected: rate of the sum */
-		memset(&fake, 0, sizeof(fake));
-		r[3] = 0;
-		for (size_t j = 0; j < a->n; j++)
-			if (strcmp(a->inst[j].name, s->name) == 0) {
-				double dt = (double)(b->at.tv_sec - a->at.tv_sec) + (double)(b->at.tv_nsec - a->at.tv_nsec) / 1e9;
-				if (dt > 0)
-					r[3] = (double)(rejected(s->v) - rejected(a->inst[j].v)) / dt;
-			}
+		r[3] = p != NULL && dt > 0 ? (double)(rejected(s->v) - rejected(p->v)) / dt : 0;
 		r[4] = rate(a, b, s, RCV_M_bytes_in) / 1024.0;
 		printf("%-28.28s %-5s %7lld %9.1f %9.1f %9.1f %9.1f %9.1f %8.2f %6lld\n", s->name,
 		    st ? "stale" : "live", (long long)s->v[RCV_M_conn_active], r[0], r[1], r[2], r[3], r[4],
@@ -277,95 +331,501 @@ print_table(const struct snap *a, const struct snap *b, double stale)
 	    (long long)b->cluster[RCV_M_emails_received], (long long)b->cluster[RCV_M_emails_delivered],
 	    (long long)rejected(b->cluster), (long long)b->cluster[RCV_M_rcpt_spooled],
 	    (long long)b->cluster[RCV_M_bytes_in]);
+	return live;
 }
 
-static void
-print_json_counters(const int64_t *v)
+static json_t *
+json_counters(const int64_t *raw)
 {
+	json_t *o = json_object();
+	int64_t v[RCV_M__COUNT];
 	int k;
 
-	printf("{");
+	if (o == NULL)
+		abort();
+	cumulate(raw, v);
 	for (k = 0; k < RCV_M__COUNT; k++)
-		printf("%s\"%s\":%lld", k ? "," : "", rcv_metrics_name(k), (long long)v[k]);
-	printf("}");
+		json_object_set_new(o, rcv_metrics_name(k), json_integer(v[k]));
+	return o;
 }
 
-static void
+static json_t *
+json_rate(double r)
+{
+	/* three decimals, as the printf output had */
+	return json_real(round(r * 1000.0) / 1000.0);
+}
+
+/* Returns the number of live instances. */
+static size_t
 print_json(const struct snap *a, const struct snap *b, double stale)
 {
 	double now = (double)b->at.tv_sec;
 	int64_t tot[RCV_M__COUNT] = { 0 };
-	size_t i;
-	int k, first = 1;
+	json_t *root = json_object(), *arr = json_array();
+	size_t i, live = 0;
+	char *text;
+	int k;
 
-	printf("{\"time\":%lld,\"instances\":[", (long long)b->at.tv_sec);
+	if (root == NULL || arr == NULL)
+		abort();
+	json_object_set_new(root, "time", json_integer((json_int_t)b->at.tv_sec));
 	for (i = 0; i < b->n; i++) {
 		const struct sample *s = &b->inst[i];
 		int st = is_stale(s, now, stale);
+		json_t *o = json_object(), *r = json_object();
 
-		printf("%s{\"instance\":\"", first ? "" : ",");
-		first = 0;
-		for (const char *p = s->name; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
-		}
-		printf("\",\"state\":\"%s\",\"heartbeat\":%.0f,\"counters\":", st ? "stale" : "live", s->heartbeat);
-		print_json_counters(s->v);
-		printf(",\"rates\":{\"conn_accepted\":%.3f,\"emails_received\":%.3f,\"emails_delivered\":%.3f,\"bytes_in\":%.3f}}",
-		    rate(a, b, s, RCV_M_conn_accepted), rate(a, b, s, RCV_M_emails_received),
-		    rate(a, b, s, RCV_M_emails_delivered), rate(a, b, s, RCV_M_bytes_in));
-		if (!st)
-			for (k = 0; k < RCV_M__COUNT; k++)
-				tot[k] += s->v[k];
+		if (o == NULL || r == NULL)
+			abort();
+		json_object_set_new(o, "instance", json_string(s->name));
+		json_object_set_new(o, "state", json_string(st ? "stale" : "live"));
+		json_object_set_new(o, "heartbeat", json_integer((json_int_t)s->heartbeat));
+		json_object_set_new(o, "counters", json_counters(s->v));
+		json_object_set_new(r, "conn_accepted", json_rate(rate(a, b, s, RCV_M_conn_accepted)));
+		json_object_set_new(r, "emails_received", json_rate(rate(a, b, s, RCV_M_emails_received)));
+		json_object_set_new(r, "emails_delivered", json_rate(rate(a, b, s, RCV_M_emails_delivered)));
+		json_object_set_new(r, "bytes_in", json_rate(rate(a, b, s, RCV_M_bytes_in)));
+		json_object_set_new(o, "rates", r);
+		json_array_append_new(arr, o);
+		if (st)
+			continue;
+		live++;
+		for (k = 0; k < RCV_M__COUNT; k++)
+			tot[k] += s->v[k];
 	}
-	printf("],\"totals_live\":");
-	print_json_counters(tot);
-	printf(",\"cluster\":");
-	print_json_counters(b->cluster);
-	printf("}\n");
+	json_object_set_new(root, "instances", arr);
+	json_object_set_new(root, "live", json_integer((json_int_t)live));
+	json_object_set_new(root, "totals_live", json_counters(tot));
+	json_object_set_new(root, "cluster", json_counters(b->cluster));
+	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		abort();
+	printf("%s\n", text);
+	free(text);
+	json_decref(root);
+	return live;
+}
+
+/* --- Prometheus text exposition format 0.0.4 --------------------------- */
+
+static const struct { const char *name, *help; } prom_help[] = {
+	{ "conn_accepted", "Connections accepted." },
+	{ "conn_refused_total", "Connections refused for any reason." },
+	{ "conn_refused_global", "Connections refused at max_connections." },
+	{ "conn_refused_per_ip", "Connections refused at max_connections_per_ip." },
+	{ "conn_refused_emfile", "Connections refused for lack of file descriptors." },
+	{ "tls_handshake_failed", "TLS handshakes that failed." },
+	{ "conn_active", "Open connections." },
+	{ "emails_received", "Emails received completely." },
+	{ "emails_delivered", "Emails delivered to at least one recipient." },
+	{ "rcpt_delivered", "Recipients delivered over LMTP." },
+	{ "rcpt_unknown", "Recipients refused as unknown by the mailstore." },
+	{ "rcpt_spooled", "Recipients spooled for a later LMTP attempt." },
+	{ "bytes_in", "Bytes received from clients." },
+	{ "dns_lookups", "DNS lookups asked for by verification." },
+	{ "dns_resolver_queries", "Lookups that went to the resolver." },
+	{ "lmtp_transactions", "LMTP transactions." },
+	{ "lmtp_failures", "LMTP transactions that failed." },
+	{ "spool_depth", "Emails in the spool." },
+	{ "spool_retries", "Spool delivery attempts." },
+	{ "spool_delivered", "Spooled Emails delivered." },
+	{ "spool_deferred", "Spool attempts deferred to a later retry." },
+	{ "spool_bounced", "Spooled recipients refused permanently." },
+	{ "spool_expired", "Spooled Emails given up after the retry limit." },
+	{ "worker_restarts", "Worker processes restarted by the master." },
+	{ "dns_redis_up", "1 when the DNS cache Redis connection is up (summed over workers)." },
+	{ "stats_redis_up", "1 when the stats Redis connection is up (summed over workers)." },
+	{ "buffer_bytes", "Bytes held against the worker buffer budget." },
+};
+
+static void
+prom_name(int k, char *buf, size_t len)
+{
+	const char *n = rcv_metrics_name(k);
+	size_t nl = strlen(n);
+
+	if (rcv_metrics_is_gauge(k) || (nl > 6 && strcmp(n + nl - 6, "_total") == 0))
+		snprintf(buf, len, "smtpsec_%s", n);
+	else
+		snprintf(buf, len, "smtpsec_%s_total", n);
+}
+
+static void
+prom_family(int k, const char *prefix, char *name, size_t len)
+{
+	const char *n = rcv_metrics_name(k), *help = NULL;
+	char base[200];
+	size_t i;
+
+	prom_name(k, base, sizeof(base));
+	snprintf(name, len, "%s%s", prefix, base + strlen("smtpsec_"));
+	for (i = 0; i < sizeof(prom_help) / sizeof(prom_help[0]); i++)
+		if (strcmp(prom_help[i].name, n) == 0)
+			help = prom_help[i].help;
+	if (help != NULL)
+		printf("# HELP %s %s\n", name, help);
+	else if (strncmp(n, "reply_", 6) == 0)
+		printf("# HELP %s Error replies sent with ErrorCode %s.\n", name, n + 6);
+	else if (strncmp(n, "reject_", 7) == 0)
+		printf("# HELP %s Emails refused at verification step %s.\n", name, n + 7);
+	else if (strncmp(n, "tempfail_", 9) == 0)
+		printf("# HELP %s Emails answered with a temporary failure for %s.\n", name, n + 9);
+	else
+		printf("# HELP %s smtpsec-gateway %s %s.\n", name, rcv_metrics_is_gauge(k) ? "gauge" : "counter", n);
+	printf("# TYPE %s %s\n", name, rcv_metrics_is_gauge(k) ? "gauge" : "counter");
+}
+
+/* label values: backslash, double quote and newline escaped (format 0.0.4) */
+static void
+prom_label(const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			printf("\\%c", *v);
+		else if (*v == '\n')
+			printf("\\n");
+		else
+			putchar(*v);
+	}
+}
+
+static void
+prom_histogram(const char *name, const char *help, const struct snap *b, const int *use)
+{
+	static const char *const le[] = { "0.01", "0.1", "1", "+Inf" };
+	size_t i;
+	int j;
+
+	printf("# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (i = 0; i < b->n; i++) {
+		const struct sample *s = &b->inst[i];
+		int64_t v[RCV_M__COUNT], cum[4];
+
+		if (!use[i])
+			continue;
+		cumulate(s->v, v);
+		cum[0] = v[RCV_M_lmtp_latency_le_10ms];
+		cum[1] = v[RCV_M_lmtp_latency_le_100ms];
+		cum[2] = v[RCV_M_lmtp_latency_le_1s];
+		cum[3] = v[RCV_M_lmtp_latency_count];
+		for (j = 0; j < 4; j++) {
+			printf("%s_bucket{instance=\"", name);
+			prom_label(s->name);
+			printf("\",le=\"%s\"} %lld\n", le[j], (long long)cum[j]);
+		}
+		printf("%s_sum{instance=\"", name);
+		prom_label(s->name);
+		printf("\"} %.6f\n", (double)v[RCV_M_lmtp_latency_us_sum] / 1e6);
+		printf("%s_count{instance=\"", name);
+		prom_label(s->name);
+		printf("\"} %lld\n", (long long)v[RCV_M_lmtp_latency_count]);
+	}
+}
+
+/* Counters for every instance Redis knows (a stale instance's counters
+ * are still its totals); gauges only for live ones (a stale gauge is an
+ * old reading).  Returns the number of live instances. */
+static size_t
+print_prometheus(const struct snap *b, double stale)
+{
+	double now = (double)b->at.tv_sec;
+	int live_of[MAX_INST], all[MAX_INST];
+	char name[256];
+	size_t i, live = 0;
+	int k;
+
+	for (i = 0; i < b->n; i++) {
+		live_of[i] = !is_stale(&b->inst[i], now, stale);
+		all[i] = b->inst[i].found;
+		live += (size_t)live_of[i];
+	}
+	printf("# HELP smtpsec_instance_up 1 when the instance's heartbeat is recent, 0 when stale.\n"
+	    "# TYPE smtpsec_instance_up gauge\n");
+	for (i = 0; i < b->n; i++) {
+		printf("smtpsec_instance_up{instance=\"");
+		prom_label(b->inst[i].name);
+		printf("\"} %d\n", live_of[i]);
+	}
+	printf("# HELP smtpsec_instance_heartbeat_timestamp_seconds Last heartbeat of the instance (unix time).\n"
+	    "# TYPE smtpsec_instance_heartbeat_timestamp_seconds gauge\n");
+	for (i = 0; i < b->n; i++) {
+		if (!all[i])
+			continue;
+		printf("smtpsec_instance_heartbeat_timestamp_seconds{instance=\"");
+		prom_label(b->inst[i].name);
+		printf("\"} %.0f\n", b->inst[i].heartbeat);
+	}
+	for (k = 0; k < RCV_M__COUNT; k++) {
+		const int *use = rcv_metrics_is_gauge(k) ? live_of : all;
+
+		if (is_latency(k))
+			continue;
+		prom_family(k, "smtpsec_", name, sizeof(name));
+		for (i = 0; i < b->n; i++) {
+			if (!use[i])
+				continue;
+			printf("%s{instance=\"", name);
+			prom_label(b->inst[i].name);
+			printf("\"} %lld\n", (long long)b->inst[i].v[k]);
+		}
+	}
+	prom_histogram("smtpsec_lmtp_latency_seconds", "LMTP transaction latency.", b, all);
+	/* the cluster hash keeps counting across instance renames and removals */
+	for (k = 0; k < RCV_M__COUNT; k++) {
+		if (rcv_metrics_is_gauge(k) || is_latency(k))
+			continue;
+		prom_family(k, "smtpsec_cluster_", name, sizeof(name));
+		printf("%s %lld\n", name, (long long)b->cluster[k]);
+	}
+	return live;
+}
+
+/* --- --check: one Nagios status line ------------------------------------ */
+
+struct check_opts {
+	long min_live, warn_stale, spool_warn, spool_crit;
+	int redis_down_crit;
+};
+
+static int
+run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, double stale,
+    const struct check_opts *o)
+{
+	static const char *const word[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+	struct snap *b;
+	char msg[1024], perf[512];
+	size_t i, live = 0, nstale = 0;
+	int64_t spool = 0, cache_down = 0;
+	double now;
+	int status = 0;
+	size_t m = 0;
+
+#define RAISE(s) do { if ((s) > status) status = (s); } while (0)
+#define SAY(...) do { int r_ = snprintf(msg + m, sizeof(msg) - m, __VA_ARGS__); \
+	if (r_ > 0) m = (size_t)r_ < sizeof(msg) - m ? m + (size_t)r_ : sizeof(msg) - 1; } while (0)
+	(void)u;
+	if (c == NULL) {
+		printf("SMTPSEC CRITICAL - %s\n", cerr);
+		return 2;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		abort();
+	if (take(c, b) < 0) {
+		printf("SMTPSEC UNKNOWN - cannot read the stats from Redis\n");
+		free(b);
+		return 3;
+	}
+	now = (double)b->at.tv_sec;
+	for (i = 0; i < b->n; i++) {
+		const struct sample *s = &b->inst[i];
+		if (is_stale(s, now, stale)) {
+			nstale++;
+			continue;
+		}
+		live++;
+		spool += s->v[RCV_M_spool_depth];
+		/* gauges are per worker and summed: one worker's cache down
+		 * shows as fewer "up" than workers, which the hash does not
+		 * say; the total going to 0 is what we can see */
+		if (s->v[RCV_M_dns_redis_up] == 0 && s->v[RCV_M_dns_redis_errors] > 0)
+			cache_down++;
+	}
+	SAY("%zu/%zu instances live", live, b->n);
+	if ((long)live < o->min_live) {
+		RAISE(2);
+		SAY(" (fewer than %ld)", o->min_live);
+	}
+	if (nstale > 0 && o->warn_stale > 0 && (long)nstale >= o->warn_stale) {
+		RAISE(1);
+		SAY(", %zu stale", nstale);
+	}
+	SAY(", Redis reachable, spool %lld", (long long)spool);
+	if (spool >= o->spool_crit) {
+		RAISE(2);
+		SAY(" (>= %ld)", o->spool_crit);
+	} else if (spool >= o->spool_warn) {
+		RAISE(1);
+		SAY(" (>= %ld)", o->spool_warn);
+	}
+	if (cache_down) {
+		RAISE(o->redis_down_crit ? 2 : 1);
+		SAY(", DNS cache Redis down on %lld", (long long)cache_down);
+	}
+	snprintf(perf, sizeof(perf), "live=%zu;;%ld;0 stale=%zu;;;0 spool=%lld;%ld;%ld;0", live,
+	    o->min_live, nstale, (long long)spool, o->spool_warn, o->spool_crit);
+	printf("SMTPSEC %s - %s | %s\n", word[status], msg, perf);
+	free(b);
+	return status;
+#undef RAISE
+#undef SAY
+}
+
+/* --- number parsing: the whole argument, in range, or a usage error ----- */
+
+static int
+parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+bad_arg(const char *opt, const char *val)
+{
+	fprintf(stderr, "smtpsec-stats: bad value for --%s: '%s'\n", opt, val);
+	usage(stderr);
+	return 64;
+}
+
+/* first line of FILE, without the newline */
+static int
+read_url_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "smtpsec-stats: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "smtpsec-stats: %s: no URL on the first line\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+no_live(size_t live, size_t n)
+{
+	if (live > 0)
+		return 0;
+	if (n == 0)
+		fprintf(stderr, "smtpsec-stats: no instance has ever reported to this Redis\n");
+	else
+		fprintf(stderr, "smtpsec-stats: no live instance: all %zu are stale (no recent heartbeat)\n", n);
+	return 69;
 }
 
 int
 main(int argc, char **argv)
 {
+	enum { O_PROM = 256, O_CHECK, O_URLFILE, O_MINLIVE, O_WSTALE, O_SWARN, O_SCRIT,
+		 O_RDC, O_VERSION };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
+		{ "url-file", required_argument, NULL, O_URLFILE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, O_PROM },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "min-live", required_argument, NULL, O_MINLIVE },
+		{ "warn-stale", required_argument, NULL, O_WSTALE },
+		{ "spool-warn", required_argument, NULL, O_SWARN },
+		{ "spool-crit", required_argument, NULL, O_SCRIT },
+		{ "redis-down-crit", no_argument, NULL, O_RDC },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "stale", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = "redis://127.0.0.1:6379", *cfgfile = NULL, *why = "";
+	struct check_opts co = { 1, 1, 100, 1000, 0 };
+	const char *url = "redis://127.0.0.1:6379", *cfgfile = NULL, *urlfile = NULL, *why = "";
+	const char *pw = getenv("REDISCLI_AUTH");
 	double interval = 1.0, stale = 0;
-	int json = 0, watch = 0, opt;
+	int json = 0, prom = 0, check = 0, watch = 0, opt, rc = 0;
 	long count = -1, iter;
 	struct snap *a, *b, *t;
 	struct rcv_redis_url u;
+	char urlbuf[1024], cerr[1200];
 	redisContext *c;
 
-	while ((opt = getopt_long(argc, argv, "u:c:i:jwn:s:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:c:i:jwn:s:hV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
+		case O_URLFILE: urlfile = optarg; break;
 		case 'c': cfgfile = optarg; break;
-		case 'i': interval = strtod(optarg, NULL); break;
+		case 'i':
+			if (parse_double(optarg, 0.001, 3600, &interval) < 0)
+				return bad_arg("interval", optarg);
+			break;
 		case 'j': json = 1; break;
+		case O_PROM: prom = 1; break;
+		case O_CHECK: check = 1; break;
+		case O_MINLIVE:
+			if (parse_long(optarg, 0, MAX_INST, &co.min_live) < 0)
+				return bad_arg("min-live", optarg);
+			break;
+		case O_WSTALE:
+			if (parse_long(optarg, 0, MAX_INST, &co.warn_stale) < 0)
+				return bad_arg("warn-stale", optarg);
+			break;
+		case O_SWARN:
+			if (parse_long(optarg, 0, LONG_MAX, &co.spool_warn) < 0)
+				return bad_arg("spool-warn", optarg);
+			break;
+		case O_SCRIT:
+			if (parse_long(optarg, 0, LONG_MAX, &co.spool_crit) < 0)
+				return bad_arg("spool-crit", optarg);
+			break;
+		case O_RDC: co.redis_down_crit = 1; break;
 		case 'w': watch = 1; break;
-		case 'n': count = strtol(optarg, NULL, 10); break;
-		case 's': stale = strtod(optarg, NULL); break;
+		case 'n':
+			if (parse_long(optarg, 1, LONG_MAX, &count) < 0)
+				return bad_arg("count", optarg);
+			break;
+		case 's':
+			if (parse_double(optarg, 0, 1e9, &stale) < 0)
+				return bad_arg("stale", optarg);
+			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': case O_VERSION: printf("smtpsec-stats %s\n", RCV_VERSION); return 0;
 		default: usage(stderr); return 64;
 		}
 	}
-	if (optind != argc || !(interval > 0 && interval <= 3600) || stale < 0) {
+	if (optind != argc) {
+		fprintf(stderr, "smtpsec-stats: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 64;
+	}
+	if (json + prom + check > 1 || ((prom || check) && watch) || (count >= 0 && !watch)) {
+		fprintf(stderr, "smtpsec-stats: --json, --prometheus and --check exclude each other; "
+		    "--watch goes with the table or --json; --count needs --watch\n");
+		usage(stderr);
+		return 64;
+	}
+	if ((cfgfile != NULL) + (urlfile != NULL) + (url != NULL && strcmp(url, "redis://127.0.0.1:6379") != 0) > 1) {
+		fprintf(stderr, "smtpsec-stats: give one of -c, --url, --url-file\n");
 		return 64;
 	}
 	if (cfgfile != NULL) {
@@ -376,44 +836,78 @@ main(int argc, char **argv)
 			abort();
 		if (rcv_config_load(cfgfile, cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-stats: %s\n", err);
-			return 64;
+			free(cfg);
+			return 78;
 		}
 		if (!cfg->have_redis) {
 			fprintf(stderr, "smtpsec-stats: %s has no [redis] url\n", cfgfile);
-			return 64;
+			free(cfg);
+			return 78;
 		}
 		u = cfg->redis;
 		free(cfg);
-	} else if (rcv_config_parse_redis_url(url, &u, &why) < 0) {
-		fprintf(stderr, "smtpsec-stats: bad Redis URL '%s': %s\n", url, why);
-		return 64;
+	} else {
+		if (urlfile != NULL) {
+			if (read_url_file(urlfile, urlbuf, sizeof(urlbuf)) < 0)
+				return 66;
+			url = urlbuf;
+		}
+		if (rcv_config_parse_redis_url(url, &u, &why) < 0) {
+			/* the URL may hold a password: do not echo it */
+			fprintf(stderr, "smtpsec-stats: bad Redis URL%s%s: %s\n", urlfile ? " in " : "",
+			    urlfile ? urlfile : "", why);
+			return urlfile ? 78 : 64;
+		}
 	}
-	if ((c = connect_url(&u)) == NULL)
-		return 2;
+	if (!u.password[0] && pw != NULL && pw[0]) {
+		if (strlen(pw) >= sizeof(u.password)) {
+			fprintf(stderr, "smtpsec-stats: REDISCLI_AUTH is too long\n");
+			return 64;
+		}
+		snprintf(u.password, sizeof(u.password), "%s", pw);
+	}
+	c = connect_url(&u, cerr, sizeof(cerr));
+	if (check) {
+		rc = run_check(c, &u, cerr, stale, &co);
+		if (c)
+			redisFree(c);
+		return rc;
+	}
+	if (c == NULL) {
+		fprintf(stderr, "smtpsec-stats: %s\n", cerr);
+		return 69;
+	}
 	a = calloc(1, sizeof(*a));
 	b = calloc(1, sizeof(*b));
 	if (a == NULL || b == NULL)
 		abort();
 	if (take(c, a) < 0)
-		return 2;
+		return 69;
+	if (prom) {
+		rc = no_live(print_prometheus(a, stale), a->n) ? 69 : 0;
+		goto out;
+	}
 	for (iter = 0; count < 0 || iter < count; iter++) {
 		struct timespec ts = { (time_t)interval, (long)((interval - floor(interval)) * 1e9) };
+		size_t live;
+
 		nanosleep(&ts, NULL);
-		if (take(c, b) < 0)
-			return 2;
+		if (take(c, b) < 0) {
+			rc = 69;
+			break;
+		}
 		if (watch && !json)
 			printf("\033[H\033[2J");
-		if (json)
-			print_json(a, b, stale);
-		else
-			print_table(a, b, stale);
+		live = json ? print_json(a, b, stale) : print_table(a, b, stale);
 		fflush(stdout);
+		rc = no_live(live, b->n);
 		if (!watch)
 			break;
 		t = a; a = b; b = t;
 	}
+out:
 	free(a);
 	free(b);
 	redisFree(c);
-	return 0;
+	return rc;
 }

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Stats in Redis (receiver/rcv_metrics.c) and smtpsec-stats, against a real
 # redis-server: batched flushes, two instances and cluster totals, AUTH,
-# counting through a Redis outage, stale instances left out of totals.
+# counting through a Redis outage, stale instances left out of totals;
+# the operator modes (--prometheus checked by promtool, --check's Nagios
+# exit codes, cumulative buckets, no live instance, strict numbers).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_redis.sh"
 
@@ -67,6 +69,94 @@ assert s["gw1:4650"]=="stale" and s["gw2:4650"]=="live", s
 assert d["totals_live"]["emails_received"]==0
 ' "$T_TMP/j2.out"; then t_pass stale_dropped; else t_fail stale_dropped "$(head -c 300 "$T_TMP/j2.out")"; fi
 
+# 4b. Operator modes.  gw7 is live with a latency histogram and a spool.
+"$mq" --instance gw7:4650 --host 127.0.0.1 --port "$port" --interval-ms 100 --run-ms 400 \
+	--add lmtp_latency_le_10ms=2 --add lmtp_latency_le_100ms=3 --add lmtp_latency_le_1s=1 \
+	--add lmtp_latency_gt_1s=1 --add lmtp_latency_count=7 --add lmtp_latency_us_sum=2500000 \
+	--add emails_received=4 --gauge spool_depth=12 --gauge conn_active=2 >/dev/null
+out=$("$st" --url "redis://127.0.0.1:$port" --count abc 2>&1); rc=$?
+t_check count_not_a_number "rc $rc: $out" bash -c "[ $rc = 64 ] && grep -q \"bad value for --count: 'abc'\" <<<\"\$1\"" _ "$out"
+out=$("$st" --url "redis://127.0.0.1:$port" --interval 1x 2>&1); rc=$?
+t_check interval_not_a_number "rc $rc" test "$rc" = 64
+"$st" --url "redis://127.0.0.1:$port" --interval 0.1 --stale 600 --json >"$T_TMP/j3.out" 2>"$T_TMP/j3.err"
+if python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+c={i["instance"]:i for i in d["instances"]}["gw7:4650"]["counters"]
+# cumulative: le_100ms counts le_10ms too, le_1s both
+assert (c["lmtp_latency_le_10ms"],c["lmtp_latency_le_100ms"],c["lmtp_latency_le_1s"],c["lmtp_latency_count"])==(2,5,6,7), c
+assert d["live"]==2, d["live"]
+' "$T_TMP/j3.out"; then t_pass json_cumulative_buckets; else t_fail json_cumulative_buckets "$(head -c 300 "$T_TMP/j3.out")"; fi
+
+# Prometheus text format, checked by Prometheus's own parser (promtool) and
+# read back with a second one (python3-prometheus-client) when installed.
+"$st" --url "redis://127.0.0.1:$port" --stale 600 --prometheus >"$T_TMP/prom.txt" 2>"$T_TMP/prom.err"
+rc=$?
+t_check prometheus_exit "rc $rc: $(cat "$T_TMP/prom.err")" test "$rc" = 0
+if command -v promtool >/dev/null; then
+	if promtool check metrics <"$T_TMP/prom.txt" >"$T_TMP/promtool.out" 2>&1; then
+		t_pass promtool_check_metrics
+	else
+		t_fail promtool_check_metrics "$(head -5 "$T_TMP/promtool.out" | tr '\n' '|')"
+	fi
+else
+	t_skip promtool_check_metrics "promtool not installed (Debian package prometheus)"
+fi
+t_check prometheus_values "$(grep -E 'gw7:4650' "$T_TMP/prom.txt" | head -5 | tr '\n' '|')" bash -c '
+	grep -qx "smtpsec_emails_received_total{instance=\"gw7:4650\"} 4" "$1" &&
+	grep -qx "smtpsec_spool_depth{instance=\"gw7:4650\"} 12" "$1" &&
+	grep -qx "smtpsec_lmtp_latency_seconds_bucket{instance=\"gw7:4650\",le=\"0.1\"} 5" "$1" &&
+	grep -qx "smtpsec_lmtp_latency_seconds_bucket{instance=\"gw7:4650\",le=\"+Inf\"} 7" "$1" &&
+	grep -qx "smtpsec_lmtp_latency_seconds_sum{instance=\"gw7:4650\"} 2.500000" "$1" &&
+	grep -qx "smtpsec_conn_refused_total{instance=\"gw7:4650\"} 0" "$1" &&
+	grep -qx "smtpsec_instance_up{instance=\"gw1:4650\"} 0" "$1" &&
+	! grep -q "smtpsec_conn_active{instance=\"gw1:4650\"}" "$1" &&
+	grep -q "^# TYPE smtpsec_emails_received_total counter$" "$1" &&
+	grep -q "^# HELP smtpsec_emails_received_total " "$1" &&
+	[ "$(grep -c "^# TYPE smtpsec_emails_received_total " "$1")" = 1 ]' _ "$T_TMP/prom.txt"
+# Debian's python3 (python3-prometheus-client), not one earlier in PATH
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+if "$py" -c 'import prometheus_client' 2>/dev/null; then
+	if "$py" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fam={f.name:f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+h=fam["smtpsec_lmtp_latency_seconds"]
+assert h.type=="histogram", h.type
+b={s.labels["le"]:s.value for s in h.samples if s.name.endswith("_bucket") and s.labels["instance"]=="gw7:4650"}
+assert b=={"0.01":2,"0.1":5,"1":6,"+Inf":7}, b
+assert fam["smtpsec_emails_received"].type=="counter"
+' "$T_TMP/prom.txt" 2>"$T_TMP/pyprom.err"; then t_pass prometheus_client_parses
+	else t_fail prometheus_client_parses "$(tail -2 "$T_TMP/pyprom.err" | tr '\n' '|')"; fi
+else
+	t_skip prometheus_client_parses "python3-prometheus-client not installed"
+fi
+
+# --check: Nagios exit codes and one status line
+ck() { "$st" --url "redis://127.0.0.1:$port" --stale 600 --check "$@" >"$T_TMP/ck.out" 2>&1; echo $?; }
+rc=$(ck --warn-stale 0)
+t_check check_ok "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 0 ] && grep -Eq '^SMTPSEC OK - 2/3 instances live, Redis reachable, spool 12 \\| live=2;' '$T_TMP/ck.out' && [ \$(wc -l <'$T_TMP/ck.out') = 1 ]"
+rc=$(ck)
+t_check check_stale_warning "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 1 ] && grep -q '^SMTPSEC WARNING - 2/3 instances live, 1 stale' '$T_TMP/ck.out'"
+rc=$(ck --warn-stale 0 --spool-warn 10)
+t_check check_spool_warning "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 1 ] && grep -q 'spool 12 (>= 10)' '$T_TMP/ck.out'"
+rc=$(ck --warn-stale 0 --spool-warn 5 --spool-crit 12)
+t_check check_spool_critical "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 2 ] && grep -q '^SMTPSEC CRITICAL - .*spool 12 (>= 12)' '$T_TMP/ck.out'"
+rc=$(ck --warn-stale 0 --min-live 5)
+t_check check_too_few_live "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 2 ] && grep -q '2/3 instances live (fewer than 5)' '$T_TMP/ck.out'"
+out=$("$st" --url "redis://127.0.0.1:1" --check 2>&1); rc=$?
+t_check check_redis_unreachable "rc $rc: $out" bash -c "[ $rc = 2 ] && grep -q '^SMTPSEC CRITICAL - cannot connect to Redis' <<<\"\$1\"" _ "$out"
+out=$("$st" --url "redis://127.0.0.1:$port" --check --spool-warn x 2>&1); rc=$?
+t_check check_usage "rc $rc" test "$rc" = 64
+
+# every instance stale: the table still shows them, a message says why, exit 69
+for i in gw2:4650 gw7:4650; do rcli HSET smtpsec:stats:$i meta.heartbeat 1000 >/dev/null; done
+"$st" --url "redis://127.0.0.1:$port" --interval 0.1 >"$T_TMP/allstale.out" 2>"$T_TMP/allstale.err"; rc=$?
+t_check all_stale_exit "rc $rc: $(cat "$T_TMP/allstale.err")" bash -c "[ $rc = 69 ] &&
+	grep -q 'no live instance: all 3 are stale' '$T_TMP/allstale.err' && grep -q '^gw7:4650 .*stale' '$T_TMP/allstale.out'"
+rc=$(ck --warn-stale 0)
+t_check check_all_stale "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 2 ] && grep -q '^SMTPSEC CRITICAL - 0/3 instances live' '$T_TMP/ck.out'"
+
 # 5. Redis down: counting goes on, nothing blocks, and the deltas are
 #    flushed once Redis is back (same port, empty data set).
 redis_kill
@@ -102,6 +192,12 @@ t_check auth_wrong "data written despite a wrong password" \
 	test -z "$(rcli HGET smtpsec:stats:gw5:4650 emails_received)"
 "$st" --url "redis://:s3cret@127.0.0.1:$port" --interval 0.1 >"$T_TMP/auth.out" 2>&1
 t_check stats_auth "smtpsec-stats with password: $(head -1 "$T_TMP/auth.out")" grep -q '^gw4:4650' "$T_TMP/auth.out"
+# the password without the command line: a URL file, or REDISCLI_AUTH
+echo "redis://:s3cret@127.0.0.1:$port" >"$T_TMP/url"; chmod 600 "$T_TMP/url"
+"$st" --url-file "$T_TMP/url" --interval 0.1 >"$T_TMP/auth2.out" 2>&1
+t_check stats_url_file "$(head -1 "$T_TMP/auth2.out")" grep -q '^gw4:4650' "$T_TMP/auth2.out"
+REDISCLI_AUTH=s3cret "$st" --url "redis://127.0.0.1:$port" --interval 0.1 >"$T_TMP/auth3.out" 2>&1
+t_check stats_env_password "$(head -1 "$T_TMP/auth3.out")" grep -q '^gw4:4650' "$T_TMP/auth3.out"
 
 # 7. A hung Redis (SIGSTOP: connections accepted, nothing answered): the
 #    stuck batch is dropped after 5 s (the context freed, not waited on),
