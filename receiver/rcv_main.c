@@ -46,7 +46,8 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 	uint8_t h[32];
 	char err[256];
 	size_t i, n;
-	char dom[256];
+	char dom[256], host[256];
+	int port = cfg->n_listen ? cfg->listen[0].port : 4650, named = 0;
 
 	snprintf(dom, sizeof(dom), "%s", domain);
 	n = strlen(dom);
@@ -56,15 +57,37 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 		fprintf(stderr, "smtpsec-gateway: empty domain\n");
 		return 1;
 	}
-	if (rcv_tls_cert_spki_sha256(cfg->certificate, h, err, sizeof(err)) < 0) {
+	snprintf(host, sizeof(host), "%s", cfg->hostname);
+	n = strlen(host);
+	while (n && host[n - 1] == '.')
+		host[--n] = '\0';
+	/* an SRV target is a fully qualified name: "vm" would be read as
+	 * "vm." (a TLD) by every sender */
+	if (n == 0 || strchr(host, '.') == NULL || host[0] == '.' || strstr(host, "..") != NULL) {
+		fprintf(stderr, "smtpsec-gateway: hostname '%s' is not a fully qualified domain name: "
+		    "set [server] hostname to the name senders reach this gateway by (the SRV target, "
+		    "e.g. mx1.%s)\n", cfg->hostname, dom);
+		return 1;
+	}
+	if (strchr(dom, '.') == NULL) {
+		fprintf(stderr, "smtpsec-gateway: '%s' is not a fully qualified domain name\n", domain);
+		return 1;
+	}
+	if (rcv_tls_cert_spki_sha256(cfg->certificate, h, &named, host, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-gateway: %s\n", err);
 		return 1;
 	}
+	if (!named)
+		fprintf(stderr, "smtpsec-gateway: warning: certificate %s does not name %s (dNSName): "
+		    "senders will refuse it (SMTPSEC.md 4 step 6)\n", cfg->certificate, host);
 	/* SMTPSEC.md 1 and 10: SRV for discovery, DANE-EE SPKI SHA-256 */
-	printf("_smtpsec._tcp.%s. IN SRV 10 10 %d %s.\n", dom,
-	    cfg->n_listen ? cfg->listen[0].port : 4650, cfg->hostname);
-	printf("_%d._tcp.%s. IN TLSA 3 1 1 ", cfg->n_listen ? cfg->listen[0].port : 4650,
-	    cfg->hostname);
+	printf("; SMTPsec records for %s served by this gateway (%s port %d).\n", dom, host, port);
+	printf("; A fleet: one SRV line per gateway (equal priority and weight share the load),\n"
+	    "; and each gateway's own TLSA, published before its SRV line; authserv_id\n"
+	    "; (%s), ca_file, ct_log_list and cache_key_file the same on every gateway.\n",
+	    cfg->authserv_id);
+	printf("_smtpsec._tcp.%s. IN SRV 10 10 %d %s.\n", dom, port, host);
+	printf("_%d._tcp.%s. IN TLSA 3 1 1 ", port, host);
 	for (i = 0; i < sizeof(h); i++)
 		printf("%02x", h[i]);
 	printf("\n");

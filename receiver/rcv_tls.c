@@ -4,6 +4,10 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/sha256.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <errno.h>
+#include <stdlib.h>
+#include "verify/vfy_x509.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,27 +75,55 @@ fail:
 }
 
 int
-rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], char *err, size_t errlen)
+rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], int *named_r, const char *name,
+    char *err, size_t errlen)
 {
-	WOLFSSL_X509 *x;
-	unsigned char spki[4096];
-	int len = (int)sizeof(spki);
+	FILE *f;
+	char *pem;
+	long pl;
+	uint8_t *der;
+	int dl;
+	struct vfy_chain *ch = NULL;
+	const uint8_t *dp;
+	size_t dsz;
+	const char *why = "";
 
-	rcv_tls_global_init();
-	x = wolfSSL_X509_load_certificate_file(cert_pem, WOLFSSL_FILETYPE_PEM);
-	if (x == NULL) {
-		snprintf(err, errlen, "cannot read certificate %s", cert_pem);
+	*named_r = 0;
+	f = fopen(cert_pem, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read certificate %s: %s", cert_pem, strerror(errno));
 		return -1;
 	}
-	if (wolfSSL_X509_get_pubkey_buffer(x, spki, &len) != WOLFSSL_SUCCESS || len <= 0) {
-		wolfSSL_X509_free(x);
-		snprintf(err, errlen, "cannot read the public key of %s", cert_pem);
+	pem = malloc(1 << 20);
+	if (pem == NULL)
+		abort();
+	pl = (long)fread(pem, 1, (1 << 20) - 1, f);
+	fclose(f);
+	der = malloc(1 << 20);
+	if (der == NULL)
+		abort();
+	/* the first certificate of the file (the leaf) */
+	dl = wc_CertPemToDer((const unsigned char *)pem, (int)pl, der, 1 << 20, CERT_TYPE);
+	free(pem);
+	if (dl <= 0) {
+		free(der);
+		snprintf(err, errlen, "cannot read certificate %s: no PEM certificate", cert_pem);
 		return -1;
 	}
-	wolfSSL_X509_free(x);
-	if (wc_Sha256Hash(spki, (word32)len, out) != 0) {
+	dp = der;
+	dsz = (size_t)dl;
+	if (vfy_chain_parse(&dp, &dsz, 1, &ch, &why) < 0) {
+		free(der);
+		snprintf(err, errlen, "cannot read certificate %s: %s", cert_pem, why);
+		return -1;
+	}
+	free(der);
+	if (wc_Sha256Hash(ch->cert[0].spki, (word32)ch->cert[0].spki_len, out) != 0) {
+		vfy_chain_free(&ch);
 		snprintf(err, errlen, "SHA-256 failed");
 		return -1;
 	}
+	*named_r = name != NULL && vfy_chain_has_dns(ch, name);
+	vfy_chain_free(&ch);
 	return 0;
 }

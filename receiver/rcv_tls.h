@@ -17,8 +17,11 @@ struct WOLFSSL_CTX *rcv_tls_server_ctx(const char *cert, const char *key, int mi
     char *err, size_t errlen);
 
 /* SHA-256 of the SubjectPublicKeyInfo of the first certificate in a PEM
- * file (for TLSA 3 1 1).  0 or -1. */
-int rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], char *err, size_t errlen);
+ * file (for TLSA 3 1 1), any key type the gateway serves (RSA, ECDSA,
+ * Ed25519, Ed448: the DER is read by verify/vfy_x509, not wolfSSL's X509
+ * loader).  *named_r: 1 when its dNSNames match `name`.  0 or -1. */
+int rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], int *named_r,
+    const char *name, char *err, size_t errlen);
 
 /* Process-wide wolfSSL init/cleanup. */
 void rcv_tls_global_init(void);

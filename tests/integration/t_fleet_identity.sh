@@ -10,6 +10,8 @@
 #   3. authserv_id: unset, the start warns and uses the hostname's parent;
 #      forged Authentication-Results claiming authserv_id or one of
 #      authserv_id_also are renamed, others kept.
+#   4. --print-dns: Ed25519, Ed448, P-256, RSA certificates; a non-FQDN
+#      host name refused; a certificate not naming the host warned about.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_gw.sh"
 . "$(dirname "$0")/lib_redis.sh"
@@ -31,6 +33,31 @@ conf() {	# NAME INSTANCE [HEADERS-LINE...]
 		"[redis]" "url = redis://:fl33t@127.0.0.1:$REDIS_PORT" "stats_interval = 200ms" \
 		"instance = $i"
 }
+# 4. --print-dns for every key type the gateway serves; a non-FQDN host
+#    name is refused (an SRV target "vm." is a TLD to every sender)
+pd() {	# KEYALG HOSTNAME DOMAIN
+	local k=$T_TMP/pd-$1
+	case $1 in
+	ec) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k.key" 2>/dev/null ;;
+	rsa) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$k.key" 2>/dev/null ;;
+	*) openssl genpkey -algorithm "$1" -out "$k.key" 2>/dev/null ;;
+	esac
+	openssl req -x509 -new -key "$k.key" -subj "/CN=mx1.b.test" -addext subjectAltName=DNS:mx1.b.test \
+		-days 3 -out "$k.pem" 2>/dev/null
+	printf '[server]\nlisten = 127.0.0.1:4650\nhostname = %s\n[tls]\ncertificate = %s\nkey = %s\n[dns]\nunbound_conf = /dev/null\n' \
+		"$2" "$k.pem" "$k.key" >"$k.conf"
+	"$GW" -c "$k.conf" --print-dns "$3" 2>&1
+}
+for alg in ed25519 ed448 ec rsa; do
+	out=$(pd $alg mx1.b.test b.test)
+	want=$(openssl x509 -in "$T_TMP/pd-$alg.pem" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+	t_check "print_dns_$alg" "$out (want $want)" bash -c 'grep -qx "_4650._tcp.mx1.b.test. IN TLSA 3 1 1 $2" <<<"$1" &&
+		grep -qx "_smtpsec._tcp.b.test. IN SRV 10 10 4650 mx1.b.test." <<<"$1" && ! grep -q warning <<<"$1"' _ "$out" "$want"
+done
+t_expect print_dns_refuses_vm 1 "hostname 'vm\\.?' is not a fully qualified domain name" pd ec vm b.test
+t_expect print_dns_refuses_vm_dot 1 "hostname 'vm\\.' is not a fully qualified domain name" pd ec vm. b.test
+t_expect print_dns_warns_unnamed 0 "warning: certificate .* does not name mx2.b.test" pd ec mx2.b.test b.test
+
 head -c 32 /dev/urandom >"$T_TMP/cache.key"
 chmod 600 "$T_TMP/cache.key"
 printf 'short' >"$T_TMP/bad.key"
