@@ -72,6 +72,14 @@ dns_rr p.test "_smtpsec._tcp.p.test. 300 IN SRV 20 0 $P2 localhost."
 dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 dovecot_start bob@b.test bob@p.test bob@w.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; }
+# the README's ACLs: the gateways get exactly the commands and keys they use,
+# smtpsec-stats read-only access; any denied command would count as a
+# dns_redis_errors / stats_redis_errors below (checked to stay 0)
+rcli ACL SETUSER smtpsec-gateway on '>gwpass' resetkeys '~smtpsec:dns:*' '~smtpsec:stats:*' \
+	'~smtpsec:instances' '~smtpsec:owners:*' resetchannels -@all +auth +select +ping +get +set \
+	+multi +exec +hincrby +hset +zadd +expire +hgetall +hdel >/dev/null
+rcli ACL SETUSER smtpsec-stats on '>stpass' resetkeys '%R~smtpsec:*' resetchannels -@all +auth \
+	+select +ping +zrange +hgetall >/dev/null
 
 conf() {	# N PORT
 	cat >"$T_TMP/gw$1.conf" <<EOF
@@ -96,7 +104,7 @@ spool_dir = $T_TMP/spool$1
 [headers]
 authserv_id = b.test
 [redis]
-url = redis://:fl33t@127.0.0.1:$REDIS_PORT
+url = redis://smtpsec-gateway:gwpass@127.0.0.1:$REDIS_PORT
 stats_interval = 200ms
 instance = gw$1
 cache_key_file = $T_TMP/cache.key
@@ -120,7 +128,7 @@ send() {	# NAME RCPT: one smtpsec-send run in discovery mode; its exit status
 		"$2" "$1" "$1" "$1" | "$SEND" "${SENDARGS[@]}" -- "$2" >>"$T_TMP/send.log" 2>&1
 }
 delivered() { grep -c 'event=email .*delivery=delivered' "$T_TMP/gw$1.log"; }
-stats() { "$ST" --url "redis://:fl33t@127.0.0.1:$REDIS_PORT" --interval 0.2 --json "$@" 2>&1; }
+stats() { "$ST" --url "redis://smtpsec-stats:stpass@127.0.0.1:$REDIS_PORT" --interval 0.2 --json "$@" 2>&1; }
 # jget JSON-FILE EXPR: a python expression over d (the JSON) and i (by instance)
 jget() {
 	python3 -c 'import json,sys
@@ -180,6 +188,10 @@ t_check cache_redis_hit_at_gw2 "gw2 redis hits $h2_before -> $h2_after" test "${
 t_check cache_resolver_flat_at_gw2 "gw2 resolver queries $q2_before -> $q2_after" test "${q2_after:-x}" = "${q2_before:-y}"
 t_check cache_gw1_resolved "gw1 resolver queries: $q1" test "${q1:-0}" -gt 0
 t_check cache_no_forged "gw2 dns_redis_forged=$f2" test "${f2:-x}" = 0
+t_check acl_enough "redis errors: $(jget "$T_TMP/j1.json" '[(k, i[k]["counters"]["dns_redis_errors"], i[k]["counters"]["stats_redis_errors"]) for k in sorted(i)]')" \
+	test "$(jget "$T_TMP/j1.json" 'sum(i[k]["counters"]["dns_redis_errors"] + i[k]["counters"]["stats_redis_errors"] for k in i)')" = 0
+t_check acl_stats_read_only "smtpsec-stats user could write" bash -c \
+	'redis-cli -h 127.0.0.1 -p "$1" --user smtpsec-stats --pass stpass --no-auth-warning HSET smtpsec:stats:gw1 x 1 2>&1 | grep -q NOPERM' _ "$REDIS_PORT"
 
 # --- 3. per-instance counts equal the logs ---------------------------------
 t_check stats_both_listed "$(head -c 300 "$T_TMP/j1.json")" test "$(jget "$T_TMP/j1.json" 'sorted(i)')" = "['gw1', 'gw2']"
