@@ -74,10 +74,11 @@ ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP)
 
 # Programs: name -> sources.  sender/ is smtpsec-send; each tests/tools/<name>/
 # directory is one test program.
-PROGS := smtpsec-gateway smtpsec-verify smtpsec-stats smtpsec-send
+PROGS := smtpsec-gateway smtpsec-verify smtpsec-stats smtpsec-spool smtpsec-send
 SRCS_smtpsec-gateway := receiver/rcv_main.c
 SRCS_smtpsec-verify  := receiver/rcv_verify_main.c
 SRCS_smtpsec-stats   := receiver/rcv_stats_main.c
+SRCS_smtpsec-spool   := receiver/rcv_spool_main.c
 SRCS_smtpsec-send    := $(sort $(wildcard sender/*.c))
 TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/tools/*/*.c))))
 TOOLS     := $(notdir $(TOOL_DIRS))
@@ -251,7 +252,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
 	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway
-	install -m 755 $(B)/smtpsec-gateway $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(B)/smtpsec-gateway $(B)/smtpsec-spool $(DESTDIR)$(PREFIX)/sbin/
 	for p in smtpsec-verify smtpsec-send smtpsec-stats; do \
 	    if [ -f $(B)/$$p ]; then install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/; fi; done
 	install -m 644 config/smtpsec-gateway.conf $(DESTDIR)/etc/smtpsec/smtpsec-gateway.conf.example

@@ -210,4 +210,36 @@ int lmtp_addr_smtp(const char *addr, char *out, size_t cap, int *utf8_r, const c
  * text (lmtp_rcpt_result.text). */
 int lmtp_reply_line(const char *line, size_t len, int *code_r, int *last_r);
 
+/* --- spool administration (smtpsec-spool), safe while gateways run ----
+ * Changing or removing an entry takes the claim a retry takes (lmtp_spool.c),
+ * so an entry being delivered is refused with LMTP_SPOOL_BUSY. */
+enum { LMTP_SPOOL_BUSY = 1, LMTP_SPOOL_NOT_FOUND = 2 };
+
+struct lmtp_spool_item {
+	char id[256];			/* file name without ".msg" */
+	int failed;			/* in spool_dir/failed/ (expired or unreadable) */
+	int busy;			/* a retry holds its claim right now */
+	int unreadable;			/* not a spool entry */
+	uint64_t created, attempts;
+	uint64_t next;			/* unix time of the next retry; 0 = at the next scan */
+	size_t size, body_off;		/* file size; where the delivered copy starts */
+	char from[512];
+	char **rcpt;			/* owned: recipients still waiting */
+	size_t n_rcpt;
+};
+
+/* Every entry of dir and dir/failed, oldest first (failed ones last). */
+int lmtp_spool_items(const char *dir, struct lmtp_spool_item **items_r, size_t *n_r);
+void lmtp_spool_items_free(struct lmtp_spool_item **items_p, size_t n);
+void lmtp_spool_item_clear(struct lmtp_spool_item *it);
+/* One entry: returns an open fd to read the copy from it->body_off, or -1
+ * (errno ENOENT: no such entry).  lmtp_spool_item_clear() frees it->rcpt. */
+int lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it,
+    char *err, size_t errlen);
+/* Make an entry due at the next scan (from failed/: back into the spool,
+ * its age restarted).  0, LMTP_SPOOL_BUSY, LMTP_SPOOL_NOT_FOUND or -1. */
+int lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen);
+/* Delete an entry (spool or failed/).  Same returns. */
+int lmtp_spool_remove(const char *dir, const char *id, char *err, size_t errlen);
+
 #endif

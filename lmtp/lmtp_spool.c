@@ -199,6 +199,68 @@ entry_free(struct lmtp_spool_entry *e)
 	free(e);
 }
 
+/* The header of an entry ("SMTPSEC-SPOOL 1" ... blank line). */
+struct hdr {
+	uint64_t created, attempts, next;
+	char from[512];
+	char *rcpt[SPOOL_MAX_RCPT];	/* owned */
+	size_t n_rcpt, body_off;
+};
+
+static void
+hdr_free(struct hdr *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n_rcpt; i++)
+		free(h->rcpt[i]);
+	h->n_rcpt = 0;
+}
+
+/* 0, or -1 when it is not a spool entry (h holds what was read: free it) */
+static int
+parse_header(const uint8_t *map, size_t len, struct hdr *h)
+{
+	size_t off = 0;
+
+	memset(h, 0, sizeof(*h));
+	for (;;) {
+		const uint8_t *nl = memchr(map + off, '\n', len - off);
+		char line[600];
+		size_t ll;
+
+		if (nl == NULL)
+			return -1;
+		ll = (size_t)(nl - (map + off));
+		if (ll >= sizeof(line))
+			return -1;
+		memcpy(line, map + off, ll);
+		line[ll] = '\0';
+		off += ll + 1;
+		if (ll == 0)
+			break;
+		if (strncmp(line, "created ", 8) == 0)
+			h->created = strtoull(line + 8, NULL, 10);
+		else if (strncmp(line, "attempts ", 9) == 0)
+			h->attempts = strtoull(line + 9, NULL, 10);
+		else if (strncmp(line, "next ", 5) == 0)
+			h->next = strtoull(line + 5, NULL, 10);
+		else if (strncmp(line, "from ", 5) == 0) {
+			if (snprintf(h->from, sizeof(h->from), "%s", line + 5) >= (int)sizeof(h->from))
+				return -1;
+		} else if (strncmp(line, "rcpt ", 5) == 0 && h->n_rcpt < SPOOL_MAX_RCPT) {
+			h->rcpt[h->n_rcpt] = strdup(line + 5);
+			if (h->rcpt[h->n_rcpt++] == NULL)
+				abort();
+		} else if (strcmp(line, "SMTPSEC-SPOOL 1") != 0)
+			return -1;
+	}
+	if (h->n_rcpt == 0 || h->from[0] == '\0')
+		return -1;
+	h->body_off = off;
+	return 0;
+}
+
 enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
 
 /* Claim the entry at path, then parse its header and map its body.
@@ -210,7 +272,7 @@ entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 {
 	struct lmtp_spool_entry *e = calloc(1, sizeof(*e));
 	struct stat st, at;
-	size_t off = 0;
+	struct hdr h;
 	const char *slash;
 
 	if (e == NULL)
@@ -249,40 +311,17 @@ entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 		e->map = NULL;
 		return CLAIM_BAD;
 	}
-	for (;;) {
-		const uint8_t *nl = memchr(e->map + off, '\n', e->map_len - off);
-		char line[600];
-		size_t ll;
-
-		if (nl == NULL)
-			return CLAIM_BAD;
-		ll = (size_t)(nl - (e->map + off));
-		if (ll >= sizeof(line))
-			return CLAIM_BAD;
-		memcpy(line, e->map + off, ll);
-		line[ll] = '\0';
-		off += ll + 1;
-		if (ll == 0)
-			break;
-		if (strncmp(line, "created ", 8) == 0)
-			e->created = strtoull(line + 8, NULL, 10);
-		else if (strncmp(line, "attempts ", 9) == 0)
-			e->attempts = strtoull(line + 9, NULL, 10);
-		else if (strncmp(line, "next ", 5) == 0)
-			*next_r = strtoull(line + 5, NULL, 10);
-		else if (strncmp(line, "from ", 5) == 0) {
-			if (snprintf(e->from, sizeof(e->from), "%s", line + 5) >= (int)sizeof(e->from))
-				return CLAIM_BAD;
-		} else if (strncmp(line, "rcpt ", 5) == 0 && e->n_rcpt < SPOOL_MAX_RCPT) {
-			e->rcpt[e->n_rcpt] = strdup(line + 5);
-			if (e->rcpt[e->n_rcpt++] == NULL)
-				abort();
-		} else if (strcmp(line, "SMTPSEC-SPOOL 1") != 0)
-			return CLAIM_BAD;
-	}
-	if (e->n_rcpt == 0 || e->from[0] == '\0')
+	if (parse_header(e->map, e->map_len, &h) < 0) {
+		hdr_free(&h);
 		return CLAIM_BAD;
-	e->body_off = off;
+	}
+	snprintf(e->from, sizeof(e->from), "%s", h.from);
+	memcpy(e->rcpt, h.rcpt, h.n_rcpt * sizeof(h.rcpt[0]));
+	e->n_rcpt = h.n_rcpt;
+	e->created = h.created;
+	e->attempts = h.attempts;
+	*next_r = h.next;
+	e->body_off = h.body_off;
 	return CLAIM_OK;
 }
 
@@ -551,4 +590,345 @@ lmtp_spool_close(struct lmtp_spool **sp_p)
 	}
 	free(sp);
 	*sp_p = NULL;
+}
+
+/* --- administration: smtpsec-spool ---------------------------------------
+ * Safe while gateways run: an entry is changed or removed only under the
+ * same claim a retry takes (flock LOCK_EX|LOCK_NB, then the inode at the
+ * name checked), so an entry a worker is delivering is refused as busy,
+ * and a worker that opened the file before we replaced it finds it gone.
+ * Reading takes no claim: entries are never written in place (a rewrite
+ * is a new file renamed over the name), so an open file is consistent. */
+
+/* "<id>" or "<id>.msg" under dir (sub "" or "failed"); -1 if not a name */
+static int
+admin_path(char *buf, size_t len, const char *dir, const char *sub, const char *id)
+{
+	size_t il = strlen(id);
+	int r;
+
+	if (il == 0 || id[0] == '.' || strchr(id, '/') != NULL)
+		return -1;
+	if (il > 4 && strcmp(id + il - 4, ".msg") == 0)
+		il -= 4;
+	r = snprintf(buf, len, "%s%s%s/%.*s.msg", dir, sub[0] ? "/" : "", sub, (int)il, id);
+	return r < 0 || (size_t)r >= len ? -1 : 0;
+}
+
+/* Claim dir[/failed]/id: returns the fd holding the claim, or -1 with
+ * *why LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND. */
+static int
+admin_claim(const char *path, int *why)
+{
+	struct stat st, at;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*why = LMTP_SPOOL_NOT_FOUND;
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			*why = LMTP_SPOOL_BUSY;
+		close(fd);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_nlink == 0 || stat(path, &at) < 0 ||
+	    at.st_ino != st.st_ino || at.st_dev != st.st_dev) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Find and claim id in dir, then in dir/failed. */
+static int
+admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_r, int *why)
+{
+	int fd;
+
+	*failed_r = 0;
+	if (admin_path(path, len, dir, "", id) < 0) {
+		*why = LMTP_SPOOL_NOT_FOUND;
+		return -1;
+	}
+	fd = admin_claim(path, why);
+	if (fd >= 0 || *why == LMTP_SPOOL_BUSY)
+		return fd;
+	*failed_r = 1;
+	if (admin_path(path, len, dir, "failed", id) < 0)
+		return -1;
+	return admin_claim(path, why);
+}
+
+static int
+admin_read(int fd, uint8_t **map_r, size_t *len_r, struct hdr *h)
+{
+	struct stat st;
+
+	*map_r = NULL;
+	memset(h, 0, sizeof(*h));
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
+		return -1;
+	*len_r = (size_t)st.st_size;
+	*map_r = mmap(NULL, *len_r, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (*map_r == MAP_FAILED) {
+		*map_r = NULL;
+		return -1;
+	}
+	if (parse_header(*map_r, *len_r, h) < 0) {
+		hdr_free(h);
+		munmap(*map_r, *len_r);
+		*map_r = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+item_fill(struct lmtp_spool_item *it, const char *name, int failed, const struct hdr *h, size_t size,
+    int busy)
+{
+	size_t nl = strlen(name);
+
+	snprintf(it->id, sizeof(it->id), "%.*s", (int)(nl > 4 ? nl - 4 : nl), name);
+	it->failed = failed;
+	it->busy = busy;
+	it->created = h->created;
+	it->attempts = h->attempts;
+	it->next = h->next;
+	it->size = size;
+	it->body_off = h->body_off;
+	snprintf(it->from, sizeof(it->from), "%s", h->from);
+	it->n_rcpt = h->n_rcpt;
+	it->rcpt = calloc(h->n_rcpt ? h->n_rcpt : 1, sizeof(*it->rcpt));
+	if (it->rcpt == NULL)
+		abort();
+	memcpy(it->rcpt, h->rcpt, h->n_rcpt * sizeof(*it->rcpt));	/* moved */
+}
+
+static int
+items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n, size_t *cap)
+{
+	char sub[1100];
+	DIR *d;
+	struct dirent *de;
+
+	if (snprintf(sub, sizeof(sub), "%s%s", dir, failed ? "/failed" : "") >= (int)sizeof(sub))
+		return -1;
+	d = opendir(sub);
+	if (d == NULL)
+		return failed && errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+		char path[1400];
+		uint8_t *map;
+		size_t len;
+		struct hdr h;
+		int fd, busy = 0;
+
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0 ||
+		    snprintf(path, sizeof(path), "%s/%s", sub, de->d_name) >= (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;	/* delivered or moved since readdir */
+		/* a shared lock fails only while a retry holds its claim */
+		if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+			busy = errno == EWOULDBLOCK;
+		else
+			flock(fd, LOCK_UN);
+		if (admin_read(fd, &map, &len, &h) < 0) {
+			memset(&h, 0, sizeof(h));
+			snprintf(h.from, sizeof(h.from), "?");
+			len = 0;
+		} else
+			munmap(map, len);
+		close(fd);
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*items = realloc(*items, *cap * sizeof(**items));
+			if (*items == NULL)
+				abort();
+		}
+		memset(&(*items)[*n], 0, sizeof(**items));
+		item_fill(&(*items)[*n], de->d_name, failed, &h, len, busy);
+		if (len == 0)
+			(*items)[*n].unreadable = 1;
+		(*n)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct lmtp_spool_item *x = a, *y = b;
+
+	if (x->failed != y->failed)
+		return x->failed - y->failed;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int
+lmtp_spool_items(const char *dir, struct lmtp_spool_item **items_r, size_t *n_r)
+{
+	size_t cap = 0;
+
+	*items_r = NULL;
+	*n_r = 0;
+	if (items_dir(dir, 0, items_r, n_r, &cap) < 0 || items_dir(dir, 1, items_r, n_r, &cap) < 0) {
+		int saved = errno;
+
+		lmtp_spool_items_free(items_r, *n_r);
+		*n_r = 0;
+		errno = saved;
+		return -1;
+	}
+	if (*n_r > 1)
+		qsort(*items_r, *n_r, sizeof(**items_r), item_cmp);
+	return 0;
+}
+
+void
+lmtp_spool_item_clear(struct lmtp_spool_item *it)
+{
+	size_t j;
+
+	for (j = 0; j < it->n_rcpt; j++)
+		free(it->rcpt[j]);
+	free(it->rcpt);
+	it->rcpt = NULL;
+	it->n_rcpt = 0;
+}
+
+void
+lmtp_spool_items_free(struct lmtp_spool_item **items_p, size_t n)
+{
+	struct lmtp_spool_item *items = *items_p;
+	size_t i;
+
+	if (items == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		lmtp_spool_item_clear(&items[i]);
+	free(items);
+	*items_p = NULL;
+}
+
+int
+lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it, char *err, size_t errlen)
+{
+	char path[1400];
+	uint8_t *map;
+	size_t len;
+	struct hdr h;
+	int fd, failed, i;
+
+	memset(it, 0, sizeof(*it));
+	for (failed = 0; failed <= 1; failed++) {
+		if (admin_path(path, sizeof(path), dir, failed ? "failed" : "", id) < 0)
+			break;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (admin_read(fd, &map, &len, &h) < 0) {
+			snprintf(err, errlen, "%s: not a spool entry", path);
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
+		munmap(map, len);
+		i = flock(fd, LOCK_SH | LOCK_NB);
+		item_fill(it, strrchr(path, '/') + 1, failed, &h, len, i < 0 && errno == EWOULDBLOCK);
+		if (i == 0)
+			flock(fd, LOCK_UN);
+		return fd;	/* the caller reads the copy from it->body_off */
+	}
+	snprintf(err, errlen, "no spool entry %s", id);
+	errno = ENOENT;
+	return -1;
+}
+
+/* Rewrite the claimed entry at path to dst with next = 0 (created = now
+ * when it comes back from failed/, or it would expire again at once). */
+static int
+admin_requeue(const char *dir, int fd, const char *path, const char *dst, int from_failed,
+    char *err, size_t errlen)
+{
+	struct lmtp_spool sp;
+	uint8_t *map;
+	size_t len;
+	struct hdr h;
+	int r;
+
+	memset(&sp, 0, sizeof(sp));
+	snprintf(sp.dir, sizeof(sp.dir), "%s", dir);
+	if (admin_read(fd, &map, &len, &h) < 0) {
+		snprintf(err, errlen, "%s: not a spool entry", path);
+		return -1;
+	}
+	{
+		struct lmtp_seg seg = { map + h.body_off, len - h.body_off };
+
+		r = store(&sp, dst, h.from, (const char *const *)h.rcpt, h.n_rcpt,
+		    from_failed ? (uint64_t)time(NULL) : h.created, h.attempts, 0, &seg, 1);
+	}
+	if (r < 0)
+		snprintf(err, errlen, "cannot rewrite %s: %s", dst, strerror(errno));
+	else if (from_failed && (unlink(path) < 0 || fsync_dir(sp.dir) < 0)) {
+		snprintf(err, errlen, "requeued %s but cannot remove %s: %s", dst, path, strerror(errno));
+		r = -1;
+	}
+	hdr_free(&h);
+	munmap(map, len);
+	return r;
+}
+
+int
+lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen)
+{
+	char path[1400], dst[1400];
+	int fd, failed, why, r;
+
+	fd = admin_find(dir, id, path, sizeof(path), &failed, &why);
+	if (fd < 0) {
+		snprintf(err, errlen, why == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
+		    : "no spool entry %s", id);
+		return why;
+	}
+	if (failed) {
+		if (admin_path(dst, sizeof(dst), dir, "", id) < 0 || access(dst, F_OK) == 0) {
+			snprintf(err, errlen, "%s exists in the spool and in failed/", id);
+			close(fd);
+			return -1;
+		}
+	} else
+		snprintf(dst, sizeof(dst), "%s", path);
+	r = admin_requeue(dir, fd, path, dst, failed, err, errlen);
+	close(fd);	/* releases the claim, after the rewrite */
+	return r;
+}
+
+int
+lmtp_spool_remove(const char *dir, const char *id, char *err, size_t errlen)
+{
+	char path[1400], sub[1100];
+	int fd, failed, why, r = 0;
+
+	fd = admin_find(dir, id, path, sizeof(path), &failed, &why);
+	if (fd < 0) {
+		snprintf(err, errlen, why == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
+		    : "no spool entry %s", id);
+		return why;
+	}
+	snprintf(sub, sizeof(sub), "%s%s", dir, failed ? "/failed" : "");
+	if (unlink(path) < 0 || fsync_dir(sub) < 0) {
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		r = -1;
+	}
+	close(fd);
+	return r;
 }
