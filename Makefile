@@ -263,13 +263,14 @@ install: all
 	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
 	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix
-	install -m 644 sender/smtpsec-send.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix
+	install -m 644 sender/smtpsec-send.1 man/smtpsec-stats.1 man/smtpsec-verify.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/smtpsec-gateway.8 man/smtpsec-spool.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	for f in master.cf main.cf transport send-keys; do \
 	    sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' config/postfix/$$f \
 	        > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix/$$f; done
-	for p in smtpsec-gateway smtpsec-verify smtpsec-send smtpsec-stats; do \
-	    if [ -x $(B)/$$p ]; then $(B)/$$p --help > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/$$p.txt 2>&1 || true; fi; done
 
 clean:
 	rm -rf build build-san build-fuzz
