@@ -603,6 +603,12 @@ keep_restart_keys(const struct rcv_config *old, struct rcv_config *n, char *igno
 	    strcmp(old->trust_anchor_file, n->trust_anchor_file) != 0 ||
 	    (old->dns_cache_redis && strcmp(old->redis_url_raw, n->redis_url_raw) != 0))
 		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%s[dns]", ignored[0] ? "," : "");
+	if (strcmp(old->cache_key_file, n->cache_key_file) != 0) {
+		/* read once at start, before privileges were dropped */
+		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%scache_key_file",
+		    ignored[0] ? "," : "");
+		memcpy(n->cache_key_file, old->cache_key_file, sizeof(n->cache_key_file));
+	}
 	if (strcmp(old->spool_dir, n->spool_dir) != 0 || old->lmtp_connections != n->lmtp_connections ||
 	    old->spool_retry_ms != n->spool_retry_ms || old->spool_max_age_ms != n->spool_max_age_ms)
 		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%sspool", ignored[0] ? "," : "");
