@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lmtp/lmtp.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_version.h"
@@ -69,6 +70,9 @@ usage(FILE *f)
 	    "    --warn-stale N          WARNING at N stale instances (default 1; 0 = never)\n"
 	    "    --spool-warn N, --spool-crit N\n"
 	    "                            spooled Emails in the live instances (default 100, 1000)\n"
+	    "    --spool-dir DIR         also check this host's spool (the gateway's spool_dir):\n"
+	    "    --spool-age-warn S, --spool-age-crit S\n"
+	    "                            age of its oldest waiting Email (default 3600, 86400)\n"
 	    "    --redis-down-crit       CRITICAL (default WARNING) when a live instance\n"
 	    "                            reports its DNS cache Redis down\n"
 	    "  --watch           refresh like top until interrupted (or --count N times)\n"
@@ -585,7 +589,32 @@ print_prometheus(const struct snap *b, double stale)
 struct check_opts {
 	long min_live, warn_stale, spool_warn, spool_crit;
 	int redis_down_crit;
+	const char *spool_dir;		/* this host's spool, for the oldest entry */
+	double age_warn, age_crit;
 };
+
+/* Age in seconds of the oldest Email waiting in a gateway's spool (not
+ * failed/): -1 when there is none, -2 when the directory cannot be read. */
+static double
+spool_oldest(const char *dir, size_t *n_r)
+{
+	struct lmtp_spool_item *items;
+	double now = (double)time(NULL), oldest = -1;
+	size_t i, n;
+
+	*n_r = 0;
+	if (lmtp_spool_items(dir, &items, &n) < 0)
+		return -2;
+	for (i = 0; i < n; i++) {
+		if (items[i].failed || items[i].unreadable)
+			continue;
+		(*n_r)++;
+		if (now - (double)items[i].created > oldest)
+			oldest = now - (double)items[i].created;
+	}
+	lmtp_spool_items_free(&items, n);
+	return oldest < 0 ? -1 : oldest;
+}
 
 static int
 run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, double stale,
@@ -596,7 +625,7 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 	char msg[1024], perf[512];
 	size_t i, live = 0, nstale = 0;
 	int64_t spool = 0, cache_down = 0;
-	double now;
+	double now, age = -1;
 	int status = 0;
 	size_t m = 0;
 
@@ -652,8 +681,32 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 		RAISE(o->redis_down_crit ? 2 : 1);
 		SAY(", DNS cache Redis down on %lld", (long long)cache_down);
 	}
+	if (o->spool_dir != NULL) {
+		size_t n_dir;
+
+		age = spool_oldest(o->spool_dir, &n_dir);
+		if (age == -2) {
+			RAISE(3);
+			SAY(", cannot read spool %s: %s", o->spool_dir, strerror(errno));
+		} else if (age >= 0) {
+			SAY(", oldest spooled %.0f s", age);
+			if (age >= o->age_crit) {
+				RAISE(2);
+				SAY(" (>= %.0f)", o->age_crit);
+			} else if (age >= o->age_warn) {
+				RAISE(1);
+				SAY(" (>= %.0f)", o->age_warn);
+			}
+		}
+	}
 	snprintf(perf, sizeof(perf), "live=%zu;;%ld;0 stale=%zu;;;0 spool=%lld;%ld;%ld;0", live,
 	    o->min_live, nstale, (long long)spool, o->spool_warn, o->spool_crit);
+	if (o->spool_dir != NULL && age >= -1) {
+		size_t pl = strlen(perf);
+
+		snprintf(perf + pl, sizeof(perf) - pl, " spool_age=%.0fs;%.0f;%.0f;0", age < 0 ? 0 : age,
+		    o->age_warn, o->age_crit);
+	}
 	printf("SMTPSEC %s - %s | %s\n", word[status], msg, perf);
 	free(b);
 	return status;
@@ -737,7 +790,7 @@ no_live(size_t live, size_t n)
 int
 main(int argc, char **argv)
 {
-	enum { O_PROM = 256, O_CHECK, O_URLFILE, O_MINLIVE, O_WSTALE, O_SWARN, O_SCRIT,
+	enum { O_PROM = 256, O_CHECK, O_URLFILE, O_MINLIVE, O_WSTALE, O_SWARN, O_SCRIT, O_SDIR, O_AWARN, O_ACRIT,
 		 O_RDC, O_VERSION };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
@@ -752,6 +805,9 @@ main(int argc, char **argv)
 		{ "spool-warn", required_argument, NULL, O_SWARN },
 		{ "spool-crit", required_argument, NULL, O_SCRIT },
 		{ "redis-down-crit", no_argument, NULL, O_RDC },
+		{ "spool-dir", required_argument, NULL, O_SDIR },
+		{ "spool-age-warn", required_argument, NULL, O_AWARN },
+		{ "spool-age-crit", required_argument, NULL, O_ACRIT },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "stale", required_argument, NULL, 's' },
@@ -759,7 +815,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check_opts co = { 1, 1, 100, 1000, 0 };
+	struct check_opts co = { 1, 1, 100, 1000, 0, NULL, 3600, 86400 };
 	const char *url = "redis://127.0.0.1:6379", *cfgfile = NULL, *urlfile = NULL, *why = "";
 	const char *pw = getenv("REDISCLI_AUTH");
 	double interval = 1.0, stale = 0;
@@ -799,6 +855,15 @@ main(int argc, char **argv)
 				return bad_arg("spool-crit", optarg);
 			break;
 		case O_RDC: co.redis_down_crit = 1; break;
+		case O_SDIR: co.spool_dir = optarg; break;
+		case O_AWARN:
+			if (parse_double(optarg, 0, 1e9, &co.age_warn) < 0)
+				return bad_arg("spool-age-warn", optarg);
+			break;
+		case O_ACRIT:
+			if (parse_double(optarg, 0, 1e9, &co.age_crit) < 0)
+				return bad_arg("spool-age-crit", optarg);
+			break;
 		case 'w': watch = 1; break;
 		case 'n':
 			if (parse_long(optarg, 1, LONG_MAX, &count) < 0)

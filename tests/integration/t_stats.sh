@@ -149,6 +149,21 @@ t_check check_redis_unreachable "rc $rc: $out" bash -c "[ $rc = 2 ] && grep -q '
 out=$("$st" --url "redis://127.0.0.1:$port" --check --spool-warn x 2>&1); rc=$?
 t_check check_usage "rc $rc" test "$rc" = 64
 
+# --spool-dir: the age of this host's oldest waiting Email (the spool format
+# of lmtp/lmtp_spool.h; entries in failed/ do not count)
+mkdir -p "$T_TMP/sp/failed"
+rc=$(ck --warn-stale 0 --spool-dir "$T_TMP/sp")
+t_check check_spool_empty "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 0 ] && grep -q 'spool_age=0s;3600;86400;0' '$T_TMP/ck.out'"
+old=$(( $(date +%s) - 7200 ))
+printf 'SMTPSEC-SPOOL 1\ncreated %s\nattempts 3\nnext 0\nfrom a@example.test\nrcpt b@b.test\n\nx\r\n' "$old" >"$T_TMP/sp/$old-1-0.msg"
+printf 'SMTPSEC-SPOOL 1\ncreated 1000\nattempts 9\nnext 0\nfrom a@example.test\nrcpt b@b.test\n\nx\r\n' >"$T_TMP/sp/failed/1000-1-0.msg"
+rc=$(ck --warn-stale 0 --spool-dir "$T_TMP/sp")
+t_check check_spool_age_warning "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 1 ] && grep -Eq 'oldest spooled 720[0-9] s \(>= 3600\)' '$T_TMP/ck.out'"
+rc=$(ck --warn-stale 0 --spool-dir "$T_TMP/sp" --spool-age-crit 7000)
+t_check check_spool_age_critical "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 2 ] && grep -q '(>= 7000)' '$T_TMP/ck.out'"
+rc=$(ck --warn-stale 0 --spool-dir "$T_TMP/nonexistent")
+t_check check_spool_unreadable "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 3 ] && grep -q '^SMTPSEC UNKNOWN - .*cannot read spool' '$T_TMP/ck.out'"
+
 # every instance stale: the table still shows them, a message says why, exit 69
 for i in gw2:4650 gw7:4650; do rcli HSET smtpsec:stats:$i meta.heartbeat 1000 >/dev/null; done
 "$st" --url "redis://127.0.0.1:$port" --interval 0.1 >"$T_TMP/allstale.out" 2>"$T_TMP/allstale.err"; rc=$?
