@@ -45,7 +45,7 @@ struct rcv_metrics {
 	struct ev_loop *loop;		/* borrowed */
 	struct ev_timer timer;
 	struct rcv_metrics_options opt;	/* strings point into own[] */
-	char *own[5];			/* owned copies of the option strings */
+	char *own[6];			/* owned copies of the option strings */
 	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	int in_flight;
 	ev_tstamp flight_start;
@@ -57,6 +57,7 @@ struct rcv_metrics {
 	char key_inst[300], key_total[32], key_owners[300];
 	char run_hex[20];
 	int64_t dup_logged;		/* other live runs last logged */
+	char mismatch_logged[300];	/* the last fleet_mismatch logged ("" none) */
 };
 
 static char *
@@ -267,6 +268,94 @@ check_owners(struct rcv_metrics *m, const redisReply *h)
 	m->dup_logged = others;
 }
 
+/* The value of key k in a "k=v k=v" list, copied into out ("" absent). */
+static void
+fleet_get(const char *list, const char *k, char *out, size_t outlen)
+{
+	size_t kl = strlen(k);
+	const char *p = list;
+
+	out[0] = '\0';
+	while (p != NULL && *p) {
+		p += strspn(p, " ");
+		if (strncmp(p, k, kl) == 0 && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, " ");
+
+			snprintf(out, outlen, "%.*s", (int)n, p + kl + 1);
+			return;
+		}
+		p = strchr(p, ' ');
+	}
+}
+
+/*
+ * smtpsec:fleet as this batch left it: every other gateway with a heartbeat
+ * in the last 60 s must state the same settings as ours.  Worker 0 logs
+ * each new difference once (and when it is gone); every worker sets the
+ * gauge.  Entries silent for an hour are removed.
+ */
+static void
+check_fleet(struct rcv_metrics *m, const redisReply *h)
+{
+	long long now = (long long)time(NULL);
+	int64_t bad = 0;
+	char first[300] = "";
+	size_t i;
+
+	if (h == NULL || h->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i + 1 < h->elements; i += 2) {
+		const redisReply *f = h->element[i], *v = h->element[i + 1];
+		const char *p = m->opt.fleet;
+		long long hb;
+		char *end;
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    strcmp(f->str, m->opt.instance) == 0)
+			continue;
+		hb = strtoll(v->str, &end, 10);
+		if (now - hb > 3600) {
+			const char *a[3] = { "HDEL", "smtpsec:fleet", f->str };
+
+			send_argv(m, NULL, 3, a);
+			continue;
+		}
+		if (now - hb > 60)
+			continue;
+		/* each of our k=v against theirs */
+		while (*p) {
+			char k[64], ours[256], theirs[256];
+			size_t n;
+
+			p += strspn(p, " ");
+			n = strcspn(p, "=");
+			if (n == 0 || n >= sizeof(k) || p[n] != '=')
+				break;
+			snprintf(k, sizeof(k), "%.*s", (int)n, p);
+			fleet_get(m->opt.fleet, k, ours, sizeof(ours));
+			fleet_get(end, k, theirs, sizeof(theirs));
+			if (strcmp(ours, theirs) != 0) {
+				if (bad++ == 0)
+					snprintf(first, sizeof(first), "setting=%s ours=%s instance=%.80s theirs=%s",
+					    k, ours, f->str, theirs[0] ? theirs : "-");
+				break;
+			}
+			p = strchr(p, ' ');
+			if (p == NULL)
+				break;
+		}
+	}
+	m->value[RCV_M_fleet_mismatch] = bad;
+	if (m->opt.worker != 0 || strcmp(first, m->mismatch_logged) == 0)
+		return;
+	if (first[0])
+		rcv_log(RCV_LOG_ERR, "conn=- event=fleet_mismatch %s gateways=%lld note=\"must be equal on "
+		    "every gateway of the fleet\"", first, (long long)bad);
+	else
+		rcv_log(RCV_LOG_INFO, "conn=- event=fleet_mismatch state=clear");
+	snprintf(m->mismatch_logged, sizeof(m->mismatch_logged), "%s", first);
+}
+
 static void
 on_exec(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -289,6 +378,8 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 	}
 	if (m->opt.run_id != 0 && reply->elements > 0)
 		check_owners(m, reply->element[reply->elements - 1]);
+	if (m->opt.fleet != NULL && reply->elements > (m->opt.run_id != 0 ? 4u : 0u))
+		check_fleet(m, reply->element[reply->elements - 1 - (m->opt.run_id != 0 ? 3 : 0)]);
 }
 
 int
@@ -328,6 +419,15 @@ rcv_metrics_flush(struct rcv_metrics *m)
 	send_argv(m, NULL, 4, a);
 	a[0] = "ZADD"; a[1] = "smtpsec:instances"; a[2] = now_s; a[3] = m->opt.instance;
 	send_argv(m, NULL, 4, a);
+	if (m->opt.fleet != NULL) {
+		char fv[600];
+
+		snprintf(fv, sizeof(fv), "%s %s", now_s, m->opt.fleet);
+		a[0] = "HSET"; a[1] = "smtpsec:fleet"; a[2] = m->opt.instance; a[3] = fv;
+		send_argv(m, NULL, 4, a);
+		a[0] = "HGETALL";	/* second to last, or last without run_id */
+		send_argv(m, NULL, 2, a);
+	}
 	if (m->opt.run_id != 0) {
 		a[0] = "HSET"; a[1] = m->key_owners; a[2] = m->run_hex; a[3] = now_s;
 		send_argv(m, NULL, 4, a);
@@ -382,6 +482,7 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
 	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
 	m->opt.run_id = opt->run_id;
+	m->opt.fleet = m->own[5] = xstrdup_or_null(opt->fleet);
 	snprintf(m->run_hex, sizeof(m->run_hex), "%016llx", opt->run_id);
 	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
 		double iv = m->opt.interval_ms / 1000.0;
@@ -420,7 +521,7 @@ rcv_metrics_free(struct rcv_metrics **m_p)
 	vfy_redis_free(&m->redis);
 	if (m->own[4] != NULL)
 		explicit_bzero(m->own[4], strlen(m->own[4]));
-	for (k = 0; k < 5; k++)
+	for (k = 0; k < 6; k++)
 		free(m->own[k]);
 	if (rcv_metrics_default == m)
 		rcv_metrics_default = NULL;

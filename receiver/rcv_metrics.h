@@ -15,6 +15,11 @@
  *                             gateways share the instance name: logged once
  *                             (event=instance_duplicate) and the gauge
  *                             instance_duplicate counts the other live runs
+ *   smtpsec:fleet             hash: instance -> "<heartbeat> k=v ..." (the
+ *                             settings that must be equal: authserv_id,
+ *                             cache key id); a live gateway whose value
+ *                             differs is logged once (event=fleet_mismatch)
+ *                             and counted in the gauge fleet_mismatch
  *
  * Redis down or slow: deltas keep accumulating and go out with the first
  * batch that succeeds; nothing waits on Redis.  Single-threaded: one
@@ -61,7 +66,7 @@ struct vfy_redis_status;
 	C(dns_redis_errors)	G(dns_redis_up)				\
 	C(stats_redis_errors)	G(stats_redis_up)			\
 	C(buffer_budget_refused) C(buffer_budget_spilled)		\
-	G(buffer_bytes)		G(instance_duplicate)
+	G(buffer_bytes)		G(instance_duplicate)	G(fleet_mismatch)
 
 #define RCV_M_ENUM_(n) RCV_M_##n,
 enum rcv_metric {
@@ -75,6 +80,9 @@ struct rcv_metrics_options {
 	unsigned worker;		/* worker index, for gauge fields */
 	unsigned long long run_id;	/* this gateway start (same in all its
 					 * workers); 0 = no duplicate check */
+	/* Settings that must be equal across the fleet, "k=v k=v" (no spaces
+	 * in values), compared with every live gateway's; NULL = none. */
+	const char *fleet;
 	unsigned interval_ms;		/* flush period; 0 = 1000 */
 	/* Redis; host NULL and unix_path NULL = keep counters in process only */
 	const char *host;

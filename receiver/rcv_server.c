@@ -804,6 +804,18 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 	mo.instance = cfg->instance;
 	mo.worker = g_worker_index;
 	mo.run_id = g_run_id;
+	{
+		char kid[17] = "none";
+
+		if (g_have_cache_key)
+			vfy_cache_key_id(g_cache_key, kid);
+		snprintf(srv->fleet_sig, sizeof(srv->fleet_sig), "authserv_id=%s cache_key=%s",
+		    cfg->authserv_id, kid);
+		for (char *q = srv->fleet_sig + 12; *q && q < srv->fleet_sig + 12 + strlen(cfg->authserv_id); q++)
+			if (*q == ' ')
+				*q = '_';
+		mo.fleet = srv->fleet_sig;
+	}
 	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
 	if (cfg->have_redis) {
 		mo.host = cfg->redis.path[0] ? NULL : cfg->redis.host;

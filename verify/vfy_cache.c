@@ -10,6 +10,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,6 +298,26 @@ vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, con
 		return -1;
 	*vlen_r = vl;
 	return 0;
+}
+
+void
+vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17])
+{
+	static const char label[] = "smtpsec-cache-key-id";
+	uint8_t d[WC_SHA256_DIGEST_SIZE];
+	Hmac h;
+	size_t i;
+
+	memset(d, 0, sizeof(d));
+	if (wc_HmacInit(&h, NULL, INVALID_DEVID) == 0) {
+		if (wc_HmacSetKey(&h, WC_SHA256, mac_key, VFY_CACHE_KEY_LEN) != 0 ||
+		    wc_HmacUpdate(&h, (const byte *)label, sizeof(label) - 1) != 0 ||
+		    wc_HmacFinal(&h, d) != 0)
+			memset(d, 0, sizeof(d));
+		wc_HmacFree(&h);
+	}
+	for (i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* --- LRU ------------------------------------------------------------------ */

@@ -59,6 +59,10 @@ uint8_t *vfy_cache_seal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rk
 int vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey,
     const uint8_t *v, size_t len, size_t *vlen_r);
 
+/* A public name for the key (16 hex digits of HMAC-SHA256(key, a label)):
+ * gateways compare it to find one with another key, without revealing it. */
+void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
+
 /* In-process LRU of encoded values, bounded by entry count. */
 struct vfy_lru;
 struct vfy_lru *vfy_lru_new(size_t max_entries);

@@ -76,7 +76,7 @@ redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; 
 # smtpsec-stats read-only access; any denied command would count as a
 # dns_redis_errors / stats_redis_errors below (checked to stay 0)
 rcli ACL SETUSER smtpsec-gateway on '>gwpass' resetkeys '~smtpsec:dns:*' '~smtpsec:stats:*' \
-	'~smtpsec:instances' '~smtpsec:owners:*' resetchannels -@all +auth +select +ping +get +set \
+	'~smtpsec:instances' '~smtpsec:owners:*' '~smtpsec:fleet' resetchannels -@all +auth +select +ping +get +set \
 	+multi +exec +hincrby +hset +zadd +expire +hgetall +hdel >/dev/null
 rcli ACL SETUSER smtpsec-stats on '>stpass' resetkeys '%R~smtpsec:*' resetchannels -@all +auth \
 	+select +ping +zrange +hgetall >/dev/null
@@ -201,6 +201,8 @@ t_check stats_counts_match_logs "stats gw1 $e1 gw2 $e2, logs $(delivered 1) $(de
 	test "$e1" = "$(delivered 1)" -a "$e2" = "$(delivered 2)"
 t_check stats_live_total "$(jget "$T_TMP/j1.json" 'd["totals_live"]["emails_delivered"]')" \
 	test "$(jget "$T_TMP/j1.json" 'd["totals_live"]["emails_delivered"]')" = $((e1 + e2))
+t_check fleet_consistent "$(grep -h fleet_mismatch "$T_TMP"/gw[12].log | head -2)" bash -c \
+	"! grep -q 'event=fleet_mismatch' '$T_TMP/gw1.log' '$T_TMP/gw2.log' && [ \"\$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(x[\"counters\"][\"fleet_mismatch\"] + x[\"counters\"][\"instance_duplicate\"] for x in d[\"instances\"]))' '$T_TMP/j1.json')\" = 0 ]"
 t_check stats_both_live "$(jget "$T_TMP/j1.json" '[i[k]["state"] for k in sorted(i)]')" \
 	test "$(jget "$T_TMP/j1.json" '[i[k]["state"] for k in sorted(i)]')" = "['live', 'live']"
 

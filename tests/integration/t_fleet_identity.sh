@@ -10,6 +10,8 @@
 #   3. authserv_id: unset, the start warns and uses the hostname's parent;
 #      forged Authentication-Results claiming authserv_id or one of
 #      authserv_id_also are renamed, others kept.
+#   5. a gateway with another authserv_id is logged (event=fleet_mismatch)
+#      and counted in the fleet_mismatch gauge.
 #   4. --print-dns: Ed25519, Ed448, P-256, RSA certificates; a non-FQDN
 #      host name refused; a certificate not naming the host warned about.
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +71,7 @@ conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test" "
 gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
 conf b same "authserv_id = b.test"; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
 conf c other "[dns]" "cache = redis"; gw_run c || { t_fail start_c "no listener"; exit 1; }
+conf d dd "authserv_id = c.test"; gw_run d || { t_fail start_d "no listener"; exit 1; }
 t_check cache_key_missing_warned "no warning in c.log" grep -q 'event=start warning="\[dns\] cache = redis without \[redis\] cache_key_file: Redis is trusted' "$T_TMP/c.log"
 t_check cache_key_set_quiet "a warned about the cache key" bash -c "! grep -q 'without \[redis\] cache_key_file' '$T_TMP/a.log'"
 
@@ -102,6 +105,21 @@ i={x["instance"]:x for x in d["instances"]}
 assert i["same"]["counters"]["instance_duplicate"]>=1, i["same"]
 assert i["other"]["counters"]["instance_duplicate"]==0, i["other"]
 ' "$T_TMP/j.out"
+
+# 5. settings that must be equal across the fleet: d states another
+#    authserv_id, a another cache key than b and c
+t_wait_for 10 bash -c "grep -q 'event=fleet_mismatch setting=authserv_id ours=c.test' '$T_TMP/d.log'"
+t_check fleet_mismatch_authserv "d.log: $(grep fleet_mismatch "$T_TMP/d.log" | head -2)" \
+	grep -q 'event=fleet_mismatch setting=authserv_id ours=c.test instance=[a-z]* theirs=b.test' "$T_TMP/d.log"
+t_check fleet_mismatch_once "d logged $(grep -c 'event=fleet_mismatch setting' "$T_TMP/d.log") times" \
+	test "$(grep -c 'event=fleet_mismatch setting' "$T_TMP/d.log")" -le 3
+"$ST" --url "redis://:fl33t@127.0.0.1:$REDIS_PORT" --interval 0.2 --json >"$T_TMP/j5.out" 2>&1
+t_check fleet_mismatch_gauge "$(head -c 300 "$T_TMP/j5.out")" python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+i={x["instance"]:x for x in d["instances"]}
+assert i["dd"]["counters"]["fleet_mismatch"]>=1, i["dd"]
+' "$T_TMP/j5.out"
 
 t0=$(date +%s.%N)
 kill -TERM "$PB"; wait "$PB" 2>/dev/null
