@@ -260,6 +260,9 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-gateway.service
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' systemd/smtpsec-gateway@.service \
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-gateway@.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/smtpsec-stats-prometheus.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-stats-prometheus.service
+	install -m 644 systemd/smtpsec-stats-prometheus.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
 	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/

@@ -64,6 +64,7 @@ usage(FILE *f)
 	    "  --json            one JSON object per sample, for scripts\n"
 	    "  --prometheus      one sample in the Prometheus text format (0.0.4), for\n"
 	    "                    node-exporter's textfile collector\n"
+	    "    --output FILE   write it to FILE atomically (FILE.tmp, then renamed)\n"
 	    "  --check           one Nagios/monit status line; exit 0 OK, 1 WARNING,\n"
 	    "                    2 CRITICAL, 3 UNKNOWN. Thresholds:\n"
 	    "    --min-live N            CRITICAL below N live instances (default 1)\n"
@@ -80,8 +81,8 @@ usage(FILE *f)
 	    "                    (default 3 x its flush interval, at least 3 s)\n"
 	    "  --version, --help\n"
 	    "Environment: REDISCLI_AUTH is the password when the URL carries none.\n"
-	    "Exit: 0 ok, 64 usage, 69 Redis unreachable or no live instance, 78 bad\n"
-	    "configuration; with --check 0/1/2/3 as above.\n");
+	    "Exit: 0 ok, 64 usage, 69 Redis unreachable or no live instance, 73 --output\n"
+	    "not written, 78 bad configuration; with --check 0/1/2/3 as above.\n");
 }
 
 static redisContext *
@@ -790,7 +791,7 @@ no_live(size_t live, size_t n)
 int
 main(int argc, char **argv)
 {
-	enum { O_PROM = 256, O_CHECK, O_URLFILE, O_MINLIVE, O_WSTALE, O_SWARN, O_SCRIT, O_SDIR, O_AWARN, O_ACRIT,
+	enum { O_PROM = 256, O_CHECK, O_URLFILE, O_MINLIVE, O_WSTALE, O_SWARN, O_SCRIT, O_SDIR, O_AWARN, O_ACRIT, O_OUTPUT,
 		 O_RDC, O_VERSION };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, 'u' },
@@ -806,6 +807,7 @@ main(int argc, char **argv)
 		{ "spool-crit", required_argument, NULL, O_SCRIT },
 		{ "redis-down-crit", no_argument, NULL, O_RDC },
 		{ "spool-dir", required_argument, NULL, O_SDIR },
+		{ "output", required_argument, NULL, O_OUTPUT },
 		{ "spool-age-warn", required_argument, NULL, O_AWARN },
 		{ "spool-age-crit", required_argument, NULL, O_ACRIT },
 		{ "watch", no_argument, NULL, 'w' },
@@ -817,7 +819,7 @@ main(int argc, char **argv)
 	};
 	struct check_opts co = { 1, 1, 100, 1000, 0, NULL, 3600, 86400 };
 	const char *url = "redis://127.0.0.1:6379", *cfgfile = NULL, *urlfile = NULL, *why = "";
-	const char *pw = getenv("REDISCLI_AUTH");
+	const char *pw = getenv("REDISCLI_AUTH"), *output = NULL;
 	double interval = 1.0, stale = 0;
 	int json = 0, prom = 0, check = 0, watch = 0, opt, rc = 0;
 	long count = -1, iter;
@@ -856,6 +858,7 @@ main(int argc, char **argv)
 			break;
 		case O_RDC: co.redis_down_crit = 1; break;
 		case O_SDIR: co.spool_dir = optarg; break;
+		case O_OUTPUT: output = optarg; break;
 		case O_AWARN:
 			if (parse_double(optarg, 0, 1e9, &co.age_warn) < 0)
 				return bad_arg("spool-age-warn", optarg);
@@ -883,9 +886,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (json + prom + check > 1 || ((prom || check) && watch) || (count >= 0 && !watch)) {
+	if (json + prom + check > 1 || ((prom || check) && watch) || (count >= 0 && !watch) ||
+	    (output != NULL && !prom)) {
 		fprintf(stderr, "smtpsec-stats: --json, --prometheus and --check exclude each other; "
-		    "--watch goes with the table or --json; --count needs --watch\n");
+		    "--watch goes with the table or --json; --count needs --watch; --output needs --prometheus\n");
 		usage(stderr);
 		return 64;
 	}
@@ -949,7 +953,25 @@ main(int argc, char **argv)
 	if (take(c, a) < 0)
 		return 69;
 	if (prom) {
+		char tmp[1100];
+
+		if (output != NULL) {
+			if (snprintf(tmp, sizeof(tmp), "%s.tmp", output) >= (int)sizeof(tmp) ||
+			    freopen(tmp, "w", stdout) == NULL) {
+				fprintf(stderr, "smtpsec-stats: %s: %s\n", tmp, strerror(errno));
+				rc = 73;
+				goto out;
+			}
+		}
 		rc = no_live(print_prometheus(a, stale), a->n) ? 69 : 0;
+		/* a sample with every instance stale is still published: the
+		 * instance_up gauges say so */
+		if (output != NULL && (fflush(stdout) != 0 || ferror(stdout) || fsync(fileno(stdout)) < 0 ||
+		    rename(tmp, output) < 0)) {
+			fprintf(stderr, "smtpsec-stats: %s: %s\n", output, strerror(errno));
+			unlink(tmp);
+			rc = 73;
+		}
 		goto out;
 	}
 	for (iter = 0; count < 0 || iter < count; iter++) {

@@ -132,6 +132,14 @@ else
 	t_skip prometheus_client_parses "python3-prometheus-client not installed"
 fi
 
+# --output: the same exposition written atomically (what the timer unit runs)
+"$st" --url "redis://127.0.0.1:$port" --stale 600 --prometheus --output "$T_TMP/out.prom" >"$T_TMP/out.stdout" 2>&1
+rc=$?
+t_check prometheus_output_file "rc $rc: $(cat "$T_TMP/out.stdout")" bash -c "[ $rc = 0 ] && [ ! -s '$T_TMP/out.stdout' ] &&
+	[ ! -e '$T_TMP/out.prom.tmp' ] && grep -q '^smtpsec_emails_received_total{instance=\"gw7:4650\"} 4\$' '$T_TMP/out.prom'"
+"$st" --url "redis://127.0.0.1:$port" --json --output "$T_TMP/x" >/dev/null 2>&1; rc=$?
+t_check output_needs_prometheus "rc $rc" test "$rc" = 64
+
 # --check: Nagios exit codes and one status line
 ck() { "$st" --url "redis://127.0.0.1:$port" --stale 600 --check "$@" >"$T_TMP/ck.out" 2>&1; echo $?; }
 rc=$(ck --warn-stale 0)

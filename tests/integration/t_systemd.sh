@@ -19,12 +19,14 @@ if [ ! -x "$gw" ]; then
 	exit 1
 fi
 mkdir -p "$T_TMP/units"
-for u in "$T_SRC"/systemd/*.service; do
-	sed "s|/usr/local/sbin/smtpsec-gateway|$gw|g" "$u" > "$T_TMP/units/$(basename "$u")"
+for u in "$T_SRC"/systemd/*.service "$T_SRC"/systemd/*.timer; do
+	sed "s|/usr/local/sbin/smtpsec-gateway|$gw|g; s|/usr/local/bin/smtpsec-stats|$BUILD/smtpsec-stats|g" "$u" \
+		> "$T_TMP/units/$(basename "$u")"
 done
 cp "$T_TMP/units/smtpsec-gateway@.service" "$T_TMP/units/smtpsec-gateway@mx1.service"
 
-for u in smtpsec-gateway.service smtpsec-gateway@mx1.service; do
+for u in smtpsec-gateway.service smtpsec-gateway@mx1.service smtpsec-stats-prometheus.service \
+    smtpsec-stats-prometheus.timer; do
 	if out=$(cd "$T_TMP/units" && systemd-analyze verify --man=no "$T_TMP/units/$u" 2>&1) && [ -z "$out" ]; then
 		t_pass "verify_$u"
 	else
