@@ -212,9 +212,7 @@ b2=$(delivered 2)
 for k in 1 2 3 4 5; do send "p$k" bob@p.test; done
 t_check prio_all_first "gw1 +$(( $(delivered 1) - b1 )) gw2 +$(( $(delivered 2) - b2 ))" \
 	test $(( $(delivered 1) - b1 )) = 5 -a "$(delivered 2)" = "$b2"
-kill -KILL "${GWPID[1]}"
-t_kill=$(date +%s.%N)
-{ wait "${GWPID[1]}"; } 2>/dev/null
+{ kill -KILL "${GWPID[1]}"; t_kill=$(date +%s.%N); wait "${GWPID[1]}"; } 2>/dev/null
 echo "# gw1 (pid ${GWPID[1]}) SIGKILLed"
 # the worker follows its master (PR_SET_PDEATHSIG): wait until nothing listens
 t_wait_for 10 bash -c "! exec 3<>/dev/tcp/127.0.0.1/$P1" 2>/dev/null
