@@ -72,3 +72,8 @@ for c in $used; do
 done
 echo "# $(wc -w <<<"$used") distinct system calls made, $(wc -w <<<"$denied") filtered (e.g.$(tr ' ' '\n' <<<"$denied" | grep -E '^(setuid|setrlimit|chown|sched_setaffinity)$' | tr '\n' ' '))"
 t_check no_filtered_syscall "the gateway called:$bad (filtered by SystemCallFilter=~$groups)" test -z "$bad"
+
+# ProcSubset=pid hides everything in /proc but the process directories
+procfiles=$(grep -o 'open[a-z]*([^"]*"/proc/[^"]*"' "$T_TMP/strace.out" | sed 's/.*"\(\/proc\/[^"]*\)"/\1/' |
+	grep -Ev '^/proc/(self|thread-self|[0-9]+)(/|$)' | sort -u | tr '\n' ' ')
+t_check proc_subset_pid "opened: $procfiles" test -z "$procfiles"
