@@ -83,6 +83,49 @@ t_truncations_rejected(void)
 	free(v);
 }
 
+/* The Redis seal: unseals to the value under its key; another Redis key,
+ * another cache key, any changed byte, a missing or cut trailer fail. */
+static void
+t_seal(void)
+{
+	struct vfy_dns_answer a;
+	struct vfy_srv srv[2];
+	struct vfy_tlsa tlsa;
+	uint8_t key[VFY_CACHE_KEY_LEN], key2[VFY_CACHE_KEY_LEN], *v, *s;
+	size_t len, slen, vlen, i;
+	char id1[17], id2[17];
+
+	for (i = 0; i < sizeof(key); i++) {
+		key[i] = (uint8_t)i;
+		key2[i] = (uint8_t)(i + 1);
+	}
+	sample(&a, srv, &tlsa);
+	v = vfy_cache_encode(&a, 1700000000, &len);
+	T_ASSERT(v != NULL);
+	s = vfy_cache_seal(key, "smtpsec:dns:SRV:a.test", v, len, &slen);
+	T_ASSERT(s != NULL);
+	T_EQ_INT(slen, len + VFY_CACHE_SEAL_LEN);
+	T_ASSERT(memcmp(s, v, len) == 0 && memcmp(s + len, "MAC1", 4) == 0);
+	T_ASSERT(vfy_cache_unseal(key, "smtpsec:dns:SRV:a.test", s, slen, &vlen) == 0);
+	T_EQ_INT(vlen, len);
+	T_ASSERT(vfy_cache_unseal(key, "smtpsec:dns:SRV:b.test", s, slen, &vlen) < 0);
+	T_ASSERT(vfy_cache_unseal(key2, "smtpsec:dns:SRV:a.test", s, slen, &vlen) < 0);
+	T_ASSERT(vfy_cache_unseal(key, "smtpsec:dns:SRV:a.test", s, slen - 1, &vlen) < 0);
+	T_ASSERT(vfy_cache_unseal(key, "smtpsec:dns:SRV:a.test", v, len, &vlen) < 0);
+	for (i = 0; i < slen; i++) {
+		s[i] ^= 0x80;
+		T_ASSERT(vfy_cache_unseal(key, "smtpsec:dns:SRV:a.test", s, slen, &vlen) < 0);
+		s[i] ^= 0x80;
+	}
+	T_ASSERT(vfy_cache_seal(key, "k", v, 10, &slen) == NULL);	/* no expiry in it */
+	vfy_cache_key_id(key, id1);
+	vfy_cache_key_id(key2, id2);
+	T_EQ_INT(strlen(id1), 16);
+	T_ASSERT(strcmp(id1, id2) != 0);
+	free(s);
+	free(v);
+}
+
 static void
 t_lru(void)
 {
@@ -208,6 +251,7 @@ main(void)
 {
 	T_RUN(t_roundtrip);
 	T_RUN(t_truncations_rejected);
+	T_RUN(t_seal);
 	T_RUN(t_lru);
 	T_RUN(t_wire_names);
 	T_RUN(t_negative_ttl);
