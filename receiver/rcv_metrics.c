@@ -57,6 +57,7 @@ struct rcv_metrics {
 	char key_inst[300], key_total[32], key_owners[300];
 	char run_hex[20];
 	int64_t dup_logged;		/* other live runs last logged */
+	long long start_s;		/* time of rcv_metrics_new */
 	char mismatch_logged[300];	/* the last fleet_mismatch logged ("" none) */
 };
 
@@ -215,7 +216,8 @@ send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **arg
 /*
  * The owners hash as this batch left it: runs other than ours whose
  * heartbeat is within three flush intervals (at least 3 s, smtpsec-stats'
- * stale rule) are gateways started with the same instance name.  Worker 0
+ * stale rule) and later than our start are gateways started with the same
+ * instance name.  Worker 0
  * logs each change once; every worker sets the gauge.  Runs silent for an
  * hour are removed.
  */
@@ -242,7 +244,10 @@ check_owners(struct rcv_metrics *m, const redisReply *h)
 		if (strcmp(f->str, m->run_hex) == 0)
 			continue;
 		hb = strtoll(v->str, NULL, 10);
-		if ((double)(now - hb) <= live) {
+		/* a run that flushed after we started is running now; the
+		 * last heartbeat of the run a restart replaced is not later
+		 * than our start, so a quick restart is no duplicate */
+		if ((double)(now - hb) <= live && hb > m->start_s) {
 			others++;
 			if (used + f->len + 2 < sizeof(list))
 				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
@@ -483,6 +488,7 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
 	m->opt.run_id = opt->run_id;
 	m->opt.fleet = m->own[5] = xstrdup_or_null(opt->fleet);
+	m->start_s = (long long)time(NULL);
 	snprintf(m->run_hex, sizeof(m->run_hex), "%016llx", opt->run_id);
 	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
 		double iv = m->opt.interval_ms / 1000.0;

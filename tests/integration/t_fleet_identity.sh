@@ -70,7 +70,7 @@ conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test" "
 	"[redis]" "cache_key_file = $T_TMP/cache.key"
 gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
 conf b same "authserv_id = b.test"; gw_run b || { t_fail start_b "no listener"; exit 1; }; PB=$GW_PID
-conf c other "[dns]" "cache = redis"; gw_run c || { t_fail start_c "no listener"; exit 1; }
+conf c other "[dns]" "cache = redis"; gw_run c || { t_fail start_c "no listener"; exit 1; }; PC=$GW_PID
 conf d dd "authserv_id = c.test"; gw_run d || { t_fail start_d "no listener"; exit 1; }
 t_check cache_key_missing_warned "no warning in c.log" grep -q 'event=start warning="\[dns\] cache = redis without \[redis\] cache_key_file: Redis is trusted' "$T_TMP/c.log"
 t_check cache_key_set_quiet "a warned about the cache key" bash -c "! grep -q 'without \[redis\] cache_key_file' '$T_TMP/a.log'"
@@ -120,6 +120,13 @@ d=json.load(open(sys.argv[1]))
 i={x["instance"]:x for x in d["instances"]}
 assert i["dd"]["counters"]["fleet_mismatch"]>=1, i["dd"]
 ' "$T_TMP/j5.out"
+
+# a quick restart is not a duplicate: c stopped and started again at once
+conf c other "[dns]" "cache = redis"
+kill -TERM "$PC"; wait "$PC" 2>/dev/null
+gw_run c || { t_fail restart_c "no listener"; exit 1; }
+sleep 1.5
+t_check restart_not_duplicate "$(grep instance_duplicate "$T_TMP/c.log")" bash -c "! grep -q 'event=instance_duplicate' '$T_TMP/c.log'"
 
 t0=$(date +%s.%N)
 kill -TERM "$PB"; wait "$PB" 2>/dev/null
