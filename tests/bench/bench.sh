@@ -340,6 +340,38 @@ done
 KEY=ed25519
 handshake_ratio=$(awk -v a="${gw_hs:-0}" -v b="${raw_hs:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
 
+# --- 2b. wolfSSL: the project's build vs Debian's library ----------------------------
+# The same capacity row and raw handshakes with the gateway (and
+# smtpsec-hsbench) built against each; the load generator stays the same
+# program.  Needs `make` (project wolfSSL) and `make WOLFSSL=system`.
+SYS=${BENCH_SYSWOLF:-$(dirname "$BUILD")/build-syswolf}
+wolf_cap_ratio= wolf_cpu_ratio= wolf_hs_ratio=
+if [ "$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)" = project ] && [ -x "$SYS/smtpsec-gateway" ]; then
+	declare -A wcap wcpu whs
+	GW_PROJECT=$GW HSB_PROJECT=$HSB
+	for v in project system; do
+		[ "$v" = system ] && { GW=$SYS/smtpsec-gateway; HSB=$SYS/smtpsec-hsbench; }
+		conf "unix:$T_TMP/sink.sock"
+		gw_start || { echo "bench: $v gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
+		load 100 2048 >/dev/null
+		measured "wolfssl $v: capacity sink 10KiB ed25519" "$N_CAP" 10240
+		wcap[$v]=$(field msgs_per_s <<<"$L")
+		wcpu[$v]=$CPU
+		gw_stop
+		h=$("$HSB" --cert "$P/gw-$KEY.pem" --key "$P/gw-$KEY.key" --cafile "$P/gw-$KEY.pem" \
+			--servername gw.b.test --workers "$(nproc)" --concurrency "$CONC" --count "$N_HS" --max-seconds 60)
+		whs[$v]=$(field hs_per_s <<<"$h")
+		row "wolfssl $v: raw handshakes ed25519" "${whs[$v]}" "-" "-" "-" "-" "$(field server_cpu_us_per_hs <<<"$h")" "-"
+	done
+	GW=$GW_PROJECT HSB=$HSB_PROJECT
+	wolf_cap_ratio=$(awk -v a="${wcap[project]:-0}" -v b="${wcap[system]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
+	wolf_cpu_ratio=$(awk -v a="${wcpu[project]:-0}" -v b="${wcpu[system]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
+	wolf_hs_ratio=$(awk -v a="${whs[project]:-0}" -v b="${whs[system]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
+	row "  ratio project/system capacity" "$wolf_cap_ratio" "" "" "" "" "$wolf_cpu_ratio" ""
+else
+	echo "bench: wolfSSL comparison skipped: needs the project build in $BUILD and 'make WOLFSSL=system' ($SYS)"
+fi
+
 # --- 3. DNS: cold vs warm, in-process vs Redis -----------------------------------------------
 # Each cold pass sends one Email from each of N_DOM new sender domains; the
 # warm pass sends the same again.  With the in-process cache each worker
@@ -469,7 +501,9 @@ echo "  raw x25519: $HS_X25519"
 echo "  raw, server Nagle: $HS_NAGLE"
 keys=(e2e_ratio="${e2e_ratio_10k:-na}" capacity_msgs_per_s="${cap:-na}" cpu_us_per_email="${cpu_email:-na}"
 	handshake_ratio="${handshake_ratio:-na}" rss_kib_per_idle_conn="${per_conn:-na}"
-	big_email_rss_delta_mib="${big_delta:-na}" warm_resolver_queries_per_email="${warm_q:-na}")
+	big_email_rss_delta_mib="${big_delta:-na}" warm_resolver_queries_per_email="${warm_q:-na}"
+	wolfssl_capacity_ratio="${wolf_cap_ratio:-na}" wolfssl_cpu_ratio="${wolf_cpu_ratio:-na}"
+	wolfssl_handshake_ratio="${wolf_hs_ratio:-na}")
 python3 - "$OUT" "${#ROWS[@]}" "${ROWS[@]}" "${keys[@]}" <<'PY'
 import json, sys
 out, n = sys.argv[1], int(sys.argv[2])
