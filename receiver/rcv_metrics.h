@@ -54,7 +54,7 @@ struct vfy_redis_status;
 	C(dns_lookups)		C(dns_resolver_queries)			\
 	C(dns_mem_hits)		C(dns_mem_misses)			\
 	C(dns_redis_hits)	C(dns_redis_misses)			\
-	C(dns_redis_forged)						\
+	C(dns_redis_forged)	C(dns_shared_hits)			\
 	C(lmtp_transactions)	C(lmtp_failures)			\
 	C(lmtp_latency_us_sum)	C(lmtp_latency_count)			\
 	C(lmtp_latency_le_10ms)	C(lmtp_latency_le_100ms)		\

@@ -403,7 +403,8 @@ static struct rcv_server *g_srv;
 static unsigned g_worker_index;		/* set by the master before fork */
 static uint8_t g_cache_key[VFY_CACHE_KEY_LEN];	/* [redis] cache_key_file */
 static int g_have_cache_key;
-static uint64_t g_forged_logged;		/* dns_redis_forged already logged */
+static uint64_t g_forged_logged;
+static struct vfy_shcache *g_shcache;		/* the host's DNS cache, before fork */		/* dns_redis_forged already logged */
 static unsigned long long g_run_id;	/* one per gateway start, shared by its workers */
 static int g_worker_restarted;
 /* the write end of the master's readiness pipe: a worker of the first set
@@ -434,6 +435,7 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rcv_metrics_sync(m, RCV_M_dns_redis_misses, ds.redis_misses);
 		rcv_metrics_sync(m, RCV_M_dns_redis_errors, ds.redis_errors);
 		rcv_metrics_sync(m, RCV_M_dns_redis_forged, ds.redis_forged);
+		rcv_metrics_sync(m, RCV_M_dns_shared_hits, ds.shared_hits);
 		if (ds.redis_forged > g_forged_logged) {
 			/* once per interval, however many arrived */
 			rcv_log(RCV_LOG_WARN, "conn=- event=dns_cache_forged count=%llu total=%llu "
@@ -890,6 +892,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 			vo.dns.redis_state_cb = redis_cache_state_cb;
 			vo.dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
 		}
+		vo.dns.shcache = g_shcache;
 		/* step 9: the CT log list; without one, step 9 fails closed
 		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
 		if (cfg->ct_log_list[0]) {
@@ -1136,6 +1139,12 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		workers = n > 0 ? (unsigned)n : 1;
+	}
+	if (workers > 1 && !skip_chain_checks) {
+		/* one DNS cache for all workers of this host (1 KiB a slot) */
+		size_t slots = (size_t)(cfg->cache_entries / 4);
+
+		g_shcache = vfy_shcache_new(slots < 1024 ? 1024 : slots > 16384 ? 16384 : slots);
 	}
 	pid = rcv_xcalloc(workers, sizeof(*pid));
 	started = rcv_xcalloc(workers, sizeof(*started));

@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 static void *
@@ -318,6 +319,142 @@ vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17])
 	}
 	for (i = 0; i < 8; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* --- shared (per host) ---------------------------------------------------- */
+
+#define SHC_KEY	200
+
+struct shc_slot {
+	uint32_t seq;			/* odd while written; __atomic only */
+	uint32_t len;
+	uint64_t expiry;
+	uint64_t khash;
+	char key[SHC_KEY];
+	uint8_t val[VFY_SHC_VALUE];
+};
+
+struct vfy_shcache {
+	size_t mask;
+	size_t map_len;
+	struct shc_slot *slot;		/* shared mapping */
+};
+
+static uint64_t
+shc_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+struct vfy_shcache *
+vfy_shcache_new(size_t slots)
+{
+	struct vfy_shcache *c;
+	size_t n = 64;
+	void *p;
+
+	while (n * 2 <= slots && n < (1u << 20))
+		n *= 2;
+	p = mmap(NULL, n * sizeof(struct shc_slot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	c = xmalloc(sizeof(*c));
+	c->mask = n - 1;
+	c->map_len = n * sizeof(struct shc_slot);
+	c->slot = p;
+	return c;
+}
+
+void
+vfy_shcache_free(struct vfy_shcache **c_p)
+{
+	if (*c_p == NULL)
+		return;
+	munmap((*c_p)->slot, (*c_p)->map_len);
+	free(*c_p);
+	*c_p = NULL;
+}
+
+int
+vfy_shcache_get(struct vfy_shcache *c, const char *key, uint64_t now, uint8_t *out, size_t *len_r,
+    uint64_t *expiry_r)
+{
+	uint64_t h = shc_hash(key), exp;
+	char k[SHC_KEY];
+	size_t i, len;
+
+	if (c == NULL || strlen(key) >= SHC_KEY)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		struct shc_slot *sl = &c->slot[(h + i) & c->mask];
+		uint32_t s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE), s2;
+
+		if (s1 & 1u || __atomic_load_n(&sl->khash, __ATOMIC_RELAXED) != h)
+			continue;
+		len = __atomic_load_n(&sl->len, __ATOMIC_RELAXED);
+		exp = __atomic_load_n(&sl->expiry, __ATOMIC_RELAXED);
+		if (len == 0 || len > VFY_SHC_VALUE)
+			continue;
+		memcpy(k, sl->key, SHC_KEY);
+		memcpy(out, sl->val, len);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+		if (s1 != s2)
+			continue;	/* written meanwhile: a miss */
+		k[SHC_KEY - 1] = '\0';
+		if (strcmp(k, key) != 0 || exp <= now)
+			continue;
+		*len_r = len;
+		*expiry_r = exp;
+		return 0;
+	}
+	return -1;
+}
+
+void
+vfy_shcache_put(struct vfy_shcache *c, const char *key, const uint8_t *v, size_t len, uint64_t expiry,
+    uint64_t now)
+{
+	uint64_t h = shc_hash(key);
+	struct shc_slot *sl = NULL;
+	size_t i;
+	uint32_t s;
+
+	if (c == NULL || len == 0 || len > VFY_SHC_VALUE || strlen(key) >= SHC_KEY)
+		return;
+	/* the slot holding this key, else a free or expired one, else the first */
+	for (i = 0; i < 2 && sl == NULL; i++) {
+		struct shc_slot *t = &c->slot[(h + i) & c->mask];
+
+		if (__atomic_load_n(&t->khash, __ATOMIC_RELAXED) == h)
+			sl = t;
+	}
+	for (i = 0; i < 2 && sl == NULL; i++) {
+		struct shc_slot *t = &c->slot[(h + i) & c->mask];
+
+		if (__atomic_load_n(&t->len, __ATOMIC_RELAXED) == 0 ||
+		    __atomic_load_n(&t->expiry, __ATOMIC_RELAXED) <= now)
+			sl = t;
+	}
+	if (sl == NULL)
+		sl = &c->slot[h & c->mask];
+	s = __atomic_load_n(&sl->seq, __ATOMIC_RELAXED);
+	if (s & 1u || !__atomic_compare_exchange_n(&sl->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
+	    __ATOMIC_RELAXED))
+		return;		/* another writer has it: not shared this time */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&sl->khash, h, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->len, (uint32_t)len, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->expiry, expiry, __ATOMIC_RELAXED);
+	memset(sl->key, 0, SHC_KEY);
+	memcpy(sl->key, key, strlen(key));
+	memcpy(sl->val, v, len);
+	__atomic_store_n(&sl->seq, s + 2, __ATOMIC_RELEASE);
 }
 
 /* --- LRU ------------------------------------------------------------------ */

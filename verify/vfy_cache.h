@@ -63,6 +63,27 @@ int vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey,
  * gateways compare it to find one with another key, without revealing it. */
 void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
 
+/*
+ * One cache per host: a fixed table of slots in shared memory, created by
+ * the master before it forks the workers, so a value one worker resolved is
+ * a hit for all.  Each slot carries a sequence number (a seqlock): a writer
+ * takes it from even to odd with a compare-and-swap (another writer on the
+ * same slot: the value is simply not shared), readers copy and retry-free
+ * check it did not move; values are decoded like any cache value after.
+ * Values longer than VFY_SHC_VALUE stay per worker.
+ */
+#define VFY_SHC_VALUE	832
+struct vfy_shcache;
+/* slots: rounded down to a power of two, at least 64.  NULL on failure. */
+struct vfy_shcache *vfy_shcache_new(size_t slots);
+void vfy_shcache_free(struct vfy_shcache **c_p);
+/* Copy a live value for key into out (VFY_SHC_VALUE bytes): 0 with its
+ * length and expiry, or -1 (absent, expired, or being written). */
+int vfy_shcache_get(struct vfy_shcache *c, const char *key, uint64_t now, uint8_t *out,
+    size_t *len_r, uint64_t *expiry_r);
+void vfy_shcache_put(struct vfy_shcache *c, const char *key, const uint8_t *v, size_t len,
+    uint64_t expiry, uint64_t now);
+
 /* In-process LRU of encoded values, bounded by entry count. */
 struct vfy_lru;
 struct vfy_lru *vfy_lru_new(size_t max_entries);

@@ -397,6 +397,7 @@ store(struct vfy_dns_query *q, const struct vfy_dns_answer *a)
 	if (v == NULL)
 		return;
 	vfy_lru_put(d->lru, q->key, v, len, now + a->ttl);
+	vfy_shcache_put(d->opt.shcache, q->key, v, len, now + a->ttl, now);
 	if (d->use_redis)
 		redis_store(d, q->key, v, len, a->ttl);
 	free(v);
@@ -638,6 +639,8 @@ on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 	d->st.redis_hits++;
 	/* keep a copy in process too */
 	vfy_lru_put(d->lru, q->key, (const uint8_t *)reply->str, vlen, q->cached.expiry);
+	vfy_shcache_put(d->opt.shcache, q->key, (const uint8_t *)reply->str, vlen, q->cached.expiry,
+	    (uint64_t)time(NULL));
 	q->from_cache = 2;
 	ev_timer_stop(d->loop, &q->timer);
 	deliver_cached(q);
@@ -742,6 +745,24 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 		ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
 		ev_timer_start(d->loop, &q->timer);
 		return q;
+	}
+	if (d->opt.shcache != NULL) {
+		uint8_t sv[VFY_SHC_VALUE];
+		uint64_t exp;
+
+		if (vfy_shcache_get(d->opt.shcache, q->key, (uint64_t)time(NULL), sv, &len, &exp) == 0 &&
+		    vfy_cache_decode(sv, len, &q->cached) == 0) {
+			if (q->cached.qtype == qtype) {
+				vfy_lru_put(d->lru, q->key, sv, len, exp);
+				d->st.mem_hits++;
+				d->st.shared_hits++;
+				q->from_cache = 1;
+				ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
+				ev_timer_start(d->loop, &q->timer);
+				return q;
+			}
+			vfy_cache_answer_free(&q->cached);
+		}
 	}
 	d->st.mem_misses++;
 	if (d->use_redis && vfy_redis_ctx(d->redis) != NULL) {

@@ -18,6 +18,7 @@
 
 struct ev_loop;
 struct vfy_redis_status;
+struct vfy_shcache;
 
 #define VFY_DNS_T_SRV	33
 #define VFY_DNS_T_TLSA	52
@@ -89,6 +90,9 @@ struct vfy_dns_options {
 	 * with it every value stored in Redis is sealed and a value read back
 	 * whose MAC fails is a miss (redis_forged); without it Redis is trusted. */
 	const uint8_t *cache_mac_key;
+	/* The host's shared cache (vfy_shcache_new, borrowed), or NULL: asked
+	 * after this process's LRU, filled with every value stored. */
+	struct vfy_shcache *shcache;
 	unsigned negative_ttl_max;	/* cap for NXDOMAIN/NODATA TTLs; 0 = cache_max_ttl */
 	/* Called on every Redis state change (the first outcome after init
 	 * included, never once per retry): for the owner's log.  May be NULL. */
@@ -99,7 +103,8 @@ struct vfy_dns_options {
 struct vfy_dns_stats {
 	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
 	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails,
-	    redis_forged;	/* values whose MAC failed (also misses) */
+	    redis_forged,	/* values whose MAC failed (also misses) */
+	    shared_hits;	/* LRU misses answered by the host's shared cache */
 	int redis_up;		/* 1 up (handshake done), 0 down, -1 no Redis */
 };
 

@@ -21,6 +21,8 @@
 #      every following Email to gw2 (failover time printed).
 #   5. gw1 turns stale in smtpsec-stats (time printed) and leaves the live
 #      totals.
+#   6. one DNS cache per host: gw3 (2 workers, memory cache) resolves the
+#      sender's records once for both workers (shared-memory cache).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_nsd.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
@@ -43,7 +45,7 @@ S=$T_TMP/send
 mkdir -p "$P" "$S" "$T_TMP/spool1" "$T_TMP/spool2"
 chmod 777 "$T_TMP/spool1" "$T_TMP/spool2"
 pki_init || { t_fail pki_init "could not make the run-time PKI"; exit 1; }
-SAN="otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.b.test,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.p.test,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.w.test"
+SAN="otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.b.test,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.p.test,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.w.test,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_smtpsec.m.test"
 pki_leaf gw1 p256 valid "$SAN" "log1 log2" || { t_fail pki_leaf "gateway 1 certificate"; exit 1; }
 pki_leaf gw2 p256 valid "$SAN" "log1 log2" || { t_fail pki_leaf "gateway 2 certificate"; exit 1; }
 cp "$D/leaf.key" "$S/a.key"
@@ -55,6 +57,8 @@ chmod 600 "$T_TMP/cache.key"
 P1=$(t_free_port)
 P2=$(t_free_port)
 while [ "$P2" = "$P1" ]; do P2=$(t_free_port); done
+P3=$(t_free_port)
+while [ "$P3" = "$P1" ] || [ "$P3" = "$P2" ]; do P3=$(t_free_port); done
 dns_init
 dns_zone example.test signed
 dns_rr example.test "_25._tcp.$MX. 300 IN TLSA 3 1 1 $LEAF"
@@ -66,11 +70,13 @@ dns_rr b.test "_smtpsec._tcp.b.test. 300 IN SRV 10 50 $P2 localhost."
 dns_zone w.test signed
 dns_rr w.test "_smtpsec._tcp.w.test. 300 IN SRV 10 75 $P1 localhost."
 dns_rr w.test "_smtpsec._tcp.w.test. 300 IN SRV 10 25 $P2 localhost."
+dns_zone m.test signed
+dns_rr m.test "_smtpsec._tcp.m.test. 300 IN SRV 10 0 $P3 localhost."
 dns_zone p.test signed
 dns_rr p.test "_smtpsec._tcp.p.test. 300 IN SRV 10 0 $P1 localhost."
 dns_rr p.test "_smtpsec._tcp.p.test. 300 IN SRV 20 0 $P2 localhost."
 dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
-dovecot_start bob@b.test bob@p.test bob@w.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
+dovecot_start bob@b.test bob@p.test bob@w.test bob@m.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; }
 # the README's ACLs: the gateways get exactly the commands and keys they use,
 # smtpsec-stats read-only access; any denied command would count as a
@@ -81,20 +87,20 @@ rcli ACL SETUSER smtpsec-gateway on '>gwpass' resetkeys '~smtpsec:dns:*' '~smtps
 rcli ACL SETUSER smtpsec-stats on '>stpass' resetkeys '%R~smtpsec:*' resetchannels -@all +auth \
 	+select +ping +zrange +hgetall >/dev/null
 
-conf() {	# N PORT
+conf() {	# N PORT [WORKERS [CACHE]]
 	cat >"$T_TMP/gw$1.conf" <<EOF
 [server]
 listen = 127.0.0.1:$2
-workers = 1
+workers = ${3:-1}
 hostname = gw$1.b.test
 [tls]
-certificate = $PKI/gw$1.chain
-key = $PKI/gw$1.key
+certificate = $PKI/gw$(( $1 == 3 ? 1 : $1 )).chain
+key = $PKI/gw$(( $1 == 3 ? 1 : $1 )).key
 [dns]
 unbound_conf = $DNS_UNBOUND_CONF
 trust_anchor_file =
 timeout = 2s
-cache = redis
+cache = ${4:-redis}
 [verify]
 ca_file = $PKI/ca_file.pem
 ct_log_list = $PKI/log_list.json
@@ -111,8 +117,8 @@ cache_key_file = $T_TMP/cache.key
 EOF
 }
 GWPID=()
-gw_start() {	# N PORT
-	conf "$1" "$2"
+gw_start() {	# N PORT [WORKERS [CACHE]]
+	conf "$@"
 	"$GW" -f -c "$T_TMP/gw$1.conf" >>"$T_TMP/gw$1.log" 2>&1 &
 	GWPID[$1]=$!
 	t_track_pid "${GWPID[$1]}"
@@ -245,4 +251,23 @@ e2=$(jget "$T_TMP/j3.json" 'i["gw2"]["counters"]["emails_delivered"]')
 t_check stale_left_totals "totals_live $(jget "$T_TMP/j3.json" 'd["totals_live"]["emails_delivered"]'), gw2 $e2" \
 	test "$(jget "$T_TMP/j3.json" 'd["totals_live"]["emails_delivered"]')" = "$e2" -a "$e2" = "$(delivered 2)"
 t_check gw2_live "$(jget "$T_TMP/j3.json" 'i["gw2"]["state"]')" test "$(jget "$T_TMP/j3.json" 'i["gw2"]["state"]')" = live
+# --- 6. one DNS cache per host: gw3 has 2 workers and the memory cache ---
+# (no Redis cache): a value resolved by one worker is a hit for the other
+gw_start 3 "$P3" 2 memory || { t_fail gw3_start "no listener on $P3"; exit 1; }
+fails=0
+for k in 1 2 3 4 5 6 7 8; do send "m$k" bob@m.test || fails=$((fails + 1)); done
+sleep 0.6
+stats >"$T_TMP/j4.json"
+q3=$(jget "$T_TMP/j4.json" 'i["gw3"]["counters"]["dns_resolver_queries"]')
+s3=$(jget "$T_TMP/j4.json" 'i["gw3"]["counters"]["dns_shared_hits"]')
+m3=$(jget "$T_TMP/j4.json" 'i["gw3"]["counters"]["dns_mem_hits"]')
+w3=$(grep -o 'smtpsec-gateway\[[0-9]*\] info conn=[0-9a-f]* event=email' "$T_TMP/gw3.log" | cut -d'[' -f2 | cut -d']' -f1 | sort | uniq -c | tr '\n' ' ')
+echo "# gw3 (2 workers, memory cache): Emails per worker pid: $w3; resolver queries $q3, shared-cache hits $s3, memory hits $m3"
+t_check shared_cache_sent "$fails failed" test "$fails" = 0
+if [ "$(wc -w <<<"$w3")" -ge 4 ]; then	# both workers served Emails
+	t_check shared_cache_hit "gw3 shared-cache hits $s3" test "${s3:-0}" -ge 1
+else
+	t_skip shared_cache_hit "one worker took every Email: $w3"
+fi
+t_check shared_cache_one_resolution "gw3 resolver queries $q3 (SRV + TLSA of a.test once for the host)" test "${q3:-x}" = 2
 exit 0

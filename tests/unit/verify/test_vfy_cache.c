@@ -1,5 +1,8 @@
 /* Unit tests for verify/vfy_cache.c (value codec, LRU) and the wire
  * helpers of verify/vfy_dns.c (names, negative TTL, RFC 2782 order). */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tests/unit/t.h"
 #include "verify/vfy_cache.h"
 #include "verify/vfy_dns.h"
@@ -124,6 +127,76 @@ t_seal(void)
 	T_ASSERT(strcmp(id1, id2) != 0);
 	free(s);
 	free(v);
+}
+
+/* The host's shared cache: a value put by one process is a hit in another
+ * (fork, as the gateway's workers); expired and unknown keys miss; under
+ * a concurrent writer every hit is a whole value, never a torn one. */
+static void
+t_shcache(void)
+{
+	struct vfy_shcache *c = vfy_shcache_new(100);	/* 64 slots */
+	uint8_t out[VFY_SHC_VALUE], v[VFY_SHC_VALUE];
+	uint64_t exp;
+	size_t len, i, hits = 0;
+	pid_t p;
+	int st;
+
+	T_ASSERT(c != NULL);
+	memset(v, 'a', 300);
+	vfy_shcache_put(c, "smtpsec:dns:SRV:a.test", v, 300, 2000, 1000);
+	T_ASSERT(vfy_shcache_get(c, "smtpsec:dns:SRV:a.test", 1500, out, &len, &exp) == 0);
+	T_EQ_INT(len, 300);
+	T_EQ_INT(exp, 2000);
+	T_ASSERT(vfy_shcache_get(c, "smtpsec:dns:SRV:a.test", 2000, out, &len, &exp) < 0);	/* expired */
+	T_ASSERT(vfy_shcache_get(c, "smtpsec:dns:SRV:b.test", 1500, out, &len, &exp) < 0);
+	vfy_shcache_put(c, "k", v, VFY_SHC_VALUE + 1, 2000, 1000);	/* too long: not shared */
+	T_ASSERT(vfy_shcache_get(c, "k", 1500, out, &len, &exp) < 0);
+	p = fork();
+	T_ASSERT(p >= 0);
+	if (p == 0) {
+		/* the child sees the parent's value and leaves one of its own */
+		if (vfy_shcache_get(c, "smtpsec:dns:SRV:a.test", 1500, out, &len, &exp) != 0 || len != 300)
+			_exit(1);
+		memset(v, 'b', 200);
+		vfy_shcache_put(c, "smtpsec:dns:TLSA:_25._tcp.mx.a.test", v, 200, 3000, 1000);
+		_exit(0);
+	}
+	T_ASSERT(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	T_ASSERT(vfy_shcache_get(c, "smtpsec:dns:TLSA:_25._tcp.mx.a.test", 1500, out, &len, &exp) == 0);
+	T_ASSERT(len == 200 && out[0] == 'b' && out[199] == 'b');
+	/* torn reads: the child rewrites one key with values of varying
+	 * length and byte while the parent reads it */
+	p = fork();
+	T_ASSERT(p >= 0);
+	if (p == 0) {
+		for (i = 0; i < 200000; i++) {
+			uint8_t b = (uint8_t)('A' + i % 26);
+			size_t l = 100 + (size_t)(b - 'A') * 20;
+
+			memset(v, b, l);
+			vfy_shcache_put(c, "smtpsec:dns:SRV:race.test", v, l, 5000, 1000);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < 200000; i++) {
+		size_t j;
+
+		if (vfy_shcache_get(c, "smtpsec:dns:SRV:race.test", 1500, out, &len, &exp) != 0)
+			continue;
+		hits++;
+		T_ASSERT(out[0] >= 'A' && out[0] <= 'Z' && len == 100 + (size_t)(out[0] - 'A') * 20);
+		for (j = 1; j < len; j++)
+			if (out[j] != out[0])
+				break;
+		T_EQ_INT(j, len);
+		if (j != len)
+			break;
+	}
+	T_ASSERT(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	T_ASSERT(hits > 0);
+	vfy_shcache_free(&c);
+	T_ASSERT(c == NULL);
 }
 
 static void
@@ -252,6 +325,7 @@ main(void)
 	T_RUN(t_roundtrip);
 	T_RUN(t_truncations_rejected);
 	T_RUN(t_seal);
+	T_RUN(t_shcache);
 	T_RUN(t_lru);
 	T_RUN(t_wire_names);
 	T_RUN(t_negative_ttl);
