@@ -318,7 +318,8 @@ print_table(const struct snap *a, const struct snap *b, double stale)
 		r[3] = p != NULL && dt > 0 ? (double)(rejected(s->v) - rejected(p->v)) / dt : 0;
 		r[4] = rate(a, b, s, RCV_M_bytes_in) / 1024.0;
 		printf("%-28.28s %-5s %7lld %9.1f %9.1f %9.1f %9.1f %9.1f %8.2f %6lld\n", s->name,
-		    st ? "stale" : "live", (long long)s->v[RCV_M_conn_active], r[0], r[1], r[2], r[3], r[4],
+		    st ? "stale" : s->v[RCV_M_instance_duplicate] > 0 ? "dup" : "live",
+		    (long long)s->v[RCV_M_conn_active], r[0], r[1], r[2], r[3], r[4],
 		    lat, (long long)s->v[RCV_M_spool_depth]);
 		if (st)
 			continue;
@@ -625,7 +626,7 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 	struct snap *b;
 	char msg[1024], perf[512];
 	size_t i, live = 0, nstale = 0;
-	int64_t spool = 0, cache_down = 0;
+	int64_t spool = 0, cache_down = 0, dup = 0, mismatch = 0;
 	double now, age = -1;
 	int status = 0;
 	size_t m = 0;
@@ -660,6 +661,12 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 		 * say; the total going to 0 is what we can see */
 		if (s->v[RCV_M_dns_redis_up] == 0 && s->v[RCV_M_dns_redis_errors] > 0)
 			cache_down++;
+		/* "> 0 means a problem": two runs of one instance overwrite the
+		 * same fields, so the number itself says little */
+		if (s->v[RCV_M_instance_duplicate] > 0)
+			dup++;
+		if (s->v[RCV_M_fleet_mismatch] > 0)
+			mismatch++;
 	}
 	SAY("%zu/%zu instances live", live, b->n);
 	if ((long)live < o->min_live) {
@@ -681,6 +688,14 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 	if (cache_down) {
 		RAISE(o->redis_down_crit ? 2 : 1);
 		SAY(", DNS cache Redis down on %lld", (long long)cache_down);
+	}
+	if (dup) {
+		RAISE(1);
+		SAY(", %lld instance name(s) used by two gateways", (long long)dup);
+	}
+	if (mismatch) {
+		RAISE(1);
+		SAY(", fleet settings differ on %lld", (long long)mismatch);
 	}
 	if (o->spool_dir != NULL) {
 		size_t n_dir;

@@ -105,6 +105,12 @@ i={x["instance"]:x for x in d["instances"]}
 assert i["same"]["counters"]["instance_duplicate"]>=1, i["same"]
 assert i["other"]["counters"]["instance_duplicate"]==0, i["other"]
 ' "$T_TMP/j.out"
+# the table marks it, and the health check warns
+"$ST" --url "redis://:fl33t@127.0.0.1:$REDIS_PORT" --interval 0.2 >"$T_TMP/t.out" 2>&1
+t_check dup_in_table "$(cat "$T_TMP/t.out")" grep -Eq '^same +dup ' "$T_TMP/t.out"
+"$ST" --url "redis://:fl33t@127.0.0.1:$REDIS_PORT" --check >"$T_TMP/c.out" 2>&1
+rc=$?
+t_check dup_check_warns "rc=$rc $(cat "$T_TMP/c.out")" bash -c '[ "$1" = 1 ] && grep -q "WARNING.*used by two gateways" "$2"' _ "$rc" "$T_TMP/c.out"
 
 # 5. settings that must be equal across the fleet: d states another
 #    authserv_id, a another cache key than b and c
