@@ -29,6 +29,7 @@
 
 #include "verify/vfy_cache.h"
 #include "verify/vfy_redis.h"
+#include "verify/vfy_util.h"
 
 
 struct vfy_dns_query {
@@ -73,18 +74,6 @@ xcalloc(size_t n, size_t sz)
 	if (p == NULL)
 		abort();
 	return p;
-}
-
-static char *
-xstrdup_opt(const char *s)
-{
-	char *d;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		abort();
-	return d;
 }
 
 const char *
@@ -813,12 +802,12 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	d = xcalloc(1, sizeof(*d));
 	d->loop = loop;
 	d->opt = *opt;
-	d->opt.unbound_conf = d->own[0] = xstrdup_opt(opt->unbound_conf);
-	d->opt.trust_anchor_file = d->own[1] = xstrdup_opt(opt->trust_anchor_file);
-	d->opt.redis_host = d->own[2] = xstrdup_opt(opt->redis_host);
-	d->opt.redis_path = d->own[3] = xstrdup_opt(opt->redis_path);
-	d->opt.redis_user = d->own[4] = xstrdup_opt(opt->redis_user);
-	d->opt.redis_password = d->own[5] = xstrdup_opt(opt->redis_password);
+	d->opt.unbound_conf = d->own[0] = vfy_xstrdup_opt(opt->unbound_conf);
+	d->opt.trust_anchor_file = d->own[1] = vfy_xstrdup_opt(opt->trust_anchor_file);
+	d->opt.redis_host = d->own[2] = vfy_xstrdup_opt(opt->redis_host);
+	d->opt.redis_path = d->own[3] = vfy_xstrdup_opt(opt->redis_path);
+	d->opt.redis_user = d->own[4] = vfy_xstrdup_opt(opt->redis_user);
+	d->opt.redis_password = d->own[5] = vfy_xstrdup_opt(opt->redis_password);
 	if (opt->cache_mac_key != NULL) {
 		memcpy(d->mac_key, opt->cache_mac_key, VFY_CACHE_KEY_LEN);
 		d->have_mac_key = 1;

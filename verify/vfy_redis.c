@@ -14,6 +14,7 @@
  * cleared.
  */
 #include "verify/vfy_redis.h"
+#include "verify/vfy_util.h"
 
 #include <ev.h>
 #include <hiredis/async.h>
@@ -38,18 +39,6 @@ struct vfy_redis {
 	struct ev_timer hs;		/* handshake deadline while connecting */
 	struct vfy_redis_status st;
 };
-
-static char *
-xstrdup_or_null(const char *s)
-{
-	char *d;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		abort();
-	return d;
-}
 
 const char *
 vfy_redis_fault_str(enum vfy_redis_fault f)
@@ -260,12 +249,12 @@ vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt, vfy_red
 		abort();
 	r->loop = loop;
 	r->opt = *opt;
-	r->opt.host = r->own[0] = xstrdup_or_null(opt->host);
-	r->opt.path = r->own[1] = xstrdup_or_null(opt->path);
-	r->opt.user = r->own[2] = xstrdup_or_null(opt->user);
-	r->opt.password = r->own[3] = xstrdup_or_null(opt->password);
+	r->opt.host = r->own[0] = vfy_xstrdup_opt(opt->host);
+	r->opt.path = r->own[1] = vfy_xstrdup_opt(opt->path);
+	r->opt.user = r->own[2] = vfy_xstrdup_opt(opt->user);
+	r->opt.password = r->own[3] = vfy_xstrdup_opt(opt->password);
 	if (r->opt.host == NULL && r->opt.path == NULL)
-		r->opt.host = r->own[0] = xstrdup_or_null("127.0.0.1");
+		r->opt.host = r->own[0] = vfy_xstrdup_opt("127.0.0.1");
 	if (r->opt.port <= 0)
 		r->opt.port = 6379;
 	if (!(r->opt.backoff_min > 0))

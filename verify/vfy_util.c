@@ -39,3 +39,9 @@ vfy_xmemdup(const void *p, size_t n)
 		memcpy(q, p, n);
 	return q;
 }
+
+char *
+vfy_xstrdup_opt(const char *s)
+{
+	return s == NULL || *s == '\0' ? NULL : vfy_xstrdup(s);
+}

@@ -10,6 +10,8 @@
 void *vfy_xmalloc(size_t n);
 void *vfy_xcalloc(size_t n, size_t size);
 char *vfy_xstrdup(const char *s);
+/* NULL for NULL or "", else a copy (optional settings). */
+char *vfy_xstrdup_opt(const char *s);
 void *vfy_xmemdup(const void *p, size_t n);
 
 #endif
