@@ -17,6 +17,7 @@ export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../integration/lib_dovecot.sh"
 . "$(dirname "$0")/../integration/lib_pki.sh"
 . "$(dirname "$0")/../integration/lib_postfix.sh"
+. "$(dirname "$0")/../integration/lib_vgw.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -61,26 +62,7 @@ grep -h -E 'SRV|TLSA' "$DNS_DIR/a.test.rr" "$DNS_DIR/example.test.rr" "$DNS_DIR/
 
 say "Dovecot (bob@b.test) and smtpsec-gateway on 127.0.0.1:$PORT"
 dovecot_start bob@b.test || die "Dovecot did not start"
-cat >"$T_TMP/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $PKI/gw.chain
-key = $PKI/gw.key
-[dns]
-unbound_conf = $DNS_UNBOUND_CONF
-trust_anchor_file =
-[verify]
-ca_file = $PKI/ca_file.pem
-ct_log_list = $PKI/log_list.json
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-spool_dir = $T_TMP/spool
-[headers]
-authserv_id = gw.b.test
-EOF
+vgw_conf gw.b.test "$PKI/gw.chain" "$PKI/gw.key" "$PKI/ca_file.pem" "$PKI/log_list.json" gw.b.test
 "$GW" -f -c "$T_TMP/gw.conf" >>"$T_TMP/gw.log" 2>&1 &
 t_track_pid $!
 t_wait_port "$PORT" 10 || die "the gateway did not start: $(tail -3 "$T_TMP/gw.log")"

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib_nsd.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
 . "$(dirname "$0")/lib_pki.sh"
+. "$(dirname "$0")/lib_vgw.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -84,39 +85,7 @@ dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 dovecot_start bob@b.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
 mkconf() {	# CA-FILE
-	cat >"$T_TMP/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.dest.test
-[tls]
-certificate = $P/gw.pem
-key = $P/gw.key
-[dns]
-unbound_conf = $DNS_UNBOUND_CONF
-trust_anchor_file =
-timeout = 2s
-[verify]
-ca_file = $1
-ct_log_list = $T_TMP/live_log_list.json
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-spool_dir = $T_TMP/spool
-[headers]
-authserv_id = gw.b.test
-EOF
-}
-GW_PID=
-gw_start() {
-	"$GW" -f -c "$T_TMP/gw.conf" >>"$T_TMP/gw.log" 2>&1 &
-	GW_PID=$!
-	t_track_pid "$GW_PID"
-	t_wait_port "$PORT" 10
-}
-gw_stop() {
-	kill -TERM "$GW_PID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$GW_PID" 2>/dev/null
+	vgw_conf gw.dest.test "$P/gw.pem" "$P/gw.key" "$1" "$T_TMP/live_log_list.json" gw.b.test
 }
 cp "$PKI/log_list.json" "$T_TMP/live_log_list.json"
 mkconf "$P/ca_bundle.pem"

@@ -31,6 +31,7 @@
 . "$(dirname "$0")/lib_nsd.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
 . "$(dirname "$0")/lib_pki.sh"
+. "$(dirname "$0")/lib_vgw.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -172,36 +173,13 @@ dns_start || { t_fail nsd_start "NSD did not start"; exit 1; }
 dovecot_start "$RCPT" || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
 # --- the gateway: every check on ----------------------------------------
-# (configured here as in t_e2e_verify.sh: lib_gw.sh's gateway runs with
-# --insecure-skip-chain-checks and no DNS, which is what this test must not do)
+# (lib_vgw.sh: lib_gw.sh's gateway runs with --insecure-skip-chain-checks
+# and no DNS, which is what this test must not do)
 PORT=$(t_free_port)
-mkdir -p "$T_TMP/spool" && chmod 777 "$T_TMP/spool"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_TMP/gw.key" \
 	-out "$T_TMP/gw.pem" -subj /CN=gw.dest.test -addext subjectAltName=DNS:gw.dest.test -days 2 2>/dev/null
-cat >"$T_TMP/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.dest.test
-[tls]
-certificate = $T_TMP/gw.pem
-key = $T_TMP/gw.key
-[dns]
-unbound_conf = $DNS_UNBOUND_CONF
-trust_anchor_file =
-timeout = 2s
-[verify]
-ca_file = $PKI/root.pem
-ct_log_list = $PKI/log_list.json
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-spool_dir = $T_TMP/spool
-[headers]
-authserv_id = gw.dest.test
-EOF
-"$GW" -f -c "$T_TMP/gw.conf" >>"$T_TMP/gw.log" 2>&1 &
-t_track_pid $!
-t_wait_port "$PORT" 10 || { t_fail gateway_start "no listener: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
+vgw_conf gw.dest.test "$T_TMP/gw.pem" "$T_TMP/gw.key" "$PKI/root.pem" "$PKI/log_list.json" gw.dest.test
+gw_start || { t_fail gateway_start "no listener: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
 
 # --- sending --------------------------------------------------------------
 # send NAME FROM-DOMAIN LEAF CHAIN WANT: one Email "From: ceo@FROM-DOMAIN"

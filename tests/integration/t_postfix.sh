@@ -23,6 +23,7 @@
 . "$(dirname "$0")/lib_dovecot.sh"
 . "$(dirname "$0")/lib_pki.sh"
 . "$(dirname "$0")/lib_postfix.sh"
+. "$(dirname "$0")/lib_vgw.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -89,39 +90,7 @@ chown "root:$RUNGRP" "$S/unbound.conf"
 chmod 640 "$S/unbound.conf"
 dovecot_start bob@b.test carol@c.test || { t_fail dovecot_start "Dovecot did not start"; exit 1; }
 
-cat >"$T_TMP/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.b.test
-[tls]
-certificate = $PKI/gw.chain
-key = $PKI/gw.key
-[dns]
-unbound_conf = $DNS_UNBOUND_CONF
-trust_anchor_file =
-timeout = 2s
-[verify]
-ca_file = $PKI/ca_file.pem
-ct_log_list = $PKI/log_list.json
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-spool_dir = $T_TMP/spool
-[headers]
-authserv_id = gw.b.test
-EOF
-GW_PID=
-gw_start() {
-	"$GW" -f -c "$T_TMP/gw.conf" >>"$T_TMP/gw.log" 2>&1 &
-	GW_PID=$!
-	t_track_pid "$GW_PID"
-	t_wait_port "$PORT" 10
-}
-gw_stop() {
-	kill -TERM "$GW_PID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$GW_PID" 2>/dev/null
-}
+vgw_conf gw.b.test "$PKI/gw.chain" "$PKI/gw.key" "$PKI/ca_file.pem" "$PKI/log_list.json" gw.b.test
 
 # The recipe's lines (config/postfix/), with this test's paths.  The pipe
 # command gets the sanitizer settings through import/export_environment.

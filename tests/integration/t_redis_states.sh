@@ -15,6 +15,7 @@
 . "$(dirname "$0")/lib_nsd.sh"
 . "$(dirname "$0")/lib_dovecot.sh"
 . "$(dirname "$0")/lib_redis.sh"
+. "$(dirname "$0")/lib_vgw.sh"
 
 GW=$BUILD/smtpsec-gateway
 SEND=$BUILD/smtpsec-send
@@ -45,45 +46,10 @@ redis_start s3cret || { t_fail redis_start "redis-server did not start"; exit 1;
 
 PORT=$(t_free_port)
 mkconf() {	# PASSWORD
-	cat >"$T_TMP/gw.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = 1
-hostname = gw.dest.test
-[tls]
-certificate = $P/gw.pem
-key = $P/gw.key
-[dns]
-unbound_conf = $DNS_UNBOUND_CONF
-trust_anchor_file =
-timeout = 2s
-cache = redis
-[verify]
-ca_file = $D/root.pem
-ct_log_list =
-[lmtp]
-target = unix:$DOVECOT_SOCKET
-spool_dir = $T_TMP/spool
-[headers]
-authserv_id = gw.b.test
-[redis]
-url = redis://:$1@127.0.0.1:$REDIS_PORT
-stats_interval = 200ms
-instance = gwr
-EOF
-}
-GW_PID=
-gw_start() {
-	: >"$T_TMP/gw.log"
-	"$GW" -f -c "$T_TMP/gw.conf" >>"$T_TMP/gw.log" 2>&1 &
-	GW_PID=$!
-	t_track_pid "$GW_PID"
-	t_wait_port "$PORT" 10
-}
-gw_stop() {
-	kill -TERM "$GW_PID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-	wait "$GW_PID" 2>/dev/null
+	vgw_conf gw.dest.test "$P/gw.pem" "$P/gw.key" "$D/root.pem" "" gw.b.test \
+		'[dns]' 'cache = redis' \
+		'[redis]' "url = redis://:$1@127.0.0.1:$REDIS_PORT" 'stats_interval = 200ms' 'instance = gwr'
+	: >"$T_TMP/gw.log"	# each start logs afresh
 }
 N_SENT=0
 N_OK=0
