@@ -35,6 +35,7 @@
 #include "verify/vfy_ct.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_redis.h"
+#include "verify/vfy_util.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
  * leak check LeakSanitizer runs at exit(), so it is run by hand. */
@@ -726,18 +727,6 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	worker_stop(srv);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen)
 {
@@ -768,7 +757,7 @@ rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen
 		memcpy(g_cache_key, buf, VFY_CACHE_KEY_LEN);
 	} else if (n == 2 * VFY_CACHE_KEY_LEN || (n == 2 * VFY_CACHE_KEY_LEN + 1 && buf[n - 1] == '\n')) {
 		for (i = 0; i < VFY_CACHE_KEY_LEN; i++) {
-			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+			int hi = vfy_hexval(buf[2 * i]), lo = vfy_hexval(buf[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
 				snprintf(err, errlen, "[redis] cache_key_file %s: not 64 hex digits",

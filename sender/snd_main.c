@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "verify/vfy_dns.h"
+#include "verify/vfy_util.h"
 
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
@@ -110,18 +111,6 @@ snd_tls_group(const char *name)
 	return -1;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex (whitespace ignored) into a malloc'd buffer; NULL when malformed. */
 static uint8_t *
 snd_hex(const char *hex, size_t *len_r)
@@ -135,7 +124,7 @@ snd_hex(const char *hex, size_t *len_r)
 
 		if (*hex == ' ' || *hex == '\n' || *hex == '\t')
 			continue;
-		if ((v = hexval((unsigned char)*hex)) < 0) {
+		if ((v = vfy_hexval((unsigned char)*hex)) < 0) {
 			free(b);
 			return NULL;
 		}

@@ -45,3 +45,15 @@ vfy_xstrdup_opt(const char *s)
 {
 	return s == NULL || *s == '\0' ? NULL : vfy_xstrdup(s);
 }
+
+int
+vfy_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
