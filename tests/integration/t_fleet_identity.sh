@@ -66,6 +66,20 @@ printf 'short' >"$T_TMP/bad.key"
 conf bad bad "[dns]" "cache = redis" "[redis]" "cache_key_file = $T_TMP/bad.key"
 t_expect cache_key_bad_refused 78 'cache_key_file .*bad.key: must hold 32 random bytes or 64 hex digits' \
 	"$GW" -f -c "$T_TMP/bad.conf" --insecure-skip-chain-checks
+# the key in hex (64 digits and a newline) is taken as well; 64 characters
+# that are not all hex digits are refused
+{ od -An -tx1 -v "$T_TMP/cache.key" | tr -d " \n"; echo; } >"$T_TMP/hex.key" && chmod 600 "$T_TMP/hex.key"
+printf '%064d\n' 0 | tr 0 z >"$T_TMP/nothex.key"
+conf nothex nothex "[dns]" "cache = redis" "[redis]" "cache_key_file = $T_TMP/nothex.key"
+t_expect cache_key_nothex_refused 78 'cache_key_file .*nothex.key: not 64 hex digits' \
+	"$GW" -f -c "$T_TMP/nothex.conf" --insecure-skip-chain-checks
+conf hex hex "[dns]" "cache = redis" "[redis]" "cache_key_file = $T_TMP/hex.key"
+if gw_run hex; then
+	t_check cache_key_hex_taken "$(tail -3 "$T_TMP/hex.log")" bash -c "! grep -q 'cache_key_file' '$T_TMP/hex.log'"
+	kill -TERM "$GW_PID"; wait "$GW_PID" 2>/dev/null
+else
+	t_fail cache_key_hex_taken "no listener: $(tail -3 "$T_TMP/hex.log")"
+fi
 conf a same "authserv_id = b.test" "authserv_id_also = mx2.b.test, old.b.test" "[dns]" "cache = redis" \
 	"[redis]" "cache_key_file = $T_TMP/cache.key"
 gw_run a || { t_fail start_a "no listener"; exit 1; }; PA=$GW_PID; SA=("${GW_SENDER[@]}")
