@@ -26,11 +26,11 @@ B        := build$(if $(SANITIZE),-san)$(if $(filter system,$(WOLFSSL)),-syswolf
 WOLFSSL_VER := $(shell dpkg-query -W -f='$${Version}' libwolfssl-dev 2>/dev/null)
 WOLF_DIR    := $(CURDIR)/deps/wolfssl/$(WOLFSSL_VER)
 ifeq ($(WOLFSSL),system)
-PKGS       := wolfssl libunbound hiredis inih libsystemd libidn2 jansson
+PKGS       := wolfssl libunbound hiredis libsystemd libidn2 jansson
 WOLF_CFLAGS :=
 WOLF_LIBS   :=
 else ifeq ($(WOLFSSL),project)
-PKGS       := libunbound hiredis inih libsystemd libidn2 jansson
+PKGS       := libunbound hiredis libsystemd libidn2 jansson
 WOLF_CFLAGS := -I$(WOLF_DIR)/include
 WOLF_LIBS   := $(WOLF_DIR)/lib/libwolfssl.a -lpthread
 ifeq ($(filter deps deb-src clean,$(MAKECMDGOALS)),)
@@ -189,7 +189,7 @@ $(FB)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS) $(LIBT)
 
 # --- packages ---------------------------------------------------------------
 DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev \
-              libhiredis-dev libinih-dev libsystemd-dev libidn2-dev libjansson-dev \
+              libhiredis-dev libsystemd-dev libidn2-dev libjansson-dev \
               dpkg-dev autoconf automake libtool
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres qemu-user \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
