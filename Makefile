@@ -266,7 +266,7 @@ install: all
 	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
 	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
-	install -m 644 LICENSE $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
+	install -m 644 LICENSE CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix
 	install -m 644 sender/smtpsec-send.1 man/smtpsec-stats.1 man/smtpsec-verify.1 \
