@@ -38,6 +38,7 @@ usage(FILE *out)
 	    "                      [--ct-log-list FILE] [--ca-file FILE] [--unbound-conf FILE]\n"
 	    "                      [--trust-anchor FILE]\n"
 	    "       smtpsec-verify --pkix-only --name HOST --ca-file FILE --chain FILE [--at TIME]\n"
+	    "       smtpsec-verify --check-ct-log-list FILE\n"
 	    "  --chain FILE        PEM certificates, leaf first\n"
 	    "  --domain F          author domain (skips steps 3-4 unless --message is given)\n"
 	    "  --message FILE      the signed message; with --signature HEX and --algorithm\n"
@@ -47,7 +48,34 @@ usage(FILE *out)
 	    "  --ct-only           only the Certificate Transparency step (no DNS, no PKIX)\n"
 	    "  --pkix-only         only steps 6 and 8 (no DNS): a dNSName for the SRV target\n"
 	    "                      --name HOST, and the path to a CA of --ca-file\n"
+	    "  --check-ct-log-list FILE  load FILE as the gateway loads ct_log_list: 0 when\n"
+	    "                      it has a usable log, 1 when refused\n"
 	    "exit: 0 pass, 1 fail, 2 temporary or local failure, 64 usage\n");
+}
+
+/* --check-ct-log-list: FILE through the gateway's own loader; a list it
+ * refuses, or one with no log that can count, is refused here (what
+ * smtpsec-ctlist-update asks before it installs a list). */
+static int
+check_ct_log_list(const char *path)
+{
+	struct vfy_ct_logs *l = NULL;
+	char err[512];
+	size_t n, usable;
+
+	if (vfy_ct_logs_load(path, &l, err, sizeof(err)) < 0) {
+		printf("ct log list: refused: %s\n", err);
+		return EX_FAIL;
+	}
+	n = vfy_ct_logs_count(l);
+	usable = vfy_ct_logs_count_usable(l);
+	vfy_ct_logs_free(&l);
+	if (usable == 0) {
+		printf("ct log list: refused: %s: no usable log (%zu logs with a valid id)\n", path, n);
+		return EX_FAIL;
+	}
+	printf("ct log list: ok: %s: logs=%zu usable=%zu\n", path, n, usable);
+	return EX_PASS;
 }
 
 static const struct {
@@ -397,12 +425,13 @@ main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, 'A' },
 		{ "unbound-conf", required_argument, NULL, 'u' },
 		{ "trust-anchor", required_argument, NULL, 'k' },
+		{ "check-ct-log-list", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *chain_file = NULL, *domain = NULL, *msg_file = NULL,
 	    *sig_hex = NULL, *alg_name = NULL, *ct_list = NULL, *ca_file = NULL,
-	    *unbound_conf = NULL, *trust_anchor = NULL, *host = NULL;
+	    *unbound_conf = NULL, *trust_anchor = NULL, *host = NULL, *check_list = NULL;
 	int ct_only = 0, pkix = 0, c, rc;
 	time_t at = time(NULL);
 	static struct rcv_config cfg;
@@ -434,9 +463,17 @@ main(int argc, char **argv)
 		case 'A': ca_file = optarg; break;
 		case 'u': unbound_conf = optarg; break;
 		case 'k': trust_anchor = optarg; break;
+		case 'K': check_list = optarg; break;
 		case 'h': usage(stdout); return EX_PASS;
 		default: usage(stderr); return EX_USAGE;
 		}
+	}
+	if (check_list != NULL) {
+		if (optind != argc || argc > 3) {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		return check_ct_log_list(check_list);
 	}
 	if (optind != argc || chain_file == NULL ||
 	    (domain == NULL && msg_file == NULL && !ct_only && !pkix) ||

@@ -106,6 +106,17 @@ vfy_ct_logs_count(const struct vfy_ct_logs *l)
 	return l ? l->n : 0;
 }
 
+size_t
+vfy_ct_logs_count_usable(const struct vfy_ct_logs *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; l != NULL && i < l->n; i++)
+		if (l->log[i].state != L_PENDING && l->log[i].state != L_REJECTED)
+			n++;
+	return n;
+}
+
 static int logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r,
     char *err, size_t errlen);
 

@@ -39,6 +39,9 @@ int vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy
     char *err, size_t errlen);
 void vfy_ct_logs_free(struct vfy_ct_logs **logs_p);
 size_t vfy_ct_logs_count(const struct vfy_ct_logs *logs);
+/* The logs whose SCTs can count at some time (qualified, usable, readonly,
+ * retired): not pending, rejected or with an unreadable interval. */
+size_t vfy_ct_logs_count_usable(const struct vfy_ct_logs *logs);
 
 /* Check the embedded SCTs of leaf (DER) issued by the holder of
  * issuer_spki, at `now`.  Returns the number of distinct logs with a valid,

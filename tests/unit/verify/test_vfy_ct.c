@@ -109,6 +109,7 @@ test_parse_same_as_load(void)
 	T_EQ_INT(vfy_ct_logs_parse("mem", (const char *)text, len, &b, err, sizeof(err)), 0);
 	T_ASSERT(vfy_ct_logs_count(a) > 0);
 	T_EQ_INT(vfy_ct_logs_count(a), vfy_ct_logs_count(b));
+	T_ASSERT(vfy_ct_logs_count_usable(a) > 0 && vfy_ct_logs_count_usable(a) <= vfy_ct_logs_count(a));
 	vfy_ct_logs_free(&a);
 	vfy_ct_logs_free(&b);
 	free(text);
@@ -157,7 +158,51 @@ test_parse_unreadable_retired_date(void)
 	    "\"state\":{\"retired\":{\"timestamp\":\"999999999-01-01T00:00:00Z\"}}}]}]}", id64, key);
 	T_EQ_INT(vfy_ct_logs_parse("x", text, strlen(text), &l, err, sizeof(err)), 0);
 	T_EQ_INT(vfy_ct_logs_count(l), 1);
+	T_EQ_INT(vfy_ct_logs_count_usable(l), 0);
 	vfy_ct_logs_free(&l);
+}
+
+/* vfy_ct_logs_count_usable (what smtpsec-verify --check-ct-log-list
+ * requires above 0): qualified, usable, readonly and retired logs count;
+ * pending (no state) and rejected ones do not. */
+static void
+test_count_usable(void)
+{
+	static const char key[] = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYrVMjxoUTEEeYuGaSJj8ipSzqn5GJduRdL2x"
+	    "8I3VN7NHHxucVKEpjAJZx82zyg6Fnlz7LHLxilggCLzvFOVnkQ==";
+	static const struct {
+		const char *state;
+		size_t usable;
+	} states[] = {
+		{ "", 0 },
+		{ ",\"state\":{\"pending\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 0 },
+		{ ",\"state\":{\"rejected\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 0 },
+		{ ",\"state\":{\"qualified\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 1 },
+		{ ",\"state\":{\"usable\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 1 },
+		{ ",\"state\":{\"readonly\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 1 },
+		{ ",\"state\":{\"retired\":{\"timestamp\":\"2026-01-01T00:00:00Z\"}}", 1 },
+	};
+	uint8_t der[128], id[32];
+	word32 dl = sizeof(der), il;
+	char id64[64], text[768], err[256];
+	size_t k;
+
+	T_ASSERT(Base64_Decode((const byte *)key, (word32)strlen(key), der, &dl) == 0);
+	T_ASSERT(wc_Sha256Hash(der, dl, id) == 0);
+	il = sizeof(id64);
+	T_ASSERT(Base64_Encode_NoNl(id, sizeof(id), (byte *)id64, &il) == 0);
+	id64[il] = '\0';
+	for (k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+		struct vfy_ct_logs *l = NULL;
+
+		snprintf(text, sizeof(text), "{\"operators\":[{\"logs\":[{\"log_id\":\"%s\",\"key\":\"%s\"%s}]}]}",
+		    id64, key, states[k].state);
+		T_EQ_INT(vfy_ct_logs_parse("x", text, strlen(text), &l, err, sizeof(err)), 0);
+		T_EQ_INT(vfy_ct_logs_count(l), 1);
+		T_EQ_INT(vfy_ct_logs_count_usable(l), states[k].usable);
+		vfy_ct_logs_free(&l);
+	}
+	T_EQ_INT(vfy_ct_logs_count_usable(NULL), 0);
 }
 
 int
@@ -168,6 +213,7 @@ main(void)
 	T_RUN(test_parse_same_as_load);
 	T_RUN(test_parse_errors);
 	T_RUN(test_parse_unreadable_retired_date);
+	T_RUN(test_count_usable);
 
 	for (k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
 		char label[160];
