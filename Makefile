@@ -263,6 +263,12 @@ install: all
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/smtpsec-stats-prometheus.service \
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-stats-prometheus.service
 	install -m 644 systemd/smtpsec-stats-prometheus.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	sed 's|/usr/local/bin/smtpsec-verify|$(PREFIX)/bin/smtpsec-verify|' scripts/smtpsec-ctlist-update \
+	    > $(DESTDIR)$(PREFIX)/sbin/smtpsec-ctlist-update
+	chmod 755 $(DESTDIR)$(PREFIX)/sbin/smtpsec-ctlist-update
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' systemd/smtpsec-ctlist-update.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/smtpsec-ctlist-update.service
+	install -m 644 systemd/smtpsec-ctlist-update.timer $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 644 systemd/smtpsec-gateway.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpsec-gateway.conf
 	install -m 644 systemd/smtpsec-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpsec-gateway.conf
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/
@@ -272,6 +278,7 @@ install: all
 	install -m 644 sender/smtpsec-send.1 man/smtpsec-stats.1 man/smtpsec-verify.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/smtpsec-gateway.8 man/smtpsec-spool.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/smtpsec-ctlist-update.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	for f in master.cf main.cf transport send-keys; do \
 	    sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' config/postfix/$$f \
 	        > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix/$$f; done

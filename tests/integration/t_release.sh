@@ -41,6 +41,11 @@ for p in smtpsec-stats smtpsec-spool smtpsec-verify smtpsec-send; do
 	t_check "version_$p" "$p --version prints '$v', the gateway '$gw'" test -n "$v" -a "$v" = "$gw"
 done
 
+# the CT list updater is a script: its version is written in it
+v=$("$T_SRC/scripts/smtpsec-ctlist-update" --version 2>/dev/null | awk '$1 == "smtpsec-ctlist-update" { print $2 }')
+t_check version_smtpsec-ctlist-update "smtpsec-ctlist-update --version prints '$v', the gateway '$gw'" \
+	test -n "$v" -a "$v" = "$gw"
+
 head2=$(head -2 "$T_SRC/LICENSE" | tr -s ' \n' '  ')
 t_check license_gpl2_text "LICENSE starts '$head2', not the GPL version 2" \
 	test "$head2" = " GNU GENERAL PUBLIC LICENSE Version 2, June 1991 "
