@@ -15,7 +15,8 @@
 #   - installed: the file replaced (mode kept), the gateway reloaded and
 #     its log shows the new list's log count; run again: unchanged, no
 #     reload; --dry-run installs nothing; a failing reload is reported (69)
-#     with the list installed
+#     with the list installed; the systemctl reload path (no unit active,
+#     or no systemd here)
 #   - the systemd service and timer pass systemd-analyze verify, carry the
 #     hardening, exposure <= 1.6; make install puts the script (pointing at
 #     the installed smtpsec-verify), its man page and the units in place;
@@ -70,6 +71,7 @@ def renamed(d):
 l1 = mk("l1", "2025-07-10T12:53:11Z", "10.1")
 l2 = mk("l2", "2025-08-01T00:00:00Z", "10.2", drop_one)
 mk("l3", "2025-09-01T00:00:00Z", "10.3")
+mk("l4", "2025-09-15T00:00:00Z", "10.4", drop_one)
 mk("older", "2025-01-01T00:00:00Z", "10.0")
 mk("samets", "2025-07-10T12:53:11Z", "10.1", renamed)
 mk("lowver", "2025-10-01T00:00:00Z", "9.9")
@@ -78,7 +80,7 @@ open(P + "/notjson.json", "w").write('{"log_list_timestamp": "2025-10-01T00:00:0
 open(P + "/counts", "w").write("%d %d\n" % (nlogs(l1), nlogs(l2)))
 PY
 read -r N1 N2 <"$P/counts"
-for f in l1 l2 l3 older samets lowver badids notjson; do
+for f in l1 l2 l3 l4 older samets lowver badids notjson; do
 	sign "$P/$f.json" || { t_fail sign "openssl could not sign $f"; exit 1; }
 done
 sign "$P/l2.json" "$P/other.key" && mv "$P/l2.json.sig" "$P/l2.other.sig" && sign "$P/l2.json"
@@ -223,6 +225,23 @@ t_check reload_failure_exit "exit $rc: $(tr '\n' ' ' <<<"$out")" test "$rc" = 69
 t_check reload_failure_says "$(tr '\n' ' ' <<<"$out")" \
 	grep -q 'the list is installed but the reload failed (.*exit 5: no such unit)' <<<"$out"
 t_check reload_failure_installed "the list is not l3" cmp -s "$LIST" "$P/l3.json"
+
+# the default reload, through systemctl: with systemd running, no unit
+# of that name is active here (0, nothing reloaded); without it, systemctl
+# cannot list units (69, the list installed all the same)
+publish "$P/l4.json"
+out=$(upd --reload-command '' --reload-unit 'smtpsec-test-nonesuch@*.service' 2>&1)
+rc=$?
+if [ -d /run/systemd/system ]; then
+	want=0 re='no active unit matches smtpsec-test-nonesuch@\*.service: nothing to reload'
+else
+	want=69 re='the list is installed but the gateway units cannot be listed \(systemctl list-units: exit [0-9]+'
+fi
+if [ "$rc" = "$want" ] && grep -qE "$re" <<<"$out" && cmp -s "$LIST" "$P/l4.json"; then
+	t_pass systemctl_reload_path
+else
+	t_fail systemctl_reload_path "exit $rc (want $want): $(tr '\n' ' ' <<<"$out")"
+fi
 
 # --- systemd units ------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
