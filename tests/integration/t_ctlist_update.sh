@@ -12,7 +12,8 @@
 #     other content, a lower version; configuration errors (no key, a key
 #     that is not PEM, a missing -c file, an unknown key), usage; a second
 #     run while one holds the lock
-#   - installed: the file replaced (mode kept), the gateway reloaded and
+#   - installed: the file replaced (mode 0640 -> 0644: readable by the
+#     gateway's user whoever runs the updater), the gateway reloaded and
 #     its log shows the new list's log count; run again: unchanged, no
 #     reload; --dry-run installs nothing; a failing reload is reported (69)
 #     with the list installed; the systemctl reload path (no unit active,
@@ -200,7 +201,7 @@ t_check install_exit "exit $rc: $(tr '\n' ' ' <<<"$out")" test "$rc" = 0
 t_check install_says "$(tr '\n' ' ' <<<"$out")" grep -qE \
 	"installed .*log_list.json \(log_list_timestamp 2025-08-01T00:00:00Z, version 10.2, logs=$N2 usable=$N2\)" <<<"$out"
 t_check install_replaced_file "the list is not l2" cmp -s "$LIST" "$P/l2.json"
-t_check install_kept_mode "mode $(stat -c %a "$LIST")" test "$(stat -c %a "$LIST")" = 640
+t_check install_mode_readable "mode $(stat -c %a "$LIST")" test "$(stat -c %a "$LIST")" = 644
 t_check install_no_temp_left "$(ls -A "$P/etc")" test "$(ls -A "$P/etc")" = log_list.json
 t_check install_reloaded_once "$(wc -l <"$P/reloads") reloads" test "$(wc -l <"$P/reloads")" = 1
 # the gateway read it: its reload line names the new list's log count
@@ -241,6 +242,28 @@ if [ "$rc" = "$want" ] && grep -qE "$re" <<<"$out" && cmp -s "$LIST" "$P/l4.json
 	t_pass systemctl_reload_path
 else
 	t_fail systemctl_reload_path "exit $rc (want $want): $(tr '\n' ' ' <<<"$out")"
+fi
+
+# no list installed yet (mode 0644), and an installed list that cannot be read as one:
+# both replaced; --no-reload reloads nothing
+mkdir -p "$P/etc2" "$P/etc3"
+echo 'not a list' >"$P/etc3/log_list.json"
+n=$(wc -l <"$P/reloads")
+out=$(upd --list "$P/etc2/log_list.json" --no-reload 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && grep -q 'not reloaded (--no-reload)' <<<"$out" && cmp -s "$P/etc2/log_list.json" "$P/l4.json" &&
+    [ "$(stat -c %a "$P/etc2/log_list.json")" = 644 ] && [ "$(wc -l <"$P/reloads")" = "$n" ]; then
+	t_pass first_install_no_reload
+else
+	t_fail first_install_no_reload "exit $rc, mode $(stat -c %a "$P/etc2/log_list.json" 2>&1): $(tr '\n' ' ' <<<"$out")"
+fi
+out=$(upd --list "$P/etc3/log_list.json" --no-reload 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && grep -q 'the installed list is unusable (.*not valid JSON.*): replacing it' <<<"$out" &&
+    cmp -s "$P/etc3/log_list.json" "$P/l4.json"; then
+	t_pass unusable_installed_list_replaced
+else
+	t_fail unusable_installed_list_replaced "exit $rc: $(tr '\n' ' ' <<<"$out")"
 fi
 
 # --- systemd units ------------------------------------------------------------------------
