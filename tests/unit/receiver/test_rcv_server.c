@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "receiver/rcv_conn.h"
+#include "receiver/rcv_session.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_wire.h"
 

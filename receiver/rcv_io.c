@@ -1,0 +1,381 @@
+/*
+ * rcv_io: see rcv_io.h.
+ */
+#include "receiver/rcv_io.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "receiver/rcv_log.h"
+#include "receiver/rcv_metrics.h"
+#include "receiver/rcv_session.h"
+#include "receiver/rcv_util.h"
+
+#define IO_OF(w, field) ((struct rcv_io *)(void *)((char *)(w) - offsetof(struct rcv_io, field)))
+
+#define RCV_IO_CHUNK		16384
+#define RCV_OUT_PAUSE		(256u * 1024u)	/* stop reading while this much is unsent */
+#define RCV_OUT_MAX		(4u * 1024u * 1024u)	/* a client that never reads: closed */
+/* Mid-frame, the idle timer restarts only after this many bytes: a client
+ * trickling a frame a few bytes at a time (slowloris) is closed after
+ * idle_timeout instead of holding the session for ever. */
+#define RCV_MIN_WINDOW		(16u * 1024u)
+/* Input handled per event before the other sessions get a turn. */
+#define RCV_READ_BUDGET		(256u * 1024u)
+
+static void io_close(struct rcv_io *io, const char *reason);
+
+static int
+can_read(const struct rcv_io *io)
+{
+	return io->state == RCV_IO_OPEN && !io->peer_eof && io->out.len < RCV_OUT_PAUSE &&
+	    rcv_session_wants_input(io->s);
+}
+
+void
+rcv_io_send(struct rcv_io *io, const uint8_t *p, size_t n)
+{
+	rcv_buf_add(&io->out, p, n);
+}
+
+static int
+flush_out(struct rcv_io *io)
+{
+	io->tls_want_write = 0;
+	while (io->out.len) {
+		int n = io->out.len > RCV_IO_CHUNK ? RCV_IO_CHUNK : (int)io->out.len;
+		int r = wolfSSL_write(io->ssl, io->out.p, n);
+
+		if (r > 0) {
+			rcv_buf_consume(&io->out, (size_t)r);
+			continue;
+		}
+		r = wolfSSL_get_error(io->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE) {
+			io->tls_want_write = 1;
+			return 0;
+		}
+		if (r == WOLFSSL_ERROR_WANT_READ)
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+io_read(struct rcv_io *io)
+{
+	uint8_t buf[RCV_IO_CHUNK];
+	int progress = 0;
+	size_t budget = RCV_READ_BUDGET;
+
+	while (can_read(io)) {
+		if (budget < sizeof(buf)) {
+			/* fairness: continue when the other sessions had a turn */
+			ev_idle_start(io->loop, &io->kick);
+			break;
+		}
+		int r = wolfSSL_read(io->ssl, buf, sizeof(buf));
+
+		if (r > 0) {
+			progress = 1;
+			io->window_bytes += (size_t)r;
+			budget -= (size_t)r;
+			rcv_session_input(io->s, buf, (size_t)r);
+			continue;
+		}
+		r = wolfSSL_get_error(io->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_READ)
+			break;
+		if (r == WOLFSSL_ERROR_WANT_WRITE) {
+			io->tls_want_write = 1;
+			break;
+		}
+		/* close_notify, EOF or a TLS error: no more input */
+		io->peer_eof = 1;
+		rcv_session_eof(io->s, !rcv_session_between_frames(io->s) ? "peer_closed_mid_frame" :
+		    r == WOLFSSL_ERROR_ZERO_RETURN ? "peer_closed" : "tls_read");
+		break;
+	}
+	if (progress && (rcv_session_between_frames(io->s) || io->window_bytes >= RCV_MIN_WINDOW)) {
+		io->window_bytes = 0;
+		ev_timer_again(io->loop, &io->timer);
+	}
+}
+
+void
+rcv_io_update(struct rcv_io *io)
+{
+	int ev = 0;
+
+	if (io->state != RCV_IO_OPEN)
+		return;
+	rcv_session_flush(io->s);
+	if (io->out.len > RCV_OUT_MAX) {
+		io_close(io, "output_queue_full");
+		return;
+	}
+	if (flush_out(io) < 0) {
+		io_close(io, "tls_write");
+		return;
+	}
+	if (io->out.len == 0 && io->s->state == RCV_SESS_DONE) {
+		io_close(io, io->s->close_reason ? io->s->close_reason : "done");
+		return;
+	}
+	if (can_read(io) || (!rcv_session_reading(io->s) && !io->peer_eof))
+		ev |= EV_READ;
+	if (io->out.len || io->tls_want_write)
+		ev |= EV_WRITE;
+	if (ev != (io->io.events & (EV_READ | EV_WRITE)) || !ev_is_active(&io->io)) {
+		ev_io_stop(io->loop, &io->io);
+		if (ev) {
+			ev_io_set(&io->io, io->fd, ev);
+			ev_io_start(io->loop, &io->io);
+		}
+	}
+	/* wolfSSL may hold decrypted records that no fd event will announce */
+	if (can_read(io) && wolfSSL_pending(io->ssl) > 0)
+		ev_idle_start(io->loop, &io->kick);
+}
+
+static void
+kick_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct rcv_io *io = IO_OF(w, kick);
+
+	ev_idle_stop(loop, w);
+	io_read(io);
+	rcv_io_update(io);
+}
+
+static void
+handshake(struct rcv_io *io)
+{
+	int r = wolfSSL_accept(io->ssl);
+
+	if (r != WOLFSSL_SUCCESS) {
+		char eb[80];
+
+		r = wolfSSL_get_error(io->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE) {
+			int ev = r == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+
+			if (io->io.events != ev) {
+				ev_io_stop(io->loop, &io->io);
+				ev_io_set(&io->io, io->fd, ev);
+				ev_io_start(io->loop, &io->io);
+			}
+			return;
+		}
+		wolfSSL_ERR_error_string_n((unsigned long)r, eb, sizeof(eb));
+		rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls result=fail err=%d why=\"%s\"", io->id, r, eb);
+		RCV_METRIC_ADD(tls_handshake_failed, 1);
+		io_close(io, "tls_handshake");
+		return;
+	}
+	io->state = RCV_IO_OPEN;
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls version=%s cipher=%s resumed=%d ms=%llu", io->id,
+	    wolfSSL_get_version(io->ssl), wolfSSL_get_cipher_name(io->ssl),
+	    wolfSSL_session_reused(io->ssl), (unsigned long long)(rcv_now_ms() - io->t_start));
+	/* the handshake's keys, hashes and arrays are not needed any more:
+	 * an idle session should cost its record state only */
+	wolfSSL_FreeHandshakeResources(io->ssl);
+	rcv_session_start(io->s);
+	io->timer.repeat = io->idle_s;
+	ev_timer_again(io->loop, &io->timer);
+	io_read(io);
+	rcv_io_update(io);
+}
+
+static void
+discard_input(struct rcv_io *io)
+{
+	uint8_t sink[RCV_IO_CHUNK];
+	size_t budget = RCV_READ_BUDGET;
+
+	/* bounded like io_read: a peer that keeps sending must not keep the
+	 * loop here (its close timer, and every other session, wait) */
+	while (budget >= sizeof(sink)) {
+		int r = wolfSSL_read(io->ssl, sink, sizeof(sink));
+
+		if (r > 0) {
+			budget -= (size_t)r;
+			continue;
+		}
+		r = wolfSSL_get_error(io->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE)
+			io->tls_want_write = 1;
+		else if (r != WOLFSSL_ERROR_WANT_READ)
+			io->peer_eof = 1;
+		return;
+	}
+}
+
+static void
+io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rcv_io *io = IO_OF(w, io);
+
+	if (io->state == RCV_IO_HANDSHAKE) {
+		handshake(io);
+		return;
+	}
+	if (revents & EV_WRITE)
+		io->tls_want_write = 0;
+	if ((revents & EV_READ) && !rcv_session_reading(io->s)) {
+		if (!io->peer_eof)
+			discard_input(io);
+	} else if (revents & EV_READ)
+		io_read(io);
+	rcv_io_update(io);
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_io *io = IO_OF(w, timer);
+	int r;
+
+	if (io->state == RCV_IO_HANDSHAKE) {
+		io_close(io, "handshake_timeout");
+		return;
+	}
+	r = rcv_session_idle(io->s);
+	if (r < 0) {
+		io_close(io, io->s->close_reason ? io->s->close_reason : "timeout");
+		return;
+	}
+	if (r > 0)
+		w->repeat = 5.0;	/* SMTPSEC.md 2.5 goodbye queued: grace for the flush */
+	ev_timer_again(loop, w);
+	if (r > 0)
+		rcv_io_update(io);
+}
+
+int
+rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, int fd,
+    unsigned long long id, uint64_t handshake_ms, uint64_t idle_ms, struct rcv_session *s,
+    void (*gone)(struct rcv_io *io))
+{
+	io->loop = loop;
+	io->fd = fd;
+	io->id = id;
+	io->s = s;
+	io->gone = gone;
+	io->idle_s = (double)idle_ms / 1000.0;
+	io->t_start = rcv_now_ms();
+	io->ssl = wolfSSL_new((WOLFSSL_CTX *)ctx);
+	if (io->ssl == NULL || wolfSSL_set_fd(io->ssl, fd) != WOLFSSL_SUCCESS) {
+		rcv_log(RCV_LOG_ERR, "conn=%016llx event=connect result=error why=\"wolfSSL_new failed\"", id);
+		if (io->ssl)
+			wolfSSL_free(io->ssl);
+		io->ssl = NULL;
+		close(fd);
+		return -1;
+	}
+	ev_io_init(&io->io, io_cb, fd, EV_READ);
+	ev_init(&io->timer, timer_cb);
+	io->timer.repeat = (double)handshake_ms / 1000.0;
+	ev_idle_init(&io->kick, kick_cb);
+	ev_io_start(loop, &io->io);
+	ev_timer_again(loop, &io->timer);
+	return 0;
+}
+
+/* After our last bytes: read and drop what the client still sends, so
+ * closing with unread input does not send a RST that would destroy the
+ * replies in flight to it; EOF or 2 s end it. */
+static void
+linger_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rcv_io *io = IO_OF(w, io);
+	char buf[4096];
+	size_t budget = RCV_READ_BUDGET;
+
+	/* bounded: a peer that keeps sending is cut by the linger timer */
+	while (budget >= sizeof(buf)) {
+		ssize_t r = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r > 0) {
+			budget -= (size_t)r;
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		io->state = RCV_IO_CLOSED;
+		io->gone(io);
+		return;
+	}
+}
+
+static void
+linger_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rcv_io *io = IO_OF(w, timer);
+
+	io->state = RCV_IO_CLOSED;
+	io->gone(io);
+}
+
+static void
+io_close(struct rcv_io *io, const char *reason)
+{
+	int graceful;
+
+	if (io->state == RCV_IO_CLOSED || io->state == RCV_IO_LINGER)
+		return;
+	graceful = io->state == RCV_IO_OPEN && io->out.len == 0 && io->s->n_inflight == 0;
+	if (graceful)
+		(void)wolfSSL_shutdown(io->ssl);	/* one close_notify attempt, no wait */
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu", io->id, reason,
+	    (unsigned long long)io->s->emails, (unsigned long long)(rcv_now_ms() - io->t_start));
+	if (!graceful || io->peer_eof || shutdown(io->fd, SHUT_WR) < 0) {
+		io->state = RCV_IO_CLOSED;
+		io->gone(io);
+		return;
+	}
+	io->state = RCV_IO_LINGER;
+	ev_idle_stop(io->loop, &io->kick);
+	ev_io_stop(io->loop, &io->io);
+	ev_set_cb(&io->io, linger_io_cb);
+	ev_io_set(&io->io, io->fd, EV_READ);
+	ev_io_start(io->loop, &io->io);
+	ev_timer_stop(io->loop, &io->timer);
+	ev_set_cb(&io->timer, linger_timer_cb);
+	ev_timer_set(&io->timer, 2.0, 0.);
+	ev_timer_start(io->loop, &io->timer);
+}
+
+void
+rcv_io_deinit(struct rcv_io *io)
+{
+	ev_io_stop(io->loop, &io->io);
+	ev_timer_stop(io->loop, &io->timer);
+	ev_idle_stop(io->loop, &io->kick);
+	if (io->ssl)
+		wolfSSL_free(io->ssl);
+	io->ssl = NULL;
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+	rcv_buf_free(&io->out);
+}
+
+void
+rcv_io_shutdown(struct rcv_io *io)
+{
+	if (io->state == RCV_IO_LINGER)
+		return;
+	if (io->state == RCV_IO_HANDSHAKE) {
+		io_close(io, "shutdown");
+		return;
+	}
+	rcv_session_shutdown(io->s);
+	rcv_io_update(io);
+}
