@@ -6,8 +6,18 @@
  * then BDAT LAST (CHUNKING) or DATA with dot-stuffing, then one reply per
  * accepted recipient.  Transactions wait in a FIFO for a free session.
  *
- * The message is streamed from the caller's segments through one bounded
- * chunk buffer per session; it is never copied whole.
+ * With PIPELINING and CHUNKING, an Email for one recipient of at most
+ * LMTP_PIPE_MAX bytes goes as MAIL + RCPT + BDAT LAST + the body in one
+ * write, without waiting for the envelope replies: with one recipient the
+ * server either accepted it (and the BDAT reply is its delivery reply) or
+ * has no recipient (and refuses the BDAT), so the outcome is the same as
+ * waiting.  If the envelope fails, the BDAT reply is read and dropped and
+ * the Email ends as it would have before the data.  With more recipients a
+ * 4xx on one must stop the data (SMTPSEC.md 5), so they wait.
+ *
+ * BDAT bodies are written straight from the caller's segments (writev,
+ * the command line in the same call); DATA bodies go through one bounded
+ * chunk buffer per session for the dot-stuffing.  Never copied whole.
  *
  * Ownership: a transaction is owned by the library from lmtp_deliver()
  * until its callback returns.  lmtp_cancel() only drops the callback; the
@@ -33,11 +43,22 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define LMTP_LINE_MAX	2048
 #define LMTP_CHUNK	(64 * 1024)
+#define LMTP_IOV	32		/* iovecs per writev */
+#define LMTP_WRITE_MAX	(256 * 1024)	/* body bytes offered per writev */
+#define LMTP_PIPE_MAX	(1024 * 1024)	/* larger bodies wait for the envelope replies */
+
+enum env_fail {
+	ENV_OK = 0,
+	ENV_MAIL_REFUSED,	/* temporary failure */
+	ENV_4XX,		/* a 4xx at RCPT: temporary failure */
+	ENV_NONE_ACCEPTED,	/* every recipient rejected */
+};
 
 enum sess_state {
 	S_CONNECTING = 0,
@@ -70,10 +91,11 @@ struct lmtp_sess {
 	/* commands to write */
 	char *out;
 	size_t outlen, outcap, outoff;
-	/* body streaming */
+	/* body streaming: BDAT from the segments, DATA through chunk */
 	uint8_t *chunk;
 	size_t chunk_len, chunk_off;
 	size_t seg_i, seg_off;
+	int stuff;		/* DATA: dot-stuffed through chunk */
 	int at_bol;		/* DATA: at the start of a line (dot-stuffing) */
 	uint8_t last2[2];	/* last two body bytes sent (final CRLF check) */
 	int body_done;
@@ -83,6 +105,9 @@ struct lmtp_sess {
 	size_t next_cmd;	/* without PIPELINING: next RCPT to send */
 	size_t final_replies;
 	int mail_ok, any_4xx_envelope;
+	int pipe_data;		/* BDAT LAST sent behind the envelope, unanswered */
+	int env_fail;		/* pipe_data: the envelope failed (ENV_*); the
+				 * BDAT reply is read, then the Email ends */
 	const char *refuse;	/* RSET sent instead of MAIL: why the Email cannot go */
 	int refuse_none_left;	/* ... because every recipient was rejected (else the
 				 * author address: for good, permfail) */
@@ -137,6 +162,7 @@ struct lmtp {
 };
 
 static void sess_write(struct lmtp_sess *s);
+static void begin_data(struct lmtp_sess *s);
 static void sess_close(struct lmtp_sess *s, const char *why);
 static void dispatch(struct lmtp *l);
 static void tx_finish(struct lmtp_tx *tx, int tempfail, const char *why);
@@ -269,37 +295,25 @@ drop_sent(struct lmtp_tx *tx, const struct lmtp_seg *g, size_t upto)
 	}
 }
 
-/* Fill the chunk buffer with the next body bytes (dot-stuffed for DATA). */
+/* DATA: fill the chunk buffer with the next body bytes, dot-stuffed. */
 static void
 fill_chunk(struct lmtp_sess *s)
 {
 	struct lmtp_tx *tx = s->tx;
-	int stuff = !s->chunking || s->l->opt.no_chunking;
 
 	s->chunk_len = s->chunk_off = 0;
 	while (s->chunk_len + 2 <= LMTP_CHUNK - 8 && s->seg_i < tx->n_seg) {
 		const struct lmtp_seg *g = &tx->seg[s->seg_i];
+		size_t used;
 
 		if (s->seg_off >= g->len) {
 			s->seg_i++;
 			s->seg_off = 0;
 			continue;
 		}
-		if (!stuff) {
-			size_t n = g->len - s->seg_off;
-
-			if (n > LMTP_CHUNK - s->chunk_len)
-				n = LMTP_CHUNK - s->chunk_len;
-			memcpy(s->chunk + s->chunk_len, g->p + s->seg_off, n);
-			s->chunk_len += n;
-			s->seg_off += n;
-		} else {
-			size_t used;
-
-			s->chunk_len += lmtp_dot_stuff(&s->at_bol, g->p + s->seg_off, g->len - s->seg_off,
-			    &used, s->chunk + s->chunk_len, LMTP_CHUNK - 8 - s->chunk_len);
-			s->seg_off += used;
-		}
+		s->chunk_len += lmtp_dot_stuff(&s->at_bol, g->p + s->seg_off, g->len - s->seg_off,
+		    &used, s->chunk + s->chunk_len, LMTP_CHUNK - 8 - s->chunk_len);
+		s->seg_off += used;
 		drop_sent(tx, g, s->seg_off);
 		if (s->chunk_len >= 1) {
 			s->last2[0] = s->chunk_len >= 2 ? s->chunk[s->chunk_len - 2] : s->last2[1];
@@ -308,57 +322,143 @@ fill_chunk(struct lmtp_sess *s)
 	}
 	if (s->seg_i >= tx->n_seg && !s->body_done) {
 		s->body_done = 1;
-		if (stuff) {
-			/* the message must end with CRLF before the final dot */
-			if (tx->total > 0 && !(s->last2[0] == '\r' && s->last2[1] == '\n')) {
-				s->chunk[s->chunk_len++] = '\r';
-				s->chunk[s->chunk_len++] = '\n';
-			}
-			memcpy(s->chunk + s->chunk_len, ".\r\n", 3);
-			s->chunk_len += 3;
+		/* the message must end with CRLF before the final dot */
+		if (tx->total > 0 && !(s->last2[0] == '\r' && s->last2[1] == '\n')) {
+			s->chunk[s->chunk_len++] = '\r';
+			s->chunk[s->chunk_len++] = '\n';
 		}
+		memcpy(s->chunk + s->chunk_len, ".\r\n", 3);
+		s->chunk_len += 3;
 	}
 }
 
+/* BDAT: the body bytes not yet written, as iovecs into the segments (at
+ * most `max` of them and LMTP_WRITE_MAX bytes).  Marks the body done when
+ * no segment is left. */
+static int
+body_iov(struct lmtp_sess *s, struct iovec *iov, int max)
+{
+	struct lmtp_tx *tx = s->tx;
+	size_t i = s->seg_i, off = s->seg_off, bytes = 0;
+	int n = 0;
+
+	while (i < tx->n_seg && n < max && bytes < LMTP_WRITE_MAX) {
+		const struct lmtp_seg *g = &tx->seg[i];
+		size_t len = g->len - off;
+
+		if (off >= g->len) {
+			i++;
+			off = 0;
+			continue;
+		}
+		if (len > LMTP_WRITE_MAX - bytes)
+			len = LMTP_WRITE_MAX - bytes;
+		iov[n].iov_base = (void *)(uintptr_t)(g->p + off);
+		iov[n].iov_len = len;
+		n++;
+		bytes += len;
+		i++;
+		off = 0;
+	}
+	if (n == 0) {
+		while (s->seg_i < tx->n_seg && s->seg_off >= tx->seg[s->seg_i].len) {
+			s->seg_i++;
+			s->seg_off = 0;
+		}
+		if (s->seg_i >= tx->n_seg)
+			s->body_done = 1;
+	}
+	return n;
+}
+
+/* BDAT: n body bytes went out. */
+static void
+body_advance(struct lmtp_sess *s, size_t n)
+{
+	struct lmtp_tx *tx = s->tx;
+
+	while (n > 0 && s->seg_i < tx->n_seg) {
+		const struct lmtp_seg *g = &tx->seg[s->seg_i];
+		size_t left = g->len - s->seg_off;
+
+		if (n < left) {
+			s->seg_off += n;
+			drop_sent(tx, g, s->seg_off);
+			return;
+		}
+		n -= left;
+		s->seg_off = g->len;
+		drop_sent(tx, g, s->seg_off);
+		s->seg_i++;
+		s->seg_off = 0;
+	}
+}
+
+/*
+ * Write what is pending: the command bytes, and in S_BODY the body (BDAT
+ * from the segments, DATA from the chunk buffer), in one writev each time
+ * round; a command line and the body it announces go in the same call.
+ */
 static void
 sess_write(struct lmtp_sess *s)
 {
+	struct iovec iov[LMTP_IOV];
 	ssize_t n;
+	size_t cmd, done;
+	int k;
 
 	for (;;) {
-		if (s->outoff < s->outlen) {
-			n = write(s->fd, s->out + s->outoff, s->outlen - s->outoff);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				sess_close(s, "write failed");
-				return;
-			}
-			s->outoff += (size_t)n;
-			continue;
+		k = 0;
+		cmd = s->outlen - s->outoff;
+		if (cmd > 0) {
+			iov[k].iov_base = s->out + s->outoff;
+			iov[k].iov_len = cmd;
+			k++;
 		}
-		s->outoff = s->outlen = 0;
-		if (s->state != S_BODY)
-			break;
-		if (s->chunk_off == s->chunk_len) {
-			if (s->body_done) {
+		if (s->state == S_BODY) {
+			if (!s->stuff)
+				k += body_iov(s, iov + k, LMTP_IOV - k);
+			else {
+				if (s->chunk_off == s->chunk_len && !s->body_done)
+					fill_chunk(s);
+				if (s->chunk_off < s->chunk_len) {
+					iov[k].iov_base = s->chunk + s->chunk_off;
+					iov[k].iov_len = s->chunk_len - s->chunk_off;
+					k++;
+				}
+			}
+		}
+		if (k == 0) {
+			s->outoff = s->outlen = 0;
+			if (s->state == S_BODY && s->body_done) {
 				s->state = S_FINAL;
 				s->final_replies = 0;
 				arm_timer(s, s->l->opt.timeout_ms);
-				break;
 			}
-			fill_chunk(s);
-			continue;
+			break;
 		}
-		n = write(s->fd, s->chunk + s->chunk_off, s->chunk_len - s->chunk_off);
+		n = writev(s->fd, iov, k);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			sess_close(s, "write failed");
 			return;
 		}
-		s->chunk_off += (size_t)n;
-		arm_timer(s, s->l->opt.timeout_ms);	/* progress */
+		done = (size_t)n;
+		if (done >= cmd) {
+			s->outoff = s->outlen = 0;
+			done -= cmd;
+		} else {
+			s->outoff += done;
+			done = 0;
+		}
+		if (done > 0) {
+			if (s->stuff)
+				s->chunk_off += done;
+			else
+				body_advance(s, done);
+			arm_timer(s, s->l->opt.timeout_ms);	/* progress */
+		}
 	}
 	if (s->outoff < s->outlen || (s->state == S_BODY))
 		ev_io_start(s->l->loop, &s->wio);
@@ -381,6 +481,8 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	s->env_replies = 0;
 	s->mail_ok = 0;
 	s->any_4xx_envelope = 0;
+	s->pipe_data = 0;
+	s->env_fail = ENV_OK;
 	s->next_cmd = 0;
 	/* recipients this server cannot take as written: rejected for good
 	 * (unknown_address), the others go on (README, Delivery) */
@@ -424,6 +526,13 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 		for (i = 0; i < tx->n_send; i++)
 			OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[tx->send[i]], "");
 		s->next_cmd = tx->n_send;
+		if (tx->n_send == 1 && s->chunking && !s->l->opt.no_chunking &&
+		    tx->total <= LMTP_PIPE_MAX) {
+			/* BDAT LAST and the body behind the envelope (top of file) */
+			s->pipe_data = 1;
+			begin_data(s);
+			return;
+		}
 	}
 	arm_timer(s, s->l->opt.timeout_ms);
 	sess_write(s);
@@ -444,9 +553,11 @@ begin_data(struct lmtp_sess *s)
 	if (s->chunking && !s->l->opt.no_chunking) {
 		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
 		out_add(s, line, strlen(line));
+		s->stuff = 0;
 		s->state = S_BODY;
 	} else {
 		out_add(s, "DATA\r\n", 6);
+		s->stuff = 1;
 		s->state = S_DATA354;
 	}
 	arm_timer(s, s->l->opt.timeout_ms);
@@ -469,6 +580,33 @@ sess_idle(struct lmtp_sess *s)
 	s->state = S_IDLE;
 	arm_timer(s, s->l->opt.idle_ms);
 	dispatch(s->l);
+}
+
+/* The envelope failed (s->env_fail): the Email ends without data. */
+static void
+env_fail_finish(struct lmtp_sess *s)
+{
+	struct lmtp_tx *tx = s->tx;
+	int how = s->env_fail;
+
+	s->env_fail = ENV_OK;
+	s->pipe_data = 0;
+	s->tx = NULL;
+	tx->sess = NULL;
+	s->state = S_RSET;
+	if (how == ENV_NONE_ACCEPTED)
+		tx_finish(tx, 0, "every recipient rejected");
+	else
+		tx_finish(tx, 1, how == ENV_MAIL_REFUSED ? "MAIL FROM refused" : "4xx at RCPT");
+}
+
+/* ... and the session goes on after RSET */
+static void
+env_fail_end(struct lmtp_sess *s)
+{
+	env_fail_finish(s);
+	out_add(s, "RSET\r\n", 6);
+	sess_write(s);
 }
 
 static void
@@ -530,21 +668,16 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 				continue;
 			else
 				tx->res[i].status = LMTP_RCPT_TEMPFAIL;
-		s->tx = NULL;
-		tx->sess = NULL;
-		s->state = S_RSET;
-		tx_finish(tx, 1, !s->mail_ok ? "MAIL FROM refused" : "4xx at RCPT");
-		out_add(s, "RSET\r\n", 6);
-		sess_write(s);
+		s->env_fail = !s->mail_ok ? ENV_MAIL_REFUSED : ENV_4XX;
+	} else if (tx->n_accepted == 0)
+		s->env_fail = ENV_NONE_ACCEPTED;
+	if (s->pipe_data) {
+		/* the BDAT is on its way: its reply is the delivery reply,
+		 * or with a failed envelope read first (env_fail_end) */
 		return;
 	}
-	if (tx->n_accepted == 0) {
-		s->tx = NULL;
-		tx->sess = NULL;
-		s->state = S_RSET;
-		tx_finish(tx, 0, "every recipient rejected");
-		out_add(s, "RSET\r\n", 6);
-		sess_write(s);
+	if (s->env_fail != ENV_OK) {
+		env_fail_end(s);
 		return;
 	}
 	begin_data(s);
@@ -621,7 +754,12 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 		sess_write(s);
 		return;
 	case S_FINAL:
-		final_reply(s, code, text);
+		if (s->pipe_data && s->env_replies < s->tx->n_send + 1)
+			envelope_reply(s, code, text);
+		else if (s->env_fail != ENV_OK)
+			env_fail_end(s);	/* the refused BDAT's reply */
+		else
+			final_reply(s, code, text);
 		return;
 	case S_RSET:
 		if (code / 100 != 2) {
@@ -631,7 +769,15 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 		sess_idle(s);
 		return;
 	case S_BODY:
-		/* a reply while we still send the data: the server gave up */
+		if (s->pipe_data && s->env_replies < s->tx->n_send + 1) {
+			envelope_reply(s, code, text);	/* pipelined ahead of the body */
+			return;
+		}
+		/* a reply while we still send the data: the server gave up;
+		 * after a failed envelope that is the BDAT's refusal, early:
+		 * the Email ends as the envelope said, the session cannot go on */
+		if (s->env_fail != ENV_OK)
+			env_fail_finish(s);
 		sess_close(s, "reply during data");
 		return;
 	default:

@@ -36,6 +36,11 @@ t_check unknown_among_known_stored "bob has $(dovecot_mail_count bob@b.test)" te
 out=$("$q" --target "$T" --from sender@a.test --rcpt ghost@b.test --rcpt nobody@b.test --message "$msg")
 t_check all_unknown "$out" test "$(grep -c 'status=rejected' <<<"$out")" = 2
 t_check all_unknown_not_tempfail "$out" grep -q 'tempfail=0' <<<"$out"
+# one recipient: MAIL, RCPT and BDAT go pipelined; Dovecot refuses the
+# BDAT after the 550, and the Email is still rejected for good
+out=$("$q" --target "$T" --from sender@a.test --rcpt ghost@b.test --message "$msg" --copies 2)
+t_check one_unknown_pipelined "$out" test "$(grep -c 'rcpt=ghost@b.test status=rejected code=550' <<<"$out")" = 2
+t_check one_unknown_pipelined_not_tempfail "$out" test "$(grep -c 'tempfail=0' <<<"$out")" = 2
 
 # Quoted local parts (README, Delivery): written back as RFC 5321 quotes
 # them, and Dovecot takes them; what RFC 5321 cannot carry fails for good.
@@ -93,6 +98,10 @@ mkdir -p "$T_TMP/spool"
 	--spool "$T_TMP/spool" --spool-retry-ms 1000 --run-ms 500 >"$T_TMP/q1.out"
 t_check quota_spooled "$(cat "$T_TMP/q1.out")" grep -q 'rcpt=bob@b.test status=spooled code=452' "$T_TMP/q1.out"
 t_check quota_others_delivered "$(cat "$T_TMP/q1.out")" grep -q 'rcpt=alice@b.test status=delivered' "$T_TMP/q1.out"
+# one recipient over quota (the pipelined path): the 452 after the data is
+# the recipient's, a temporary failure without a spool
+out=$("$q" --target "$T" --from sender@a.test --rcpt bob@b.test --message "$msg")
+t_check quota_one_rcpt_452 "$out" grep -q 'rcpt=bob@b.test status=tempfail code=452' <<<"$out"
 t_check spool_file_exists "no .msg in spool" test "$(ls "$T_TMP/spool"/*.msg 2>/dev/null | wc -l)" = 1
 bob_before=$(dovecot_mail_count bob@b.test)
 dovecot_stop

@@ -5,9 +5,12 @@
  * retry where only some recipients get through, a spool that cannot be
  * written, and entries left by an earlier run).
  *
- * The fake server: RCPT "unknown*" -> 550, "busy*" -> 451; after the data
- * "fullA*" -> 452 while full_level >= 1, "fullB*" -> 452 while >= 2,
- * others 250.  It records each delivery per recipient.
+ * The fake server: MAIL FROM "busy*" -> 451 (then RCPT -> 503); RCPT
+ * "unknown*" -> 550, "busy*" -> 451; after the data "fullA*" -> 452 while
+ * full_level >= 1, "fullB*" -> 452 while >= 2, others 250; a BDAT without
+ * an accepted recipient -> 554, as Dovecot.  It records each delivery per
+ * recipient, and whether the BDAT line of a transaction had arrived before
+ * it answered the last RCPT (the client pipelined the data).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +39,7 @@ static int n_delivered;
 static uint8_t last_msg[8192];
 static char last_mail[1100];
 static size_t last_len;
+static int bdat_early, n_bdat_refused;
 static char tmpdir[256], sock_path[300];
 
 static void
@@ -102,9 +106,10 @@ serve(int c)
 {
 	struct rd r = { c, { 0 }, 0 };
 	char line[1100], rc[16][64];
-	int n_rc = 0, i;
+	int n_rc = 0, mail_ok = 0, i;
 
 	say(c, "220 fake LMTP ready\r\n");
+	mail_ok = 0;
 	while (rd_line(&r, line, sizeof(line)) == 0) {
 		if (strncasecmp(line, "LHLO", 4) == 0)
 			say(c, "250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
@@ -112,14 +117,21 @@ serve(int c)
 			n_rc = 0;
 			pthread_mutex_lock(&mu);
 			scpy(last_mail, sizeof(last_mail), line);
+			bdat_early = 0;
 			pthread_mutex_unlock(&mu);
-			say(c, "250 2.1.0 OK\r\n");
+			mail_ok = strncmp(line + 10, "<busy", 5) != 0;
+			say(c, mail_ok ? "250 2.1.0 OK\r\n" : "451 4.3.0 sender busy\r\n");
 		} else if (strncasecmp(line, "RCPT TO:<", 9) == 0) {
 			char *a = line + 9, *e = strchr(a, '>');
 
 			if (e)
 				*e = '\0';
-			if (strncmp(a, "unknown", 7) == 0)
+			pthread_mutex_lock(&mu);
+			bdat_early = memmem(r.buf, r.len, "BDAT ", 5) != NULL;
+			pthread_mutex_unlock(&mu);
+			if (!mail_ok)
+				say(c, "503 5.5.1 MAIL needed first\r\n");
+			else if (strncmp(a, "unknown", 7) == 0)
 				say(c, "550 5.1.1 <unknown> User doesn't exist\r\n");
 			else if (strncmp(a, "busy", 4) == 0)
 				say(c, "451 4.3.0 try later\r\n");
@@ -138,6 +150,10 @@ serve(int c)
 			memcpy(last_msg, r.buf, last_len);
 			memmove(r.buf, r.buf + want, r.len - want);
 			r.len -= want;
+			if (n_rc == 0) {
+				n_bdat_refused++;
+				say(c, "554 5.5.1 No valid recipients\r\n");
+			}
 			for (i = 0; i < n_rc; i++) {
 				if ((strncmp(rc[i], "fullA", 5) == 0 && full_level >= 2) ||
 				    (strncmp(rc[i], "fullB", 5) == 0 && full_level >= 1)) {
@@ -487,6 +503,106 @@ t_4xx_at_rcpt_fails_whole_email(void)
 	g = deliver(l, loop, rc, 2);
 	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
 	T_EQ_INT(count_to("z1@b.test"), 1);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
+static int
+get_bdat_early(void)
+{
+	int v;
+
+	pthread_mutex_lock(&mu);
+	v = bdat_early;
+	pthread_mutex_unlock(&mu);
+	return v;
+}
+
+static int
+get_bdat_refused(void)
+{
+	int v;
+
+	pthread_mutex_lock(&mu);
+	v = n_bdat_refused;
+	pthread_mutex_unlock(&mu);
+	return v;
+}
+
+/* One recipient with PIPELINING and CHUNKING: MAIL, RCPT, BDAT and the
+ * body go without waiting for the envelope replies; the BDAT reply is the
+ * recipient's. */
+static void
+t_pipelined_one_rcpt(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	const char *rc[] = { "p1@b.test", "p2@b.test" };
+	uint8_t want[200];
+	struct got g;
+
+	T_ASSERT(l != NULL);
+	g = deliver(l, loop, rc, 1);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(g.r[0].code, 250);
+	T_EQ_INT(get_bdat_early(), 1);
+	T_EQ_INT(count_to("p1@b.test"), 1);
+	memcpy(want, head, sizeof(head) - 1);
+	memcpy(want + sizeof(head) - 1, body, sizeof(body) - 1);
+	pthread_mutex_lock(&mu);
+	T_EQ_MEM(last_msg, last_len, want, sizeof(head) + sizeof(body) - 2);
+	pthread_mutex_unlock(&mu);
+	/* two recipients: the data waits for the RCPT replies */
+	g = deliver(l, loop, rc, 2);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(g.r[1].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(get_bdat_early(), 0);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+}
+
+/* The pipelined BDAT after a failed envelope: its refusal is read, the
+ * Email ends as it would without the data (5xx: rejected for good; 4xx at
+ * RCPT or a refused MAIL: a temporary failure), and the session goes on. */
+static void
+t_pipelined_envelope_fails(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	const char *rc[] = { "unknown9@b.test" };
+	int refused0 = get_bdat_refused();
+	struct got g;
+
+	T_ASSERT(l != NULL);
+	g = deliver(l, loop, rc, 1);
+	T_EQ_INT(g.done, 1);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_REJECTED);
+	T_EQ_INT(g.r[0].code, 550);
+	T_EQ_STR(g.why, "every recipient rejected");
+	T_EQ_INT(get_bdat_early(), 1);
+	T_EQ_INT(get_bdat_refused(), refused0 + 1);
+	T_EQ_INT(count_to("unknown9@b.test"), 0);
+	rc[0] = "busy9@b.test";
+	g = deliver(l, loop, rc, 1);
+	T_EQ_INT(g.tempfail, 1);
+	T_EQ_INT(g.permfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_TEMPFAIL);
+	T_EQ_STR(g.why, "4xx at RCPT");
+	T_EQ_INT(get_bdat_refused(), refused0 + 2);
+	rc[0] = "q1@b.test";
+	g = deliver_from(l, loop, "busy@a.test", rc, 1);
+	T_EQ_INT(g.tempfail, 1);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_TEMPFAIL);
+	T_EQ_STR(g.why, "MAIL FROM refused");
+	T_EQ_INT(get_bdat_refused(), refused0 + 3);
+	T_EQ_INT(count_to("q1@b.test"), 0);
+	/* the same session delivers the next Email */
+	g = deliver(l, loop, rc, 1);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(count_to("q1@b.test"), 1);
 	lmtp_deinit(&l);
 	ev_loop_destroy(loop);
 }
@@ -878,6 +994,8 @@ main(void)
 	T_RUN(t_mapped_body_pages_dropped);
 	T_RUN(t_unknown_among_known);
 	T_RUN(t_4xx_at_rcpt_fails_whole_email);
+	T_RUN(t_pipelined_one_rcpt);
+	T_RUN(t_pipelined_envelope_fails);
 	T_RUN(t_bad_address_refused);
 	T_RUN(t_quoted_addresses);
 	T_RUN(t_unreachable_tempfail);
