@@ -20,7 +20,11 @@
 # Output: a table, BENCH_OUT (default build/bench/results.json), a PNG plot
 # next to it when gnuplot is installed, and one key=value line per target
 # at the end.  BENCH_QUICK=1 makes it short; BENCH_PERF=1 also records
-# perf profiles of the workers (build/bench/perf-*.txt).
+# perf profiles of the workers (build/bench/perf-*.txt; BENCH_PERF_FREQ, default
+# 499 Hz; BENCH_N_E2E, BENCH_N_CAP, BENCH_N_HS override the counts).  BENCH_SECTIONS
+# picks sections (default "1 2 2b 3 4"; "0" is the crypto floor alone,
+# always measured), e.g. BENCH_SECTIONS="1" for the Dovecot runs only: the
+# keys of sections left out print "na".
 export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/lib_nsd.sh"
@@ -29,6 +33,11 @@ export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../integration/lib_pki.sh"
 
 QUICK=${BENCH_QUICK:-0}
+SECTIONS=" ${BENCH_SECTIONS:-1 2 2b 3 4} "
+for x in $SECTIONS; do
+	case $x in 0 | 1 | 2 | 2b | 3 | 4) ;; *) echo "bench: BENCH_SECTIONS: unknown section '$x' (1 2 2b 3 4)"; exit 2 ;; esac
+done
+sec() { [[ "$SECTIONS" == *" $1 "* ]]; }
 PERF=${BENCH_PERF:-0}	# 1: perf record -g the workers during the capacity and 1-per-connection loads
 if [ "$PERF" = 1 ] && ! perf record -o /dev/null -- true >/dev/null 2>&1; then
 	echo "bench: BENCH_PERF=1 but perf is missing or not permitted here; no profiles (valgrind --tool=callgrind is the fallback)"
@@ -45,6 +54,8 @@ if [ "$QUICK" = 1 ]; then
 else
 	N_E2E=2000 N_CAP=40000 N_HS=4000 N_DOM=1000 IDLE="100 1000 5000"
 fi
+# counts for one lever's before/after profile (bounded like the rest)
+N_E2E=${BENCH_N_E2E:-$N_E2E} N_CAP=${BENCH_N_CAP:-$N_CAP} N_HS=${BENCH_N_HS:-$N_HS}
 ulimit -n 20000 2>/dev/null || true
 CONC=16
 START=$(date +%s)
@@ -197,27 +208,40 @@ row_load() {	# NAME LOAD-LINE CPU-US
 # measured NAME COUNT SIZE [load args]: one load with the gateway's CPU
 # taken around it; sets L (the load line) and CPU (us per Email)
 measured() {
-	local name=$1 n=$2 size=$3 t0 t1 done_n un perf_pid=; shift 3
-	if [ "$PERF" = 1 ] && [[ "$name" == "capacity sink 10KiB"* || "$name" == "1 Email/conn"* ]]; then
-		# the gateway's workers profiled while this load runs
+	local name=$1 n=$2 size=$3 t0 t1 done_n un perf_pid= stat_pid=; shift 3
+	if [ "$PERF" = 1 ] && [[ "$name" == "capacity sink 10KiB"* || "$name" == "1 Email/conn"* || "$name" == "e2e dovecot "*" 1 rcpt" ]]; then
+		# the gateway's workers profiled while this load runs (the
+		# self-time table by symbol is the one to read for a lever)
 		local pf="$(dirname "$OUT")/perf-$(tr -c 'A-Za-z0-9\n' _ <<<"$name")"
 		# DWARF unwinding: Debian's libwolfssl has no frame pointers and no symbols,
 		# so its time shows up under the gateway function that called it
-		perf record --call-graph dwarf,16384 -F 499 -o "$pf.data" -p "$(pgrep -P "$GW_PID" | paste -sd,)" \
+		perf record --call-graph dwarf,16384 -F "${BENCH_PERF_FREQ:-499}" -o "$pf.data" -p "$(pgrep -P "$GW_PID" | paste -sd,)" \
 			>/dev/null 2>"$pf.err" &
 		perf_pid=$!
 		t_track_pid "$perf_pid"
+		# and the system calls the workers make, to count them per Email
+		perf stat -e raw_syscalls:sys_enter -x, -o "$pf.syscalls" -p "$(pgrep -P "$GW_PID" | paste -sd,)" \
+			>/dev/null 2>&1 &
+		stat_pid=$!
+		t_track_pid "$stat_pid"
 		sleep 0.5
 	fi
 	t0=$(cpu_ticks)
 	L=$(load "$n" "$size" "$@")
 	t1=$(cpu_ticks)
 	if [ -n "$perf_pid" ]; then
-		kill -INT "$perf_pid" 2>/dev/null
-		wait "$perf_pid" 2>/dev/null
+		kill -INT "$perf_pid" "$stat_pid" 2>/dev/null
+		wait "$perf_pid" "$stat_pid" 2>/dev/null
+		local nsys
+		nsys=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$pf.syscalls" 2>/dev/null)
 		{
+			echo "# system calls by the workers: ${nsys:-na}, per Email: $(awk -v s="${nsys:-0}" -v n="$(field messages <<<"$L")" \
+				'BEGIN { if (s > 0 && n > 0) printf "%.1f", s / n; else print "na" }') (the 0.5 s before the load included)"
 			echo "# by DSO (self)"
 			perf report -i "$pf.data" --no-children --sort dso -g none --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+			echo "# by symbol, self, top 40"
+			perf report -i "$pf.data" --no-children --sort symbol -g none --stdio 2>/dev/null |
+				grep -E '^ +[0-9]' | grep -v '\] 0x' | head -40
 			echo "# by symbol, with callees (children), top 50"
 			perf report -i "$pf.data" --children --sort symbol -g none --stdio 2>/dev/null |
 				grep -E '^ +[0-9]' | grep -v '\] 0x' | head -50
@@ -233,6 +257,7 @@ measured() {
 }
 
 # --- 1. end to end into Dovecot vs direct LMTP ---------------------------------------
+if sec 1; then
 # 8 LMTP connections per worker: 16 into Dovecot in all, as the direct runs
 LMTP_CONN=8 conf "unix:$DOVECOT_SOCKET"
 gw_start || { echo "bench: gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
@@ -271,6 +296,7 @@ done
 measured "e2e dovecot 10KiB 10 rcpts" "$((N_E2E / 2))" 10240 -- bob@b.test bob@b.test bob@b.test \
 	bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test bob@b.test
 gw_stop
+fi
 dovecot_stop
 
 # --- 2. capacity with a do-nothing LMTP sink; handshakes ------------------------------------
@@ -278,7 +304,9 @@ dovecot_stop
 t_track_pid $!
 t_wait_for 5 test -S "$T_TMP/sink.sock"
 cap= cpu_email= gw_hs= raw_hs= HS_LINE= HS_X25519= HS_NAGLE=
-for KEY in ed25519 p256; do
+KEYS="ed25519 p256"
+sec 2 || KEYS=
+for KEY in $KEYS; do
 	conf "unix:$T_TMP/sink.sock"
 	gw_start || { echo "bench: gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
 	load 100 2048 >/dev/null
@@ -346,7 +374,9 @@ handshake_ratio=$(awk -v a="${gw_hs:-0}" -v b="${raw_hs:-0}" 'BEGIN { if (a > 0 
 # program.  Needs `make` (project wolfSSL) and `make WOLFSSL=system`.
 SYS=${BENCH_SYSWOLF:-$(dirname "$BUILD")/build-syswolf}
 wolf_cap_ratio= wolf_cpu_ratio= wolf_hs_ratio=
-if [ "$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)" = project ] && [ -x "$SYS/smtpsec-gateway" ]; then
+if ! sec 2b; then
+	:
+elif [ "$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)" = project ] && [ -x "$SYS/smtpsec-gateway" ]; then
 	declare -A wcap wcpu whs
 	GW_PROJECT=$GW HSB_PROJECT=$HSB
 	for v in project system; do
@@ -390,7 +420,9 @@ dns_pass() {	# NAME FIRST-DOMAIN
 	row "  NSD queries/Email (after libunbound)" "$nq" "" "" "" "" "" ""
 	Q=$q
 }
-for cache in memory redis; do
+CACHES="memory redis"
+sec 3 || CACHES=
+for cache in $CACHES; do
 	conf "unix:$T_TMP/sink.sock" "$cache"
 	gw_start || { echo "bench: gateway did not start"; exit 1; }
 	first=0
@@ -411,6 +443,8 @@ for cache in memory redis; do
 done
 
 # --- 4. memory: idle TLS sessions, and one 50 MiB Email ----------------------------------
+per_conn= big_delta=
+if sec 4; then
 conf "unix:$T_TMP/sink.sock"
 gw_start || { echo "bench: gateway did not start"; exit 1; }
 load 50 2048 >/dev/null
@@ -486,6 +520,7 @@ fi
 big_mbs=$(awk -v ns=$((s1 - s0)) 'BEGIN { printf "%.1f", 52428800 / (ns / 1e9) / 1e6 }')
 row "one 50 MiB Email: worker peak - idle" "${big_delta:-na}MiB" "$big_mbs" "" "" "" "" "$after"
 gw_stop
+fi
 
 # --- report -----------------------------------------------------------------------------
 echo
