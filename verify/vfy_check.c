@@ -11,20 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verify/vfy_cache.h"
 #include "verify/vfy_dane.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_util.h"
 
 #define MAX_TARGETS	16
-
-struct cache_entry {
-	int used;
-	uint8_t fp[32];
-	char f[VFY_FROM_DOMAIN_MAX];
-	time_t expires;		/* wall clock */
-	uint64_t stamp;		/* LRU */
-	struct vfy_verdict verdict;
-};
 
 struct vfy {
 	struct ev_loop *loop;
@@ -37,9 +29,7 @@ struct vfy {
 	vfy_lookup_fn *lookup;
 	vfy_lookup_cancel_fn *lookup_cancel;
 	void *lookup_arg;
-	struct cache_entry *cache;
-	size_t n_cache;
-	uint64_t clock;
+	struct vfy_vcache *cache;	/* verdicts (vfy_cache.h), wall-clock expiry */
 	struct vfy_stats st;
 };
 
@@ -266,32 +256,10 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 
 /* ---- cache ------------------------------------------------------------ */
 
-static struct cache_entry *
-cache_find(struct vfy *v, const struct vfy_chain *c, const char *f)
-{
-	time_t t = time(NULL);
-
-	for (size_t i = 0; i < v->n_cache; i++) {
-		struct cache_entry *e = &v->cache[i];
-
-		if (!e->used || memcmp(e->fp, c->fingerprint, 32) != 0 || strcmp(e->f, f) != 0)
-			continue;
-		if (t >= e->expires) {
-			e->used = 0;
-			v->st.cache_entries--;
-			return NULL;
-		}
-		e->stamp = ++v->clock;
-		return e;
-	}
-	return NULL;
-}
-
 static void
 cache_put(struct vfy *v, const struct vfy_chain *c, const char *f,
     const struct vfy_verdict *vd, uint32_t ttl)
 {
-	struct cache_entry *e = NULL;
 	time_t t = time(NULL), exp;
 
 	if (vd->result != VFY_PASS && vd->result != VFY_PERMFAIL)
@@ -305,30 +273,8 @@ cache_put(struct vfy *v, const struct vfy_chain *c, const char *f,
 		exp = c->not_after_min;
 	if (exp <= t)
 		return;
-	for (size_t i = 0; i < v->n_cache; i++) {
-		struct cache_entry *x = &v->cache[i];
-
-		if (x->used && memcmp(x->fp, c->fingerprint, 32) == 0 && strcmp(x->f, f) == 0) {
-			e = x;
-			break;
-		}
-		if (!x->used) {
-			if (e == NULL || e->used)
-				e = x;
-		} else if (e == NULL || (e->used && x->stamp < e->stamp)) {
-			e = x;
-		}
-	}
-	if (e == NULL)
-		return;
-	if (!e->used)
-		v->st.cache_entries++;
-	e->used = 1;
-	memcpy(e->fp, c->fingerprint, 32);
-	snprintf(e->f, sizeof(e->f), "%s", f);
-	e->expires = exp;
-	e->stamp = ++v->clock;
-	e->verdict = *vd;
+	vfy_vcache_put(v->cache, c->fingerprint, f, vd, exp);
+	v->st.cache_entries = vfy_vcache_count(v->cache);
 }
 
 /* ---- the asynchronous check ------------------------------------------ */
@@ -498,7 +444,8 @@ vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
     time_t now, vfy_check_cb *cb, void *arg)
 {
 	struct vfy_check *c;
-	struct cache_entry *e;
+	const struct vfy_verdict *e;
+	time_t expires, t;
 	char qname[300];
 	size_t fl = strlen(f);
 
@@ -516,13 +463,15 @@ vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
 	c->verdict.trust = "";
 	ev_timer_init(&c->deliver, on_deliver, 0., 0.);
 	c->deliver.data = c;
-	e = cache_find(v, chain, f);
+	t = time(NULL);
+	e = vfy_vcache_get(v->cache, chain->fingerprint, f, t, &expires);
+	v->st.cache_entries = vfy_vcache_count(v->cache);
 	if (e != NULL) {
 		v->st.cache_hits++;
-		c->verdict = e->verdict;
+		c->verdict = *e;
 		c->verdict.cached = 1;
 		c->verdict.dns_lookups = 0;
-		c->verdict.ttl = (uint32_t)(e->expires - time(NULL));
+		c->verdict.ttl = (uint32_t)(expires - t);
 		ev_timer_start(v->loop, &c->deliver);
 		return c;
 	}
@@ -575,8 +524,7 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 	v->loop = loop;
 	v->min_scts = opt->ct_min_scts ? opt->ct_min_scts : 1;
 	v->lifetime = opt->cache_lifetime ? opt->cache_lifetime : 600;
-	v->n_cache = opt->cache_entries ? opt->cache_entries : 4096;
-	v->cache = vfy_xcalloc(v->n_cache, sizeof(*v->cache));
+	v->cache = vfy_vcache_new(opt->cache_entries ? opt->cache_entries : 4096, sizeof(struct vfy_verdict));
 	v->ct = opt->ct_check;
 	v->ct_arg = opt->ct_arg;
 	if (opt->ca_file != NULL) {
@@ -619,7 +567,7 @@ vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen)
 	}
 	vfy_pkix_free(&v->pkix);
 	v->pkix = p;
-	memset(v->cache, 0, v->n_cache * sizeof(*v->cache));
+	vfy_vcache_clear(v->cache);
 	v->st.cache_entries = 0;
 	return 0;
 }
@@ -634,7 +582,7 @@ vfy_deinit(struct vfy **v_p)
 	vfy_dns_deinit(&v->dns);
 	vfy_pkix_free(&v->pkix);
 	free(v->ca_file);
-	free(v->cache);
+	vfy_vcache_free(&v->cache);
 	free(v);
 	*v_p = NULL;
 }
