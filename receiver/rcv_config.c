@@ -137,33 +137,45 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+_Static_assert(NKEYS <= RCV_CONFIG_MAX_KEYS, "raise RCV_CONFIG_MAX_KEYS");
+
 struct parse {
 	const char *file;
 	struct rcv_config *cfg;
 	unsigned char seen[NKEYS];
-	char *err;
+	char *err;		/* the first problem */
 	size_t errlen;
+	unsigned nerr;
+	rcv_config_report_fn *report;	/* every problem, or NULL */
+	void *report_arg;
 };
 
 static int
 fail(struct parse *p, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Record one problem and go on: a file is read to its end so that a check
+ * reports every problem at once.  Always -1. */
 static int
 fail(struct parse *p, unsigned line, const char *fmt, ...)
 {
+	char msg[1536];
 	va_list ap;
 	int n;
 
 	if (line)
-		n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, line);
+		n = snprintf(msg, sizeof(msg), "%s:%u: ", p->file, line);
 	else
-		n = snprintf(p->err, p->errlen, "%s: ", p->file);
-	if (n < 0 || (size_t)n >= p->errlen)
-		return -1;
+		n = snprintf(msg, sizeof(msg), "%s: ", p->file);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
+	if (p->nerr++ == 0 && p->err != NULL && p->errlen)
+		snprintf(p->err, p->errlen, "%s", msg);
+	if (p->report != NULL)
+		p->report(p->report_arg, msg);
 	return -1;
 }
 
@@ -188,10 +200,13 @@ rcv_config_parse_size(const char *s, uint64_t *v_r)
 		default: return -1;
 		}
 		end++;
-		if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+		/* then nothing, "B" or "iB": 50M, 50MB, 50MiB (not 50Mbb) */
+		if (*end == 'i' || *end == 'I')
 			end++;
 		if (*end == 'B' || *end == 'b')
 			end++;
+		else if (end[-1] == 'i' || end[-1] == 'I')
+			return -1;
 		if (*end)
 			return -1;
 	}
@@ -452,6 +467,7 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 		if (parse_listen(v, &c->listen[c->n_listen]) < 0)
 			return fail(p, line, "listen: '%s' is not host:port or [v6]:port with a numeric address",
 			    v);
+		c->listen_line[c->n_listen] = line;
 		c->n_listen++;
 		return 0;
 	}
@@ -515,11 +531,14 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 void
 rcv_config_defaults(struct rcv_config *cfg)
 {
-	struct parse p = { "defaults", cfg, { 0 }, NULL, 0 };
+	struct parse p;
 	char err[256];
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
+	memset(&p, 0, sizeof(p));
+	p.file = "defaults";
+	p.cfg = cfg;
 	p.err = err;
 	p.errlen = sizeof(err);
 	for (i = 0; i < NKEYS; i++)
@@ -548,7 +567,7 @@ parse_text(struct parse *p, const char *text)
 	char section[64] = "";
 	const char *line = text;
 	unsigned lineno = 0;
-	int listen_given = 0;
+	int listen_given = 0, section_ok = 0, had_section = 0;
 
 	while (*line) {
 		const char *nl = strchr(line, '\n');
@@ -557,32 +576,45 @@ parse_text(struct parse *p, const char *text)
 		size_t i;
 
 		lineno++;
-		if (len >= sizeof(buf))
-			return fail(p, lineno, "line too long");
+		if (len >= sizeof(buf)) {
+			fail(p, lineno, "line too long");
+			line += len + (nl ? 1 : 0);
+			continue;
+		}
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		line += len + (nl ? 1 : 0);
-		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len)
-			return fail(p, lineno, "NUL byte");
 		s = trim(buf);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
 			char *rb = strchr(s, ']');
-			if (rb == NULL || rb[1] != '\0' || rb - s - 1 <= 0 || (size_t)(rb - s - 1) >= sizeof(section))
-				return fail(p, lineno, "bad section header");
+
+			section_ok = 0;
+			had_section = 1;
+			section[0] = '\0';
+			if (rb == NULL || rb[1] != '\0' || rb - s - 1 <= 0 || (size_t)(rb - s - 1) >= sizeof(section)) {
+				fail(p, lineno, "bad section header");
+				continue;
+			}
 			*rb = '\0';
 			strcpy(section, s + 1);
 			for (i = 0; i < NKEYS; i++)
 				if (strcmp(keys[i].section, section) == 0)
 					break;
-			if (i == NKEYS)
-				return fail(p, lineno, "unknown section [%s]", section);
+			if (i == NKEYS) {
+				/* its keys are not reported one by one */
+				fail(p, lineno, "unknown section [%s]", section);
+				continue;
+			}
+			section_ok = 1;
 			continue;
 		}
 		eq = strchr(s, '=');
-		if (eq == NULL)
-			return fail(p, lineno, "expected key = value");
+		if (eq == NULL) {
+			fail(p, lineno, "expected key = value");
+			continue;
+		}
 		*eq = '\0';
 		name = trim(s);
 		val = trim(eq + 1);
@@ -593,25 +625,55 @@ parse_text(struct parse *p, const char *text)
 				val = trim(val);
 				break;
 			}
-		if (section[0] == '\0')
-			return fail(p, lineno, "key '%s' outside any [section]", name);
+		if (!section_ok) {
+			/* after a bad section header: reported there */
+			if (!had_section)
+				fail(p, lineno, "key '%s' outside any [section]", name);
+			continue;
+		}
 		for (i = 0; i < NKEYS; i++)
 			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
 				break;
-		if (i == NKEYS)
-			return fail(p, lineno, "unknown key '%s' in [%s]", name, section);
+		if (i == NKEYS) {
+			fail(p, lineno, "unknown key '%s' in [%s]", name, section);
+			continue;
+		}
 		if (keys[i].type == K_LISTEN) {
 			if (!listen_given)
 				p->cfg->n_listen = 0;
 			listen_given = 1;
 		} else if (p->seen[i]) {
-			return fail(p, lineno, "%s given twice in [%s]", name, section);
+			fail(p, lineno, "%s given twice in [%s] (first on line %u)", name, section,
+			    p->cfg->key_line[i]);
+			continue;
 		}
 		p->seen[i] = 1;
+		if (p->cfg->key_line[i] == 0)
+			p->cfg->key_line[i] = lineno;
 		if (set_value(p, lineno, &keys[i], val) < 0)
-			return -1;
+			p->cfg->key_bad[i] = 1;
 	}
-	return 0;
+	return p->nerr ? -1 : 0;
+}
+
+static int
+key_row(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* the line that set a key, 0 when it has its default */
+static unsigned
+line_of(const struct parse *p, const char *section, const char *name)
+{
+	int r = key_row(section, name);
+
+	return r < 0 ? 0 : p->cfg->key_line[r];
 }
 
 /* Cross-key checks and derived defaults. */
@@ -619,27 +681,52 @@ static int
 finish(struct parse *p)
 {
 	struct rcv_config *c = p->cfg;
+	size_t i, j;
 
 	if (c->n_listen == 0) {
 		parse_listen("0.0.0.0:4650", &c->listen[0]);
 		c->n_listen = 1;
 	}
-	if (c->certificate[0] == '\0')
-		return fail(p, 0, "[tls] certificate is required");
-	if (c->key[0] == '\0')
-		return fail(p, 0, "[tls] key is required");
-	if (c->dns_cache_redis && !c->have_redis)
-		return fail(p, 0, "[dns] cache = redis needs [redis] url");
+	/* each address once: a second bind of it would fail at start (and
+	 * 0.0.0.0 or [::] with the same port covers every address of its family) */
+	for (i = 1; i < c->n_listen; i++)
+		for (j = 0; j < i; j++) {
+			const struct rcv_listen *a = &c->listen[j], *b = &c->listen[i];
+			int any_a = strcmp(a->host, a->v6 ? "::" : "0.0.0.0") == 0;
+			int any_b = strcmp(b->host, b->v6 ? "::" : "0.0.0.0") == 0;
+
+			if (a->port != b->port || a->v6 != b->v6)
+				continue;
+			if (strcmp(a->host, b->host) == 0) {
+				fail(p, c->listen_line[i], "listen: %s%s%s:%d given twice (first on line %u)",
+				    b->v6 ? "[" : "", b->host, b->v6 ? "]" : "", b->port, c->listen_line[j]);
+				break;
+			}
+			if (any_a || any_b) {
+				fail(p, c->listen_line[i], "listen: %s%s%s:%d overlaps %s%s%s:%d (line %u): "
+				    "the wildcard address already covers it",
+				    b->v6 ? "[" : "", b->host, b->v6 ? "]" : "", b->port,
+				    a->v6 ? "[" : "", a->host, a->v6 ? "]" : "", a->port, c->listen_line[j]);
+				break;
+			}
+		}
+	if (c->certificate[0] == '\0' && !c->key_bad[key_row("tls", "certificate")])
+		fail(p, 0, "[tls] certificate is required");
+	if (c->key[0] == '\0' && !c->key_bad[key_row("tls", "key")])
+		fail(p, 0, "[tls] key is required");
+	if (c->dns_cache_redis && !c->have_redis && !c->key_bad[key_row("redis", "url")])
+		fail(p, line_of(p, "dns", "cache"), "[dns] cache = redis needs [redis] url");
 	if (c->cache_key_file[0] && c->cache_key_file[0] != '/')
-		return fail(p, 0, "[redis] cache_key_file must be an absolute path");
+		fail(p, line_of(p, "redis", "cache_key_file"), "[redis] cache_key_file must be an absolute path");
 	if (c->unbound_conf[0] == '\0' && c->trust_anchor_file[0] == '\0')
-		return fail(p, 0, "[dns] needs trust_anchor_file or unbound_conf: "
+		fail(p, line_of(p, "dns", "trust_anchor_file"), "[dns] needs trust_anchor_file or unbound_conf: "
 		    "the gateway never runs without DNSSEC validation");
 	if (strncmp(c->lmtp_target, "unix:", 5) == 0) {
 		if (c->lmtp_target[5] != '/')
-			return fail(p, 0, "[lmtp] target: unix: needs an absolute path");
+			fail(p, line_of(p, "lmtp", "target"), "[lmtp] target: unix: needs an absolute path");
 	} else if (strrchr(c->lmtp_target, ':') == NULL) {
-		return fail(p, 0, "[lmtp] target: '%s' must be unix:/path or host:port", c->lmtp_target);
+		fail(p, line_of(p, "lmtp", "target"), "[lmtp] target: '%s' must be unix:/path or host:port",
+		    c->lmtp_target);
 	}
 	if (c->authserv_id[0] == '\0') {
 		/* RFC 8601 2.5: one authserv-id per ADMD.  The host name differs
@@ -663,9 +750,12 @@ finish(struct parse *p)
 			n = strcspn(q, ", \t");
 			if (n == 0)
 				break;
-			if (n >= sizeof(c->authserv_also[0]) || c->n_authserv_also == RCV_CONFIG_MAX_AUTHSERV)
-				return fail(p, 0, "[headers] authserv_id_also: at most %d ids of at most %zu "
-				    "characters", RCV_CONFIG_MAX_AUTHSERV, sizeof(c->authserv_also[0]) - 1);
+			if (n >= sizeof(c->authserv_also[0]) || c->n_authserv_also == RCV_CONFIG_MAX_AUTHSERV) {
+				fail(p, line_of(p, "headers", "authserv_id_also"), "[headers] authserv_id_also: "
+				    "at most %d ids of at most %zu characters", RCV_CONFIG_MAX_AUTHSERV,
+				    sizeof(c->authserv_also[0]) - 1);
+				break;
+			}
 			memcpy(c->authserv_also[c->n_authserv_also], q, n);
 			c->authserv_also[c->n_authserv_also++][n] = '\0';
 			q += n;
@@ -673,12 +763,12 @@ finish(struct parse *p)
 	}
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof(c->instance), "%s:%d", c->hostname, c->listen[0].port);
-	return 0;
+	return p->nerr ? -1 : 0;
 }
 
-int
-rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
-    char *err, size_t errlen)
+static int
+load_text(const char *name, const char *text, struct rcv_config *cfg, char *err, size_t errlen,
+    rcv_config_report_fn *report, void *arg, unsigned *nerr_r)
 {
 	struct parse p;
 
@@ -688,23 +778,35 @@ rcv_config_load_string(const char *name, const char *text, struct rcv_config *cf
 	p.cfg = cfg;
 	p.err = err;
 	p.errlen = errlen;
+	p.report = report;
+	p.report_arg = arg;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-	if (parse_text(&p, text) < 0 || finish(&p) < 0)
-		return -1;
-	return 0;
+	parse_text(&p, text);
+	finish(&p);
+	if (nerr_r != NULL)
+		*nerr_r = p.nerr;
+	return p.nerr ? -1 : 0;
 }
 
 int
-rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
+rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
+    char *err, size_t errlen)
+{
+	return load_text(name, text, cfg, err, errlen, NULL, NULL, NULL);
+}
+
+/* The whole file, NUL-terminated (at most 1 MiB): malloc'd, or NULL with
+ * the reason in err. */
+static char *
+read_file(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *text;
 	size_t len = 0, n;
-	int r;
 
 	if (f == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	text = malloc(1 << 20);
 	if (text == NULL)
@@ -715,42 +817,82 @@ rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) : "file larger than 1 MiB");
 		fclose(f);
 		free(text);
-		return -1;
+		return NULL;
 	}
 	fclose(f);
 	text[len] = '\0';
 	if (strlen(text) != len) {
 		snprintf(err, errlen, "%s: NUL byte in file", path);
 		free(text);
-		return -1;
+		return NULL;
 	}
+	return text;
+}
+
+int
+rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
+{
+	char *text = read_file(path, err, errlen);
+	int r;
+
+	if (text == NULL)
+		return -1;
 	r = rcv_config_load_string(path, text, cfg, err, errlen);
 	free(text);
 	return r;
 }
 
-int
-rcv_config_check_file(const char *path, FILE *out)
+unsigned
+rcv_config_load_all(const char *path, struct rcv_config *cfg, rcv_config_report_fn *report, void *arg)
 {
-	struct rcv_config *cfg = malloc(sizeof(*cfg));
-	char err[1024];
-	int r;
+	char err[1536];
+	char *text = read_file(path, err, sizeof(err));
+	unsigned nerr = 0;
 
-	if (cfg == NULL)
-		abort();
-	r = rcv_config_load(path, cfg, err, sizeof(err));
-	if (r < 0)
-		fprintf(out, "%s\n", err);
-	else
-		fprintf(out, "%s: syntax ok\n", path);
-	free(cfg);
-	return r < 0 ? 1 : 0;
+	if (text == NULL) {
+		rcv_config_defaults(cfg);
+		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+		report(arg, err);
+		return 1;
+	}
+	load_text(path, text, cfg, err, sizeof(err), report, arg, &nerr);
+	free(text);
+	return nerr;
+}
+
+int
+rcv_config_where(const struct rcv_config *cfg, const char *section, const char *name, char *buf,
+    size_t len)
+{
+	int r = key_row(section, name);
+
+	if (r >= 0 && cfg->key_line[r]) {
+		snprintf(buf, len, "%s:%u", cfg->path, cfg->key_line[r]);
+		return (int)cfg->key_line[r];
+	}
+	snprintf(buf, len, "%s", cfg->path);
+	return r < 0 ? -1 : 0;
+}
+
+int
+rcv_config_key(size_t i, const char **section_r, const char **name_r, const char **def_r,
+    const char **help_r)
+{
+	if (i >= NKEYS)
+		return -1;
+	*section_r = keys[i].section;
+	*name_r = keys[i].name;
+	*def_r = keys[i].def;
+	*help_r = keys[i].help;
+	return 0;
 }
 
 static void
 fmt_ms(char *buf, size_t len, uint64_t ms)
 {
-	if (ms % 3600000 == 0 && ms)
+	if (ms % DAY == 0 && ms)
+		snprintf(buf, len, "%llud", (unsigned long long)(ms / DAY));
+	else if (ms % 3600000 == 0 && ms)
 		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
 	else if (ms % 60000 == 0 && ms)
 		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
@@ -760,56 +902,243 @@ fmt_ms(char *buf, size_t len, uint64_t ms)
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
-void
-rcv_config_dump(const struct rcv_config *c, FILE *out)
+static void
+fmt_size(char *buf, size_t len, uint64_t v)
 {
-	const char *sec = "";
-	size_t i, j;
+	if (v && v % (1ULL << 30) == 0)
+		snprintf(buf, len, "%lluG", (unsigned long long)(v >> 30));
+	else if (v && v % (1ULL << 20) == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
+	else if (v && v % (1ULL << 10) == 0)
+		snprintf(buf, len, "%lluK", (unsigned long long)(v >> 10));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
 
+/* One key's value as it would be written in the file ("listen": every
+ * address, comma-separated, for comparing). */
+static void
+render(const struct rcv_config *c, const struct key *k, int flags, char *v, size_t len)
+{
+	const char *base = (const char *)c + k->off;
+	size_t j, n;
+
+	switch (k->type) {
+	case K_STR:
+	case K_TRACE:
+		snprintf(v, len, "%s", base);
+		break;
+	case K_REDIS:
+		if (c->redis.password[0] && !(flags & RCV_CONFIG_DUMP_SECRETS)) {
+			/* the URL with its password part replaced */
+			const char *at = strrchr(base, '@'), *pw = base + 8;
+			const char *colon = memchr(pw, ':', at ? (size_t)(at - pw) : 0);
+
+			if (at != NULL && strncmp(base, "redis://", 8) == 0)
+				snprintf(v, len, "%.*s*****%s", (int)((colon ? colon + 1 : pw) - base), base, at);
+			else
+				snprintf(v, len, "*****");
+		} else
+			snprintf(v, len, "%s", base);
+		break;
+	case K_SIZE:
+		fmt_size(v, len, *(const uint64_t *)(const void *)base);
+		break;
+	case K_UINT:
+		snprintf(v, len, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base);
+		break;
+	case K_DURATION:
+		fmt_ms(v, len, *(const uint64_t *)(const void *)base);
+		break;
+	case K_LISTEN:
+		v[0] = '\0';
+		for (j = 0, n = 0; j < c->n_listen && n < len; j++)
+			n += (size_t)snprintf(v + n, len - n, c->listen[j].v6 ? "%s[%s]:%d" : "%s%s:%d",
+			    j ? ", " : "", c->listen[j].host, c->listen[j].port);
+		break;
+	case K_WORKERS:
+		if (c->workers)
+			snprintf(v, len, "%u", c->workers);
+		else
+			snprintf(v, len, "auto");
+		break;
+	case K_TLSVER:
+		snprintf(v, len, "%s", c->min_version == 12 ? "1.2" : "1.3");
+		break;
+	case K_CACHE:
+		snprintf(v, len, "%s", c->dns_cache_redis ? "redis" : "memory");
+		break;
+	}
+}
+
+void
+rcv_config_dump(const struct rcv_config *c, FILE *out, int flags)
+{
+	struct rcv_config *d = malloc(sizeof(*d));
+	const char *sec = "";
+	char v[RCV_CONFIG_STR + 64], dv[RCV_CONFIG_STR + 64];
+	size_t i, j;
+	int first = 1;
+
+	if (d == NULL)
+		abort();
+	rcv_config_defaults(d);
+	if (parse_listen("0.0.0.0:4650", &d->listen[0]) == 0)
+		d->n_listen = 1;
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
-		const char *base = (const char *)c + k->off;
-		char v[64];
+		int same;
+
+		render(c, k, flags, v, sizeof(v));
+		render(d, k, flags, dv, sizeof(dv));
+		/* no default (hostname, authserv_id, instance): derived */
+		same = k->def != NULL && strcmp(v, dv) == 0;
+		if ((flags & RCV_CONFIG_DUMP_CHANGED) && (c->key_line[i] == 0 || same))
+			continue;
+		if (strcmp(sec, k->section) != 0) {
+			fprintf(out, "%s[%s]\n", first ? "" : "\n", k->section);
+			sec = k->section;
+			first = 0;
+		}
+		if (k->type == K_LISTEN) {
+			for (j = 0; j < c->n_listen; j++)
+				fprintf(out, c->listen[j].v6 ? "%slisten = [%s]:%d" : "%slisten = %s:%d",
+				    j ? "\n" : "", c->listen[j].host, c->listen[j].port);
+		} else
+			fprintf(out, "%s =%s%s", k->name, v[0] ? " " : "", v);
+		if (!(flags & RCV_CONFIG_DUMP_CHANGED)) {
+			if (k->def == NULL && c->key_line[i] == 0)
+				fprintf(out, "  # derived, not set");
+			else if (!same && k->def != NULL)
+				fprintf(out, "  # default: %s", k->def[0] ? k->def : "(empty)");
+		}
+		fputc('\n', out);
+	}
+	free(d);
+}
+
+/* man(7) text: a backslash doubled, a line never starting with . or ' */
+static void
+man_text(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else if (*s == '-')
+			fputs("\\-", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static const char *
+type_name(enum ktype t)
+{
+	switch (t) {
+	case K_STR: return "string";
+	case K_SIZE: return "size";
+	case K_DURATION: return "duration";
+	case K_UINT: return "number";
+	case K_LISTEN: return "address";
+	case K_WORKERS: return "auto|number";
+	case K_TLSVER: return "1.2|1.3";
+	case K_CACHE: return "memory|redis";
+	case K_TRACE: return "list";
+	case K_REDIS: return "url";
+	}
+	return "value";
+}
+
+void
+rcv_config_man(FILE *out, const char *version)
+{
+	const char *sec = "";
+	size_t i;
+
+	fprintf(out, ".\\\" Generated by smtpsec-gateway --print-conf-man from the key table in\n"
+	    ".\\\" receiver/rcv_config.c; edit the table, not this file.\n");
+	fprintf(out, ".TH SMTPSEC\\-GATEWAY.CONF 5 \"\" \"smtpsec\\-gateway %s\" \"File Formats\"\n", version);
+	fputs(".SH NAME\n"
+	    "smtpsec\\-gateway.conf \\- configuration file of the SMTPsec receiving gateway\n"
+	    ".SH SYNOPSIS\n"
+	    ".B /etc/smtpsec/smtpsec\\-gateway.conf\n"
+	    ".SH DESCRIPTION\n"
+	    "One INI file read by\n"
+	    ".BR smtpsec\\-gateway (8)\n"
+	    "at start and on SIGHUP:\n"
+	    ".B [section]\n"
+	    "headers and\n"
+	    ".I key\n"
+	    "=\n"
+	    ".I value\n"
+	    "lines.\n"
+	    "A line starting with # or ; is a comment, and so is the rest of a line\n"
+	    "from a # or ; that follows a space or tab.\n"
+	    "Every key may appear once per file, except\n"
+	    ".BR listen ,\n"
+	    "which may be repeated.\n"
+	    "An unknown section or key, a value of the wrong type, a number out of\n"
+	    "range or a key given twice is an error naming the file and line.\n"
+	    ".PP\n"
+	    "A\n"
+	    ".I size\n"
+	    "is a number of bytes, optionally followed by K, M or G (powers of 1024),\n"
+	    "which may be followed by B or iB (50M, 50MB and 50MiB are the same).\n"
+	    "A\n"
+	    ".I duration\n"
+	    "is a number followed by ms, s, m, h or d (a bare number is seconds).\n"
+	    ".PP\n"
+	    ".B smtpsec\\-gateway \\-t\n"
+	    "checks a file and everything it names;\n"
+	    ".B smtpsec\\-gateway \\-n\n"
+	    "prints the keys it sets to other values than the defaults, and\n"
+	    ".B smtpsec\\-gateway \\-d\n"
+	    "every key with its value.\n"
+	    ".SH KEYS\n", out);
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
 
 		if (strcmp(sec, k->section) != 0) {
-			fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+			fprintf(out, ".SS [%s]\n", k->section);
 			sec = k->section;
 		}
-		switch (k->type) {
-		case K_STR:
-		case K_TRACE:
-		case K_REDIS:
-			if (k->type == K_REDIS && c->redis.password[0])
-				fprintf(out, "%s = (set, password hidden)\n", k->name);
-			else
-				fprintf(out, "%s = %s\n", k->name, base);
-			break;
-		case K_SIZE:
-		case K_UINT:
-			fprintf(out, "%s = %llu\n", k->name,
-			    (unsigned long long)*(const uint64_t *)(const void *)base);
-			break;
-		case K_DURATION:
-			fmt_ms(v, sizeof(v), *(const uint64_t *)(const void *)base);
-			fprintf(out, "%s = %s\n", k->name, v);
-			break;
-		case K_LISTEN:
-			for (j = 0; j < c->n_listen; j++)
-				fprintf(out, c->listen[j].v6 ? "listen = [%s]:%d\n" : "listen = %s:%d\n",
-				    c->listen[j].host, c->listen[j].port);
-			break;
-		case K_WORKERS:
-			if (c->workers)
-				fprintf(out, "workers = %u\n", c->workers);
-			else
-				fprintf(out, "workers = auto\n");
-			break;
-		case K_TLSVER:
-			fprintf(out, "min_version = %s\n", c->min_version == 12 ? "1.2" : "1.3");
-			break;
-		case K_CACHE:
-			fprintf(out, "cache = %s\n", c->dns_cache_redis ? "redis" : "memory");
-			break;
+		fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s\\fR", k->name, type_name(k->type));
+		if (k->def != NULL && k->def[0]) {
+			fputs(" (default: \\fB", out);
+			man_text(out, k->def);
+			fputs("\\fR)", out);
+		} else if (k->def != NULL)
+			fputs(" (default: empty)", out);
+		fputc('\n', out);
+		man_text(out, k->help);
+		if (k->type == K_UINT || ((k->type == K_SIZE || k->type == K_DURATION) && k->max)) {
+			char lo[64], hi[64];
+
+			if (k->type == K_SIZE) {
+				fmt_size(lo, sizeof(lo), k->min);
+				fmt_size(hi, sizeof(hi), k->max);
+			} else if (k->type == K_DURATION) {
+				fmt_ms(lo, sizeof(lo), k->min);
+				fmt_ms(hi, sizeof(hi), k->max);
+			} else {
+				snprintf(lo, sizeof(lo), "%llu", (unsigned long long)k->min);
+				snprintf(hi, sizeof(hi), "%llu", (unsigned long long)k->max);
+			}
+			fprintf(out, "; %s to %s", lo, hi);
 		}
+		fputs(".\n", out);
 	}
+	fputs(".SH FILES\n"
+	    ".TP\n"
+	    ".I /etc/smtpsec/smtpsec\\-gateway.conf\n"
+	    "the default configuration file;\n"
+	    ".I /etc/smtpsec/INSTANCE.conf\n"
+	    "for the smtpsec\\-gateway@INSTANCE unit\n"
+	    ".SH SEE ALSO\n"
+	    ".BR smtpsec\\-gateway (8),\n"
+	    ".BR smtpsec\\-verify (1),\n"
+	    ".BR smtpsec\\-stats (1),\n"
+	    ".BR smtpsec\\-spool (8)\n", out);
 }

@@ -17,6 +17,7 @@
 #define RCV_CONFIG_STR		1024
 #define RCV_CONFIG_MAX_LISTEN	16
 #define RCV_CONFIG_MAX_TRACE	64
+#define RCV_CONFIG_MAX_KEYS	64	/* rows of the key table (rcv_config.c) */
 
 struct rcv_listen {
 	char host[256];		/* numeric address, no brackets */
@@ -40,6 +41,11 @@ struct rcv_redis_url {
 
 struct rcv_config {
 	char path[RCV_CONFIG_STR];
+	/* where each key was set, by its row in the key table: 0 = not in the
+	 * file (default or derived); key_bad: the file's value was refused */
+	unsigned key_line[RCV_CONFIG_MAX_KEYS];
+	unsigned char key_bad[RCV_CONFIG_MAX_KEYS];
+	unsigned listen_line[RCV_CONFIG_MAX_LISTEN];
 
 	/* [server] */
 	struct rcv_listen listen[RCV_CONFIG_MAX_LISTEN];
@@ -111,19 +117,42 @@ struct rcv_config {
 void rcv_config_defaults(struct rcv_config *cfg);
 
 /* Load path over the defaults and validate.  Returns 0, or -1 with
- * "FILE:LINE: message" (or "FILE: message") in err. */
+ * "FILE:LINE: message" (or "FILE: message") in err: the first problem. */
 int rcv_config_load(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
 
 /* Same, from a string (tests); `name` is used in messages. */
 int rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg_r,
     char *err, size_t errlen);
 
-/* `smtpsec-gateway -t`: load, print "FILE: syntax ok" or the error to out;
- * returns the exit status (0 or 1). */
-int rcv_config_check_file(const char *path, FILE *out);
+/* Load path and report every problem (not only the first), each as one
+ * "FILE:LINE: message" to report(); the keys whose value was refused are
+ * marked in key_bad.  Returns the number of problems. */
+typedef void rcv_config_report_fn(void *arg, const char *msg);
+unsigned rcv_config_load_all(const char *path, struct rcv_config *cfg_r, rcv_config_report_fn *report,
+    void *arg);
 
-/* Print the effective configuration as a config file. */
-void rcv_config_dump(const struct rcv_config *cfg, FILE *out);
+/* "FILE:LINE" where [section] name was set, or "FILE" when the file does
+ * not set it, into buf.  Returns the line, 0 when the key has its default
+ * (or a derived value), -1 for an unknown key. */
+int rcv_config_where(const struct rcv_config *cfg, const char *section, const char *name,
+    char *buf, size_t len);
+
+/* The key table, for the dump, the man page and the tests: row i's
+ * section, name, default (NULL: derived, see help) and help.  0, or -1
+ * past the last row. */
+int rcv_config_key(size_t i, const char **section_r, const char **name_r, const char **def_r,
+    const char **help_r);
+
+/* Print the configuration in the file's syntax: RCV_CONFIG_DUMP_CHANGED only
+ * the keys the file sets to a value other than the default (`-n`);
+ * otherwise every key, with "# default: X" after those that differ (`-d`).
+ * A Redis password is shown as ***** unless RCV_CONFIG_DUMP_SECRETS. */
+#define RCV_CONFIG_DUMP_CHANGED	1
+#define RCV_CONFIG_DUMP_SECRETS	2
+void rcv_config_dump(const struct rcv_config *cfg, FILE *out, int flags);
+
+/* Print smtpsec-gateway.conf(5) (man(7) source) from the key table. */
+void rcv_config_man(FILE *out, const char *version);
 
 /* Parse a Redis URL.  0, or -1 with a reason in *why_r. */
 int rcv_config_parse_redis_url(const char *s, struct rcv_redis_url *u_r, const char **why_r);

@@ -1,43 +1,92 @@
 /*
  * smtpsec-gateway: the SMTPsec receiving gateway.
  *
- *   smtpsec-gateway [-f|-d] [-v] -c FILE     run (foreground with -f/-d)
- *   smtpsec-gateway -t -c FILE               check the configuration
- *   smtpsec-gateway -c FILE --print-dns DOMAIN
+ *   smtpsec-gateway [-f] [-v] [-c FILE]        run (foreground with -f)
+ *   smtpsec-gateway -t [-c FILE]               check the configuration and what it names
+ *   smtpsec-gateway -n|-d [-P] [-c FILE]       print it (changed keys / every key)
+ *   smtpsec-gateway [-c FILE] --print-dns DOMAIN
+ *
+ * Exit codes (sysexits): 0, 64 usage, 69 a listener cannot be bound, 71
+ * fork failed, 78 configuration (file, certificate, key, trust anchor...).
+ * Every start error is one rcv_log line (journald priority err).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "receiver/rcv_check.h"
+#include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_tls.h"
-
-#define RCV_VERSION "0.1.0"
+#include "receiver/rcv_version.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: smtpsec-gateway [-f] [-v] -c FILE\n"
-	    "       smtpsec-gateway -t -c FILE\n"
-	    "       smtpsec-gateway -c FILE --print-dns DOMAIN\n"
+	    "usage: smtpsec-gateway [-f] [-v] [-c FILE]\n"
+	    "       smtpsec-gateway -t [-c FILE]\n"
+	    "       smtpsec-gateway -n|-d [-P] [-c FILE]\n"
+	    "       smtpsec-gateway [-c FILE] --print-dns DOMAIN\n"
 	    "\n"
 	    "  -c, --config FILE     configuration (default /etc/smtpsec/smtpsec-gateway.conf)\n"
-	    "  -f, -d, --foreground  stay in the foreground, log to stderr\n"
-	    "  -t, --test            check the configuration and exit 0 (ok) or 1\n"
+	    "  -f, --foreground      stay in the foreground\n"
+	    "  -t, --test            check the configuration and everything it names (certificate,\n"
+	    "                        key, CA file, trust anchor, CT log list, unbound_conf, spool\n"
+	    "                        directory, LMTP target): every problem as FILE:LINE on stderr,\n"
+	    "                        exit 78; exit 0 when all is well\n"
+	    "  -n, --print-changed   print the settings that differ from the defaults\n"
+	    "  -d, --print-all       print every setting (\"# default: X\" where it differs)\n"
+	    "  -P, --show-passwords  with -n/-d: print the Redis password (default *****)\n"
 	    "  -v, --verbose         debug logging\n"
 	    "      --print-dns DOMAIN  print the SRV and TLSA records to publish\n"
-	    "      --workers N       override [server] workers\n"
-	    "      --syslog          also log to syslog (facility mail)\n"
+	    "      --workers N       override [server] workers (1-64, or auto)\n"
+	    "      --syslog          log to syslog (facility mail) instead of stderr\n"
 	    "      --insecure-skip-chain-checks\n"
 	    "                        TESTS ONLY: deliver without SMTPSEC.md 4 steps 5-9\n"
-	    "  -h, --help, --version\n");
+	    "  -h, --help            this text\n"
+	    "  -V, --version         print the version\n"
+	    "exit: 0 ok, 64 usage, 69 cannot listen, 78 configuration\n");
+}
+
+/* A start error: one log line (journald priority err), then exit code. */
+static int
+start_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+start_fail(int code, const char *fmt, ...)
+{
+	char msg[1024], q[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail exit=%d why=%s", code,
+	    rcv_log_q(q, sizeof(q), msg, strlen(msg)));
+	return code;
+}
+
+static int
+usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return start_fail(EX_USAGE, "%s (smtpsec-gateway --help)", msg);
 }
 
 static int
@@ -53,30 +102,22 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 	n = strlen(dom);
 	while (n && dom[n - 1] == '.')
 		dom[--n] = '\0';
-	if (n == 0) {
-		fprintf(stderr, "smtpsec-gateway: empty domain\n");
-		return 1;
-	}
+	if (n == 0)
+		return usage_fail("--print-dns: empty domain");
 	snprintf(host, sizeof(host), "%s", cfg->hostname);
 	n = strlen(host);
 	while (n && host[n - 1] == '.')
 		host[--n] = '\0';
 	/* an SRV target is a fully qualified name: "vm" would be read as
 	 * "vm." (a TLD) by every sender */
-	if (n == 0 || strchr(host, '.') == NULL || host[0] == '.' || strstr(host, "..") != NULL) {
-		fprintf(stderr, "smtpsec-gateway: hostname '%s' is not a fully qualified domain name: "
+	if (n == 0 || strchr(host, '.') == NULL || host[0] == '.' || strstr(host, "..") != NULL)
+		return start_fail(EX_CONFIG, "hostname '%s' is not a fully qualified domain name: "
 		    "set [server] hostname to the name senders reach this gateway by (the SRV target, "
-		    "e.g. mx1.%s)\n", cfg->hostname, dom);
-		return 1;
-	}
-	if (strchr(dom, '.') == NULL) {
-		fprintf(stderr, "smtpsec-gateway: '%s' is not a fully qualified domain name\n", domain);
-		return 1;
-	}
-	if (rcv_tls_cert_spki_sha256(cfg->certificate, h, &named, host, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return 1;
-	}
+		    "e.g. mx1.%s)", cfg->hostname, dom);
+	if (strchr(dom, '.') == NULL)
+		return usage_fail("--print-dns: '%s' is not a fully qualified domain name", domain);
+	if (rcv_tls_cert_spki_sha256(cfg->certificate, h, &named, host, err, sizeof(err)) < 0)
+		return start_fail(EX_CONFIG, "%s", err);
 	if (!named)
 		fprintf(stderr, "smtpsec-gateway: warning: certificate %s does not name %s (dNSName): "
 		    "senders will refuse it (SMTPSEC.md 4 step 6)\n", cfg->certificate, host);
@@ -111,6 +152,8 @@ write_pid_file(const char *path)
 	return close(fd);
 }
 
+enum { O_PRINT_DNS = 256, O_WORKERS, O_SKIP, O_SYSLOG, O_CONF_MAN };
+
 int
 main(int argc, char **argv)
 {
@@ -118,72 +161,108 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "test", no_argument, NULL, 't' },
+		{ "print-changed", no_argument, NULL, 'n' },
+		{ "print-all", no_argument, NULL, 'd' },
+		{ "show-passwords", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ "print-dns", required_argument, NULL, 'P' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "insecure-skip-chain-checks", no_argument, NULL, 'S' },
-		{ "syslog", no_argument, NULL, 'L' },
+		{ "print-dns", required_argument, NULL, O_PRINT_DNS },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "insecure-skip-chain-checks", no_argument, NULL, O_SKIP },
+		{ "syslog", no_argument, NULL, O_SYSLOG },
+		/* the build writes smtpsec-gateway.conf(5) with it (not in --help) */
+		{ "print-conf-man", no_argument, NULL, O_CONF_MAN },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = "/etc/smtpsec/smtpsec-gateway.conf", *dns = NULL;
 	static struct rcv_config cfg;
-	int foreground = 0, test = 0, skip = 0, workers = -1, ch, fds[RCV_CONFIG_MAX_LISTEN];
+	int foreground = 0, test = 0, dump = -1, dump_flags = 0, skip = 0, ch, fds[RCV_CONFIG_MAX_LISTEN];
+	long workers = -1;
+	unsigned long long v;
 	char err[512];
+	size_t i;
 	int rc;
 
-	while ((ch = getopt_long(argc, argv, "c:fdtvh", lo, NULL)) != -1) {
+	opterr = 0;	/* reported below, through the log */
+	while ((ch = getopt_long(argc, argv, ":c:fndtPvhV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
 			break;
 		case 'f':
-		case 'd':
 			foreground = 1;
 			break;
 		case 't':
 			test = 1;
+			break;
+		case 'n':
+			dump = RCV_CONFIG_DUMP_CHANGED;
+			break;
+		case 'd':
+			dump = 0;
+			break;
+		case 'P':
+			dump_flags |= RCV_CONFIG_DUMP_SECRETS;
 			break;
 		case 'v':
 			rcv_log_verbosity = RCV_LOG_DEBUG;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		case 'V':
-			printf("smtpsec-gateway %s\n", RCV_VERSION);
-			return 0;
-		case 'P':
+			return rcv_cli_version("smtpsec-gateway");
+		case O_PRINT_DNS:
 			dns = optarg;
 			break;
-		case 'w':
-			workers = atoi(optarg);
-			if (workers < 0 || workers > 1024) {
-				fprintf(stderr, "smtpsec-gateway: bad --workers\n");
-				return 1;
-			}
+		case O_WORKERS:
+			if (strcmp(optarg, "auto") == 0)
+				workers = 0;
+			else if (rcv_cli_uint(optarg, 1, 64, &v) == 0)
+				workers = (long)v;
+			else
+				return usage_fail("--workers: '%s' is not auto or a number from 1 to 64", optarg);
 			break;
-		case 'S':
+		case O_SKIP:
 			skip = 1;
 			break;
-		case 'L':
+		case O_SYSLOG:
 			rcv_log_syslog(1);
 			break;
+		case O_CONF_MAN:
+			rcv_config_man(stdout, RCV_VERSION);
+			return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+		case ':':
+			return usage_fail("option %s needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 1;
+			if (optopt)
+				return usage_fail("unknown option -%c", optopt);
+			return usage_fail("unknown option %s", argv[optind - 1]);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 1;
+	if (optind != argc)
+		return usage_fail("unexpected argument '%s'", argv[optind]);
+	if (test + (dump >= 0) + (dns != NULL) > 1)
+		return usage_fail("-t, -n, -d and --print-dns do not go together");
+	if (test) {
+		unsigned n = rcv_check_config(conf, &cfg, stderr);
+
+		if (n) {
+			fprintf(stderr, "%s: %u problem%s\n", conf, n, n == 1 ? "" : "s");
+			return EX_CONFIG;
+		}
+		printf("%s: ok\n", conf);
+		return EX_OK;
 	}
-	if (test)
-		return rcv_config_check_file(conf, stdout) == 0 ? 0 : 1;
-	if (rcv_config_load(conf, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return RCV_EXIT_INIT;	/* EX_CONFIG: restarting cannot help */
+	if (rcv_config_load(conf, &cfg, err, sizeof(err)) != 0)
+		return start_fail(EX_CONFIG, "%s", err);	/* restarting cannot help */
+	rcv_log(RCV_LOG_DEBUG, "conn=- event=config path=%s listeners=%zu workers=%u lmtp=%s spool_dir=%s "
+	    "redis=%s", conf, cfg.n_listen, cfg.workers, cfg.lmtp_target, cfg.spool_dir,
+	    cfg.have_redis ? "yes" : "no");
+	if (dump >= 0) {
+		rcv_config_dump(&cfg, stdout, dump | dump_flags);
+		return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 	}
 	if (dns)
 		return print_dns(&cfg, dns);
@@ -191,33 +270,29 @@ main(int argc, char **argv)
 		cfg.workers = (unsigned)workers;
 	/* a flag that turns verification off must not work by accident on a
 	 * production host: the test harness also sets SMTPSEC_TEST_MODE=1 */
-	if (skip && (getenv("SMTPSEC_TEST_MODE") == NULL || strcmp(getenv("SMTPSEC_TEST_MODE"), "1") != 0)) {
-		fprintf(stderr, "smtpsec-gateway: refusing --insecure-skip-chain-checks outside the test "
-		    "suite (it needs SMTPSEC_TEST_MODE=1 in the environment)\n");
-		return 1;
-	}
+	if (skip && (getenv("SMTPSEC_TEST_MODE") == NULL || strcmp(getenv("SMTPSEC_TEST_MODE"), "1") != 0))
+		return usage_fail("refusing --insecure-skip-chain-checks outside the test suite (it needs "
+		    "SMTPSEC_TEST_MODE=1 in the environment)");
 	if (skip)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"--insecure-skip-chain-checks: "
 		    "SMTPSEC.md 4 steps 5-9 are NOT run; for tests only\"");
 	/* a local fault is a configuration error at start (EX_CONFIG), never
 	 * a verdict on a sender at run time */
-	if (rcv_server_load_cache_key(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return RCV_EXIT_INIT;
-	}
-	if (rcv_server_preflight(&cfg, skip, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return RCV_EXIT_INIT;
-	}
-	if (rcv_server_bind(&cfg, fds, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smtpsec-gateway: %s\n", err);
-		return 1;
-	}
+	if (rcv_server_load_cache_key(&cfg, err, sizeof(err)) < 0)
+		return start_fail(EX_CONFIG, "%s", err);
+	if (rcv_server_preflight(&cfg, skip, err, sizeof(err)) < 0)
+		return start_fail(EX_CONFIG, "%s", err);
+	rcv_log(RCV_LOG_DEBUG, "conn=- event=config result=loaded certificate=%s ca_file=%s ct_log_list=%s "
+	    "trust_anchor_file=%s", cfg.certificate, skip ? "-" : cfg.ca_file, skip ? "-" : cfg.ct_log_list,
+	    skip ? "-" : cfg.trust_anchor_file);
+	if (rcv_server_bind(&cfg, fds, err, sizeof(err)) < 0)
+		return start_fail(EX_UNAVAILABLE, "%s", err);
+	for (i = 0; i < cfg.n_listen; i++)
+		rcv_log(RCV_LOG_DEBUG, cfg.listen[i].v6 ? "conn=- event=listen address=[%s]:%d fd=%d" :
+		    "conn=- event=listen address=%s:%d fd=%d", cfg.listen[i].host, cfg.listen[i].port, fds[i]);
 	if (!foreground && getenv("NOTIFY_SOCKET") == NULL) {
-		if (daemon(0, 1) < 0) {
-			fprintf(stderr, "smtpsec-gateway: daemon: %s\n", strerror(errno));
-			return 1;
-		}
+		if (daemon(0, 1) < 0)
+			return start_fail(EX_OSERR, "daemon: %s", strerror(errno));
 	}
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file) < 0)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"cannot write pid_file %s\"", cfg.pid_file);
@@ -227,6 +302,8 @@ main(int argc, char **argv)
 		    cfg.authserv_id, cfg.hostname);
 	rcv_log(RCV_LOG_INFO, "conn=- event=start version=%s config=%s listeners=%zu authserv_id=%s",
 	    RCV_VERSION, conf, cfg.n_listen, cfg.authserv_id);
+	rcv_log(RCV_LOG_DEBUG, "conn=- event=start workers=%u%s", cfg.workers,
+	    cfg.workers ? "" : " (auto: one per CPU)");
 	rc = rcv_server_master(&cfg, fds, cfg.n_listen, cfg.workers, skip);
 	if (cfg.pid_file[0])
 		(void)unlink(cfg.pid_file);

@@ -1,6 +1,6 @@
 /*
- * rcv_version: the version every program prints with --version.
- * (receiver/rcv_main.c still defines its own copy: it should include this.)
+ * rcv_version: the one version every program prints with --version
+ * (rcv_cli_version) and the gateway logs at start.
  */
 #ifndef RCV_VERSION_H
 #define RCV_VERSION_H

@@ -3,6 +3,8 @@
 #include "tests/lib/tutil.h"
 #include "tests/unit/t.h"
 
+#include <unistd.h>
+
 #define BASE "[tls]\ncertificate = /c.pem\nkey = /k.pem\n"
 
 static struct rcv_config cfg;
@@ -113,15 +115,20 @@ static const struct {
 	{ "no_section", "certificate = /c\n", "test.conf:1: key 'certificate' outside any [section]" },
 	{ "no_equals", BASE "[dns]\ntimeout\n", "test.conf:5: expected key = value" },
 	{ "no_cert", "[tls]\nkey = /k\n", "test.conf: [tls] certificate is required" },
-	{ "redis_cache_no_url", BASE "[dns]\ncache = redis\n", "test.conf: [dns] cache = redis needs [redis] url" },
+	{ "redis_cache_no_url", BASE "[dns]\ncache = redis\n", "test.conf:5: [dns] cache = redis needs [redis] url" },
 	{ "bad_redis_url", BASE "[redis]\nurl = http://x\n", "test.conf:5: url: 'http://x': must start with redis:// or unix:" },
 	{ "bad_redis_port", BASE "[redis]\nurl = redis://h:0\n", "test.conf:5: url: 'redis://h:0': bad port" },
 	{ "bad_trace", BASE "[headers]\ntrace_allow = X-*-Y\n", "test.conf:5: trace_allow:" },
 	{ "bad_trace_colon", BASE "[headers]\ntrace_allow = Received:\n", "test.conf:5: trace_allow:" },
-	{ "no_dnssec", BASE "[dns]\ntrust_anchor_file =\n", "test.conf: [dns] needs trust_anchor_file or unbound_conf" },
-	{ "bad_lmtp", BASE "[lmtp]\ntarget = dovecot\n", "test.conf: [lmtp] target: 'dovecot' must be unix:/path or host:port" },
+	{ "no_dnssec", BASE "[dns]\ntrust_anchor_file =\n", "test.conf:5: [dns] needs trust_anchor_file or unbound_conf" },
+	{ "bad_lmtp", BASE "[lmtp]\ntarget = dovecot\n", "test.conf:5: [lmtp] target: 'dovecot' must be unix:/path or host:port" },
 	{ "empty_hostname", BASE "[server]\nhostname =\n", "test.conf:5: hostname: must not be empty" },
 	{ "number_garbage", BASE "[lmtp]\nconnections = 8x\n", "test.conf:5: connections: '8x' is not a number" },
+	{ "size_suffix_twice", BASE "[limits]\nmax_message_size = 50Mbb\n", "test.conf:5: max_message_size: '50Mbb' is not a size" },
+	{ "size_suffix_i", BASE "[limits]\nmax_message_size = 50Mi\n", "test.conf:5: max_message_size: '50Mi' is not a size" },
+	{ "listen_twice", BASE "[server]\nlisten = 127.0.0.1:25\nlisten = 127.0.0.1:25\n", "test.conf:6: listen: 127.0.0.1:25 given twice (first on line 5)" },
+	{ "listen_v6_twice", BASE "[server]\nlisten = [::1]:25\nlisten = [::1]:25\n", "test.conf:6: listen: [::1]:25 given twice" },
+	{ "listen_wildcard", BASE "[server]\nlisten = 0.0.0.0:25\nlisten = 127.0.0.1:25\n", "test.conf:6: listen: 127.0.0.1:25 overlaps 0.0.0.0:25" },
 };
 
 static void
@@ -213,7 +220,7 @@ t_example_file_lists_every_key(void)
 	rcv_config_defaults(c);
 	m = open_memstream(&dump, &dlen);
 	T_ASSERT(m != NULL);
-	rcv_config_dump(c, m);
+	rcv_config_dump(c, m, 0);
 	fclose(m);
 	free(c);
 	f = fopen("config/smtpsec-gateway.conf", "r");
@@ -255,6 +262,12 @@ t_size_duration_parsers(void)
 	T_ASSERT(rcv_config_parse_size("64K", &v) == 0 && v == 65536);
 	T_ASSERT(rcv_config_parse_size("1G", &v) == 0 && v == 1ULL << 30);
 	T_ASSERT(rcv_config_parse_size("5MiB", &v) == 0 && v == 5ULL << 20);
+	T_ASSERT(rcv_config_parse_size("5MB", &v) == 0 && v == 5ULL << 20);
+	T_ASSERT(rcv_config_parse_size("5m", &v) == 0 && v == 5ULL << 20);
+	T_ASSERT(rcv_config_parse_size("5Mbb", &v) == -1);
+	T_ASSERT(rcv_config_parse_size("5MiBB", &v) == -1);
+	T_ASSERT(rcv_config_parse_size("5Mi", &v) == -1);
+	T_ASSERT(rcv_config_parse_size("5BM", &v) == -1);
 	T_ASSERT(rcv_config_parse_size("99999999999999999999", &v) == -1);
 	T_ASSERT(rcv_config_parse_size("18014398509481984K", &v) == -1);	/* overflow */
 	T_ASSERT(rcv_config_parse_size("-1", &v) == -1);
@@ -284,6 +297,136 @@ t_redis_urls(void)
 	T_ASSERT(rcv_config_parse_redis_url("redis://:@h", &u, &why) == -1);
 }
 
+/* Every problem of a file is reported, each at its line, and a refused
+ * value marks its key. */
+struct msgs {
+	char text[8][256];
+	unsigned n;
+};
+
+static void
+collect(void *arg, const char *msg)
+{
+	struct msgs *m = arg;
+
+	if (m->n < 8)
+		snprintf(m->text[m->n], sizeof(m->text[0]), "%s", msg);
+	m->n++;
+}
+
+static void
+t_all_problems(void)
+{
+	char path[] = "/tmp/test_rcv_config.XXXXXX", where[256];
+	static const char text[] = "[server]\nlisten = 127.0.0.1:25\nworkers = many\n"
+	    "[limit]\nmax_recipients = 5\n[tls]\ncertificate = /c\nkey = /k\n"
+	    "[limits]\nmax_message_size = 50Mbb\nidle_timeout = 1w\n[server]\nlisten = 127.0.0.1:25\n";
+	struct msgs m;
+	int fd = mkstemp(path);
+	unsigned n;
+
+	T_ASSERT(fd >= 0);
+	T_ASSERT(write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	memset(&m, 0, sizeof(m));
+	n = rcv_config_load_all(path, &cfg, collect, &m);
+	T_EQ_INT(n, 5);
+	T_EQ_INT(m.n, 5);
+	T_ASSERT(strstr(m.text[0], ":3: workers:") != NULL);
+	T_ASSERT(strstr(m.text[1], ":4: unknown section [limit]") != NULL);	/* its key: not again */
+	T_ASSERT(strstr(m.text[2], ":10: max_message_size:") != NULL);
+	T_ASSERT(strstr(m.text[3], ":11: idle_timeout:") != NULL);
+	T_ASSERT(strstr(m.text[4], ":13: listen: 127.0.0.1:25 given twice (first on line 2)") != NULL);
+	T_ASSERT(strncmp(m.text[0], path, strlen(path)) == 0);
+	T_EQ_INT(rcv_config_where(&cfg, "tls", "key", where, sizeof(where)), 8);
+	T_ASSERT(strstr(where, ":8") != NULL);
+	T_EQ_INT(rcv_config_where(&cfg, "lmtp", "target", where, sizeof(where)), 0);
+	T_EQ_STR(where, path);
+	T_EQ_INT(rcv_config_where(&cfg, "lmtp", "nosuch", where, sizeof(where)), -1);
+	unlink(path);
+}
+
+static char *
+dump_of(const struct rcv_config *c, int flags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m == NULL)
+		abort();
+	rcv_config_dump(c, m, flags);
+	fclose(m);
+	return buf;
+}
+
+/* -n prints what the file changes, in the file's syntax: read back, it
+ * is the same configuration and prints the same. */
+static void
+t_dump_changed_round_trip(void)
+{
+	struct rcv_config *c2 = malloc(sizeof(*c2));
+	char *d1, *d2;
+
+	T_ASSERT(c2 != NULL);
+	T_ASSERT(load("[server]\nlisten = 127.0.0.1:2525\nlisten = [::1]:2525\nworkers = 3\n" BASE
+	    "min_version = 1.3\n[limits]\nmax_message_size = 10M\nidle_timeout = 90s\n"
+	    "max_recipients = 1000\n[redis]\nurl = redis://u:secret@127.0.0.1:6380/2\n"
+	    "[headers]\ntrace_allow = Received\n[lmtp]\nspool_max_age = 7d\n") == 0);
+	d1 = dump_of(&cfg, RCV_CONFIG_DUMP_CHANGED | RCV_CONFIG_DUMP_SECRETS);
+	T_ASSERT(strstr(d1, "[server]\nlisten = 127.0.0.1:2525\nlisten = [::1]:2525\nworkers = 3\n") != NULL);
+	T_ASSERT(strstr(d1, "max_message_size = 10M\n") != NULL);
+	T_ASSERT(strstr(d1, "idle_timeout = 90s\n") != NULL);
+	T_ASSERT(strstr(d1, "spool_max_age = 7d\n") != NULL);
+	T_ASSERT(strstr(d1, "url = redis://u:secret@127.0.0.1:6380/2\n") != NULL);
+	/* set to the default: not printed */
+	T_ASSERT(strstr(d1, "min_version") == NULL);
+	T_ASSERT(strstr(d1, "max_recipients") == NULL);
+	T_ASSERT(strstr(d1, "[dns]") == NULL);
+	T_ASSERT(rcv_config_load_string("dump.conf", d1, c2, err, sizeof(err)) == 0);
+	d2 = dump_of(c2, RCV_CONFIG_DUMP_CHANGED | RCV_CONFIG_DUMP_SECRETS);
+	T_EQ_STR(d2, d1);
+	free(d2);
+	free(d1);
+	/* without -P the password is not shown */
+	d1 = dump_of(&cfg, RCV_CONFIG_DUMP_CHANGED);
+	T_ASSERT(strstr(d1, "secret") == NULL);
+	T_ASSERT(strstr(d1, "url = redis://u:*****@127.0.0.1:6380/2\n") != NULL);
+	free(d1);
+	free(c2);
+}
+
+/* -d prints every key of the table, once, in its section. */
+static void
+t_dump_all_every_key(void)
+{
+	const char *sec, *name, *def, *help, *cur = NULL;
+	char *d, *p, want[160];
+	size_t i;
+
+	T_ASSERT(load(BASE "[dns]\ntimeout = 2s\n") == 0);
+	d = dump_of(&cfg, 0);
+	for (i = 0; rcv_config_key(i, &sec, &name, &def, &help) == 0; i++) {
+		T_ASSERT(help != NULL && help[0] != '\0');
+		if (cur == NULL || strcmp(cur, sec) != 0) {
+			snprintf(want, sizeof(want), "[%s]\n", sec);
+			p = strstr(d, want);
+			if (p == NULL) {
+				T_FAIL("no %s in -d", want);
+				break;
+			}
+			cur = sec;
+		}
+		snprintf(want, sizeof(want), "\n%s =", name);
+		if (strstr(d, want) == NULL)
+			T_FAIL("key %s.%s not in -d", sec, name);
+	}
+	T_ASSERT(i >= 40);
+	T_ASSERT(strstr(d, "timeout = 2s  # default: 5s\n") != NULL);
+	T_ASSERT(strstr(d, "cache_max_ttl = 1h\n") != NULL);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -299,5 +442,8 @@ main(void)
 	T_RUN(t_example_file_lists_every_key);
 	T_RUN(t_size_duration_parsers);
 	T_RUN(t_redis_urls);
+	T_RUN(t_all_problems);
+	T_RUN(t_dump_changed_round_trip);
+	T_RUN(t_dump_all_every_key);
 	return T_END();
 }

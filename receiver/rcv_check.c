@@ -1,0 +1,259 @@
+/*
+ * rcv_check: see rcv_check.h.  Nothing here parses a file of its own: each
+ * check calls the function the gateway calls at start (rcv_server_preflight,
+ * the worker's set-up), so `-t` and a start cannot disagree.
+ */
+#include "receiver/rcv_check.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "lmtp/lmtp.h"
+#include "receiver/rcv_config.h"
+#include "receiver/rcv_log.h"
+#include "receiver/rcv_server.h"
+#include "receiver/rcv_tls.h"
+#include "verify/vfy_ct.h"
+#include "verify/vfy_dns.h"
+#include "verify/vfy_pkix.h"
+
+struct check {
+	const struct rcv_config *cfg;
+	FILE *err;
+	unsigned n;
+};
+
+static void
+report(void *arg, const char *msg)
+{
+	struct check *c = arg;
+
+	fprintf(c->err, "%s\n", msg);
+	c->n++;
+}
+
+/* One problem with [section] key: at the line that set it, or naming the
+ * default. */
+static void
+problem(struct check *c, const char *section, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+problem(struct check *c, const char *section, const char *name, const char *fmt, ...)
+{
+	char where[RCV_CONFIG_STR + 32], msg[1024];
+	va_list ap;
+	int line = rcv_config_where(c->cfg, section, name, where, sizeof(where));
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(c->err, "%s: [%s] %s%s: %s\n", where, section, name, line == 0 ? " (default)" : "", msg);
+	c->n++;
+}
+
+/* whether the file's value of the key was refused (then already reported) */
+static int
+bad(const struct rcv_config *cfg, const char *section, const char *name)
+{
+	const char *s, *n, *d, *h;
+	size_t i;
+
+	for (i = 0; rcv_config_key(i, &s, &n, &d, &h) == 0; i++)
+		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
+			return cfg->key_bad[i];
+	return 0;
+}
+
+static void
+check_tls(struct check *c)
+{
+	const struct rcv_config *cfg = c->cfg;
+	char why[512];
+	WOLFSSL_CTX *ctx;
+
+	if (cfg->certificate[0] == '\0' || cfg->key[0] == '\0' || bad(cfg, "tls", "certificate") ||
+	    bad(cfg, "tls", "key"))
+		return;		/* reported by the loader */
+	ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why, sizeof(why));
+	if (ctx != NULL) {
+		wolfSSL_CTX_free(ctx);
+		return;
+	}
+	if (strncmp(why, "cannot load certificate", 23) == 0)
+		problem(c, "tls", "certificate", "%s", why);
+	else
+		problem(c, "tls", "key", "%s", why);
+}
+
+static void
+check_verify(struct check *c)
+{
+	const struct rcv_config *cfg = c->cfg;
+	char why[512];
+
+	if (cfg->ca_file[0] && !bad(cfg, "verify", "ca_file")) {
+		struct vfy_pkix *p = NULL;
+
+		if (vfy_pkix_load(cfg->ca_file, &p, why, sizeof(why)) < 0)
+			problem(c, "verify", "ca_file", "%s: %s", cfg->ca_file, why);
+		vfy_pkix_free(&p);
+	}
+	if (cfg->ct_log_list[0] && !bad(cfg, "verify", "ct_log_list")) {
+		struct vfy_ct_logs *l = NULL;
+
+		if (vfy_ct_logs_load(cfg->ct_log_list, &l, why, sizeof(why)) != 0)
+			problem(c, "verify", "ct_log_list", "%s: %s", cfg->ct_log_list, why);
+		vfy_ct_logs_free(&l);
+	}
+}
+
+static void
+check_dns(struct check *c, struct ev_loop *loop)
+{
+	const struct rcv_config *cfg = c->cfg;
+	char why[512];
+
+	if (cfg->trust_anchor_file[0] && !bad(cfg, "dns", "trust_anchor_file") &&
+	    vfy_dns_check_trust_anchor(cfg->trust_anchor_file, why, sizeof(why)) < 0)
+		problem(c, "dns", "trust_anchor_file", "%s", why);
+	if (cfg->unbound_conf[0] && !bad(cfg, "dns", "unbound_conf")) {
+		/* the worker's libunbound set-up, with this file alone */
+		struct vfy_dns_options o;
+		struct vfy_dns *d = NULL;
+
+		memset(&o, 0, sizeof(o));
+		o.unbound_conf = cfg->unbound_conf;
+		o.cache = VFY_DNS_CACHE_MEMORY;
+		o.cache_entries = 16;
+		if (vfy_dns_init(&d, loop, &o, why, sizeof(why)) < 0)
+			problem(c, "dns", "unbound_conf", "%s", why);
+		vfy_dns_deinit(&d);
+	}
+}
+
+static void
+check_lmtp(struct check *c, struct ev_loop *loop)
+{
+	const struct rcv_config *cfg = c->cfg;
+	struct lmtp_options o;
+	struct lmtp *l = NULL;
+	char why[512];
+
+	if (bad(cfg, "lmtp", "target"))
+		return;
+	/* the worker's LMTP set-up without the spool (checked below, and
+	 * lmtp_init would create it) */
+	memset(&o, 0, sizeof(o));
+	o.target = cfg->lmtp_target;
+	o.lhlo_name = cfg->hostname;
+	if (lmtp_init(&l, loop, &o, why, sizeof(why)) < 0)
+		problem(c, "lmtp", "target", "%s", why);
+	lmtp_deinit(&l);
+}
+
+/* 0 when the directory can be written and searched by the user the
+ * workers run as: [server] user when started as root (the same privilege
+ * drop as rcv_server: no supplementary groups), else this user.  Otherwise
+ * an errno. */
+static int
+spool_access(const char *dir, const struct passwd *pw)
+{
+	pid_t pid;
+	int st;
+
+	if (pw == NULL)
+		return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+			_exit(EPERM);
+		_exit(access(dir, W_OK | X_OK) == 0 ? 0 : errno & 0x7f);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : EPERM;
+}
+
+static void
+check_local(struct check *c)
+{
+	const struct rcv_config *cfg = c->cfg;
+	const struct passwd *pw = NULL;
+	char who[80];
+	struct stat sb;
+	int e;
+
+	if (cfg->user[0] && !bad(cfg, "server", "user")) {
+		errno = 0;
+		pw = getpwnam(cfg->user);
+		if (pw == NULL)
+			problem(c, "server", "user", "unknown user %s", cfg->user);
+	}
+	if (geteuid() != 0)
+		pw = NULL;	/* the gateway drops privileges only when root */
+	if (pw != NULL)
+		snprintf(who, sizeof(who), "user %s", pw->pw_name);
+	else {
+		const struct passwd *me = getpwuid(geteuid());
+
+		if (me != NULL)
+			snprintf(who, sizeof(who), "user %s", me->pw_name);
+		else
+			snprintf(who, sizeof(who), "uid %u", (unsigned)geteuid());
+	}
+	if (cfg->spool_dir[0] && !bad(cfg, "lmtp", "spool_dir")) {
+		if (stat(cfg->spool_dir, &sb) < 0)
+			problem(c, "lmtp", "spool_dir", "%s: %s", cfg->spool_dir, strerror(errno));
+		else if (!S_ISDIR(sb.st_mode))
+			problem(c, "lmtp", "spool_dir", "%s: not a directory", cfg->spool_dir);
+		else if ((e = spool_access(cfg->spool_dir, pw)) != 0)
+			problem(c, "lmtp", "spool_dir", "%s: not writable by %s (the gateway's workers): %s",
+			    cfg->spool_dir, who, strerror(e));
+	}
+	if (cfg->cache_key_file[0] && !bad(cfg, "redis", "cache_key_file")) {
+		char why[512];
+
+		if (rcv_server_load_cache_key(cfg, why, sizeof(why)) < 0)
+			problem(c, "redis", "cache_key_file", "%s", why);
+	}
+}
+
+unsigned
+rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err)
+{
+	struct check c = { cfg, err, 0 };
+	struct ev_loop *loop;
+
+	rcv_config_load_all(path, cfg, report, &c);
+	if (cfg->key_line[0] == 0 && c.n == 1 && access(path, R_OK) != 0)
+		return c.n;	/* no file: nothing else to check */
+	rcv_tls_global_init();
+	check_tls(&c);
+	check_verify(&c);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	if (loop == NULL) {
+		fprintf(err, "%s: cannot create an event loop\n", path);
+		return c.n + 1;
+	}
+	check_dns(&c, loop);
+	check_lmtp(&c, loop);
+	ev_loop_destroy(loop);
+	check_local(&c);
+	return c.n;
+}
