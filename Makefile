@@ -130,6 +130,14 @@ $(B)/tests/unit/sender/%: $(B)/obj/tests/unit/sender/%.o $(call obj,$(SND_LIB_SR
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(SND_LIB_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
 
+# smtpsec-gateway.conf(5) is written by the gateway from its key table
+# (receiver/rcv_config.c), so the page cannot drift from the code.
+CONF_MAN := $(B)/man/smtpsec-gateway.conf.5
+all: $(CONF_MAN)
+$(CONF_MAN): $(B)/smtpsec-gateway
+	@mkdir -p $(dir $@)
+	$(B)/smtpsec-gateway --print-conf-man >$@.tmp && mv $@.tmp $@
+
 # --- tests ---------------------------------------------------------------
 # tests/run.sh runs every unit binary and every tests/integration/*.sh,
 # counts their PASS:/FAIL:/SKIP: lines and prints the closing line.
@@ -279,6 +287,8 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/smtpsec-gateway.8 man/smtpsec-spool.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 man/smtpsec-ctlist-update.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 $(CONF_MAN) $(DESTDIR)$(PREFIX)/share/man/man5/
 	for f in master.cf main.cf transport send-keys; do \
 	    sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' config/postfix/$$f \
 	        > $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway/postfix/$$f; done
