@@ -121,6 +121,25 @@ $(B)/$(1): $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT)
 endef
 $(foreach p,$(ALL_PROGS),$(eval $(call prog_rule,$(p))))
 
+# Test hooks: the options that make a program misbehave on purpose
+# (smtpsec-gateway --insecure-skip-chain-checks, smtpsec-send --insecure,
+# --tamper, raw frames) are compiled in only with SMTPSEC_TEST_HOOKS.  The
+# build tree's programs, which the tests run, have them; `make install`
+# installs $(B)/product/, built from the same sources without them.
+HOOK_SRCS     := receiver/rcv_main.c sender/snd_main.c
+PRODUCT_PROGS := $(filter smtpsec-gateway smtpsec-send,$(PROGS))
+$(call obj,$(HOOK_SRCS)): CPPFLAGS += -DSMTPSEC_TEST_HOOKS
+pobj = $(patsubst %.c,$(B)/product/obj/%.o,$(filter $(HOOK_SRCS),$(1))) $(call obj,$(filter-out $(HOOK_SRCS),$(1)))
+$(B)/product/obj/%.o: %.c $(WOLF_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+define product_rule
+$(B)/product/$(1): $(call pobj,$(SRCS_$(1))) $(ALL_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call pobj,$(SRCS_$(1))) $(ALL_LIBS) $$(PKG_LIBS)
+endef
+$(foreach p,$(PRODUCT_PROGS),$(eval $(call product_rule,$(p))))
+all: $(addprefix $(B)/product/,$(PRODUCT_PROGS))
+
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS) $(LIBT)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
@@ -260,8 +279,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smtpsec \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
 	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/smtpsec-gateway
-	install -m 755 $(B)/smtpsec-gateway $(B)/smtpsec-spool $(DESTDIR)$(PREFIX)/sbin/
-	for p in smtpsec-verify smtpsec-send smtpsec-stats; do \
+	install -m 755 $(B)/product/smtpsec-gateway $(B)/smtpsec-spool $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(B)/product/smtpsec-send $(DESTDIR)$(PREFIX)/bin/
+	for p in smtpsec-verify smtpsec-stats; do \
 	    if [ -f $(B)/$$p ]; then install -m 755 $(B)/$$p $(DESTDIR)$(PREFIX)/bin/; fi; done
 	install -m 644 config/smtpsec-gateway.conf $(DESTDIR)/etc/smtpsec/smtpsec-gateway.conf.example
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' systemd/smtpsec-gateway.service \

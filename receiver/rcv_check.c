@@ -108,14 +108,14 @@ check_verify(struct check *c)
 		struct vfy_pkix *p = NULL;
 
 		if (vfy_pkix_load(cfg->ca_file, &p, why, sizeof(why)) < 0)
-			problem(c, "verify", "ca_file", "%s: %s", cfg->ca_file, why);
+			problem(c, "verify", "ca_file", "%s", why);	/* names the file */
 		vfy_pkix_free(&p);
 	}
 	if (cfg->ct_log_list[0] && !bad(cfg, "verify", "ct_log_list")) {
 		struct vfy_ct_logs *l = NULL;
 
 		if (vfy_ct_logs_load(cfg->ct_log_list, &l, why, sizeof(why)) != 0)
-			problem(c, "verify", "ct_log_list", "%s: %s", cfg->ct_log_list, why);
+			problem(c, "verify", "ct_log_list", "%s", why);	/* names the file */
 		vfy_ct_logs_free(&l);
 	}
 }

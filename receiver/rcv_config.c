@@ -148,6 +148,7 @@ struct parse {
 	unsigned nerr;
 	rcv_config_report_fn *report;	/* every problem, or NULL */
 	void *report_arg;
+	int partial;		/* rcv_config_load_partial */
 };
 
 static int
@@ -710,9 +711,9 @@ finish(struct parse *p)
 				break;
 			}
 		}
-	if (c->certificate[0] == '\0' && !c->key_bad[key_row("tls", "certificate")])
+	if (c->certificate[0] == '\0' && !c->key_bad[key_row("tls", "certificate")] && !p->partial)
 		fail(p, 0, "[tls] certificate is required");
-	if (c->key[0] == '\0' && !c->key_bad[key_row("tls", "key")])
+	if (c->key[0] == '\0' && !c->key_bad[key_row("tls", "key")] && !p->partial)
 		fail(p, 0, "[tls] key is required");
 	if (c->dns_cache_redis && !c->have_redis && !c->key_bad[key_row("redis", "url")])
 		fail(p, line_of(p, "dns", "cache"), "[dns] cache = redis needs [redis] url");
@@ -768,7 +769,7 @@ finish(struct parse *p)
 
 static int
 load_text(const char *name, const char *text, struct rcv_config *cfg, char *err, size_t errlen,
-    rcv_config_report_fn *report, void *arg, unsigned *nerr_r)
+    rcv_config_report_fn *report, void *arg, unsigned *nerr_r, int partial)
 {
 	struct parse p;
 
@@ -780,6 +781,7 @@ load_text(const char *name, const char *text, struct rcv_config *cfg, char *err,
 	p.errlen = errlen;
 	p.report = report;
 	p.report_arg = arg;
+	p.partial = partial;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 	parse_text(&p, text);
 	finish(&p);
@@ -792,7 +794,7 @@ int
 rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
     char *err, size_t errlen)
 {
-	return load_text(name, text, cfg, err, errlen, NULL, NULL, NULL);
+	return load_text(name, text, cfg, err, errlen, NULL, NULL, NULL, 0);
 }
 
 /* The whole file, NUL-terminated (at most 1 MiB): malloc'd, or NULL with
@@ -842,6 +844,19 @@ rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errl
 	return r;
 }
 
+int
+rcv_config_load_partial(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
+{
+	char *text = read_file(path, err, errlen);
+	int r;
+
+	if (text == NULL)
+		return -1;
+	r = load_text(path, text, cfg, err, errlen, NULL, NULL, NULL, 1);
+	free(text);
+	return r;
+}
+
 unsigned
 rcv_config_load_all(const char *path, struct rcv_config *cfg, rcv_config_report_fn *report, void *arg)
 {
@@ -855,7 +870,7 @@ rcv_config_load_all(const char *path, struct rcv_config *cfg, rcv_config_report_
 		report(arg, err);
 		return 1;
 	}
-	load_text(path, text, cfg, err, sizeof(err), report, arg, &nerr);
+	load_text(path, text, cfg, err, sizeof(err), report, arg, &nerr, 0);
 	free(text);
 	return nerr;
 }

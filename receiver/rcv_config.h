@@ -120,6 +120,11 @@ void rcv_config_defaults(struct rcv_config *cfg);
  * "FILE:LINE: message" (or "FILE: message") in err: the first problem. */
 int rcv_config_load(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
 
+/* Same for the tools that read the gateway's file for some of its keys
+ * (smtpsec-verify, smtpsec-stats, smtpsec-spool): [tls] certificate and
+ * key are not required. */
+int rcv_config_load_partial(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
+
 /* Same, from a string (tests); `name` is used in messages. */
 int rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg_r,
     char *err, size_t errlen);

@@ -9,6 +9,10 @@
  * Exit codes (sysexits): 0, 64 usage, 69 a listener cannot be bound, 71
  * fork failed, 78 configuration (file, certificate, key, trust anchor...).
  * Every start error is one rcv_log line (journald priority err).
+ *
+ * --insecure-skip-chain-checks exists only when compiled with
+ * SMTPSEC_TEST_HOOKS (the build tree's gateway the tests run), not in the
+ * one `make install` installs (Makefile: build/product/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,8 +53,10 @@ usage(FILE *f)
 	    "      --print-dns DOMAIN  print the SRV and TLSA records to publish\n"
 	    "      --workers N       override [server] workers (1-64, or auto)\n"
 	    "      --syslog          log to syslog (facility mail) instead of stderr\n"
+#ifdef SMTPSEC_TEST_HOOKS
 	    "      --insecure-skip-chain-checks\n"
 	    "                        TESTS ONLY: deliver without SMTPSEC.md 4 steps 5-9\n"
+#endif
 	    "  -h, --help            this text\n"
 	    "  -V, --version         print the version\n"
 	    "exit: 0 ok, 64 usage, 69 cannot listen, 78 configuration\n");
@@ -169,7 +175,10 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "print-dns", required_argument, NULL, O_PRINT_DNS },
 		{ "workers", required_argument, NULL, O_WORKERS },
+#ifdef SMTPSEC_TEST_HOOKS
+		/* the build tree's gateway only: not in the one make install installs */
 		{ "insecure-skip-chain-checks", no_argument, NULL, O_SKIP },
+#endif
 		{ "syslog", no_argument, NULL, O_SYSLOG },
 		/* the build writes smtpsec-gateway.conf(5) with it (not in --help) */
 		{ "print-conf-man", no_argument, NULL, O_CONF_MAN },
@@ -268,14 +277,16 @@ main(int argc, char **argv)
 		return print_dns(&cfg, dns);
 	if (workers >= 0)
 		cfg.workers = (unsigned)workers;
-	/* a flag that turns verification off must not work by accident on a
-	 * production host: the test harness also sets SMTPSEC_TEST_MODE=1 */
+#ifdef SMTPSEC_TEST_HOOKS
+	/* a flag that turns verification off must not work by accident, even
+	 * in the build tree: the test harness also sets SMTPSEC_TEST_MODE=1 */
 	if (skip && (getenv("SMTPSEC_TEST_MODE") == NULL || strcmp(getenv("SMTPSEC_TEST_MODE"), "1") != 0))
 		return usage_fail("refusing --insecure-skip-chain-checks outside the test suite (it needs "
 		    "SMTPSEC_TEST_MODE=1 in the environment)");
 	if (skip)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"--insecure-skip-chain-checks: "
 		    "SMTPSEC.md 4 steps 5-9 are NOT run; for tests only\"");
+#endif
 	/* a local fault is a configuration error at start (EX_CONFIG), never
 	 * a verdict on a sender at run time */
 	if (rcv_server_load_cache_key(&cfg, err, sizeof(err)) < 0)

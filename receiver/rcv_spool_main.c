@@ -19,14 +19,8 @@
 #include <unistd.h>
 
 #include "lmtp/lmtp.h"
+#include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
-#include "receiver/rcv_version.h"
-
-#define EX_USAGE	64
-#define EX_NOINPUT	66
-#define EX_SOFTWARE	70
-#define EX_TEMPFAIL	75
-#define EX_CONFIG	78
 
 static void
 usage(FILE *f)
@@ -46,6 +40,7 @@ usage(FILE *f)
 	    "              goes back into the spool with its age restarted\n"
 	    "  remove      delete it (the recipients will not get it)\n"
 	    "An entry a gateway worker is delivering at that moment is left alone.\n"
+	    "  -h, --help  this text;  -V, --version  print the version\n"
 	    "Exit: 0 ok, 64 usage, 66 no such entry, 75 busy (try again), 78 config.\n");
 }
 
@@ -206,15 +201,22 @@ main(int argc, char **argv)
 	char dirbuf[RCV_CONFIG_STR];
 	int body = 0, all = 0, opt, rc = 0, i;
 
-	while ((opt = getopt_long(argc, argv, "+c:d:hV", lo, NULL)) != -1) {
+	opterr = 0;	/* reported by rcv_cli_usage_error */
+	while ((opt = getopt_long(argc, argv, "+:c:d:hV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cfgfile = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'b': body = 1; break;
 		case 'a': all = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("smtpsec-spool %s\n", RCV_VERSION); return 0;
-		default: usage(stderr); return EX_USAGE;
+		case 'h': usage(stdout); return EX_OK;
+		case 'V': return rcv_cli_version("smtpsec-spool");
+		case ':':
+			return rcv_cli_usage_error("smtpsec-spool", "option %s needs an argument",
+			    argv[optind - 1]);
+		default:
+			if (optopt)
+				return rcv_cli_usage_error("smtpsec-spool", "unknown option -%c", optopt);
+			return rcv_cli_usage_error("smtpsec-spool", "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc || (cfgfile != NULL && dir != NULL)) {
@@ -238,7 +240,7 @@ main(int argc, char **argv)
 			abort();
 		if (cfgfile == NULL)
 			cfgfile = "/etc/smtpsec/smtpsec-gateway.conf";
-		if (rcv_config_load(cfgfile, cfg, err, sizeof(err)) < 0) {
+		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-spool: %s\n", err);
 			free(cfg);
 			return EX_CONFIG;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lmtp/lmtp.h"
+#include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_version.h"
@@ -735,37 +736,26 @@ run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, doub
 static int
 parse_long(const char *s, long lo, long hi, long *out)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+	/* digits only (rcv_cli): no sign, space or suffix */
+	if (lo < 0 || rcv_cli_uint(s, (unsigned long long)lo, (unsigned long long)hi, &v) < 0)
 		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 
 static int
 parse_double(const char *s, double lo, double hi, double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
-		return -1;
-	*out = v;
-	return 0;
+	/* digits with an optional fraction: no sign, exponent, hex, inf */
+	return rcv_cli_double(s, lo, hi, out);
 }
 
 static int
 bad_arg(const char *opt, const char *val)
 {
-	fprintf(stderr, "smtpsec-stats: bad value for --%s: '%s'\n", opt, val);
-	usage(stderr);
-	return 64;
+	return rcv_cli_usage_error("smtpsec-stats", "bad value for --%s: '%s' (a number in range)", opt, val);
 }
 
 /* first line of FILE, without the newline */
@@ -843,7 +833,8 @@ main(int argc, char **argv)
 	char urlbuf[1024], cerr[1200];
 	redisContext *c;
 
-	while ((opt = getopt_long(argc, argv, "u:c:i:jwn:s:hV", lo, NULL)) != -1) {
+	opterr = 0;	/* reported by rcv_cli_usage_error */
+	while ((opt = getopt_long(argc, argv, ":u:c:i:jwn:s:hV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
 		case O_URLFILE: urlfile = optarg; break;
@@ -891,16 +882,19 @@ main(int argc, char **argv)
 			if (parse_double(optarg, 0, 1e9, &stale) < 0)
 				return bad_arg("stale", optarg);
 			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': case O_VERSION: printf("smtpsec-stats %s\n", RCV_VERSION); return 0;
-		default: usage(stderr); return 64;
+		case 'h': usage(stdout); return EX_OK;
+		case 'V': case O_VERSION: return rcv_cli_version("smtpsec-stats");
+		case ':':
+			return rcv_cli_usage_error("smtpsec-stats", "option %s needs an argument",
+			    argv[optind - 1]);
+		default:
+			if (optopt)
+				return rcv_cli_usage_error("smtpsec-stats", "unknown option -%c", optopt);
+			return rcv_cli_usage_error("smtpsec-stats", "unknown option %s", argv[optind - 1]);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "smtpsec-stats: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 64;
-	}
+	if (optind != argc)
+		return rcv_cli_usage_error("smtpsec-stats", "unexpected argument '%s'", argv[optind]);
 	if (json + prom + check > 1 || ((prom || check) && watch) || (count >= 0 && !watch) ||
 	    (output != NULL && !prom)) {
 		fprintf(stderr, "smtpsec-stats: --json, --prometheus and --check exclude each other; "
@@ -918,7 +912,7 @@ main(int argc, char **argv)
 
 		if (cfg == NULL)
 			abort();
-		if (rcv_config_load(cfgfile, cfg, err, sizeof(err)) < 0) {
+		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-stats: %s\n", err);
 			free(cfg);
 			return 78;

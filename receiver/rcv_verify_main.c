@@ -6,8 +6,9 @@
  * CA file), without DNS: what tests/integration/t_limbo.sh feeds x509-limbo
  * through.
  *
- * Exit codes: 0 pass, 1 fail, 2 temporary or local failure (an unreadable
- * file, no resolver), 64 usage.
+ * Exit codes: 0 pass, 1 fail (the verdict, as grep's 1), and sysexits for
+ * the rest: 64 usage, 66 an input file cannot be read, 69 no resolver,
+ * 75 temporary failure (a verdict of tempfail), 78 configuration.
  */
 #include <ev.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy.h"
@@ -24,10 +26,9 @@
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_util.h"
 
-#define EX_PASS		0
-#define EX_FAIL		1
-#define EX_TEMP		2
-#define EX_USAGE	64
+#define EX_PASS		EX_OK
+#define EX_FAIL		1		/* the chain or Email fails: a verdict */
+#define EX_TEMP		EX_TEMPFAIL
 
 static void
 usage(FILE *out)
@@ -50,7 +51,13 @@ usage(FILE *out)
 	    "                      --name HOST, and the path to a CA of --ca-file\n"
 	    "  --check-ct-log-list FILE  load FILE as the gateway loads ct_log_list: 0 when\n"
 	    "                      it has a usable log, 1 when refused\n"
-	    "exit: 0 pass, 1 fail, 2 temporary or local failure, 64 usage\n");
+	    "  -c, --config FILE   take ca_file, ct_log_list, unbound_conf, trust_anchor_file,\n"
+	    "                      ct_min_scts and [dns] timeout from a gateway configuration\n"
+	    "                      (its [tls] section is not needed)\n"
+	    "  -h, --help          this text\n"
+	    "  -V, --version       print the version\n"
+	    "exit: 0 pass, 1 fail, 64 usage, 66 unreadable input, 69 no resolver,\n"
+	    "      75 temporary failure, 78 configuration\n");
 }
 
 /* --check-ct-log-list: FILE through the gateway's own loader; a list it
@@ -383,7 +390,7 @@ pkix_only(const struct vfy_chain *chain, const char *host, const char *ca_file, 
 		printf("step 6 name: fail: no dNSName matches %s\n", host);
 	if (vfy_pkix_load(ca_file, &store, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: %s\n", err);
-		return EX_TEMP;
+		return EX_NOINPUT;
 	}
 	printf("ca file: %zu certificate(s) in %s\n", vfy_pkix_count(store), ca_file);
 	rc = vfy_pkix_verify(store, chain, &(struct vfy_pkix_params){ .at = at }, &path, &why);
@@ -426,7 +433,9 @@ main(int argc, char **argv)
 		{ "unbound-conf", required_argument, NULL, 'u' },
 		{ "trust-anchor", required_argument, NULL, 'k' },
 		{ "check-ct-log-list", required_argument, NULL, 'K' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *chain_file = NULL, *domain = NULL, *msg_file = NULL,
@@ -442,7 +451,8 @@ main(int argc, char **argv)
 	struct vfy_chain *chain = NULL;
 	const char *why;
 
-	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+	opterr = 0;	/* reported by rcv_cli_usage_error */
+	while ((c = getopt_long(argc, argv, ":c:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'C': chain_file = optarg; break;
@@ -451,10 +461,9 @@ main(int argc, char **argv)
 		case 's': sig_hex = optarg; break;
 		case 'a': alg_name = optarg; break;
 		case 't':
-			if (parse_time(optarg, &at) < 0) {
-				fprintf(stderr, "smtpsec-verify: bad --at time: %s\n", optarg);
-				return EX_USAGE;
-			}
+			if (parse_time(optarg, &at) < 0)
+				return rcv_cli_usage_error("smtpsec-verify", "bad --at time: '%s' (Unix seconds "
+				    "or RFC 3339)", optarg);
 			break;
 		case 'T': ct_only = 1; break;
 		case 'P': pkix = 1; break;
@@ -465,7 +474,14 @@ main(int argc, char **argv)
 		case 'k': trust_anchor = optarg; break;
 		case 'K': check_list = optarg; break;
 		case 'h': usage(stdout); return EX_PASS;
-		default: usage(stderr); return EX_USAGE;
+		case 'V': return rcv_cli_version("smtpsec-verify");
+		case ':':
+			return rcv_cli_usage_error("smtpsec-verify", "option %s needs an argument",
+			    argv[optind - 1]);
+		default:
+			if (optopt)
+				return rcv_cli_usage_error("smtpsec-verify", "unknown option -%c", optopt);
+			return rcv_cli_usage_error("smtpsec-verify", "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (check_list != NULL) {
@@ -484,9 +500,10 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	rcv_config_defaults(&cfg);
-	if (config != NULL && rcv_config_load(config, &cfg, err, sizeof(err)) < 0) {
+	/* any step, with any gateway configuration: its [tls] is not needed */
+	if (config != NULL && rcv_config_load_partial(config, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: %s\n", err);
-		return EX_USAGE;
+		return EX_CONFIG;
 	}
 	if (ca_file == NULL && cfg.ca_file[0])
 		ca_file = cfg.ca_file;
@@ -506,7 +523,7 @@ main(int argc, char **argv)
 	text = read_file(chain_file, &tl);
 	if (text == NULL) {
 		fprintf(stderr, "smtpsec-verify: cannot read %s\n", chain_file);
-		return EX_TEMP;
+		return EX_NOINPUT;
 	}
 	n = 0;
 	for (const char *s = (const char *)text; (s = strstr(s, "-----BEGIN CERTIFICATE-----")); s++)
@@ -559,7 +576,7 @@ main(int argc, char **argv)
 			free(sig);
 			vfy_chain_free(&chain);
 			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
-			return EX_TEMP;
+			return EX_NOINPUT;
 		}
 		rc = vfy_sig_verify(chain->cert[0].spki, chain->cert[0].spki_len, alg, sig, sl,
 		    msg, ml, &why);
@@ -652,7 +669,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
 		vfy_chain_free(&chain);
 		ev_loop_destroy(loop);
-		return EX_TEMP;
+		return EX_UNAVAILABLE;
 	}
 	o.lookup = tap_lookup;
 	o.lookup_cancel = tap_cancel;
@@ -662,7 +679,7 @@ main(int argc, char **argv)
 		vfy_dns_deinit(&dns);
 		vfy_chain_free(&chain);
 		ev_loop_destroy(loop);
-		return EX_USAGE;
+		return EX_CONFIG;
 	}
 	out.loop = loop;
 	if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {

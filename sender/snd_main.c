@@ -8,7 +8,15 @@
  * --load, ...): those options are refused unless SMTPSEC_TEST_MODE=1 is in
  * the environment, like the gateway's --insecure-skip-chain-checks.
  * Test mode exits 0 when every Email got EmailDelivered, 1 when not, 2 on
- * a connection or setup failure.
+ * a connection or setup failure.  A usage error (unknown option, a number
+ * that is not one) is 64 (EX_USAGE), except with --pipe, where it is 75:
+ * a master.cf mistake defers the mail rather than bouncing it.
+ *
+ * The options that make a sender misbehave on purpose (--insecure,
+ * --tamper, --tls12, --chain-index, --raw-hex, --no-hello,
+ * --hello-version, --wait) exist only when compiled with
+ * SMTPSEC_TEST_HOOKS: in the build tree's smtpsec-send the tests run, not in
+ * the one `make install` installs (Makefile: build/product/).
  */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -20,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +39,7 @@
 #include "verify/vfy_dns.h"
 #include "verify/vfy_util.h"
 
+#include "receiver/rcv_cli.h"
 #include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 #include "sender/snd.h"
@@ -48,7 +58,8 @@ struct frame {
 
 struct opts {
 	const char *connect, *cafile, *servername, *key, *chain;
-	int insecure, tls12, tamper, chain_index, require_security, quiet, no_hello;
+	int insecure, tls12, tamper, require_security, quiet, no_hello;
+	uint32_t chain_index;
 	int hello_version, load;
 	const char *msgs[MAX_ITEMS];
 	size_t n_msgs;
@@ -111,6 +122,7 @@ snd_tls_group(const char *name)
 	return -1;
 }
 
+#ifdef SMTPSEC_TEST_HOOKS
 /* Hex (whitespace ignored) into a malloc'd buffer; NULL when malformed. */
 static uint8_t *
 snd_hex(const char *hex, size_t *len_r)
@@ -142,6 +154,7 @@ snd_hex(const char *hex, size_t *len_r)
 	*len_r = n;
 	return b;
 }
+#endif
 
 static void
 usage(FILE *f)
@@ -160,8 +173,15 @@ usage(FILE *f)
 	    "  --ct-log-list FILE     CT log list (default " SND_DEFAULT_CT_LOGS ")\n"
 	    "  --timeout SECONDS      bound on the whole delivery (default 300)\n"
 	    "  --print-srv DOMAIN     print the SRV targets in this run's RFC 2782 order\n"
+	    "  -h, --help             this text\n"
+	    "      --version          print the version\n"
+	    "exit (but --pipe): 0 ok, 64 usage, 69 no SRV target, 75 temporary failure\n"
 	    "Test mode only (SMTPSEC_TEST_MODE=1 in the environment):\n"
+#ifdef SMTPSEC_TEST_HOOKS
 	    "       smtpsec-send --connect HOST:PORT (--cafile PEM | --insecure) --key KEY.pem\n"
+#else
+	    "       smtpsec-send --connect HOST:PORT --cafile PEM --key KEY.pem\n"
+#endif
 	    "          --chain CHAIN.pem --rcpt ADDR... (--message FILE... | --size BYTES --from ADDR)\n"
 	    "  --count N              send N copies (of each message)\n"
 	    "  --concurrency C        C connections (load mode)\n"
@@ -170,6 +190,9 @@ usage(FILE *f)
 	    "  --trace 'Name: value'  trace header (repeatable)\n"
 	    "  --require-security 0|1\n"
 	    "  --servername NAME      SNI / name to verify (default the host)\n"
+#ifdef SMTPSEC_TEST_HOOKS
+	    "Test hooks (not in the installed program):\n"
+	    "  --insecure             do not verify the server's certificate\n"
 	    "  --tamper               flip a byte of the message after signing\n"
 	    "  --tls12                offer TLS 1.2 only\n"
 	    "  --chain-index N        certificate_chain index to use\n"
@@ -177,6 +200,7 @@ usage(FILE *f)
 	    "  --no-hello             do not send a ClientHello\n"
 	    "  --hello-version N      ClientHello version (default 0)\n"
 	    "  --wait S               with raw frames: wait S s for replies (default 1)\n"
+#endif
 	    "  --quiet\n"
 	    "Load mode:\n"
 	    "  --per-conn N           at most N Emails per connection, then a new one\n"
@@ -231,7 +255,7 @@ build_frame(struct snd_key *key, const uint8_t *msg, size_t len, struct frame *f
 		rc[i].len = strlen(o.rcpt[i]);
 	}
 	memset(&e, 0, sizeof(e));
-	e.chain_index = (uint32_t)o.chain_index;
+	e.chain_index = o.chain_index;
 	e.algorithm = snd_key_alg(key);
 	e.signature.p = sig;
 	e.signature.len = sl;
@@ -624,6 +648,30 @@ product_mode(int n_args, const char *const *args, int mixed)
 	return snd_pipe_run(&po);
 }
 
+/* A usage error: one line and the --help hint on stderr; 64, or with
+ * --pipe 75 (defer: a master.cf mistake must not bounce mail). */
+static int
+usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_err(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rcv_cli_usage_error("smtpsec-send", "%s", msg);
+	return o.pipe ? SND_EX_TEMPFAIL : EX_USAGE;
+}
+
+static int
+bad_number(const char *opt, const char *arg, double min, double max)
+{
+	return usage_err("--%s: '%s' is not a number from %.15g to %.15g", opt, arg, min, max);
+}
+
 static int
 cmp_d(const void *a, const void *b)
 {
@@ -636,20 +684,25 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "connect", 1, NULL, 'C' }, { "cafile", 1, NULL, 'A' }, { "insecure", 0, NULL, 'I' },
+#ifdef SMTPSEC_TEST_HOOKS
+		{ "insecure", 0, NULL, 'I' }, { "tamper", 0, NULL, 'X' }, { "tls12", 0, NULL, '2' },
+		{ "chain-index", 1, NULL, 'i' }, { "raw-hex", 1, NULL, 'H' }, { "no-hello", 0, NULL, 'z' },
+		{ "hello-version", 1, NULL, 'V' }, { "wait", 1, NULL, 'W' },
+#endif
+		{ "connect", 1, NULL, 'C' }, { "cafile", 1, NULL, 'A' },
 		{ "servername", 1, NULL, 'N' }, { "key", 1, NULL, 'k' }, { "chain", 1, NULL, 'c' },
 		{ "message", 1, NULL, 'm' }, { "rcpt", 1, NULL, 'r' }, { "trace", 1, NULL, 'T' },
-		{ "require-security", 1, NULL, 'R' }, { "tamper", 0, NULL, 'X' },
-		{ "tls12", 0, NULL, '2' }, { "chain-index", 1, NULL, 'i' }, { "raw-hex", 1, NULL, 'H' },
+		{ "require-security", 1, NULL, 'R' },
 		{ "count", 1, NULL, 'n' }, { "concurrency", 1, NULL, 'j' }, { "size", 1, NULL, 's' },
 		{ "from", 1, NULL, 'F' }, { "max-seconds", 1, NULL, 'M' }, { "load", 0, NULL, 'L' },
-		{ "quiet", 0, NULL, 'q' }, { "no-hello", 0, NULL, 'z' }, { "hello-version", 1, NULL, 'V' },
-		{ "wait", 1, NULL, 'W' }, { "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
+		{ "quiet", 0, NULL, 'q' },
+		{ "to-domain", 1, NULL, 'D' }, { "unbound-conf", 1, NULL, 'U' },
 		{ "trust-anchor", 1, NULL, 'Y' }, { "resolve", 1, NULL, 'Z' }, { "window", 1, NULL, 'w' }, { "help", 0, NULL, 'h' },
 		{ "per-conn", 1, NULL, 'P' }, { "from-domains", 1, NULL, 'O' }, { "from-first", 1, NULL, 'o' },
 		{ "group", 1, NULL, 'G' }, { "cipher", 1, NULL, 'K' }, { "nodelay", 0, NULL, 'y' },
 		{ "pipe", 0, NULL, 1000 }, { "keys", 1, NULL, 1001 }, { "timeout", 1, NULL, 1002 },
 		{ "ct-log-list", 1, NULL, 1003 }, { "print-srv", 1, NULL, 1004 },
+		{ "version", 0, NULL, 1005 },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *test_opt = NULL;
@@ -675,88 +728,95 @@ main(int argc, char **argv)
 	o.from = "sender@a.test";
 	o.timeout = 300;
 	/* "+": options end at the first recipient; Postfix's argv has "--" too */
-	while ((ch = getopt_long(argc, argv, "+h", lo, &li)) != -1) {
-		if (ch != 'h' && ch != '?' && ch != 'A' && ch != 'U' && ch != 'Y' && ch < 1000 &&
+	opterr = 0;	/* reported by rcv_cli_usage_error */
+	while ((ch = getopt_long(argc, argv, "+:h", lo, &li)) != -1) {
+		unsigned long long v = 0;
+		double dv = 0;
+
+		if (ch != 'h' && ch != '?' && ch != ':' && ch != 'A' && ch != 'U' && ch != 'Y' && ch < 1000 &&
 		    test_opt == NULL)
 			test_opt = lo[li].name;
+/* a number option: digits only, in range, or a usage error */
+#define NUM(min, max) do { \
+	if (rcv_cli_uint(optarg, (min), (max), &v) < 0) \
+		return bad_number(lo[li].name, optarg, (min), (max)); \
+} while (0)
+#define DBL(min, max) do { \
+	if (rcv_cli_double(optarg, (min), (max), &dv) < 0) \
+		return bad_number(lo[li].name, optarg, (min), (max)); \
+} while (0)
 		switch (ch) {
 		case 1000: o.pipe = 1; break;
 		case 1001: o.keys = optarg; break;
-		case 1002: {
-			char *e;
-			unsigned long t = strtoul(optarg, &e, 10);
-
-			if (*e || t == 0 || t > 86400) {
-				fprintf(stderr, "smtpsec-send: --timeout wants 1..86400 seconds\n");
-				return o.pipe ? SND_EX_TEMPFAIL : 2;
-			}
-			o.timeout = (unsigned)t;
+		case 1002:
+			NUM(1, 86400);
+			o.timeout = (unsigned)v;
 			break;
-		}
+		case 1005: return rcv_cli_version("smtpsec-send");
 		case 1003: o.ct_log_list = optarg; o.ct_set = 1; break;
 		case 1004: o.print_srv = optarg; break;
 		case 'C': o.connect = optarg; break;
 		case 'A': o.cafile = optarg; o.cafile_set = 1; break;
+#ifdef SMTPSEC_TEST_HOOKS
 		case 'I': o.insecure = 1; break;
+		case 'H': if (o.n_raw < MAX_ITEMS) o.raw[o.n_raw++] = optarg; break;
+		case 'X': o.tamper = 1; break;
+		case '2': o.tls12 = 1; break;
+		case 'i': NUM(0, 0xffffffffULL); o.chain_index = (uint32_t)v; break;
+		case 'z': o.no_hello = 1; break;
+		case 'V': NUM(0, 255); o.hello_version = (int)v; break;
+		case 'W': DBL(0, 3600); o.wait_seconds = dv; break;
+#endif
 		case 'N': o.servername = optarg; break;
 		case 'k': o.key = optarg; break;
 		case 'c': o.chain = optarg; break;
 		case 'm': if (o.n_msgs < MAX_ITEMS) o.msgs[o.n_msgs++] = optarg; break;
 		case 'r': if (o.n_rcpt < MAX_ITEMS) o.rcpt[o.n_rcpt++] = optarg; break;
 		case 'T': if (o.n_trace < MAX_ITEMS) o.trace[o.n_trace++] = optarg; break;
-		case 'H': if (o.n_raw < MAX_ITEMS) o.raw[o.n_raw++] = optarg; break;
-		case 'R': o.require_security = atoi(optarg) ? 1 : 0; break;
-		case 'X': o.tamper = 1; break;
-		case '2': o.tls12 = 1; break;
-		case 'i': o.chain_index = atoi(optarg); break;
-		case 'n': o.count = strtoul(optarg, NULL, 10); break;
-		case 'j': o.concurrency = strtoul(optarg, NULL, 10); break;
-		case 's': o.size = strtoul(optarg, NULL, 10); break;
+		case 'R': NUM(0, 1); o.require_security = (int)v; break;
+		case 'n': NUM(1, 1000000000); o.count = (unsigned long)v; break;
+		case 'j': NUM(1, 100000); o.concurrency = (unsigned long)v; break;
+		case 's': NUM(0, 1ULL << 32); o.size = (size_t)v; break;
 		case 'F': o.from = optarg; break;
-		case 'M': o.max_seconds = atof(optarg); break;
+		case 'M': DBL(0, 86400); o.max_seconds = dv; break;
 		case 'L': o.load = 1; o.quiet = 1; break;
 		case 'q': o.quiet = 1; break;
-		case 'z': o.no_hello = 1; break;
-		case 'V': o.hello_version = atoi(optarg); break;
-		case 'W': o.wait_seconds = atof(optarg); break;
 		case 'D': o.to_domain = optarg; break;
 		case 'U': o.unbound_conf = optarg; break;
 		case 'Y': o.trust_anchor = optarg; o.trust_anchor_set = 1; break;
 		case 'Z': if (o.n_resolve < MAX_ITEMS) o.resolve[o.n_resolve++] = optarg; break;
-		case 'w': o.window = strtoul(optarg, NULL, 10); break;
+		case 'w': NUM(1, 1000000); o.window = (unsigned long)v; break;
 		case 'K': o.cipher = optarg; break;
 		case 'y': o.nodelay = 1; break;
-		case 'P': o.per_conn = strtoul(optarg, NULL, 10); break;
-		case 'O': o.from_domains = strtoul(optarg, NULL, 10); break;
-		case 'o': o.from_first = strtoul(optarg, NULL, 10); break;
+		case 'P': NUM(0, 1000000000); o.per_conn = (unsigned long)v; break;
+		case 'O': NUM(0, 1000000000); o.from_domains = (unsigned long)v; break;
+		case 'o': NUM(0, 1000000000); o.from_first = (unsigned long)v; break;
 		case 'G':
-			if ((o.group = snd_tls_group(optarg)) < 0) {
-				usage(stderr);
-				return 2;
-			}
+			if ((o.group = snd_tls_group(optarg)) < 0)
+				return usage_err("--group: '%s' is not p256 or x25519", optarg);
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return o.pipe ? SND_EX_TEMPFAIL : 2;
+		case 'h': usage(stdout); return EX_OK;
+		case ':': return usage_err("option %s needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_err("unknown option -%c", optopt);
+			return usage_err("unknown option %s", argv[optind - 1]);
 		}
+#undef NUM
+#undef DBL
 	}
-	if (test_opt && !test_mode()) {
-		fprintf(stderr, "smtpsec-send: refusing the test-only option --%s outside the test "
-		    "suite (it needs SMTPSEC_TEST_MODE=1 in the environment)\n", test_opt);
-		return o.pipe ? SND_EX_TEMPFAIL : 2;
-	}
+	if (test_opt && !test_mode())
+		return usage_err("refusing the test-only option --%s outside the test suite (it needs "
+		    "SMTPSEC_TEST_MODE=1 in the environment)", test_opt);
 	if (o.pipe || o.print_srv)
 		return product_mode(argc - optind, (const char *const *)argv + optind, test_opt != NULL);
-	if (optind < argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind < argc)
+		return usage_err("unexpected argument '%s'", argv[optind]);
 	if ((o.connect == NULL && o.to_domain == NULL) ||
 	    (o.connect && !o.insecure && o.cafile == NULL) || o.concurrency == 0 || o.window == 0 ||
 	    (o.to_domain && o.concurrency != 1) || (o.to_domain && o.per_conn) ||
-	    (o.from_domains && (o.n_msgs || strchr(o.from, '@') == NULL))) {
-		usage(stderr);
-		return 2;
-	}
+	    (o.from_domains && (o.n_msgs || strchr(o.from, '@') == NULL)))
+		return usage_err("missing or conflicting options");
 	if (o.key && o.chain) {
 		key = snd_key_load(o.key, err, sizeof(err));
 		if (key == NULL || snd_chain_load(o.chain, &der, &derl, &n_der, err, sizeof(err)) < 0) {
@@ -814,6 +874,7 @@ main(int argc, char **argv)
 			}
 		}
 	}
+#ifdef SMTPSEC_TEST_HOOKS
 	for (i = 0; i < o.n_raw; i++) {
 		size_t l;
 		uint8_t *b = snd_hex(o.raw[i], &l);
@@ -827,6 +888,7 @@ main(int argc, char **argv)
 		raw_len += l;
 		free(b);
 	}
+#endif
 
 	wolfSSL_Init();
 	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());

@@ -167,3 +167,25 @@ t_check print_hides_password "$("$GW" -n -c "$C" | grep url)" \
 	bash -c "'$GW' -n -c '$C' | grep -qx 'url = redis://u:\*\*\*\*\*@127.0.0.1:6379'"
 t_check print_shows_password "$("$GW" -n -P -c "$C" | grep url)" \
 	bash -c "'$GW' -n -P -c '$C' | grep -qx 'url = redis://u:s3cret@127.0.0.1:6379'"
+
+# smtpsec-verify -c takes a gateway configuration for any step, with or
+# without a [tls] section (it serves no TLS)
+V=$BUILD/smtpsec-verify
+pki_leaf vct p256 valid "DNS:mx.a.test" "log1" >/dev/null 2>&1 || t_fail verify_setup "pki_leaf"
+printf '[dns]\nunbound_conf = /dev/null\ntimeout = 1s\n[verify]\nca_file = %s\nct_log_list = %s\n' \
+	"$PKI/root.pem" "$PKI/log_list.json" >"$T_TMP/notls.conf"
+t_expect verify_ct_only_without_tls 0 'step 9 ct: pass: 1 valid SCT' \
+	"$V" -c "$T_TMP/notls.conf" --ct-only --chain "$PKI/vct.chain"
+t_expect verify_pkix_only_without_tls 0 'step 8 pkix: pass' \
+	"$V" -c "$T_TMP/notls.conf" --pkix-only --name mx.a.test --chain "$PKI/vct.chain"
+# steps 5-9: the configuration is taken; the verdict depends on DNS here
+# (no answer for a.test: tempfail, 75; or a resolver that proves it absent: 1)
+out=$("$V" -c "$T_TMP/notls.conf" --chain "$PKI/vct.chain" --domain a.test 2>&1)
+rc=$?
+t_check verify_steps_without_tls "exit $rc: $out" \
+	bash -c "[ $rc = 75 -o $rc = 1 ] && grep -q '^result: ' <<<'$out'"
+good >"$C"
+t_expect verify_ct_only_gateway_conf 0 'step 9 ct: pass' \
+	"$V" -c "$C" --ct-only --chain "$PKI/vct.chain"
+t_expect verify_bad_conf_is_78 78 'max_message_size' \
+	"$V" -c <(good | sed 's/^max_message_size = .*/max_message_size = 50Mbb/') --ct-only --chain "$PKI/vct.chain"
