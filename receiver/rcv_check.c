@@ -32,6 +32,7 @@
 struct check {
 	const struct rcv_config *cfg;
 	FILE *err;
+	const char *prio;	/* "<3>" when err is the journal (ExecStartPre=) */
 	unsigned n;
 };
 
@@ -40,7 +41,7 @@ report(void *arg, const char *msg)
 {
 	struct check *c = arg;
 
-	fprintf(c->err, "%s\n", msg);
+	fprintf(c->err, "%s%s\n", c->prio, msg);
 	c->n++;
 }
 
@@ -60,7 +61,8 @@ problem(struct check *c, const char *section, const char *name, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(c->err, "%s: [%s] %s%s: %s\n", where, section, name, line == 0 ? " (default)" : "", msg);
+	fprintf(c->err, "%s%s: [%s] %s%s: %s\n", c->prio, where, section, name,
+	    line == 0 ? " (default)" : "", msg);
 	c->n++;
 }
 
@@ -237,9 +239,12 @@ check_local(struct check *c)
 unsigned
 rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err)
 {
-	struct check c = { cfg, err, 0 };
+	struct check c = { cfg, err, "", 0 };
 	struct ev_loop *loop;
 
+	/* under systemd each line is an error in `journalctl -p err` */
+	if (err == stderr && rcv_log_journal())
+		c.prio = "<3>";
 	rcv_config_load_all(path, cfg, report, &c);
 	if (cfg->key_line[0] == 0 && c.n == 1 && access(path, R_OK) != 0)
 		return c.n;	/* no file: nothing else to check */
@@ -248,7 +253,7 @@ rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err)
 	check_verify(&c);
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (loop == NULL) {
-		fprintf(err, "%s: cannot create an event loop\n", path);
+		fprintf(err, "%s%s: cannot create an event loop\n", c.prio, path);
 		return c.n + 1;
 	}
 	check_dns(&c, loop);

@@ -258,7 +258,8 @@ main(int argc, char **argv)
 		unsigned n = rcv_check_config(conf, &cfg, stderr);
 
 		if (n) {
-			fprintf(stderr, "%s: %u problem%s\n", conf, n, n == 1 ? "" : "s");
+			fprintf(stderr, "%s%s: %u problem%s\n", rcv_log_journal() ? "<3>" : "", conf, n,
+			    n == 1 ? "" : "s");
 			return EX_CONFIG;
 		}
 		printf("%s: ok\n", conf);

@@ -136,6 +136,13 @@ n=$(grep -cE "^$C:[0-9]+: " "$T_TMP/err")
 t_check all_problems "exit $rc, $n lines: $(tr '\n' '|' <"$T_TMP/err")" \
 	test "$rc" = 78 -a "$n" = 4
 t_check all_problems_count "$(tail -1 "$T_TMP/err")" grep -qx "$C: 4 problems" <(tail -1 "$T_TMP/err")
+# as an ExecStartPre= whose stderr is the journal: every line at priority err
+: >"$T_TMP/jerr"
+JOURNAL_STREAM=$(stat -L -c %d:%i "$T_TMP/jerr") "$GW" -t -c "$C" >/dev/null 2>>"$T_TMP/jerr"
+n=$(grep -c "^<3>$C:" "$T_TMP/jerr")
+t_check journal_priority "$n of 5 lines with <3>: $(head -2 "$T_TMP/jerr" | tr '\n' '|')" \
+	test "$n" = 5 -a "$(wc -l <"$T_TMP/jerr")" = 5
+t_check no_priority_outside_journal "$(head -1 "$T_TMP/err")" grep -q "^$C:" "$T_TMP/err"
 "$GW" -t -c "$T_TMP/none.conf" >/dev/null 2>"$T_TMP/err"
 rc=$?
 t_check no_file "exit $rc: $(cat "$T_TMP/err")" \
