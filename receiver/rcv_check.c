@@ -34,6 +34,7 @@ struct check {
 	FILE *err;
 	const char *prio;	/* "<3>" when err is the journal (ExecStartPre=) */
 	unsigned n;
+	unsigned warnings;
 };
 
 static void
@@ -77,6 +78,54 @@ bad(const struct rcv_config *cfg, const char *section, const char *name)
 		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
 			return cfg->key_bad[i];
 	return 0;
+}
+
+/* Something the gateway starts with but warns about, or that is likely a
+ * mistake: "FILE:LINE: warning: ...", not counted as a problem. */
+static void
+warning(struct check *c, const char *section, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+warning(struct check *c, const char *section, const char *name, const char *fmt, ...)
+{
+	char where[RCV_CONFIG_STR + 32], msg[1024];
+	va_list ap;
+	int line = rcv_config_where(c->cfg, section, name, where, sizeof(where));
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(c->err, "%s%s: warning: [%s] %s%s: %s\n", *c->prio ? "<4>" : "", where, section, name,
+	    line == 0 ? " (default)" : "", msg);
+	c->warnings++;
+}
+
+/* The gateway's start-up warnings (rcv_main.c, rcv_server.c) and settings
+ * that work but are seldom meant. */
+static void
+check_warnings(struct check *c)
+{
+	const struct rcv_config *cfg = c->cfg;
+	struct stat sb;
+
+	if (cfg->authserv_id_derived)
+		warning(c, "headers", "authserv_id", "not set: the gateway uses %s (from hostname %s); "
+		    "set it to one value on every gateway of the domain", cfg->authserv_id, cfg->hostname);
+	if (strchr(cfg->hostname, '.') == NULL)
+		warning(c, "server", "hostname", "'%s' is not a fully qualified name: senders reach a "
+		    "gateway by the name in its SRV record", cfg->hostname);
+	if (cfg->dns_cache_redis && cfg->cache_key_file[0] == '\0')
+		warning(c, "redis", "cache_key_file", "not set with [dns] cache = redis: whoever can "
+		    "write to Redis can forge DNSSEC results for every gateway");
+	if (cfg->min_version == 12)
+		warning(c, "tls", "min_version", "TLS 1.2 accepted (SMTPSEC.md 1: not recommended)");
+	if (cfg->ct_min_scts == 0)
+		warning(c, "verify", "ct_min_scts", "0: Certificate Transparency is not checked");
+	if (strncmp(cfg->lmtp_target, "unix:/", 6) == 0 && !bad(cfg, "lmtp", "target") &&
+	    (stat(cfg->lmtp_target + 5, &sb) < 0 || !S_ISSOCK(sb.st_mode)))
+		warning(c, "lmtp", "target", "%s is not a socket (yet): until it is, Emails get a "
+		    "temporary failure", cfg->lmtp_target + 5);
 }
 
 static void
@@ -237,17 +286,20 @@ check_local(struct check *c)
 }
 
 unsigned
-rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err)
+rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err, unsigned *warnings_r)
 {
-	struct check c = { cfg, err, "", 0 };
+	struct check c = { cfg, err, "", 0, 0 };
 	struct ev_loop *loop;
 
 	/* under systemd each line is an error in `journalctl -p err` */
 	if (err == stderr && rcv_log_journal())
 		c.prio = "<3>";
+	*warnings_r = 0;
+	if (access(path, R_OK) != 0) {
+		fprintf(err, "%s%s: %s\n", c.prio, path, strerror(errno));
+		return 1;	/* no file: nothing else to check */
+	}
 	rcv_config_load_all(path, cfg, report, &c);
-	if (cfg->key_line[0] == 0 && c.n == 1 && access(path, R_OK) != 0)
-		return c.n;	/* no file: nothing else to check */
 	rcv_tls_global_init();
 	check_tls(&c);
 	check_verify(&c);
@@ -260,5 +312,8 @@ rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err)
 	check_lmtp(&c, loop);
 	ev_loop_destroy(loop);
 	check_local(&c);
+	if (c.n == 0)
+		check_warnings(&c);
+	*warnings_r = c.warnings;
 	return c.n;
 }

@@ -14,7 +14,11 @@
 struct rcv_config;
 
 /* Check path; each problem goes to err as one line; cfg_r gets the
- * configuration as loaded.  Returns the number of problems. */
-unsigned rcv_check_config(const char *path, struct rcv_config *cfg_r, FILE *err);
+ * configuration as loaded.  Returns the number of problems.  When there
+ * is none, what the gateway would warn about at start (and settings that
+ * are seldom meant) goes to err as "FILE:LINE: warning: ..." lines,
+ * counted in *warnings_r. */
+unsigned rcv_check_config(const char *path, struct rcv_config *cfg_r, FILE *err,
+    unsigned *warnings_r);
 
 #endif

@@ -255,14 +255,17 @@ main(int argc, char **argv)
 	if (test + (dump >= 0) + (dns != NULL) > 1)
 		return usage_fail("-t, -n, -d and --print-dns do not go together");
 	if (test) {
-		unsigned n = rcv_check_config(conf, &cfg, stderr);
+		unsigned w, n = rcv_check_config(conf, &cfg, stderr, &w);
 
 		if (n) {
 			fprintf(stderr, "%s%s: %u problem%s\n", rcv_log_journal() ? "<3>" : "", conf, n,
 			    n == 1 ? "" : "s");
 			return EX_CONFIG;
 		}
-		printf("%s: ok\n", conf);
+		if (w)
+			printf("%s: ok, %u warning%s\n", conf, w, w == 1 ? "" : "s");
+		else
+			printf("%s: ok\n", conf);
 		return EX_OK;
 	}
 	if (rcv_config_load(conf, &cfg, err, sizeof(err)) != 0)

@@ -35,6 +35,8 @@ good() {
 	spool_dir = $T_TMP/spool
 	[limits]
 	max_message_size = 10M
+	[headers]
+	authserv_id = b.test
 	EOF
 }
 
@@ -64,6 +66,28 @@ out=$("$GW" -t -c "$C" 2>"$T_TMP/err")
 rc=$?
 t_check good "exit $rc, stdout '$out', stderr $(cat "$T_TMP/err")" \
 	test "$rc" = 0 -a "$out" = "$C: ok" -a ! -s "$T_TMP/err"
+
+# warnings: what the gateway warns about at start, and settings seldom
+# meant; exit 0, "ok, N warnings"
+# wchk NAME WANT-REGEX: -t on $C exits 0 with one warning matching
+wchk() {
+	local name=$1 re=$2 out rc
+	out=$("$GW" -t -c "$C" 2>"$T_TMP/err")
+	rc=$?
+	if [ "$rc" != 0 ] || [ "$out" != "$C: ok, 1 warning" ]; then
+		t_fail "$name" "exit $rc, stdout '$out': $(cat "$T_TMP/err")"
+	elif ! grep -qE "^$(printf '%s' "$C" | sed 's/[.[\*^$/]/\\&/g')$re" "$T_TMP/err"; then
+		t_fail "$name" "no /$re/ in: $(cat "$T_TMP/err")"
+	else
+		t_pass "$name"
+	fi
+}
+edit '/^authserv_id/d'
+wchk warn_authserv_id ": warning: \[headers\] authserv_id \(default\): not set: the gateway uses b.test"
+edit "s|^target = .*|target = unix:$T_TMP/no-lmtp.sock|"
+wchk warn_lmtp_socket ":14: warning: \[lmtp\] target: .*is not a socket"
+edit "s|^key = .*|&\nmin_version = 1.2|"
+wchk warn_tls12 ":7: warning: \[tls\] min_version: TLS 1.2 accepted"
 
 # the certificate, the key, and that they match
 edit "s|^certificate = .*|certificate = $T_TMP/nope.pem|"
