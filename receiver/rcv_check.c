@@ -118,6 +118,8 @@ check_warnings(struct check *c)
 	if (cfg->dns_cache_redis && cfg->cache_key_file[0] == '\0')
 		warning(c, "redis", "cache_key_file", "not set with [dns] cache = redis: whoever can "
 		    "write to Redis can forge DNSSEC results for every gateway");
+	if (cfg->cache_key_file[0] && stat(cfg->cache_key_file, &sb) == 0 && (sb.st_mode & 0004))
+		warning(c, "redis", "cache_key_file", "%s is world-readable", cfg->cache_key_file);
 	if (cfg->min_version == 12)
 		warning(c, "tls", "min_version", "TLS 1.2 accepted (SMTPSEC.md 1: not recommended)");
 	if (cfg->ct_min_scts == 0)
@@ -290,6 +292,7 @@ rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err, unsigned *
 {
 	struct check c = { cfg, err, "", 0, 0 };
 	struct ev_loop *loop;
+	int verbosity;
 
 	/* under systemd each line is an error in `journalctl -p err` */
 	if (err == stderr && rcv_log_journal())
@@ -300,11 +303,16 @@ rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err, unsigned *
 		return 1;	/* no file: nothing else to check */
 	}
 	rcv_config_load_all(path, cfg, report, &c);
+	/* the loaders' own log lines (rcv_server_load_cache_key warns through
+	 * rcv_log): reported here as FILE:LINE lines instead */
+	verbosity = rcv_log_verbosity;
+	rcv_log_verbosity = -1;
 	rcv_tls_global_init();
 	check_tls(&c);
 	check_verify(&c);
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (loop == NULL) {
+		rcv_log_verbosity = verbosity;
 		fprintf(err, "%s%s: cannot create an event loop\n", c.prio, path);
 		return c.n + 1;
 	}
@@ -312,6 +320,7 @@ rcv_check_config(const char *path, struct rcv_config *cfg, FILE *err, unsigned *
 	check_lmtp(&c, loop);
 	ev_loop_destroy(loop);
 	check_local(&c);
+	rcv_log_verbosity = verbosity;
 	if (c.n == 0)
 		check_warnings(&c);
 	*warnings_r = c.warnings;

@@ -88,6 +88,15 @@ edit "s|^target = .*|target = unix:$T_TMP/no-lmtp.sock|"
 wchk warn_lmtp_socket ":14: warning: \[lmtp\] target: .*is not a socket"
 edit "s|^key = .*|&\nmin_version = 1.2|"
 wchk warn_tls12 ":7: warning: \[tls\] min_version: TLS 1.2 accepted"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_TMP/cache.key"
+chmod 644 "$T_TMP/cache.key"
+{ good; printf '[redis]\ncache_key_file = %s\n' "$T_TMP/cache.key"; } >"$C"
+wchk warn_key_world_readable ":21: warning: \[redis\] cache_key_file: .* is world-readable"
+chmod 600 "$T_TMP/cache.key"
+out=$("$GW" -t -c "$C" 2>&1)
+t_check key_private_no_warning "$out" test "$out" = "$C: ok"
+printf 'short' >"$T_TMP/cache.key"
+chk key_bad ":21: \[redis\] cache_key_file: .*must hold 32 random bytes or 64 hex digits"
 
 # the certificate, the key, and that they match
 edit "s|^certificate = .*|certificate = $T_TMP/nope.pem|"
