@@ -16,14 +16,18 @@
 #   3. DNS: cold cache (every Email from a new sender domain) vs warm, the
 #      in-process cache vs Redis, resolver queries per Email
 #   4. memory: RSS per idle TLS session; a 50 MiB Email's peak RSS vs idle
+#   and always the crypto floor: what one 10 KiB Ed25519 Email's crypto
+#      costs with this build's wolfSSL (smtpsec-cryptofloor: Ed25519 verify
+#      + SHA-512 of the body + ChaCha20-Poly1305 decryption), the unit of
+#      cpu_over_crypto_floor
 #
 # Output: a table, BENCH_OUT (default build/bench/results.json), a PNG plot
 # next to it when gnuplot is installed, and one key=value line per target
 # at the end.  BENCH_QUICK=1 makes it short; BENCH_PERF=1 also records
 # perf profiles of the workers (build/bench/perf-*.txt; BENCH_PERF_FREQ, default
 # 499 Hz; BENCH_N_E2E, BENCH_N_CAP, BENCH_N_HS override the counts).  BENCH_SECTIONS
-# picks sections (default "1 2 2b 3 4"; "0" is the crypto floor alone,
-# always measured), e.g. BENCH_SECTIONS="1" for the Dovecot runs only: the
+# picks sections (default "1 2 2b 3 4"; "0" for the crypto floor alone,
+# which every run measures), e.g. BENCH_SECTIONS="1" for the Dovecot runs only: the
 # keys of sections left out print "na".
 export BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 . "$(dirname "$0")/../integration/lib.sh"
@@ -46,9 +50,9 @@ fi
 OUT=${BENCH_OUT:-$BUILD/bench/results.json}
 mkdir -p "$(dirname "$OUT")"
 GW=$BUILD/smtpsec-gateway SEND=$BUILD/smtpsec-send LMTPQ=$BUILD/smtpsec-lmtpq SINK=$BUILD/smtpsec-lmtpsink
-HSB=$BUILD/smtpsec-hsbench
+HSB=$BUILD/smtpsec-hsbench FLOOR=$BUILD/smtpsec-cryptofloor
 D="$T_SRC/tests/unit/verify/data"
-for b in "$GW" "$SEND" "$LMTPQ" "$SINK" "$HSB"; do [ -x "$b" ] || { echo "bench: $b not built"; exit 1; }; done
+for b in "$GW" "$SEND" "$LMTPQ" "$SINK" "$HSB" "$FLOOR"; do [ -x "$b" ] || { echo "bench: $b not built"; exit 1; }; done
 if [ "$QUICK" = 1 ]; then
 	N_E2E=200 N_CAP=2000 N_HS=600 N_DOM=150 IDLE="100 1000"
 else
@@ -257,12 +261,12 @@ measured() {
 }
 
 # --- 1. end to end into Dovecot vs direct LMTP ---------------------------------------
+e2e_ratio_10k= e2e_ratio_100k=
 if sec 1; then
 # 8 LMTP connections per worker: 16 into Dovecot in all, as the direct runs
 LMTP_CONN=8 conf "unix:$DOVECOT_SOCKET"
 gw_start || { echo "bench: gateway did not start: $(tail -3 "$T_TMP/gw.log")"; exit 1; }
 load 20 10240 >/dev/null	# warm the DNS and verdict caches
-e2e_ratio_10k=
 for size in 10240 102400; do
 	measured "e2e dovecot $((size / 1024))KiB 1 rcpt" "$N_E2E" "$size"
 	gw_rate=$(field msgs_per_s <<<"$L")
@@ -291,6 +295,7 @@ for size in 10240 102400; do
 	row "direct lmtp $((size / 1024))KiB 1 rcpt" "$direct_rate" "-" "-" "-" "-" "-" "-"
 	ratio=$(awk -v a="$gw_rate" -v b="$direct_rate" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "na" }')
 	[ "$size" = 10240 ] && e2e_ratio_10k=$ratio
+	[ "$size" = 102400 ] && e2e_ratio_100k=$ratio
 	row "  ratio gateway/direct" "$ratio" "" "" "" "" "" ""
 done
 measured "e2e dovecot 10KiB 10 rcpts" "$((N_E2E / 2))" 10240 -- bob@b.test bob@b.test bob@b.test \
@@ -299,11 +304,20 @@ gw_stop
 fi
 dovecot_stop
 
+# --- the crypto floor ------------------------------------------------------------------------
+# CPU time of the crypto one 10 KiB Ed25519 Email needs, with this build's
+# wolfSSL, measured now (same machine, same load): the gateway's CPU per
+# Email over it is cpu_over_crypto_floor.
+FLOOR_LINE=$("$FLOOR" --size 10240 --min-ms 500) || echo "bench: smtpsec-cryptofloor failed"
+floor_us=$(field floor_us <<<" $FLOOR_LINE")
+echo "bench: $FLOOR_LINE"
+row "crypto floor 10KiB (Ed25519+SHA-512+ChaCha20-Poly1305)" "-" "-" "-" "-" "-" "${floor_us:-na}" "-"
+
 # --- 2. capacity with a do-nothing LMTP sink; handshakes ------------------------------------
 "$SINK" --unix "$T_TMP/sink.sock" --max-seconds 3000 >"$T_TMP/sink.out" 2>&1 &
 t_track_pid $!
 t_wait_for 5 test -S "$T_TMP/sink.sock"
-cap= cpu_email= gw_hs= raw_hs= HS_LINE= HS_X25519= HS_NAGLE=
+cap= cpu_email= gw_hs= raw_hs= HS_LINE= HS_X25519= HS_NAGLE= handshake_ratio_x25519=
 KEYS="ed25519 p256"
 sec 2 || KEYS=
 for KEY in $KEYS; do
@@ -363,6 +377,8 @@ for KEY in $KEYS; do
 		HS_X25519=$h
 		r=$(awk -v a="$(field msgs_per_s <<<"$L")" -v b="$(field hs_per_s <<<"$h")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 		row "  ratio gateway/raw $KEY x25519" "$r" "" "" "" "" "" ""
+		handshake_ratio_x25519=$(awk -v a="$(field msgs_per_s <<<"$L")" -v b="$(field hs_per_s <<<"$h")" \
+			'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
 	fi
 done
 KEY=ed25519
@@ -398,6 +414,11 @@ elif [ "$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)" = project ] && [ -x
 	wolf_cpu_ratio=$(awk -v a="${wcpu[project]:-0}" -v b="${wcpu[system]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
 	wolf_hs_ratio=$(awk -v a="${whs[project]:-0}" -v b="${whs[system]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
 	row "  ratio project/system capacity" "$wolf_cap_ratio" "" "" "" "" "$wolf_cpu_ratio" ""
+	if [ -x "$SYS/smtpsec-cryptofloor" ]; then
+		fs=$("$SYS/smtpsec-cryptofloor" --size 10240 --min-ms 500)
+		echo "bench: system wolfSSL: $fs"
+		row "wolfssl system: crypto floor 10KiB" "-" "-" "-" "-" "-" "$(field floor_us <<<" $fs")" "-"
+	fi
 else
 	echo "bench: wolfSSL comparison skipped: needs the project build in $BUILD and 'make WOLFSSL=system' ($SYS)"
 fi
@@ -534,8 +555,12 @@ echo "handshakes (Ed25519, no resumption on either side): gateway $gw_hs/s (1 Em
 echo "  raw:        $HS_LINE"
 echo "  raw x25519: $HS_X25519"
 echo "  raw, server Nagle: $HS_NAGLE"
-keys=(e2e_ratio="${e2e_ratio_10k:-na}" capacity_msgs_per_s="${cap:-na}" cpu_us_per_email="${cpu_email:-na}"
-	handshake_ratio="${handshake_ratio:-na}" rss_kib_per_idle_conn="${per_conn:-na}"
+cpu_floor=$(awk -v a="${cpu_email:-0}" -v b="${floor_us:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "na" }')
+echo "crypto floor (10 KiB Ed25519 Email, this build's wolfSSL, CPU time): ${floor_us:-na} us: $FLOOR_LINE"
+keys=(e2e_ratio="${e2e_ratio_10k:-na}" e2e_ratio_100k="${e2e_ratio_100k:-na}" capacity_msgs_per_s="${cap:-na}"
+	cpu_us_per_email="${cpu_email:-na}" crypto_floor_us="${floor_us:-na}" cpu_over_crypto_floor="${cpu_floor}"
+	handshake_ratio="${handshake_ratio:-na}" handshake_ratio_x25519="${handshake_ratio_x25519:-na}"
+	rss_kib_per_idle_conn="${per_conn:-na}"
 	big_email_rss_delta_mib="${big_delta:-na}" warm_resolver_queries_per_email="${warm_q:-na}"
 	wolfssl_capacity_ratio="${wolf_cap_ratio:-na}" wolfssl_cpu_ratio="${wolf_cpu_ratio:-na}"
 	wolfssl_handshake_ratio="${wolf_hs_ratio:-na}")
@@ -551,11 +576,15 @@ echo "results: $OUT"
 # the plot: throughput and latency of the load scenarios
 PNG=${OUT%.json}.png
 if command -v gnuplot >/dev/null 2>&1; then
+	: >"$T_TMP/plot.dat"
 	for r in "${ROWS[@]}"; do
 		IFS='|' read -r a b c d e f g h <<<"$r"
 		[[ "$d" =~ ^[0-9.]+$ ]] || continue
 		printf '"%s" %s %s %s\n' "$a" "$b" "$d" "$f"
 	done >"$T_TMP/plot.dat"
+	if [ ! -s "$T_TMP/plot.dat" ]; then
+		echo "bench: plot skipped: no load scenario in the sections run"
+	else
 	gnuplot <<EOF 2>"$T_TMP/gnuplot.err" && echo "plot: $PNG" || echo "bench: plot skipped: gnuplot failed: $(head -2 "$T_TMP/gnuplot.err")"
 set terminal pngcairo size 1400,900 noenhanced font ",9"
 set output "$PNG"
@@ -574,12 +603,13 @@ set logscale y
 plot "$T_TMP/plot.dat" using 3:xtic(1) title "p50" lc rgb "#6aa84f", "" using 4 title "p99" lc rgb "#cc4125"
 unset multiplot
 EOF
+	fi
 else
 	echo "bench: plot skipped: gnuplot is not installed (apt-get install gnuplot-nox)"
 fi
 echo "bench: $(( $(date +%s) - START )) s"
 echo
 for k in "${keys[@]}"; do
-	case $k in *=na) echo "bench: ${k%=na}: no figure (see the bench: lines above)" ;; esac
+	case $k in *=na) echo "bench: ${k%=na}: no figure (see the bench: lines above${BENCH_SECTIONS:+; BENCH_SECTIONS=$BENCH_SECTIONS})" ;; esac
 done
 for k in "${keys[@]}"; do echo "$k"; done

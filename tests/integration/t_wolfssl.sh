@@ -12,6 +12,12 @@
 mode=$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)
 GW=$BUILD/smtpsec-gateway
 libs=$(ldd "$GW" 2>&1)
+# the bench's crypto floor (smtpsec-cryptofloor) runs with this build's
+# library: every operation checked, a figure printed; bad sizes refused
+floor=$("$BUILD/smtpsec-cryptofloor" --size 10240 --min-ms 20 2>&1)
+t_check cryptofloor_runs "$floor" grep -Eq '^cryptofloor size=10240 ed25519_verify_us=[0-9.]+ sha512_us=[0-9.]+ chacha20_poly1305_us=[0-9.]+ floor_us=[0-9.]+$' <<<"$floor"
+err=$("$BUILD/smtpsec-cryptofloor" --size 0 2>&1); rc=$?
+t_check cryptofloor_bad_size "rc=$rc $err" test "$rc" = 2 -a -n "$(grep -- '--size' <<<"$err")"
 case $mode in
 project)
 	t_check ldd_no_shared_wolfssl "$libs" bash -c '! grep -q libwolfssl <<<"$1"' _ "$libs"
