@@ -18,13 +18,15 @@ PREFIX   ?= /usr/local
 SANITIZE ?=
 # wolfSSL: `project` (default) links the static library `make deps` builds
 # from Debian's source package with the CPU-dispatching assembly
-# (config/wolfssl/build.sh, deps/wolfssl/<version>/); `system` links
+# (config/wolfssl/build.sh, deps/wolfssl/<version>-<rev>/); `system` links
 # Debian's libwolfssl.  Each has its own build directory.
 WOLFSSL  ?= project
 B        := build$(if $(SANITIZE),-san)$(if $(filter system,$(WOLFSSL)),-syswolf)
 
 WOLFSSL_VER := $(shell dpkg-query -W -f='$${Version}' libwolfssl-dev 2>/dev/null)
-WOLF_DIR    := $(CURDIR)/deps/wolfssl/$(WOLFSSL_VER)
+# r2: the library's own wolfssl/options.h installed with it (config/wolfssl/build.sh)
+WOLF_REV    := r2
+WOLF_DIR    := $(CURDIR)/deps/wolfssl/$(WOLFSSL_VER)-$(WOLF_REV)
 ifeq ($(WOLFSSL),system)
 PKGS       := wolfssl libunbound hiredis libsystemd libidn2 jansson
 WOLF_CFLAGS :=
@@ -99,7 +101,7 @@ all: $(addprefix $(B)/,$(ALL_PROGS)) $(UNIT_BINS)
 
 # which wolfSSL the objects were compiled against: a change rebuilds them
 WOLF_STAMP := $(B)/wolfssl.stamp
-WOLF_ID    := $(WOLFSSL) $(WOLFSSL_VER)
+WOLF_ID    := $(WOLFSSL) $(WOLFSSL_VER)$(if $(filter project,$(WOLFSSL)),-$(WOLF_REV))
 $(shell mkdir -p $(B); [ "$$(cat $(WOLF_STAMP) 2>/dev/null)" = "$(WOLF_ID)" ] || echo "$(WOLF_ID)" > $(WOLF_STAMP))
 
 $(B)/obj/%.o: %.c $(WOLF_STAMP)
@@ -242,7 +244,7 @@ deps:
 	    case " $$missing " in *" prometheus "*) \
 	        systemctl disable --now prometheus.service >/dev/null 2>&1 || true;; esac; fi
 	@if [ "$(WOLFSSL)" = project ]; then $(MAKE) --no-print-directory deb-src && \
-	    sh config/wolfssl/build.sh $(CURDIR)/deps/wolfssl; fi
+	    sh config/wolfssl/build.sh $(WOLF_DIR); fi
 
 # A deb-src entry for Debian's own archive (apt-get source wolfssl): added
 # once; apt-get update only when it is new (CI adds it before its update).

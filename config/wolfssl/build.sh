@@ -4,11 +4,13 @@
 # security fixes included, come with it.  Called by `make deps`; see
 # README "Build requirements".
 #
-#   config/wolfssl/build.sh DESTDIR-ROOT
+#   config/wolfssl/build.sh DEST
 #
-# Installs into DESTDIR-ROOT/<debian version>/ (include/, lib/libwolfssl.a)
-# and writes a .built stamp there: a second run with the same version does
-# nothing.  Needs a deb-src entry (make deb-src), dpkg-dev, autoconf,
+# Installs into DEST (include/, lib/libwolfssl.a; the Makefile names it
+# deps/wolfssl/<debian version>-<revision>/, the revision bumped whenever
+# what this script builds changes, so programs built against an older
+# build keep theirs) and writes a .built stamp there: a second run does
+# nothing.  The version built is libwolfssl-dev's, which DEST must name.  Needs a deb-src entry (make deb-src), dpkg-dev, autoconf,
 # automake, libtool.
 #
 # Configuration: Debian's own (--enable-distro, the same API the gateway
@@ -18,10 +20,21 @@
 # still runs on a CPU without AVX2 or AES-NI; tests/integration/t_wolfssl.sh
 # checks that under qemu with such a CPU) and --enable-sp --enable-sp-asm
 # (x86_64 assembly for P-256/P-384 ECDSA and ECDH, and Curve25519).
+#
+# wolfssl/options.h, the configuration as headers, is installed with the
+# library: the distro configuration leaves it out (Debian ships its own,
+# /usr/include/wolfssl/options.h, made for Debian's library), and code
+# compiled with Debian's options.h against this library sees other struct
+# layouts (no USE_INTEL_SPEEDUP, WOLFSSL_AESNI: wc_Sha512, Aes, and what
+# embeds them, are larger in this library; it writes past the caller's
+# smaller objects).  t_wolfssl.sh checks the headers and the library agree.
 set -eu
-root=$1
+dest=$1
 ver=$(dpkg-query -W -f='${Version}' libwolfssl-dev)
-dest=$root/$ver
+case $(basename "$dest") in
+"$ver" | "$ver"-*) ;;
+*) echo "wolfssl: $dest does not name libwolfssl-dev's version $ver"; exit 1 ;;
+esac
 if [ -f "$dest/.built" ]; then
 	echo "wolfssl $ver: already built in $dest"
 	exit 0
@@ -40,6 +53,7 @@ echo "wolfssl $ver: configuring and building (about 1-2 minutes on 2 cores)"
 make -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -40 "$work/make.log"; exit 1; }
 rm -rf "$dest"
 make install >"$work/install.log" 2>&1 || { tail -20 "$work/install.log"; exit 1; }
+install -m 0644 wolfssl/options.h "$dest/include/wolfssl/options.h"
 # the static library only: nothing may pick the shared one up by accident
 rm -f "$dest"/lib/libwolfssl.so*
 touch "$dest/.built"

@@ -6,7 +6,8 @@
 # with a CPU without AVX/AVX2/AES-NI/BMI2/ADX (Nehalem) runs TLS 1.3
 # handshakes (AES-GCM, ChaCha20-Poly1305; P-256, X25519; ECDSA and Ed25519
 # signatures) through the library (wolfssl/cpu_check.c): the assembly is
-# chosen at run time, never required.
+# chosen at run time, never required.  The headers installed with it
+# describe it (tests/integration/wolfssl/abi_check.c).
 . "$(dirname "$0")/lib.sh"
 
 mode=$(cut -d' ' -f1 "$BUILD/wolfssl.stamp" 2>/dev/null)
@@ -59,6 +60,18 @@ if ! cc -O2 -I"$W/include" -o "$T_TMP/cpu_check" "$T_SRC/tests/integration/wolfs
     "$W/lib/libwolfssl.a" -lpthread -lm 2>"$T_TMP/cc.log"; then
 	t_fail cpu_check_build "$(head -5 "$T_TMP/cc.log")"
 	exit 1
+fi
+# the headers the build compiles with are the library's own: its
+# options.h is installed next to it (else Debian's is picked up from
+# /usr/include, and wolfCrypt objects the gateway holds are smaller than
+# what the library writes into them; config/wolfssl/build.sh)
+t_check options_h_installed "no $W/include/wolfssl/options.h" test -f "$W/include/wolfssl/options.h"
+if cc -O2 -I"$W/include" -o "$T_TMP/abi_check" "$T_SRC/tests/integration/wolfssl/abi_check.c" \
+    "$W/lib/libwolfssl.a" -lpthread -lm 2>"$T_TMP/cc.log"; then
+	out=$("$T_TMP/abi_check" 2>&1)
+	t_check headers_match_library "$out" test "$(grep -c ' ok$' <<<"$out")" = 7
+else
+	t_fail headers_match_library "abi_check does not build: $(head -5 "$T_TMP/cc.log")"
 fi
 out=$("$T_TMP/cpu_check" "$T_TMP/chain.pem" "$D/leaf.key" "$D/root.pem" mx1.example.test 2>&1)
 t_check this_cpu_tls "$out" test "$(grep -c ' ok$' <<<"$out")" = 4
