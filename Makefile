@@ -63,16 +63,18 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
+BASE_SRCS := $(sort $(wildcard base/*.c))
 VFY_SRCS  := $(sort $(wildcard verify/*.c))
 LMTP_SRCS := $(sort $(wildcard lmtp/*.c))
 RCV_SRCS  := $(sort $(filter-out %_main.c,$(wildcard receiver/*.c)))
 TLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 
+LIBBASE := $(B)/libbase.a
 LIBVFY  := $(B)/libvfy.a
 LIBLMTP := $(B)/liblmtp.a
 LIBRCV  := $(B)/librcv.a
 LIBT    := $(B)/libtest.a
-ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP)
+ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP) $(LIBBASE)
 
 # Programs: name -> sources.  sender/ is smtpsec-send; each tests/tools/<name>/
 # directory is one test program.
@@ -108,6 +110,7 @@ $(B)/obj/%.o: %.c $(WOLF_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(LIBBASE): $(call obj,$(BASE_SRCS))
 $(LIBVFY): $(call obj,$(VFY_SRCS))
 $(LIBLMTP): $(call obj,$(LMTP_SRCS))
 $(LIBRCV): $(call obj,$(RCV_SRCS))
@@ -119,7 +122,7 @@ $(B)/%.a:
 
 define prog_rule
 $(B)/$(1): $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT) $$(PKG_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(SRCS_$(1))) $(LIBT) $(ALL_LIBS) $$(PKG_LIBS)
 endef
 $(foreach p,$(ALL_PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -204,7 +207,7 @@ soak:
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FB := build-fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
-FUZZ_LIB_SRCS := $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
+FUZZ_LIB_SRCS := $(BASE_SRCS) $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
 fuzz:
 	$(MAKE) --no-print-directory CC=clang B=$(FB) OPT=-O1 WERROR= \
 	    SANITIZE=address,undefined \

@@ -28,6 +28,8 @@
  * a 5xx, SPOOLED only after the spool file and its directory are fsync'd.
  * Anything else (timeouts, drops, 4xx before the data) leaves it TEMPFAIL.
  */
+#include "base/mem.h"
+#include "base/buf.h"
 #include "lmtp/lmtp.h"
 #include "lmtp/lmtp_spool.h"
 #include "lmtp/lmtp_int.h"
@@ -89,8 +91,8 @@ struct lmtp_sess {
 	int rcode;
 	char rtext[160];
 	/* commands to write */
-	char *out;
-	size_t outlen, outcap, outoff;
+	struct buf out;		/* commands not yet written */
+	size_t outoff;
 	/* body streaming: BDAT from the segments, DATA through chunk */
 	uint8_t *chunk;
 	size_t chunk_len, chunk_off;
@@ -167,26 +169,6 @@ static void sess_close(struct lmtp_sess *s, const char *why);
 static void dispatch(struct lmtp *l);
 static void tx_finish(struct lmtp_tx *tx, int tempfail, const char *why);
 
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz ? sz : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-
-	if (d == NULL)
-		abort();
-	return d;
-}
-
 /* --- reply parsing -------------------------------------------------------- */
 
 int
@@ -217,18 +199,7 @@ set_text(char *dst, size_t dlen, const char *src, size_t n)
 static void
 out_add(struct lmtp_sess *s, const char *p, size_t n)
 {
-	if (s->outcap - s->outlen < n) {
-		size_t cap = s->outcap ? s->outcap : 1024;
-
-		while (cap - s->outlen < n)
-			cap *= 2;
-		s->out = realloc(s->out, cap);
-		if (s->out == NULL)
-			abort();
-		s->outcap = cap;
-	}
-	memcpy(s->out + s->outlen, p, n);
-	s->outlen += n;
+	buf_add(&s->out, p, n);
 }
 
 /* Append one formatted command (fmt is always a literal at the call site). */
@@ -409,9 +380,9 @@ sess_write(struct lmtp_sess *s)
 
 	for (;;) {
 		k = 0;
-		cmd = s->outlen - s->outoff;
+		cmd = s->out.len - s->outoff;
 		if (cmd > 0) {
-			iov[k].iov_base = s->out + s->outoff;
+			iov[k].iov_base = s->out.p + s->outoff;
 			iov[k].iov_len = cmd;
 			k++;
 		}
@@ -429,7 +400,7 @@ sess_write(struct lmtp_sess *s)
 			}
 		}
 		if (k == 0) {
-			s->outoff = s->outlen = 0;
+			s->outoff = s->out.len = 0;
 			if (s->state == S_BODY && s->body_done) {
 				s->state = S_FINAL;
 				s->final_replies = 0;
@@ -446,7 +417,7 @@ sess_write(struct lmtp_sess *s)
 		}
 		done = (size_t)n;
 		if (done >= cmd) {
-			s->outoff = s->outlen = 0;
+			s->outoff = s->out.len = 0;
 			done -= cmd;
 		} else {
 			s->outoff += done;
@@ -460,7 +431,7 @@ sess_write(struct lmtp_sess *s)
 			arm_timer(s, s->l->opt.timeout_ms);	/* progress */
 		}
 	}
-	if (s->outoff < s->outlen || (s->state == S_BODY))
+	if (s->outoff < s->out.len || (s->state == S_BODY))
 		ev_io_start(s->l->loop, &s->wio);
 	else
 		ev_io_stop(s->l->loop, &s->wio);
@@ -974,7 +945,7 @@ reap(struct lmtp *l)
 		struct lmtp_sess *s = l->dead;
 
 		l->dead = s->next;
-		free(s->out);
+		buf_free(&s->out);
 		free(s->chunk);
 		free(s);
 	}
@@ -991,15 +962,13 @@ on_reaper(struct ev_loop *loop, struct ev_timer *w, int revents)
 static struct lmtp_sess *
 sess_open(struct lmtp *l)
 {
-	struct lmtp_sess *s = xcalloc(1, sizeof(*s));
+	struct lmtp_sess *s = mem_calloc(1, sizeof(*s));
 
 	s->gen = l->gen;
 	int fd;
 
 	s->l = l;
-	s->chunk = malloc(LMTP_CHUNK + 16);
-	if (s->chunk == NULL)
-		abort();
+	s->chunk = mem_alloc(LMTP_CHUNK + 16);
 	fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->fd = fd;
 	ev_io_init(&s->rio, on_read, fd, EV_READ);
@@ -1088,7 +1057,7 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 			if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
 				n4++;
 		if (n4 > 0 && tx->spool == NULL && l->spool != NULL) {
-			const char **rc = xcalloc(n4, sizeof(*rc));
+			const char **rc = mem_calloc(n4, sizeof(*rc));
 			size_t k = 0;
 
 			for (i = 0; i < tx->n_rcpt; i++)
@@ -1135,15 +1104,15 @@ smtp_addr(const char *a, int *utf8_r, const char **why_r)
 	char buf[LMTP_ADDR_MAX + 1];
 
 	if (lmtp_addr_smtp(a, buf, sizeof(buf), utf8_r, why_r) < 0)
-		return xstrdup(a);
+		return mem_strdup(a);
 	*why_r = NULL;
-	return xstrdup(buf);
+	return mem_strdup(buf);
 }
 
 struct lmtp_tx *
 lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 {
-	struct lmtp_tx *tx = xcalloc(1, sizeof(*tx));
+	struct lmtp_tx *tx = mem_calloc(1, sizeof(*tx));
 	size_t i, j;
 
 	tx->l = l;
@@ -1151,10 +1120,10 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 	tx->arg = arg;
 	tx->from = smtp_addr(m->mail_from, &tx->from_utf8, &tx->from_bad);
 	tx->n_rcpt = m->n_rcpt;
-	tx->rcpt = xcalloc(m->n_rcpt, sizeof(*tx->rcpt));
-	tx->rcpt_bad = xcalloc(m->n_rcpt, sizeof(*tx->rcpt_bad));
-	tx->rcpt_utf8 = xcalloc(m->n_rcpt, sizeof(*tx->rcpt_utf8));
-	tx->send = xcalloc(m->n_rcpt, sizeof(*tx->send));
+	tx->rcpt = mem_calloc(m->n_rcpt, sizeof(*tx->rcpt));
+	tx->rcpt_bad = mem_calloc(m->n_rcpt, sizeof(*tx->rcpt_bad));
+	tx->rcpt_utf8 = mem_calloc(m->n_rcpt, sizeof(*tx->rcpt_utf8));
+	tx->send = mem_calloc(m->n_rcpt, sizeof(*tx->send));
 	for (i = 0; i < m->n_rcpt; i++) {
 		int u = 0;
 
@@ -1162,7 +1131,7 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 		tx->rcpt_utf8[i] = (unsigned char)u;
 	}
 	tx->n_seg = m->n_seg;
-	tx->seg = xcalloc(m->n_seg, sizeof(*tx->seg));
+	tx->seg = mem_calloc(m->n_seg, sizeof(*tx->seg));
 	memcpy(tx->seg, m->seg, m->n_seg * sizeof(*tx->seg));
 	for (i = 0; i < m->n_seg; i++) {
 		const struct lmtp_seg *g = &m->seg[i];
@@ -1180,8 +1149,8 @@ lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *cb, void *arg)
 		tx->body = m->body;
 		tx->body_len = m->body_len;
 	}
-	tx->res = xcalloc(m->n_rcpt, sizeof(*tx->res));
-	tx->accepted = xcalloc(m->n_rcpt, sizeof(*tx->accepted));
+	tx->res = mem_calloc(m->n_rcpt, sizeof(*tx->res));
+	tx->accepted = mem_calloc(m->n_rcpt, sizeof(*tx->accepted));
 	tx->start = ev_now(l->loop);
 	tx->queued = 1;
 	if (l->qtail)
@@ -1313,7 +1282,7 @@ lmtp_reconfigure(struct lmtp *l, const char *target, unsigned timeout_ms, char *
 	if (strcmp(target, l->opt.target) == 0)
 		return 0;
 	free(l->own[0]);
-	l->opt.target = l->own[0] = xstrdup(target);
+	l->opt.target = l->own[0] = mem_strdup(target);
 	l->addr = addr;
 	l->addrlen = addrlen;
 	l->family = family;
@@ -1331,15 +1300,15 @@ lmtp_reconfigure(struct lmtp *l, const char *target, unsigned timeout_ms, char *
 int
 lmtp_init(struct lmtp **l_r, struct ev_loop *loop, const struct lmtp_options *opt, char *err, size_t errlen)
 {
-	struct lmtp *l = xcalloc(1, sizeof(*l));
+	struct lmtp *l = mem_calloc(1, sizeof(*l));
 
 	*l_r = NULL;
 	l->loop = loop;
 	ev_init(&l->reaper, on_reaper);
 	l->opt = *opt;
-	l->opt.target = l->own[0] = xstrdup(opt->target);
-	l->opt.lhlo_name = l->own[1] = xstrdup(opt->lhlo_name ? opt->lhlo_name : "localhost");
-	l->opt.spool_dir = l->own[2] = opt->spool_dir ? xstrdup(opt->spool_dir) : NULL;
+	l->opt.target = l->own[0] = mem_strdup(opt->target ? opt->target : "");
+	l->opt.lhlo_name = l->own[1] = mem_strdup(opt->lhlo_name ? opt->lhlo_name : "localhost");
+	l->opt.spool_dir = l->own[2] = opt->spool_dir ? mem_strdup(opt->spool_dir) : NULL;
 	if (l->opt.connections == 0)
 		l->opt.connections = 8;
 	if (l->opt.timeout_ms == 0)

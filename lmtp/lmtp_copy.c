@@ -9,6 +9,8 @@
  */
 #include "lmtp/lmtp.h"
 #include "lmtp/lmtp_int.h"
+#include "base/buf.h"
+#include "base/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,44 +20,6 @@
 #include <time.h>
 
 static const char untrusted[] = "X-Untrusted-Authentication-Results";
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const void *p, size_t n)
-{
-	if (b->cap - b->len < n + 1) {
-		size_t cap = b->cap ? b->cap : 1024;
-
-		while (cap - b->len < n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		if (b->p == NULL)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
 
 /* Text we put into a header ourselves: printable ASCII only. */
 static const char *
@@ -257,9 +221,7 @@ lmtp_authres_claims(const uint8_t *v, size_t len, const char *id)
 	if (i >= len)
 		return 0;
 	if (v[i] == '"') {
-		val = malloc(len);	/* the unescaped value is never longer */
-		if (val == NULL)
-			abort();
+		val = mem_alloc(len);	/* the unescaped value is never longer */
 		for (i++; i < len && v[i] != '"'; i++) {
 			uint8_t c = v[i];
 
@@ -287,7 +249,7 @@ lmtp_authres_claims(const uint8_t *v, size_t len, const char *id)
 #define FOLD_SOFT 78
 #define FOLD_HARD 990
 static void
-add_folded(struct sbuf *b, size_t col, const uint8_t *v, size_t len)
+add_folded(struct buf *b, size_t col, const uint8_t *v, size_t len)
 {
 	size_t i, from = 0;
 
@@ -301,19 +263,19 @@ add_folded(struct sbuf *b, size_t col, const uint8_t *v, size_t len)
 		}
 		if ((c == ' ' || c == '\t') && col >= FOLD_SOFT && i > 0 && v[i - 1] != ' ' &&
 		    v[i - 1] != '\t' && v[i - 1] != '\n') {
-			sb_add(b, v + from, i - from);
-			sb_add(b, "\r\n", 2);
+			buf_add(b, v + from, i - from);
+			buf_add(b, "\r\n", 2);
 			from = i;
 			col = 0;
 		} else if (col >= FOLD_HARD) {
-			sb_add(b, v + from, i - from);
-			sb_add(b, "\r\n\t", 3);
+			buf_add(b, v + from, i - from);
+			buf_add(b, "\r\n\t", 3);
 			from = i;
 			col = 1;
 		}
 		col++;
 	}
-	sb_add(b, v + from, len - from);
+	buf_add(b, v + from, len - from);
 }
 
 static void
@@ -346,7 +308,7 @@ int
 lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace, size_t n_trace,
     const uint8_t *msg, size_t msg_len, struct lmtp_copy *c, const char **why_r)
 {
-	struct sbuf b = { NULL, 0, 0 };
+	struct buf b = { 0 };
 	char d1[256], d2[256], d3[64], d4[64], d5[64], d6[256], d7[256], date[64];
 	const char *auth = in->authserv_id;
 	size_t i, hend, pos = 0, body_from = 0;
@@ -360,17 +322,17 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 			return -1;
 
 	rfc5322_date(in->date, date, sizeof(date));
-	sb_printf(&b, "Received: from %s (%s [%s])\r\n\tby %s with SMTPSEC id %s\r\n\t(%s %s); %s\r\n",
+	buf_printf(&b, "Received: from %s (%s [%s])\r\n\tby %s with SMTPSEC id %s\r\n\t(%s %s); %s\r\n",
 	    clean(in->sender_host, d1, sizeof(d1)), clean(in->cert_name, d2, sizeof(d2)),
 	    clean(in->client_ip, d3, sizeof(d3)), clean(in->hostname, d6, sizeof(d6)),
 	    clean(in->id, d4, sizeof(d4)), clean(in->tls_version, d5, sizeof(d5)),
 	    clean(in->tls_cipher, d7, sizeof(d7)), date);
-	sb_printf(&b, "Authentication-Results: %s;\r\n\tsmtpsec=pass header.from=%s smtp.cert=%s",
+	buf_printf(&b, "Authentication-Results: %s;\r\n\tsmtpsec=pass header.from=%s smtp.cert=%s",
 	    clean(auth, d1, sizeof(d1)), clean(in->from_domain, d2, sizeof(d2)),
 	    clean(in->trust, d3, sizeof(d3)));
 	if (in->require_security >= 0)
-		sb_printf(&b, "\r\n\tsmtpsec.require-security=%d", in->require_security ? 1 : 0);
-	sb_add(&b, "\r\n", 2);
+		buf_printf(&b, "\r\n\tsmtpsec.require-security=%d", in->require_security ? 1 : 0);
+	buf_add(&b, "\r\n", 2);
 
 	hend = header_end(msg, msg_len);
 	/* SMTPsec-Used: only when the signed header section has none */
@@ -379,23 +341,22 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 		if (f.name_end - f.start == 12 && strncasecmp((const char *)msg + f.start, "SMTPsec-Used", 12) == 0)
 			have_used = 1;
 	if (!have_used)
-		sb_add(&b, "SMTPsec-Used:\r\n", 15);
+		buf_add(&b, "SMTPsec-Used:\r\n", 15);
 
 	for (i = 0; i < n_trace; i++) {
 		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, trace[i].name, trace[i].name_len)) {
 			c->trace_dropped++;
 			continue;
 		}
-		sb_add(&b, trace[i].name, trace[i].name_len);
-		sb_add(&b, ":", 1);
+		buf_add(&b, trace[i].name, trace[i].name_len);
+		buf_add(&b, ":", 1);
 		if (trace[i].value_len > 0 && trace[i].value[0] != ' ' && trace[i].value[0] != '\t')
-			sb_add(&b, " ", 1);
+			buf_add(&b, " ", 1);
 		add_folded(&b, trace[i].name_len + 2, trace[i].value, trace[i].value_len);
-		sb_add(&b, "\r\n", 2);
+		buf_add(&b, "\r\n", 2);
 		c->trace_kept++;
 	}
-	c->head = b.p;
-	c->head_len = b.len;
+	c->head = (char *)buf_steal(&b, &c->head_len);
 	c->seg[c->n_seg].p = (const uint8_t *)c->head;
 	c->seg[c->n_seg++].len = c->head_len;
 

@@ -14,13 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/mem.h"
+#include "base/sys.h"
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_io.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_session.h"
-#include "receiver/rcv_util.h"
 #include "verify/vfy_check.h"
 #include "verify/vfy_from.h"
 #include "verify/vfy_sig.h"
@@ -147,17 +148,17 @@ op_hello(void *arg, const struct rcv_frame *f)
 		RCV_METRIC_ADD(buffer_budget_refused, 1);
 		return -1;
 	}
-	c->chains = rcv_xcalloc(f->n_chains ? f->n_chains : 1, sizeof(*c->chains));
+	c->chains = mem_calloc(f->n_chains ? f->n_chains : 1, sizeof(*c->chains));
 	c->n_chains = f->n_chains;
 	for (i = 0; i < f->n_chains; i++) {
 		struct rcv_cchain *ch = &c->chains[i];
 		const struct rcv_chain *in = &f->chains[i];
 
 		ch->n_certs = in->n_certs;
-		ch->der = rcv_xcalloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der));
-		ch->der_len = rcv_xcalloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der_len));
+		ch->der = mem_calloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der));
+		ch->der_len = mem_calloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der_len));
 		for (j = 0; j < in->n_certs; j++) {
-			ch->der[j] = rcv_xmalloc(in->certs[j].len);
+			ch->der[j] = mem_alloc(in->certs[j].len);
 			memcpy(ch->der[j], in->certs[j].p, in->certs[j].len);
 			ch->der_len[j] = in->certs[j].len;
 		}
@@ -176,7 +177,7 @@ conn_email(struct rcv_conn *c, struct rcv_sess_email *e)
 	struct conn_email *ce = e->op;
 
 	if (ce == NULL) {
-		ce = e->op = rcv_xcalloc(1, sizeof(*ce));
+		ce = e->op = mem_calloc(1, sizeof(*ce));
 		ce->c = c;
 		ce->e = e;
 	}
@@ -412,14 +413,14 @@ conn_gone(struct rcv_io *io)
 struct rcv_conn *
 rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 {
-	struct rcv_conn *c = rcv_xcalloc(1, sizeof(*c));
+	struct rcv_conn *c = mem_calloc(1, sizeof(*c));
 	const struct rcv_config *cfg = srv->cfg;
 	struct rcv_wire_limits lim;
 	struct rcv_session_params sp;
 
 	c->srv = srv;
 	c->cfg = cfg;
-	c->id = rcv_random64() ^ ++srv->next_conn_id;
+	c->id = sys_random64() ^ ++srv->next_conn_id;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	rcv_wire_limits_default(&lim);
 	lim.max_message_size = cfg->max_message_size;

@@ -11,10 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+#include "base/sys.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_session.h"
-#include "receiver/rcv_util.h"
 
 #define IO_OF(w, field) ((struct rcv_io *)(void *)((char *)(w) - offsetof(struct rcv_io, field)))
 
@@ -40,7 +41,7 @@ can_read(const struct rcv_io *io)
 void
 rcv_io_send(struct rcv_io *io, const uint8_t *p, size_t n)
 {
-	rcv_buf_add(&io->out, p, n);
+	buf_add(&io->out, p, n);
 }
 
 static int
@@ -52,7 +53,7 @@ flush_out(struct rcv_io *io)
 		int r = wolfSSL_write(io->ssl, io->out.p, n);
 
 		if (r > 0) {
-			rcv_buf_consume(&io->out, (size_t)r);
+			buf_consume(&io->out, (size_t)r);
 			continue;
 		}
 		r = wolfSSL_get_error(io->ssl, r);
@@ -182,7 +183,7 @@ handshake(struct rcv_io *io)
 	io->state = RCV_IO_OPEN;
 	rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls version=%s cipher=%s resumed=%d ms=%llu", io->id,
 	    wolfSSL_get_version(io->ssl), wolfSSL_get_cipher_name(io->ssl),
-	    wolfSSL_session_reused(io->ssl), (unsigned long long)(rcv_now_ms() - io->t_start));
+	    wolfSSL_session_reused(io->ssl), (unsigned long long)(sys_now_ms() - io->t_start));
 	/* the handshake's keys, hashes and arrays are not needed any more:
 	 * an idle session should cost its record state only */
 	wolfSSL_FreeHandshakeResources(io->ssl);
@@ -269,7 +270,7 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 	io->s = s;
 	io->gone = gone;
 	io->idle_s = (double)idle_ms / 1000.0;
-	io->t_start = rcv_now_ms();
+	io->t_start = sys_now_ms();
 	io->ssl = wolfSSL_new((WOLFSSL_CTX *)ctx);
 	if (io->ssl == NULL || wolfSSL_set_fd(io->ssl, fd) != WOLFSSL_SUCCESS) {
 		rcv_log(RCV_LOG_ERR, "conn=%016llx event=connect result=error why=\"wolfSSL_new failed\"", id);
@@ -334,7 +335,7 @@ io_close(struct rcv_io *io, const char *reason)
 	if (graceful)
 		(void)wolfSSL_shutdown(io->ssl);	/* one close_notify attempt, no wait */
 	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu", io->id, reason,
-	    (unsigned long long)io->s->emails, (unsigned long long)(rcv_now_ms() - io->t_start));
+	    (unsigned long long)io->s->emails, (unsigned long long)(sys_now_ms() - io->t_start));
 	if (!graceful || io->peer_eof || shutdown(io->fd, SHUT_WR) < 0) {
 		io->state = RCV_IO_CLOSED;
 		io->gone(io);
@@ -364,7 +365,7 @@ rcv_io_deinit(struct rcv_io *io)
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
-	rcv_buf_free(&io->out);
+	buf_free(&io->out);
 }
 
 void

@@ -34,7 +34,7 @@ struct rcv_io {
 	ev_io io;
 	ev_timer timer;
 	ev_idle kick;			/* re-run the reader after a pause (wolfSSL may hold data) */
-	struct rcv_buf out;		/* bytes not yet written */
+	struct buf out;		/* bytes not yet written */
 	int peer_eof;
 	int tls_want_write;
 	size_t window_bytes;		/* read since the idle timer last restarted */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/mem.h"
 #include "receiver/rcv_log.h"
 #include "verify/vfy_redis.h"
 
@@ -60,19 +61,6 @@ struct rcv_metrics {
 	long long start_s;		/* time of rcv_metrics_new */
 	char mismatch_logged[300];	/* the last fleet_mismatch logged ("" none) */
 };
-
-static char *
-xstrdup_or_null(const char *s)
-{
-	char *d;
-
-	if (s == NULL || *s == '\0')
-		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		abort();
-	return d;
-}
 
 const char *
 rcv_metrics_name(enum rcv_metric k)
@@ -472,14 +460,14 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	if (m == NULL)
 		abort();
 	m->loop = loop;
-	m->opt.instance = m->own[0] = xstrdup_or_null(opt->instance ? opt->instance : "unknown");
+	m->opt.instance = m->own[0] = mem_strdup_opt(opt->instance ? opt->instance : "unknown");
 	m->opt.worker = opt->worker;
 	m->opt.interval_ms = opt->interval_ms ? opt->interval_ms : 1000;
-	m->opt.host = m->own[1] = xstrdup_or_null(opt->host);
+	m->opt.host = m->own[1] = mem_strdup_opt(opt->host);
 	m->opt.port = opt->port ? opt->port : 6379;
-	m->opt.unix_path = m->own[2] = xstrdup_or_null(opt->unix_path);
-	m->opt.user = m->own[3] = xstrdup_or_null(opt->user);
-	m->opt.password = m->own[4] = xstrdup_or_null(opt->password);
+	m->opt.unix_path = m->own[2] = mem_strdup_opt(opt->unix_path);
+	m->opt.user = m->own[3] = mem_strdup_opt(opt->user);
+	m->opt.password = m->own[4] = mem_strdup_opt(opt->password);
 	m->opt.db = opt->db;
 	m->opt.state_cb = opt->state_cb;
 	m->opt.state_arg = opt->state_arg;
@@ -487,7 +475,7 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
 	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
 	m->opt.run_id = opt->run_id;
-	m->opt.fleet = m->own[5] = xstrdup_or_null(opt->fleet);
+	m->opt.fleet = m->own[5] = mem_strdup_opt(opt->fleet);
 	m->start_s = (long long)time(NULL);
 	snprintf(m->run_hex, sizeof(m->run_hex), "%016llx", opt->run_id);
 	if (m->opt.host != NULL || m->opt.unix_path != NULL) {

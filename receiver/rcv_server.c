@@ -24,18 +24,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mem.h"
+#include "base/hex.h"
+#include "base/sys.h"
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_conn.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_tls.h"
-#include "receiver/rcv_util.h"
 #include "verify/vfy_cache.h"
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_redis.h"
-#include "verify/vfy_util.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
  * leak check LeakSanitizer runs at exit(), so it is run by hand. */
@@ -72,7 +73,7 @@ rcv_iptab_init(struct rcv_iptab *t, size_t cap)
 
 	while (c < cap)
 		c *= 2;
-	t->ent = rcv_xcalloc(c, sizeof(*t->ent));
+	t->ent = mem_calloc(c, sizeof(*t->ent));
 	t->cap = c;
 	t->live = t->used = 0;
 }
@@ -629,7 +630,7 @@ static struct rcv_metrics *metrics_new(struct rcv_server *srv, const struct rcv_
 static void
 worker_reload(struct rcv_server *srv)
 {
-	struct rcv_config *n = rcv_xcalloc(1, sizeof(*n));
+	struct rcv_config *n = mem_calloc(1, sizeof(*n));
 	const struct rcv_config *old = srv->cfg;
 	struct vfy_ct_logs *ct = NULL;
 	WOLFSSL_CTX *ctx;
@@ -690,7 +691,7 @@ worker_reload(struct rcv_server *srv)
 		    vfy_ct_logs_count(ct));
 	}
 	if (srv->cfg_owned != NULL) {
-		srv->cfg_old = rcv_xrealloc(srv->cfg_old, (srv->n_cfg_old + 1) * sizeof(*srv->cfg_old));
+		srv->cfg_old = mem_realloc(srv->cfg_old, (srv->n_cfg_old + 1) * sizeof(*srv->cfg_old));
 		srv->cfg_old[srv->n_cfg_old++] = srv->cfg_owned;
 	}
 	srv->cfg_owned = n;
@@ -757,7 +758,7 @@ rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen
 		memcpy(g_cache_key, buf, VFY_CACHE_KEY_LEN);
 	} else if (n == 2 * VFY_CACHE_KEY_LEN || (n == 2 * VFY_CACHE_KEY_LEN + 1 && buf[n - 1] == '\n')) {
 		for (i = 0; i < VFY_CACHE_KEY_LEN; i++) {
-			int hi = vfy_hexval(buf[2 * i]), lo = vfy_hexval(buf[2 * i + 1]);
+			int hi = hex_val(buf[2 * i]), lo = hex_val(buf[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
 				snprintf(err, errlen, "[redis] cache_key_file %s: not 64 hex digits",
@@ -791,7 +792,7 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 
 	memset(&mo, 0, sizeof(mo));
 	if (g_run_id == 0)
-		g_run_id = rcv_random64() | 1;	/* single-process mode: no master */
+		g_run_id = sys_random64() | 1;	/* single-process mode: no master */
 	mo.instance = cfg->instance;
 	mo.worker = g_worker_index;
 	mo.run_id = g_run_id;
@@ -823,7 +824,7 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 int
 rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_chain_checks)
 {
-	struct rcv_server *srv = rcv_xcalloc(1, sizeof(*srv));
+	struct rcv_server *srv = mem_calloc(1, sizeof(*srv));
 	struct lmtp_options lo;
 	char err[256];
 	size_t i;
@@ -1070,7 +1071,7 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 static int
 wait_ready(pid_t *pid, unsigned workers, unsigned *alive)
 {
-	uint64_t end = rcv_now_ms() + 120000;
+	uint64_t end = sys_now_ms() + 120000;
 	unsigned ready = 0, i;
 
 	if (g_ready_rd < 0)
@@ -1098,7 +1099,7 @@ wait_ready(pid_t *pid, unsigned workers, unsigned *alive)
 			    "action=stopping the gateway", (int)p, st);
 			return st ? st : 1;
 		}
-		if (rcv_now_ms() > end) {
+		if (sys_now_ms() > end) {
 			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"only %u of %u workers "
 			    "ready after 120 s\"", ready, workers);
 			return 1;
@@ -1121,7 +1122,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	struct sigaction sa;
 	sigset_t block, old;
 
-	g_run_id = rcv_random64() | 1;	/* before the first fork: every worker shares it */
+	g_run_id = sys_random64() | 1;	/* before the first fork: every worker shares it */
 	if (drop_privileges(cfg->user) < 0)
 		return 1;
 	if (workers == 0) {
@@ -1135,9 +1136,9 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 
 		g_shcache = vfy_shcache_new(slots < 1024 ? 1024 : slots > 16384 ? 16384 : slots);
 	}
-	pid = rcv_xcalloc(workers, sizeof(*pid));
-	started = rcv_xcalloc(workers, sizeof(*started));
-	fails = rcv_xcalloc(workers, sizeof(*fails));
+	pid = mem_calloc(workers, sizeof(*pid));
+	started = mem_calloc(workers, sizeof(*started));
+	fails = mem_calloc(workers, sizeof(*fails));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = m_sig;
 	sigemptyset(&sa.sa_mask);
@@ -1163,7 +1164,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	}
 	for (i = 0; i < workers; i++) {
 		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 0);
-		started[i] = rcv_now_ms();
+		started[i] = sys_now_ms();
 		if (pid[i] > 0)
 			alive++;
 	}
@@ -1199,7 +1200,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 		if (!m_term && !m_hup && !m_chld)
 			sigsuspend(&old);
 		if (m_hup) {
-			struct rcv_config *n = rcv_xcalloc(1, sizeof(*n));
+			struct rcv_config *n = mem_calloc(1, sizeof(*n));
 			char err[512], ignored[128];
 
 			m_hup = 0;
@@ -1250,7 +1251,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				rcv_log(RCV_LOG_WARN, "conn=- event=worker_died pid=%d status=%d", (int)p, st);
 				/* restart with backoff: a worker that dies young waits
 				 * 2^fails * 100 ms, at most 30 s */
-				if (rcv_now_ms() - started[i] < 10000)
+				if (sys_now_ms() - started[i] < 10000)
 					fails[i] = fails[i] < 9 ? fails[i] + 1 : 9;
 				else
 					fails[i] = 0;
@@ -1269,7 +1270,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 				if (m_term)
 					break;
 				pid[i] = spawn(cur, fds, n_fds, skip_chain_checks, i, 1);
-				started[i] = rcv_now_ms();
+				started[i] = sys_now_ms();
 				if (pid[i] > 0)
 					alive++;
 			}

@@ -15,18 +15,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/mem.h"
+#include "base/buf.h"
+#include "base/sys.h"
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_server.h"
-#include "receiver/rcv_util.h"
 
 /* --- reply queue ------------------------------------------------------------- */
 
 struct rcv_rq_ent *
 rcv_rq_push(struct rcv_rq *q, uint32_t number)
 {
-	struct rcv_rq_ent *e = rcv_xcalloc(1, sizeof(*e));
+	struct rcv_rq_ent *e = mem_calloc(1, sizeof(*e));
 
 	e->number = number;
 	if (q->tail)
@@ -42,21 +44,21 @@ void
 rcv_rq_complete(struct rcv_rq_ent *e, const uint8_t *bytes, size_t len)
 {
 	free(e->bytes);
-	e->bytes = rcv_xmalloc(len);
+	e->bytes = mem_alloc(len);
 	memcpy(e->bytes, bytes, len);
 	e->len = len;
 	e->done = 1;
 }
 
 size_t
-rcv_rq_drain(struct rcv_rq *q, struct rcv_buf *out)
+rcv_rq_drain(struct rcv_rq *q, struct buf *out)
 {
 	size_t n = 0;
 
 	while (q->head && q->head->done) {
 		struct rcv_rq_ent *e = q->head;
 
-		rcv_buf_add(out, e->bytes, e->len);
+		buf_add(out, e->bytes, e->len);
 		q->head = e->next;
 		if (q->head == NULL)
 			q->tail = NULL;
@@ -88,12 +90,12 @@ static void
 reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct rcv_bytes *addr,
     size_t n_addr)
 {
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 
 	rcv_wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
 	rcv_rq_complete(e, b.p, b.len);
 	rcv_metrics_reply(rcv_metrics_default, code);
-	rcv_buf_free(&b);
+	buf_free(&b);
 }
 
 /* An immediate Error in its place in the reply order. */
@@ -162,14 +164,14 @@ email_free(struct rcv_sess_email **e_p)
 static struct rcv_sess_email *
 email_new(struct rcv_session *s, uint32_t n)
 {
-	struct rcv_sess_email *e = rcv_xcalloc(1, sizeof(*e));
+	struct rcv_sess_email *e = mem_calloc(1, sizeof(*e));
 
 	e->s = s;
 	e->n = n;
 	e->fd = -1;
 	e->require_security = -1;
 	e->trust = "-";
-	e->t0 = rcv_now_ms();
+	e->t0 = sys_now_ms();
 	return e;
 }
 
@@ -257,7 +259,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t 
 		if (cap > thr)
 			cap = (size_t)thr;
 		if (s->ops->charge(s->arg, &e->held, cap) == 0) {
-			e->mem = rcv_xrealloc(e->mem, cap);
+			e->mem = mem_realloc(e->mem, cap);
 			e->mem_cap = cap;
 		} else if (!e->spilled_early) {
 			/* the worker holds its budget already: this body goes to
@@ -326,7 +328,7 @@ email_log(struct rcv_sess_email *e, const char *verdict, const char *step, const
 	    e->s->p.id, e->n, e->from_domain[0] ? e->from_domain : "-", e->n_rcpt,
 	    (unsigned long long)e->len, verdict, step, e->trust, delivery, reply,
 	    rcv_log_q(q, sizeof(q), why ? why : "", why ? strlen(why) : 0),
-	    (unsigned long long)(rcv_now_ms() - e->t0));
+	    (unsigned long long)(sys_now_ms() - e->t0));
 }
 
 void
@@ -369,7 +371,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
 		return;
 	}
-	unk = rcv_xcalloc(e->n_rcpt ? e->n_rcpt : 1, sizeof(*unk));
+	unk = mem_calloc(e->n_rcpt ? e->n_rcpt : 1, sizeof(*unk));
 	for (i = 0; i < e->n_rcpt && i < res->n_rcpt; i++) {
 		switch (res->rcpt[i].status) {
 		case LMTP_RCPT_DELIVERED:
@@ -401,11 +403,11 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "");
 		count_failed(s);
 	} else {
-		struct rcv_buf b = { 0 };
+		struct buf b = { 0 };
 
 		rcv_wire_enc_email_delivered(&b, NULL, e->n);
 		rcv_rq_complete(e->rq, b.p, b.len);
-		rcv_buf_free(&b);
+		buf_free(&b);
 		RCV_METRIC_ADD(reply_email_delivered, 1);
 		RCV_METRIC_ADD(emails_delivered, 1);
 		email_log(e, "pass", "-", "delivered", "email_delivered", "");
@@ -458,21 +460,21 @@ email_start(struct rcv_session *s, const struct rcv_frame *f)
 	e->require_security = f->require_security;
 
 	/* copies of what outlives the frame */
-	e->rcpt = rcv_xcalloc(f->n_rcpt ? f->n_rcpt : 1, sizeof(*e->rcpt));
+	e->rcpt = mem_calloc(f->n_rcpt ? f->n_rcpt : 1, sizeof(*e->rcpt));
 	for (i = 0; i < f->n_rcpt; i++) {
 		if (!rcpt_ok(&f->rcpt[i])) {
 			e->n_rcpt = i;
 			rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", "malformed recipient address");
 			return;
 		}
-		e->rcpt[i] = rcv_xmemdup0(f->rcpt[i].p, f->rcpt[i].len);
+		e->rcpt[i] = mem_dup0(f->rcpt[i].p, f->rcpt[i].len);
 	}
 	e->n_rcpt = f->n_rcpt;
-	e->trace = rcv_xcalloc(f->n_trace ? f->n_trace : 1, sizeof(*e->trace));
+	e->trace = mem_calloc(f->n_trace ? f->n_trace : 1, sizeof(*e->trace));
 	for (i = 0; i < f->n_trace; i++) {
-		e->trace[i].name = (const uint8_t *)rcv_xmemdup0(f->trace[i].name.p, f->trace[i].name.len);
+		e->trace[i].name = (const uint8_t *)mem_dup0(f->trace[i].name.p, f->trace[i].name.len);
 		e->trace[i].name_len = f->trace[i].name.len;
-		e->trace[i].value = (const uint8_t *)rcv_xmemdup0(f->trace[i].value.p, f->trace[i].value.len);
+		e->trace[i].value = (const uint8_t *)mem_dup0(f->trace[i].value.p, f->trace[i].value.len);
 		e->trace[i].value_len = f->trace[i].value.len;
 		e->n_trace = i + 1;
 	}
@@ -623,11 +625,11 @@ rcv_session_input(struct rcv_session *s, const uint8_t *p, size_t n)
 void
 rcv_session_start(struct rcv_session *s)
 {
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 
 	rcv_wire_enc_server_hello(&b, NULL, 0);
 	s->ops->send(s->arg, b.p, b.len);
-	rcv_buf_free(&b);
+	buf_free(&b);
 }
 
 void
@@ -649,11 +651,11 @@ rcv_session_shutdown(struct rcv_session *s)
 static void
 send_goodbye(struct rcv_session *s)
 {
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 
 	rcv_wire_enc_error(&b, NULL, RCV_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
 	s->ops->send(s->arg, b.p, b.len);
-	rcv_buf_free(&b);
+	buf_free(&b);
 	s->state = RCV_SESS_DONE;
 }
 
@@ -674,11 +676,11 @@ rcv_session_idle(struct rcv_session *s)
 void
 rcv_session_flush(struct rcv_session *s)
 {
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 
 	if (rcv_rq_drain(&s->rq, &b) > 0)
 		s->ops->send(s->arg, b.p, b.len);
-	rcv_buf_free(&b);
+	buf_free(&b);
 	if (s->rq.n > 0 || s->n_inflight > 0)
 		return;
 	if (s->state == RCV_SESS_SHUTDOWN)
@@ -711,7 +713,7 @@ rcv_session_between_frames(const struct rcv_session *s)
 struct rcv_session *
 rcv_session_new(const struct rcv_session_params *p, const struct rcv_session_ops *ops, void *arg)
 {
-	struct rcv_session *s = rcv_xcalloc(1, sizeof(*s));
+	struct rcv_session *s = mem_calloc(1, sizeof(*s));
 
 	s->p = *p;
 	s->ops = ops;

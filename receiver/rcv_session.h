@@ -165,7 +165,7 @@ struct rcv_rq_ent *rcv_rq_push(struct rcv_rq *q, uint32_t number);
 void rcv_rq_complete(struct rcv_rq_ent *e, const uint8_t *bytes, size_t len);
 /* Pop the completed entries at the head, appending their bytes to out.
  * Returns how many were popped. */
-size_t rcv_rq_drain(struct rcv_rq *q, struct rcv_buf *out);
+size_t rcv_rq_drain(struct rcv_rq *q, struct buf *out);
 void rcv_rq_free(struct rcv_rq *q);
 
 #endif

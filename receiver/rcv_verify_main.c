@@ -18,13 +18,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/buf.h"
+#include "base/mem.h"
 #include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy.h"
 #include "verify/vfy_der.h"
 #include "verify/vfy_pkix.h"
-#include "verify/vfy_util.h"
 
 #define EX_PASS		EX_OK
 #define EX_FAIL		1		/* the chain or Email fails: a verdict */
@@ -161,36 +162,7 @@ parse_time(const char *s, time_t *t_r)
 static uint8_t *
 read_file(const char *path, size_t *len_r)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t cap = 0, len = 0;
-
-	if (f == NULL)
-		return NULL;
-	for (;;) {
-		size_t n;
-
-		if (cap - len < 65536) {
-			if (cap > ((size_t)1 << 31)) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			cap = cap ? cap * 2 : 65536;
-			uint8_t *nb = realloc(buf, cap + 1);
-			if (nb == NULL)
-				abort();
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*len_r = len;
-	return buf;
+	return buf_read_file(path, (size_t)1 << 31, len_r);
 }
 
 static int
@@ -212,7 +184,7 @@ unhex(const char *s, size_t *len_r)
 
 	if (n % 2)
 		return NULL;
-	out = vfy_xmalloc(n / 2 + 1);
+	out = mem_alloc(n / 2 + 1);
 	for (size_t i = 0; i < n / 2; i++) {
 		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
 
@@ -261,7 +233,7 @@ on_answer(void *arg, const struct vfy_dns_answer *a)
 static struct vfy_dns_query *
 tap_lookup(void *arg, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *cbarg)
 {
-	struct tap *t = vfy_xmalloc(sizeof(*t));
+	struct tap *t = mem_alloc(sizeof(*t));
 	struct vfy_dns_query *q;
 
 	t->cb = cb;

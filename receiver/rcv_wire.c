@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+
 enum w_state {
 	W_HDR = 0,	/* reading size + type */
 	W_FRAME,	/* buffering a whole non-Email frame */
@@ -62,16 +64,6 @@ struct rcv_wire {
 
 #define RCV_FRAME_MIN	11	/* size(8) + type(1) + extensions length(2) */
 
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz ? sz : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
 void
 rcv_wire_limits_default(struct rcv_wire_limits *l)
 {
@@ -88,27 +80,10 @@ rcv_wire_limits_default(struct rcv_wire_limits *l)
 	l->first_number = 0;
 }
 
-/* Make room for entry number n (0-based) in an array of elem-sized
- * entries whose capacity is *cap, doubling from 8. */
-static void *
-grow(void *arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t c = *cap;
-
-	if (n < c)
-		return arr;
-	c = c ? c * 2 : 8;
-	arr = realloc(arr, c * elem);
-	if (arr == NULL)
-		abort();
-	*cap = c;
-	return arr;
-}
-
 struct rcv_wire *
 rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *body_arg)
 {
-	struct rcv_wire *w = xcalloc(1, sizeof(*w));
+	struct rcv_wire *w = mem_calloc(1, sizeof(*w));
 
 	w->lim = *lim;
 	if (w->lim.max_other_size < RCV_FRAME_MIN)
@@ -116,9 +91,9 @@ rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *bo
 	w->body = body;
 	w->body_arg = body_arg;
 	w->next_number = w->lim.first_number;
-	w->ext = xcalloc(w->lim.max_extensions, sizeof(*w->ext));
-	w->chains = xcalloc(w->lim.max_chains, sizeof(*w->chains));
-	w->certs = xcalloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
+	w->ext = mem_calloc(w->lim.max_extensions, sizeof(*w->ext));
+	w->chains = mem_calloc(w->lim.max_chains, sizeof(*w->chains));
+	w->certs = mem_calloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
 	/* unknown_address lists come from a server: as many as one Email had */
 	w->max_addr_entries = w->lim.max_recipients;
 	return w;
@@ -411,7 +386,7 @@ parse_error(struct rcv_wire *w, struct cur *c)
 				return "address overruns its vector";
 			if (w->frame.n_addr == w->max_addr_entries)
 				return "too many addresses";
-			w->addr = grow(w->addr, &w->cap_addr, w->frame.n_addr, sizeof(*w->addr));
+			w->addr = mem_grow(w->addr, &w->cap_addr, w->frame.n_addr, sizeof(*w->addr));
 			w->addr[w->frame.n_addr++] = one;
 		}
 	}
@@ -575,7 +550,7 @@ parse_email_head(struct rcv_wire *w)
 			return "trace header overruns its vector";
 		if (w->frame.n_trace == w->lim.max_trace_headers)
 			return "too many trace headers";
-		w->trace = grow(w->trace, &w->cap_trace, w->frame.n_trace, sizeof(*w->trace));
+		w->trace = mem_grow(w->trace, &w->cap_trace, w->frame.n_trace, sizeof(*w->trace));
 		w->trace[w->frame.n_trace++] = h;
 	}
 	w->frame.trace = w->trace;
@@ -596,7 +571,7 @@ parse_email_head(struct rcv_wire *w)
 			return "empty recipient address";
 		if (a.len > w->lim.max_address_len)
 			return "recipient address too long";
-		w->rcpt = grow(w->rcpt, &w->cap_rcpt, w->frame.n_rcpt, sizeof(*w->rcpt));
+		w->rcpt = mem_grow(w->rcpt, &w->cap_rcpt, w->frame.n_rcpt, sizeof(*w->rcpt));
 		w->rcpt[w->frame.n_rcpt++] = a;
 	}
 	w->frame.rcpt = w->rcpt;
@@ -627,9 +602,7 @@ buf_need(struct rcv_wire *w, size_t cap)
 		want = cap;
 	if (w->grow != NULL && w->grow(w->grow_arg, w->buf_cap, want) != 0)
 		return -1;
-	w->buf = realloc(w->buf, want);
-	if (w->buf == NULL)
-		abort();
+	w->buf = mem_realloc(w->buf, want);
 	w->buf_cap = want;
 	return 0;
 }
@@ -909,63 +882,15 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 
 /* --- encoders ------------------------------------------------------------- */
 
-void
-rcv_buf_reserve(struct rcv_buf *b, size_t more)
-{
-	size_t cap;
-
-	if (b->cap - b->len >= more)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap - b->len < more) {
-		if (cap > SIZE_MAX / 2)
-			abort();
-		cap *= 2;
-	}
-	b->p = realloc(b->p, cap);
-	if (b->p == NULL)
-		abort();
-	b->cap = cap;
-}
-
-void
-rcv_buf_add(struct rcv_buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	rcv_buf_reserve(b, n);
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void
-rcv_buf_consume(struct rcv_buf *b, size_t n)
-{
-	if (n >= b->len) {
-		b->len = 0;
-		return;
-	}
-	memmove(b->p, b->p + n, b->len - n);
-	b->len -= n;
-}
-
-void
-rcv_buf_free(struct rcv_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
 static void
-put_uint(struct rcv_buf *b, uint64_t v, size_t n)
+put_uint(struct buf *b, uint64_t v, size_t n)
 {
 	uint8_t tmp[8];
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		tmp[n - 1 - i] = (uint8_t)(v >> (8 * i));
-	rcv_buf_add(b, tmp, n);
+	buf_add(b, tmp, n);
 }
 
 static size_t
@@ -984,7 +909,7 @@ ext_len(const struct rcv_ext_out *e)
 
 /* size, type and extensions; `body` is what follows the extensions. */
 static void
-put_start(struct rcv_buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t body)
+put_start(struct buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t body)
 {
 	size_t el = ext_len(e), i;
 
@@ -1001,19 +926,19 @@ put_start(struct rcv_buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t
 	for (i = 0; i < e->n_extra; i++) {
 		put_uint(b, e->extra[i].type, 1);
 		put_uint(b, e->extra[i].data.len, 4);
-		rcv_buf_add(b, e->extra[i].data.p, e->extra[i].data.len);
+		buf_add(b, e->extra[i].data.p, e->extra[i].data.len);
 	}
 }
 
 void
-rcv_wire_enc_server_hello(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t version)
+rcv_wire_enc_server_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t version)
 {
 	put_start(b, RCV_MSG_SERVER_HELLO, e, 1);
 	put_uint(b, version, 1);
 }
 
 int
-rcv_wire_enc_client_hello(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t version,
+rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t version,
     const struct rcv_chain *chains, size_t n_chains)
 {
 	size_t all = 0, i, j;
@@ -1043,21 +968,21 @@ rcv_wire_enc_client_hello(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_
 		put_uint(b, cl, 2);
 		for (j = 0; j < chains[i].n_certs; j++) {
 			put_uint(b, chains[i].certs[j].len, 3);
-			rcv_buf_add(b, chains[i].certs[j].p, chains[i].certs[j].len);
+			buf_add(b, chains[i].certs[j].p, chains[i].certs[j].len);
 		}
 	}
 	return 0;
 }
 
 void
-rcv_wire_enc_email_delivered(struct rcv_buf *b, const struct rcv_ext_out *e, uint32_t email)
+rcv_wire_enc_email_delivered(struct buf *b, const struct rcv_ext_out *e, uint32_t email)
 {
 	put_start(b, RCV_MSG_EMAIL_DELIVERED, e, 3);
 	put_uint(b, email, 3);
 }
 
 void
-rcv_wire_enc_error(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t code, int64_t ref,
+rcv_wire_enc_error(struct buf *b, const struct rcv_ext_out *e, uint8_t code, int64_t ref,
     const struct rcv_bytes *addr, size_t n_addr)
 {
 	size_t body = 2 + (ref >= 0 ? 3 : 0), al = 0, i;
@@ -1081,14 +1006,14 @@ rcv_wire_enc_error(struct rcv_buf *b, const struct rcv_ext_out *e, uint8_t code,
 			if (done + 2 + addr[i].len > al)
 				continue;
 			put_uint(b, addr[i].len, 2);
-			rcv_buf_add(b, addr[i].p, addr[i].len);
+			buf_add(b, addr[i].p, addr[i].len);
 			done += 2 + addr[i].len;
 		}
 	}
 }
 
 int
-rcv_wire_enc_email_head(struct rcv_buf *b, const struct rcv_ext_out *e,
+rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *e,
     const struct rcv_email_out *m, uint64_t message_len)
 {
 	uint64_t tl = 0, rl = 0, head;
@@ -1115,30 +1040,30 @@ rcv_wire_enc_email_head(struct rcv_buf *b, const struct rcv_ext_out *e,
 	put_uint(b, m->chain_index, 3);
 	put_uint(b, m->algorithm, 2);
 	put_uint(b, m->parameters.len, 2);
-	rcv_buf_add(b, m->parameters.p, m->parameters.len);
-	rcv_buf_add(b, m->signature.p, m->signature.len);
+	buf_add(b, m->parameters.p, m->parameters.len);
+	buf_add(b, m->signature.p, m->signature.len);
 	put_uint(b, tl, 3);
 	for (i = 0; i < m->n_trace; i++) {
 		put_uint(b, m->trace[i].name.len, 2);
-		rcv_buf_add(b, m->trace[i].name.p, m->trace[i].name.len);
+		buf_add(b, m->trace[i].name.p, m->trace[i].name.len);
 		put_uint(b, m->trace[i].value.len, 3);
-		rcv_buf_add(b, m->trace[i].value.p, m->trace[i].value.len);
+		buf_add(b, m->trace[i].value.p, m->trace[i].value.len);
 	}
 	put_uint(b, rl, 3);
 	for (i = 0; i < m->n_rcpt; i++) {
 		put_uint(b, m->rcpt[i].len, 2);
-		rcv_buf_add(b, m->rcpt[i].p, m->rcpt[i].len);
+		buf_add(b, m->rcpt[i].p, m->rcpt[i].len);
 	}
 	put_uint(b, message_len, 8);
 	return 0;
 }
 
 int
-rcv_wire_enc_email(struct rcv_buf *b, const struct rcv_ext_out *e,
+rcv_wire_enc_email(struct buf *b, const struct rcv_ext_out *e,
     const struct rcv_email_out *m, const uint8_t *msg, size_t msg_len)
 {
 	if (rcv_wire_enc_email_head(b, e, m, msg_len) < 0)
 		return -1;
-	rcv_buf_add(b, msg, msg_len);
+	buf_add(b, msg, msg_len);
 	return 0;
 }

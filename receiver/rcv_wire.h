@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 /* SMTPSEC.md 2.1 */
 enum rcv_msg_type {
 	RCV_MSG_ERROR = 0,
@@ -205,16 +207,6 @@ const char *rcv_wire_type_name(unsigned type);
 
 /* --- encoders ------------------------------------------------------------ */
 
-struct rcv_buf {
-	uint8_t *p;		/* owned */
-	size_t len, cap;
-};
-
-void rcv_buf_reserve(struct rcv_buf *b, size_t more);
-void rcv_buf_add(struct rcv_buf *b, const void *p, size_t n);
-void rcv_buf_consume(struct rcv_buf *b, size_t n);	/* drop n from the front */
-void rcv_buf_free(struct rcv_buf *b);
-
 /* Extensions to send: require_security (-1 = none), then extra[] as given. */
 struct rcv_ext_out {
 	int require_security;
@@ -222,15 +214,15 @@ struct rcv_ext_out {
 	const struct rcv_ext *extra;
 };
 
-void rcv_wire_enc_server_hello(struct rcv_buf *b, const struct rcv_ext_out *ext,
+void rcv_wire_enc_server_hello(struct buf *b, const struct rcv_ext_out *ext,
     uint8_t version);
 /* Returns -1 (nothing written) when a chain or the list overflows its vector. */
-int rcv_wire_enc_client_hello(struct rcv_buf *b, const struct rcv_ext_out *ext,
+int rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *ext,
     uint8_t version, const struct rcv_chain *chains, size_t n_chains);
-void rcv_wire_enc_email_delivered(struct rcv_buf *b, const struct rcv_ext_out *ext,
+void rcv_wire_enc_email_delivered(struct buf *b, const struct rcv_ext_out *ext,
     uint32_t email);
 /* ref < 0: no reference. */
-void rcv_wire_enc_error(struct rcv_buf *b, const struct rcv_ext_out *ext,
+void rcv_wire_enc_error(struct buf *b, const struct rcv_ext_out *ext,
     uint8_t code, int64_t ref, const struct rcv_bytes *addr, size_t n_addr);
 
 struct rcv_email_out {
@@ -247,9 +239,9 @@ struct rcv_email_out {
 /* Everything of an Email up to and including the message length; the
  * caller appends (or streams) exactly message_len body bytes after it.
  * Returns -1 (nothing written) when a field is too long for its vector. */
-int rcv_wire_enc_email_head(struct rcv_buf *b, const struct rcv_ext_out *ext,
+int rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *ext,
     const struct rcv_email_out *e, uint64_t message_len);
-int rcv_wire_enc_email(struct rcv_buf *b, const struct rcv_ext_out *ext,
+int rcv_wire_enc_email(struct buf *b, const struct rcv_ext_out *ext,
     const struct rcv_email_out *e, const uint8_t *msg, size_t msg_len);
 
 #endif

@@ -12,6 +12,8 @@
  * socket timeouts.  struct snd_disc owns the loop, the resolver, the CA
  * store and the CT logs.
  */
+#include "base/mem.h"
+#include "base/sys.h"
 #include "sender/snd.h"
 
 #include <wolfssl/options.h>
@@ -31,7 +33,6 @@
 
 #include <ev.h>
 
-#include "receiver/rcv_util.h"
 #include "verify/vfy_check.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy_dns.h"
@@ -130,7 +131,7 @@ srv_cb(void *arg, const struct vfy_dns_answer *a)
 	l->status = a->status;
 	snprintf(l->why, sizeof(l->why), "%s", a->why ? a->why : "");
 	if (a->result == VFY_DNS_DATA && a->n_srv) {
-		l->srv = rcv_xcalloc(a->n_srv, sizeof(*l->srv));
+		l->srv = mem_calloc(a->n_srv, sizeof(*l->srv));
 		memcpy(l->srv, a->srv, a->n_srv * sizeof(*l->srv));
 		l->n_srv = a->n_srv;
 	}
@@ -234,7 +235,7 @@ connect_to(const char *addr, unsigned port, double secs)
 static int
 handshake(WOLFSSL *ssl, int fd, double until)
 {
-	rcv_set_nonblock(fd);
+	sys_set_nonblock(fd);
 	for (;;) {
 		struct pollfd p;
 		double rem;
@@ -259,7 +260,7 @@ handshake(WOLFSSL *ssl, int fd, double until)
 int
 snd_disc_new(struct snd_disc **d_r, const struct snd_discover_opts *o, char *err, size_t errlen)
 {
-	struct snd_disc *d = rcv_xcalloc(1, sizeof(*d));
+	struct snd_disc *d = mem_calloc(1, sizeof(*d));
 	struct vfy_dns_options dopt;
 	double rem;
 

@@ -36,11 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mem.h"
+#include "base/hex.h"
+#include "base/sys.h"
 #include "verify/vfy_dns.h"
-#include "verify/vfy_util.h"
 
 #include "receiver/rcv_cli.h"
-#include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 #include "sender/snd.h"
 
@@ -87,7 +88,7 @@ struct sconn {
 	int fd;
 	WOLFSSL *ssl;
 	int hs_done, closed, failed;
-	struct rcv_buf out, in;
+	struct buf out, in;
 	struct rcv_wire *w;
 	size_t next;		/* next Email index to queue */
 	size_t total;		/* Emails this connection sends */
@@ -127,7 +128,7 @@ snd_tls_group(const char *name)
 static uint8_t *
 snd_hex(const char *hex, size_t *len_r)
 {
-	uint8_t *b = rcv_xmalloc(strlen(hex) / 2 + 1);
+	uint8_t *b = mem_alloc(strlen(hex) / 2 + 1);
 	size_t n = 0;
 	int hi = -1;
 
@@ -136,7 +137,7 @@ snd_hex(const char *hex, size_t *len_r)
 
 		if (*hex == ' ' || *hex == '\n' || *hex == '\t')
 			continue;
-		if ((v = vfy_hexval((unsigned char)*hex)) < 0) {
+		if ((v = hex_val((unsigned char)*hex)) < 0) {
 			free(b);
 			return NULL;
 		}
@@ -220,14 +221,14 @@ usage(FILE *f)
 static int
 build_frame(struct snd_key *key, const uint8_t *msg, size_t len, struct frame *f)
 {
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 	struct rcv_email_out e;
 	struct rcv_ext_out ext = { .require_security = o.require_security };
 	struct rcv_header th[MAX_ITEMS];
 	struct rcv_bytes rc[MAX_ITEMS];
 	uint8_t sig[132];
 	size_t sl, i;
-	uint8_t *m = rcv_xmalloc(len ? len : 1);
+	uint8_t *m = mem_alloc(len ? len : 1);
 
 	memcpy(m, msg, len);
 	if (snd_sign(key, m, len, sig, &sl) < 0) {
@@ -305,7 +306,7 @@ tcp_connect(const char *hostport)
 	}
 	freeaddrinfo(res);
 	if (fd >= 0)
-		rcv_set_nonblock(fd);
+		sys_set_nonblock(fd);
 	return fd;
 }
 
@@ -374,7 +375,7 @@ queue_more(struct sconn *c)
 		const struct frame *f = o.from_domains ? &frames[next_frame++ % n_frames] :
 		    &frames[c->next % n_frames];
 
-		rcv_buf_add(&c->out, f->p, f->len);
+		buf_add(&c->out, f->p, f->len);
 		bytes_sent_msgs += f->msg_bytes;
 		if (c->sent_at)
 			c->sent_at[c->next] = snd_now();
@@ -411,7 +412,7 @@ step(struct sconn *c, short revents)
 
 		r = wolfSSL_write(c->ssl, c->out.p, n);
 		if (r > 0) {
-			rcv_buf_consume(&c->out, (size_t)r);
+			buf_consume(&c->out, (size_t)r);
 			queue_more(c);
 			continue;
 		}
@@ -427,7 +428,7 @@ step(struct sconn *c, short revents)
 			size_t off = 0;
 
 			c->last_rx = snd_now();
-			rcv_buf_add(&c->in, buf, (size_t)r);
+			buf_add(&c->in, buf, (size_t)r);
 			while (off < c->in.len) {
 				struct rcv_frame f;
 				size_t used = 0;
@@ -447,7 +448,7 @@ step(struct sconn *c, short revents)
 					}
 				}
 			}
-			rcv_buf_consume(&c->in, off);
+			buf_consume(&c->in, off);
 			queue_more(c);
 			continue;
 		}
@@ -478,7 +479,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	char host[256], *p;
 
 	n_conns++;
-	c->sent_at = rcv_xcalloc(c->total + 1, sizeof(double));
+	c->sent_at = mem_calloc(c->total + 1, sizeof(double));
 	if (o.to_domain) {
 		struct snd_discover_opts d;
 		struct snd_disc *disc = NULL;
@@ -505,7 +506,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 		}
 		c->ssl = sp;
 		c->hs_done = 1;
-		rcv_set_nonblock(c->fd);
+		sys_set_nonblock(c->fd);
 	} else
 		c->fd = tcp_connect(o.connect);
 	if (c->fd < 0) {
@@ -537,7 +538,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	/* ClientHello (message 0), raw frames, then the Emails */
 	if (!o.no_hello) {
 		struct rcv_chain chain = { n_der, NULL };
-		struct rcv_bytes *cb = rcv_xcalloc(n_der + 1, sizeof(*cb));
+		struct rcv_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
 		size_t k;
 
 		for (k = 0; k < n_der; k++) {
@@ -553,7 +554,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 		free(cb);
 	}
 	if (raw_len)
-		rcv_buf_add(&c->out, raw_bytes, raw_len);
+		buf_add(&c->out, raw_bytes, raw_len);
 	c->first_email_no = (o.no_hello ? 0 : 1) + (uint32_t)o.n_raw;
 	return 0;
 }
@@ -567,8 +568,8 @@ conn_clear(struct sconn *c)
 	if (c->ssl)
 		wolfSSL_free(c->ssl);
 	rcv_wire_free(&c->w);
-	rcv_buf_free(&c->out);
-	rcv_buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->in);
 	free(c->sent_at);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -830,7 +831,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "smtpsec-send: --rcpt is required\n");
 			{ rc = 2; goto done; }
 		}
-		frames = rcv_xcalloc(o.n_msgs + 1, sizeof(*frames));
+		frames = mem_calloc(o.n_msgs + 1, sizeof(*frames));
 		for (i = 0; i < o.n_msgs; i++) {
 			size_t len;
 			uint8_t *m = snd_read_file(o.msgs[i], &len);
@@ -842,7 +843,7 @@ main(int argc, char **argv)
 			free(m);
 		}
 		if (o.from_domains)
-			frames = rcv_xrealloc(frames, (o.from_domains + 1) * sizeof(*frames));
+			frames = mem_realloc(frames, (o.from_domains + 1) * sizeof(*frames));
 		if (o.n_msgs == 0) {
 			unsigned long d, nd = o.from_domains ? o.from_domains : 1;
 
@@ -859,10 +860,10 @@ main(int argc, char **argv)
 					snprintf(from, sizeof(from), "%s", o.from);
 				hl = (size_t)snprintf(hdr, sizeof(hdr),
 				    "From: <%s>\r\nTo: <%s>\r\nSubject: smtpsec-send load\r\n"
-				    "Message-ID: <load.%u@smtpsec-send>\r\n\r\n", from, o.rcpt[0], rcv_random32());
+				    "Message-ID: <load.%u@smtpsec-send>\r\n\r\n", from, o.rcpt[0], sys_random32());
 				if (len < hl + 2)
 					len = hl + 2;
-				m = rcv_xmalloc(len);
+				m = mem_alloc(len);
 				memcpy(m, hdr, hl);
 				for (i = hl; i < len; i++)
 					m[i] = (i - hl) % 78 == 76 ? '\r' : (i - hl) % 78 == 77 ? '\n' : (uint8_t)('a' + i % 26);
@@ -883,7 +884,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "smtpsec-send: bad --raw-hex\n");
 			{ rc = 2; goto done; }
 		}
-		raw_bytes = rcv_xrealloc(raw_bytes, raw_len + l + 1);
+		raw_bytes = mem_realloc(raw_bytes, raw_len + l + 1);
 		memcpy(raw_bytes + raw_len, b, l);
 		raw_len += l;
 		free(b);
@@ -906,11 +907,11 @@ main(int argc, char **argv)
 	}
 	total_emails = n_frames ? o.count * n_frames : 0;
 	per = total_emails / o.concurrency;
-	cs = rcv_xcalloc(o.concurrency, sizeof(*cs));
+	cs = mem_calloc(o.concurrency, sizeof(*cs));
 	for (i = 0; i < o.concurrency; i++)
 		cs[i].fd = -1;
-	pfd = rcv_xcalloc(o.concurrency, sizeof(*pfd));
-	lat = rcv_xcalloc(total_emails + 1, sizeof(*lat));
+	pfd = mem_calloc(o.concurrency, sizeof(*pfd));
+	lat = mem_calloc(total_emails + 1, sizeof(*lat));
 	t0 = snd_now();
 	if (o.per_conn)
 		emails_left = total_emails;
@@ -982,8 +983,8 @@ done:
 		if (cs[i].ssl)
 			wolfSSL_free(cs[i].ssl);
 		rcv_wire_free(&cs[i].w);
-		rcv_buf_free(&cs[i].out);
-		rcv_buf_free(&cs[i].in);
+		buf_free(&cs[i].out);
+		buf_free(&cs[i].in);
 		free(cs[i].sent_at);
 	}
 	free(cs);

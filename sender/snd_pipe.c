@@ -15,6 +15,8 @@
  * --timeout bounds the whole run: every wait is capped by the deadline and
  * SIGALRM one second later ends the process with 75 whatever it is doing.
  */
+#include "base/buf.h"
+#include "base/mem.h"
 #include "sender/snd.h"
 
 #include <wolfssl/options.h>
@@ -29,7 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 #include "verify/vfy_dns.h"
 #include "verify/vfy_from.h"
@@ -62,36 +63,15 @@ on_alarm(int sig)
 static uint8_t *
 read_stdin(size_t max, size_t *len_r, int *over_r)
 {
-	size_t cap = 65536, len = 0;
-	uint8_t *p = rcv_xmalloc(cap);
+	struct buf b = { 0 };
+	int rc = buf_read_fd(&b, 0, max);
 
-	*over_r = 0;
-	for (;;) {
-		ssize_t r;
-
-		if (len == cap) {
-			if (cap > max) {
-				*over_r = 1;
-				break;
-			}
-			cap *= 2;
-			p = rcv_xrealloc(p, cap);
-		}
-		r = read(0, p + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			free(p);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	if (rc < 0) {
+		buf_free(&b);
+		return NULL;
 	}
-	if (len > max)
-		*over_r = 1;
-	*len_r = len;
-	return p;
+	*over_r = rc > 0;
+	return buf_steal(&b, len_r);
 }
 
 uint8_t *
@@ -103,7 +83,7 @@ snd_pipe_crlf(const uint8_t *m, size_t len, size_t *len_r)
 	for (i = 0; i < len; i++)
 		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
 			extra++;
-	o = rcv_xmalloc(len + extra + 3);
+	o = mem_alloc(len + extra + 3);
 	for (i = 0; i < len; i++) {
 		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
 			o[n++] = '\r';
@@ -283,9 +263,9 @@ finish(const struct rcpt *r, size_t n)
 /* The Email frame for the recipients of one domain. */
 static int
 email_frame(const struct rcpt *r, size_t n, const char *domain, uint16_t alg,
-    const uint8_t *sig, size_t sl, const uint8_t *msg, size_t len, struct rcv_buf *b)
+    const uint8_t *sig, size_t sl, const uint8_t *msg, size_t len, struct buf *b)
 {
-	struct rcv_bytes *rc = rcv_xcalloc(n, sizeof(*rc));
+	struct rcv_bytes *rc = mem_calloc(n, sizeof(*rc));
 	struct rcv_email_out e;
 	size_t i, k = 0;
 	int ret;
@@ -311,7 +291,7 @@ email_frame(const struct rcpt *r, size_t n, const char *domain, uint16_t alg,
 int
 snd_pipe_run(const struct snd_pipe_opts *o)
 {
-	struct rcpt *r = rcv_xcalloc(o->n_rcpt + 1, sizeof(*r));
+	struct rcpt *r = mem_calloc(o->n_rcpt + 1, sizeof(*r));
 	struct snd_discover_opts dopt = o->disc;
 	struct snd_disc *disc = NULL;
 	struct snd_key *key = NULL;
@@ -391,7 +371,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 	/* the server is checked by discovery itself (10.3) */
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	for (i = 0; i < o->n_rcpt; i++) {
-		struct rcv_buf b = { 0 };
+		struct buf b = { 0 };
 		struct snd_result res;
 		char dom[256], target[300];
 		void *ssl = NULL;
@@ -410,7 +390,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 		}
 		if (email_frame(r, o->n_rcpt, dom, snd_key_alg(key), sig, sl, msg, len, &b) < 0) {
 			mark(r, o->n_rcpt, dom, RS_PERM, "cannot encode the Email");
-			rcv_buf_free(&b);
+			buf_free(&b);
 			wolfSSL_free(ssl);
 			close(fd);
 			continue;
@@ -418,7 +398,7 @@ snd_pipe_run(const struct snd_pipe_opts *o)
 		snd_session_one(ssl, fd, der, derl, n_der, b.p, b.len, dopt.deadline, &res);
 		apply_result(r, o->n_rcpt, dom, target, &res);
 		snd_result_clear(&res);
-		rcv_buf_free(&b);
+		buf_free(&b);
 		wolfSSL_free(ssl);
 		close(fd);
 		/* pipe(8) retries the whole run after a 75: delivering the

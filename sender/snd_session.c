@@ -6,6 +6,8 @@
  * Every wait is a poll(2) bounded by the deadline.  The caller owns ssl and
  * fd; the session only writes close_notify.
  */
+#include "base/mem.h"
+#include "base/sys.h"
 #include "sender/snd.h"
 
 #include <wolfssl/options.h>
@@ -17,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 
 #define SND_EMAIL_NUMBER	1	/* ClientHello is 0 */
@@ -90,9 +91,9 @@ on_frame(const struct rcv_frame *f, struct snd_result *res)
 	res->reply = SND_R_ERROR;
 	res->code = f->code;
 	if (f->n_addr) {
-		res->addr = rcv_xcalloc(f->n_addr, sizeof(*res->addr));
+		res->addr = mem_calloc(f->n_addr, sizeof(*res->addr));
 		for (i = 0; i < f->n_addr; i++) {
-			res->addr[i] = rcv_xmalloc(f->addr[i].len + 1);
+			res->addr[i] = mem_alloc(f->addr[i].len + 1);
 			memcpy(res->addr[i], f->addr[i].p, f->addr[i].len);
 			res->addr[i][f->addr[i].len] = '\0';
 		}
@@ -106,17 +107,17 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
     const uint8_t *email_frame, size_t email_len, double deadline, struct snd_result *res_r)
 {
 	WOLFSSL *ssl = ssl_v;
-	struct rcv_buf out = { 0 }, in = { 0 };
+	struct buf out = { 0 }, in = { 0 };
 	struct rcv_wire_limits lim;
 	struct rcv_wire *w;
 	struct rcv_chain chain;
-	struct rcv_bytes *cb = rcv_xcalloc(n_der + 1, sizeof(*cb));
+	struct rcv_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
 	uint8_t buf[16384];
 	size_t k, off = 0;
 	int done = 0, r, e;
 
 	memset(res_r, 0, sizeof(*res_r));
-	rcv_set_nonblock(fd);
+	sys_set_nonblock(fd);
 	for (k = 0; k < n_der; k++) {
 		cb[k].p = der[k];
 		cb[k].len = derl[k];
@@ -126,11 +127,11 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 	if (rcv_wire_enc_client_hello(&out, NULL, 0, &chain, 1) < 0) {
 		free(cb);
 		snprintf(res_r->why, sizeof(res_r->why), "cannot encode the ClientHello");
-		rcv_buf_free(&out);
+		buf_free(&out);
 		return 0;
 	}
 	free(cb);
-	rcv_buf_add(&out, email_frame, email_len);
+	buf_add(&out, email_frame, email_len);
 	rcv_wire_limits_default(&lim);
 	w = rcv_wire_new(&lim, NULL, NULL);
 	/* write everything (the server reads while we write) */
@@ -157,7 +158,7 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 		if (r > 0) {
 			size_t used_all = 0;
 
-			rcv_buf_add(&in, buf, (size_t)r);
+			buf_add(&in, buf, (size_t)r);
 			while (done == 0 && used_all < in.len) {
 				struct rcv_frame f;
 				size_t used = 0;
@@ -174,7 +175,7 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 					done = -1;
 				}
 			}
-			rcv_buf_consume(&in, used_all);
+			buf_consume(&in, used_all);
 			continue;
 		}
 		e = wolfSSL_get_error(ssl, r);
@@ -191,7 +192,7 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 		wolfSSL_shutdown(ssl);	/* close_notify (3.5); the caller closes fd */
 	}
 	rcv_wire_free(&w);
-	rcv_buf_free(&out);
-	rcv_buf_free(&in);
+	buf_free(&out);
+	buf_free(&in);
 	return 0;
 }

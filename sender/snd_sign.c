@@ -1,4 +1,6 @@
 /* smtpsec-send: message signing with the five algorithms of SMTPSEC.md 2.4. */
+#include "base/buf.h"
+#include "base/mem.h"
 #include "sender/snd.h"
 
 #include <wolfssl/options.h>
@@ -13,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receiver/rcv_util.h"
 #include "receiver/rcv_wire.h"
 
 struct snd_key {
@@ -29,28 +30,7 @@ struct snd_key {
 static uint8_t *
 slurp(const char *path, size_t *len_r)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *p = NULL;
-	size_t cap = 0, len = 0;
-
-	if (f == NULL)
-		return NULL;
-	for (;;) {
-		size_t r;
-
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			p = rcv_xrealloc(p, cap + 1);
-		}
-		r = fread(p + len, 1, cap - len, f);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	p[len] = '\0';
-	*len_r = len;
-	return p;
+	return buf_read_file(path, SIZE_MAX / 2, len_r);
 }
 
 uint8_t *
@@ -62,7 +42,7 @@ snd_read_file(const char *path, size_t *len_r)
 struct snd_key *
 snd_key_load(const char *path, char *err, size_t errlen)
 {
-	struct snd_key *k = rcv_xcalloc(1, sizeof(*k));
+	struct snd_key *k = mem_calloc(1, sizeof(*k));
 	size_t len;
 	uint8_t *pem = slurp(path, &len), der[8192], priv[64], pub[64];
 	word32 idx;
@@ -223,9 +203,9 @@ snd_chain_load(const char *path, uint8_t ***der_r, size_t **len_r, size_t *n_r, 
 			free(pem);
 			return -1;
 		}
-		der = rcv_xrealloc(der, (n + 1) * sizeof(*der));
-		dl = rcv_xrealloc(dl, (n + 1) * sizeof(*dl));
-		der[n] = rcv_xmalloc((size_t)r);
+		der = mem_realloc(der, (n + 1) * sizeof(*der));
+		dl = mem_realloc(dl, (n + 1) * sizeof(*dl));
+		der[n] = mem_alloc((size_t)r);
 		memcpy(der[n], buf, (size_t)r);
 		dl[n] = (size_t)r;
 		n++;

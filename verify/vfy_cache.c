@@ -18,15 +18,7 @@
 #include <sys/mman.h>
 #include <string.h>
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
+#include "base/mem.h"
 
 /* --- value codec ------------------------------------------------------------ */
 
@@ -61,7 +53,7 @@ w_uint(struct wbuf *w, uint64_t v, size_t n)
 uint8_t *
 vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_t *len_r)
 {
-	struct wbuf w = { xmalloc(VFY_CACHE_MAX_VALUE), 0, VFY_CACHE_MAX_VALUE, 0 };
+	struct wbuf w = { mem_alloc(VFY_CACHE_MAX_VALUE), 0, VFY_CACHE_MAX_VALUE, 0 };
 	size_t i;
 
 	if (a->n_srv > VFY_CACHE_MAX_RECORDS || a->n_tlsa > VFY_CACHE_MAX_RECORDS) {
@@ -271,7 +263,7 @@ vfy_cache_seal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, const
 
 	if (len > VFY_CACHE_MAX_VALUE)
 		return NULL;
-	out = xmalloc(len + VFY_CACHE_SEAL_LEN);
+	out = mem_alloc(len + VFY_CACHE_SEAL_LEN);
 	memcpy(out, v, len);
 	memcpy(out + len, "MAC1", 4);
 	if (cache_mac(mac_key, rkey, v, len, out + len + 4) < 0) {
@@ -366,7 +358,7 @@ vfy_shcache_new(size_t slots)
 	    -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	c = xmalloc(sizeof(*c));
+	c = mem_alloc(sizeof(*c));
 	c->mask = n - 1;
 	c->map_len = n * sizeof(struct shc_slot);
 	c->slot = p;
@@ -579,9 +571,9 @@ vfy_lru_put(struct vfy_lru *l, const char *key, const uint8_t *val, size_t len, 
 		drop(l, e);
 	while (l->count >= l->max && l->tail)
 		drop(l, l->tail);
-	e = xmalloc(sizeof(*e) + kl + 1);
+	e = mem_alloc(sizeof(*e) + kl + 1);
 	memcpy(e->key, key, kl + 1);
-	e->val = xmalloc(len);
+	e->val = mem_alloc(len);
 	memcpy(e->val, val, len);
 	e->len = len;
 	e->expiry = expiry;
@@ -661,7 +653,7 @@ vfy_vcache_new(size_t max, size_t vsize)
 		nb *= 2;
 	c->mask = (uint32_t)(nb - 1);
 	c->vsize = vsize ? vsize : 1;
-	c->bucket = xmalloc(nb * sizeof(*c->bucket));
+	c->bucket = mem_alloc(nb * sizeof(*c->bucket));
 	c->e = calloc(c->max, sizeof(*c->e));
 	c->val = calloc(c->max, c->vsize);
 	if (c->e == NULL || c->val == NULL)

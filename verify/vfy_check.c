@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "verify/vfy_cache.h"
 #include "verify/vfy_dane.h"
 #include "verify/vfy_pkix.h"
-#include "verify/vfy_util.h"
 
 #define MAX_TARGETS	16
 
@@ -451,7 +451,7 @@ vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
 
 	if (fl == 0 || fl >= VFY_FROM_DOMAIN_MAX || f[fl - 1] == '.')
 		return NULL;
-	c = vfy_xcalloc(1, sizeof(*c));
+	c = mem_calloc(1, sizeof(*c));
 	c->v = v;
 	c->chain = chain;
 	memcpy(c->f, f, fl + 1);
@@ -519,7 +519,7 @@ int
 vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
     char *err, size_t errlen)
 {
-	struct vfy *v = vfy_xcalloc(1, sizeof(*v));
+	struct vfy *v = mem_calloc(1, sizeof(*v));
 
 	v->loop = loop;
 	v->min_scts = opt->ct_min_scts ? opt->ct_min_scts : 1;
@@ -528,7 +528,7 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 	v->ct = opt->ct_check;
 	v->ct_arg = opt->ct_arg;
 	if (opt->ca_file != NULL) {
-		v->ca_file = vfy_xstrdup(opt->ca_file);
+		v->ca_file = mem_strdup(opt->ca_file);
 		if (vfy_pkix_load(opt->ca_file, &v->pkix, err, errlen) < 0) {
 			vfy_deinit(&v);
 			return -1;
@@ -562,7 +562,7 @@ vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen)
 			return -1;
 		if (path != v->ca_file) {
 			free(v->ca_file);
-			v->ca_file = vfy_xstrdup(path);
+			v->ca_file = mem_strdup(path);
 		}
 	}
 	vfy_pkix_free(&v->pkix);

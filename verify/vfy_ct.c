@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "verify/vfy_der.h"
-#include "verify/vfy_util.h"
 #include "verify/vfy_x509.h"
 
 static const uint8_t oid_sct[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02 };
@@ -74,7 +74,7 @@ b64(const char *s, size_t *len_r)
 	if (s == NULL || strlen(s) > 1 << 16)
 		return NULL;
 	out_len = (word32)strlen(s);
-	out = vfy_xmalloc(out_len + 1);
+	out = mem_alloc(out_len + 1);
 	if (Base64_Decode((const byte *)s, (word32)strlen(s), out, &out_len) != 0) {
 		free(out);
 		return NULL;
@@ -163,7 +163,7 @@ logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char
 		json_decref(root);
 		return -1;
 	}
-	l = vfy_xcalloc(1, sizeof(*l));
+	l = mem_calloc(1, sizeof(*l));
 	json_array_foreach(ops, i, op) {
 		logs = json_object_get(op, "logs");
 		if (!json_is_array(logs))
@@ -187,7 +187,7 @@ logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char
 			}
 			memcpy(c.id, id, 32);
 			free(id);
-			c.desc = vfy_xstrdup(json_is_string(json_object_get(lg, "description")) ?
+			c.desc = mem_strdup(json_is_string(json_object_get(lg, "description")) ?
 			    json_string_value(json_object_get(lg, "description")) : "unnamed log");
 			c.state = L_PENDING;
 			if (json_is_object(st)) {
@@ -311,7 +311,7 @@ precert_tbs(const uint8_t *tbs, size_t tbs_len, size_t *out_len, const uint8_t *
 		tbs_body = keep_len;
 	}
 	*out_len = vfy_der_header_len(tbs_body) + tbs_body;
-	out = vfy_xmalloc(*out_len);
+	out = mem_alloc(*out_len);
 	pos = vfy_der_put_header(out, VFY_DER_SEQUENCE, tbs_body);
 	memcpy(out + pos, t.val, keep_len);
 	pos += keep_len;
@@ -383,7 +383,7 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 		free(tbs);
 		return -1;
 	}
-	data = vfy_xmalloc(1 + 1 + 8 + 2 + 32 + 3 + tbs_len + 2 + 65536);
+	data = mem_alloc(1 + 1 + 8 + 2 + 32 + 3 + tbs_len + 2 + 65536);
 	p = list + 2;
 	left = list_len - 2;
 	while (left > 0 && rep->n_scts < VFY_CT_MAX_SCTS) {

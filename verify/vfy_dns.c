@@ -27,10 +27,9 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include "base/mem.h"
 #include "verify/vfy_cache.h"
 #include "verify/vfy_redis.h"
-#include "verify/vfy_util.h"
-
 
 struct vfy_dns_query {
 	struct vfy_dns *dns;		/* borrowed */
@@ -65,16 +64,6 @@ struct vfy_dns {
 	uint64_t next_id;
 	struct vfy_dns_stats st;
 };
-
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz ? sz : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 const char *
 vfy_dns_result_str(enum vfy_dns_result r)
@@ -449,7 +438,7 @@ ub_done(void *mydata, int err, struct ub_result *r)
 		while (r->data[n] != NULL)
 			n++;
 		if (q->qtype == VFY_DNS_T_SRV) {
-			srv = xcalloc(n, sizeof(*srv));
+			srv = mem_calloc(n, sizeof(*srv));
 			for (i = 0; i < n; i++) {
 				const uint8_t *p = (const uint8_t *)r->data[i];
 				size_t l = (size_t)r->len[i];
@@ -465,7 +454,7 @@ ub_done(void *mydata, int err, struct ub_result *r)
 			vfy_dns_srv_order(srv, a.n_srv, NULL);
 			a.srv = srv;
 		} else if (q->qtype == VFY_DNS_T_TLSA) {
-			tlsa = xcalloc(n, sizeof(*tlsa));
+			tlsa = mem_calloc(n, sizeof(*tlsa));
 			for (i = 0; i < n; i++) {
 				const uint8_t *p = (const uint8_t *)r->data[i];
 				size_t l = (size_t)r->len[i];
@@ -707,7 +696,7 @@ name_ok(const char *name, char *out, size_t outlen)
 struct vfy_dns_query *
 vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *arg)
 {
-	struct vfy_dns_query *q = xcalloc(1, sizeof(*q));
+	struct vfy_dns_query *q = mem_calloc(1, sizeof(*q));
 	const uint8_t *v;
 	size_t len;
 
@@ -799,15 +788,15 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	int rc, have_ta = 0;
 
 	*dns_r = NULL;
-	d = xcalloc(1, sizeof(*d));
+	d = mem_calloc(1, sizeof(*d));
 	d->loop = loop;
 	d->opt = *opt;
-	d->opt.unbound_conf = d->own[0] = vfy_xstrdup_opt(opt->unbound_conf);
-	d->opt.trust_anchor_file = d->own[1] = vfy_xstrdup_opt(opt->trust_anchor_file);
-	d->opt.redis_host = d->own[2] = vfy_xstrdup_opt(opt->redis_host);
-	d->opt.redis_path = d->own[3] = vfy_xstrdup_opt(opt->redis_path);
-	d->opt.redis_user = d->own[4] = vfy_xstrdup_opt(opt->redis_user);
-	d->opt.redis_password = d->own[5] = vfy_xstrdup_opt(opt->redis_password);
+	d->opt.unbound_conf = d->own[0] = mem_strdup_opt(opt->unbound_conf);
+	d->opt.trust_anchor_file = d->own[1] = mem_strdup_opt(opt->trust_anchor_file);
+	d->opt.redis_host = d->own[2] = mem_strdup_opt(opt->redis_host);
+	d->opt.redis_path = d->own[3] = mem_strdup_opt(opt->redis_path);
+	d->opt.redis_user = d->own[4] = mem_strdup_opt(opt->redis_user);
+	d->opt.redis_password = d->own[5] = mem_strdup_opt(opt->redis_password);
 	if (opt->cache_mac_key != NULL) {
 		memcpy(d->mac_key, opt->cache_mac_key, VFY_CACHE_KEY_LEN);
 		d->have_mac_key = 1;

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "verify/vfy_der.h"
 #include "verify/vfy_nc.h"
-#include "verify/vfy_util.h"
 
 struct vfy_pkix_ca {
 	uint8_t *der;
@@ -32,7 +32,6 @@ struct vfy_pkix {
 	size_t n;
 	struct vfy_pkix_ca *ca;
 };
-
 
 size_t
 vfy_pkix_count(const struct vfy_pkix *p)
@@ -76,14 +75,14 @@ vfy_pkix_load(const char *ca_file, struct vfy_pkix **p_r, char *err, size_t errl
 		snprintf(err, errlen, "%s: cannot read", ca_file);
 		return -1;
 	}
-	text = vfy_xmalloc((size_t)sz + 1);
+	text = mem_alloc((size_t)sz + 1);
 	got = fread(text, 1, (size_t)sz, f);
 	fclose(f);
 	text[got] = '\0';
 	for (const char *s = text; (s = strstr(s, "-----BEGIN CERTIFICATE-----")) != NULL; s++)
 		max++;
-	der = vfy_xcalloc(max + 1, sizeof(*der));
-	len = vfy_xcalloc(max + 1, sizeof(*len));
+	der = mem_calloc(max + 1, sizeof(*der));
+	len = mem_calloc(max + 1, sizeof(*len));
 	k = vfy_pem_certs(text, got, der, len, max);
 	free(text);
 	if (k <= 0) {
@@ -92,8 +91,8 @@ vfy_pkix_load(const char *ca_file, struct vfy_pkix **p_r, char *err, size_t errl
 		snprintf(err, errlen, "%s: %s", ca_file, k < 0 ? "bad PEM" : "no certificates");
 		return -1;
 	}
-	p = vfy_xcalloc(1, sizeof(*p));
-	p->ca = vfy_xcalloc((size_t)k, sizeof(*p->ca));
+	p = mem_calloc(1, sizeof(*p));
+	p->ca = mem_calloc((size_t)k, sizeof(*p->ca));
 	for (int i = 0; i < k; i++) {
 		const char *why;
 
@@ -437,7 +436,7 @@ rsa_verify(const uint8_t *pub, size_t pub_len, enum sig_kind k, enum wc_HashType
 		ok = wc_SignatureVerify(h, WC_SIGNATURE_TYPE_RSA_W_ENC, tbs, (word32)tbs_len,
 		    sig, (word32)sig_len, &key, sizeof(key)) == 0;
 	} else {
-		uint8_t digest[WC_MAX_DIGEST_SIZE], buf[1024], *copy = vfy_xmemdup(sig, sig_len);
+		uint8_t digest[WC_MAX_DIGEST_SIZE], buf[1024], *copy = mem_dup(sig, sig_len);
 		int dl = wc_HashGetDigestSize(h), n;
 
 		if (dl > 0 && sig_len <= sizeof(buf) && wc_Hash(h, tbs, (word32)tbs_len, digest,
@@ -884,7 +883,7 @@ vfy_pkix_verify(const struct vfy_pkix *p, const struct vfy_chain *ch,
 		*why_r = "no trust anchor";
 		return -1;
 	}
-	b = vfy_xcalloc(1, sizeof(*b));
+	b = mem_calloc(1, sizeof(*b));
 	b->p = p;
 	b->ch = ch;
 	b->prm = prm;

@@ -14,7 +14,6 @@
  * cleared.
  */
 #include "verify/vfy_redis.h"
-#include "verify/vfy_util.h"
 
 #include <ev.h>
 #include <hiredis/async.h>
@@ -24,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/mem.h"
 
 struct vfy_redis {
 	struct ev_loop *loop;		/* borrowed */
@@ -249,12 +250,12 @@ vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt, vfy_red
 		abort();
 	r->loop = loop;
 	r->opt = *opt;
-	r->opt.host = r->own[0] = vfy_xstrdup_opt(opt->host);
-	r->opt.path = r->own[1] = vfy_xstrdup_opt(opt->path);
-	r->opt.user = r->own[2] = vfy_xstrdup_opt(opt->user);
-	r->opt.password = r->own[3] = vfy_xstrdup_opt(opt->password);
+	r->opt.host = r->own[0] = mem_strdup_opt(opt->host);
+	r->opt.path = r->own[1] = mem_strdup_opt(opt->path);
+	r->opt.user = r->own[2] = mem_strdup_opt(opt->user);
+	r->opt.password = r->own[3] = mem_strdup_opt(opt->password);
 	if (r->opt.host == NULL && r->opt.path == NULL)
-		r->opt.host = r->own[0] = vfy_xstrdup_opt("127.0.0.1");
+		r->opt.host = r->own[0] = mem_strdup_opt("127.0.0.1");
 	if (r->opt.port <= 0)
 		r->opt.port = 6379;
 	if (!(r->opt.backoff_min > 0))

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/mem.h"
 #include "verify/vfy_der.h"
-#include "verify/vfy_util.h"
 
 static const uint8_t oid_san[] = { 0x55, 0x1d, 0x11 };
 static const uint8_t oid_srvname[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x08, 0x07 };
@@ -176,7 +176,7 @@ name_copy(const uint8_t *p, size_t len)
 		    p[i] == '*'))
 			return NULL;
 	}
-	s = vfy_xmalloc(len + 1);
+	s = mem_alloc(len + 1);
 	for (size_t i = 0; i < len; i++)
 		s[i] = (char)tolower(p[i]);
 	s[len] = '\0';
@@ -195,7 +195,7 @@ name_add(char ***v, size_t *n, char *s)
 		return -1;
 	}
 	if ((*n & (*n - 1)) == 0) {	/* 0, 1, 2, 4, ...: full */
-		char **nv = vfy_xcalloc(*n ? *n * 2 : 4, sizeof(*nv));
+		char **nv = mem_calloc(*n ? *n * 2 : 4, sizeof(*nv));
 
 		if (*n)
 			memcpy(nv, *v, *n * sizeof(*nv));
@@ -324,8 +324,8 @@ vfy_chain_parse(const uint8_t *const *der, const size_t *len, size_t n,
 		}
 		total += len[i];
 	}
-	c = vfy_xcalloc(1, sizeof(*c));
-	c->buf = vfy_xmalloc(total);
+	c = mem_calloc(1, sizeof(*c));
+	c->buf = mem_alloc(total);
 	if (wc_InitSha256(&sha) != 0) {
 		vfy_chain_free(&c);
 		*why_r = "sha256 init";
@@ -427,7 +427,7 @@ vfy_pem_certs(const char *text, size_t len, uint8_t **der_r, size_t *len_r,
 		if (e == NULL || n == max || (size_t)(e - b) > 0x200000)
 			goto fail;
 		outlen = (word32)(e - b);
-		out = vfy_xmalloc(outlen ? outlen : 1);
+		out = mem_alloc(outlen ? outlen : 1);
 		if (Base64_Decode((const byte *)b, (word32)(e - b), out, &outlen) != 0 ||
 		    outlen == 0) {
 			free(out);

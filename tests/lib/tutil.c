@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
+
 const char *
 tutil_shared(const char *rel)
 {
@@ -25,34 +27,7 @@ tutil_shared(const char *rel)
 uint8_t *
 tutil_read_file(const char *path, size_t *len_r)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t cap = 0, len = 0, n;
-
-	if (f == NULL)
-		return NULL;
-	for (;;) {
-		if (cap - len < 4097) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			if (buf == NULL)
-				abort();
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		fclose(f);
-		free(buf);
-		errno = EIO;
-		return NULL;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	*len_r = len;
-	return buf;
+	return buf_read_file(path, SIZE_MAX / 2, len_r);
 }
 
 static int

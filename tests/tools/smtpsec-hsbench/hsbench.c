@@ -56,7 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "receiver/rcv_util.h"
+#include "base/mem.h"
 #include "tests/lib/tutil.h"
 
 #define HS_MAX_WORKERS 64
@@ -159,8 +159,8 @@ static int
 server_run(WOLFSSL_CTX *ctx, int lfd, unsigned long max_conns, int nodelay)
 {
 	int one = 1;
-	struct hs_conn *cs = rcv_xcalloc(max_conns, sizeof(*cs));
-	struct pollfd *pfd = rcv_xcalloc(max_conns + 1, sizeof(*pfd));
+	struct hs_conn *cs = mem_calloc(max_conns, sizeof(*cs));
+	struct pollfd *pfd = mem_calloc(max_conns + 1, sizeof(*pfd));
 	size_t i, n = 0;
 
 	for (i = 0; i < max_conns; i++)
@@ -307,8 +307,8 @@ static int
 client_run(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_result *res,
     double *secs_r)
 {
-	struct hs_conn *cs = rcv_xcalloc(o->concurrency, sizeof(*cs));
-	struct pollfd *pfd = rcv_xcalloc(o->concurrency, sizeof(*pfd));
+	struct hs_conn *cs = mem_calloc(o->concurrency, sizeof(*cs));
+	struct pollfd *pfd = mem_calloc(o->concurrency, sizeof(*pfd));
 	unsigned long started = 0, i;
 	double t0 = tutil_now();
 	int alive = 1;

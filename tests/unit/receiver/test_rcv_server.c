@@ -13,7 +13,7 @@ static void
 t_rq_out_of_order(void)
 {
 	struct rcv_rq q = { 0 };
-	struct rcv_buf out = { 0 };
+	struct buf out = { 0 };
 	struct rcv_rq_ent *e[4];
 	uint8_t b;
 	unsigned i;
@@ -41,7 +41,7 @@ t_rq_out_of_order(void)
 	rcv_rq_complete(e[0], &b, 1);
 	T_EQ_INT(rcv_rq_drain(&q, &out), 1);
 	rcv_rq_free(&q);
-	rcv_buf_free(&out);
+	buf_free(&out);
 }
 
 /* freeing a queue with pending and completed entries releases all */
@@ -62,7 +62,7 @@ static void
 t_rq_encoded_replies(void)
 {
 	struct rcv_rq q = { 0 };
-	struct rcv_buf out = { 0 }, a = { 0 }, d = { 0 };
+	struct buf out = { 0 }, a = { 0 }, d = { 0 };
 	struct rcv_rq_ent *e1 = rcv_rq_push(&q, 1), *e2 = rcv_rq_push(&q, 2);
 
 	rcv_wire_enc_email_delivered(&d, NULL, 2);
@@ -73,9 +73,9 @@ t_rq_encoded_replies(void)
 	T_EQ_INT(out.len, a.len + d.len);
 	T_EQ_MEM(out.p, a.len, a.p, a.len);
 	T_EQ_MEM(out.p + a.len, d.len, d.p, d.len);
-	rcv_buf_free(&out);
-	rcv_buf_free(&a);
-	rcv_buf_free(&d);
+	buf_free(&out);
+	buf_free(&a);
+	buf_free(&d);
 }
 
 static void

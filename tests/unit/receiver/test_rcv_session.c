@@ -29,12 +29,12 @@
 /* --- the fake owner ------------------------------------------------------------ */
 
 struct fake {
-	struct rcv_buf out;		/* every byte the session sent */
+	struct buf out;		/* every byte the session sent */
 	size_t sends;			/* ops->send calls */
 	uint64_t budget;		/* 0: unlimited */
 	uint64_t held;			/* charged now */
 	int hello_rc;
-	struct rcv_buf body;		/* the body as streamed through ops->body */
+	struct buf body;		/* the body as streamed through ops->body */
 	struct rcv_sess_email *slow[16];
 	size_t n_slow;
 	int ops_live;			/* e->op allocated and not yet freed */
@@ -67,7 +67,7 @@ f_send(void *arg, const uint8_t *p, size_t n)
 {
 	struct fake *f = arg;
 
-	rcv_buf_add(&f->out, p, n);
+	buf_add(&f->out, p, n);
 	f->sends++;
 }
 
@@ -90,7 +90,7 @@ f_body(void *arg, struct rcv_sess_email *e, const struct rcv_frame *head, const 
 	if (e->len != f->body.len)
 		snprintf(f->err, sizeof(f->err), "body chunk at %llu, expected %zu",
 		    (unsigned long long)e->len, f->body.len);
-	rcv_buf_add(&f->body, p, n);
+	buf_add(&f->body, p, n);
 }
 
 static int
@@ -172,7 +172,7 @@ static const struct rcv_session_ops fake_ops = {
 static const uint8_t cert[200] = { 0x30, 0x82 };
 
 static void
-raw_frame(struct rcv_buf *b, uint64_t size, uint8_t type)
+raw_frame(struct buf *b, uint64_t size, uint8_t type)
 {
 	uint8_t h[11] = { 0 };
 	int i;
@@ -180,23 +180,23 @@ raw_frame(struct rcv_buf *b, uint64_t size, uint8_t type)
 	for (i = 0; i < 8; i++)
 		h[i] = (uint8_t)(size >> (56 - 8 * i));
 	h[8] = type;
-	rcv_buf_add(b, h, sizeof(h));
+	buf_add(b, h, sizeof(h));
 }
 
 /* "From: a@a.test" and filler up to len bytes (at least the header) */
 static void
-make_body(struct rcv_buf *m, size_t len)
+make_body(struct buf *m, size_t len)
 {
 	static const char hdr[] = "From: a@a.test\r\n\r\n";
 	size_t i;
 
-	rcv_buf_add(m, hdr, sizeof(hdr) - 1);
+	buf_add(m, hdr, sizeof(hdr) - 1);
 	for (i = m->len; i < len; i++) {
 		uint8_t c = (uint8_t)(i % 97 == 96 ? '\n' : 'a' + i % 23);
 
 		if (i % 1013 == 5)
 			c = 0xc3;	/* an 8-bit byte now and then */
-		rcv_buf_add(m, &c, 1);
+		buf_add(m, &c, 1);
 	}
 }
 
@@ -208,7 +208,7 @@ make_body(struct rcv_buf *m, size_t len)
  *   sh ed err (server-only types)  t9 (unknown type)  short (size 5)
  */
 static int
-build(struct rcv_buf *b, const char *tok)
+build(struct buf *b, const char *tok)
 {
 	if (strncmp(tok, "hello", 5) == 0) {
 		struct rcv_bytes certs[2] = { { cert, sizeof(cert) }, { cert, sizeof(cert) } };
@@ -233,7 +233,7 @@ build(struct rcv_buf *b, const char *tok)
 		struct rcv_bytes rcpt[8];
 		struct rcv_header tr;
 		struct rcv_email_out eo;
-		struct rcv_buf m = { 0 };
+		struct buf m = { 0 };
 		uint8_t sig[64] = { 1 };
 		size_t bodylen = 0;
 		int r;
@@ -266,7 +266,7 @@ build(struct rcv_buf *b, const char *tok)
 		eo.signature.len = sizeof(sig);
 		make_body(&m, bodylen);
 		r = rcv_wire_enc_email(b, NULL, &eo, m.p, m.len);
-		rcv_buf_free(&m);
+		buf_free(&m);
 		return r;
 	}
 	if (strcmp(tok, "sh") == 0)
@@ -293,7 +293,7 @@ no_body(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p,
 
 /* The replies as text; -1 when they do not decode. */
 static int
-replies(const struct rcv_buf *out, char *txt, size_t cap)
+replies(const struct buf *out, char *txt, size_t cap)
 {
 	struct rcv_wire_limits lim;
 	struct rcv_wire *w;
@@ -454,7 +454,7 @@ run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 	rcv_session_start(s);
 	snprintf(in, sizeof(in), "%s", r->in);
 	for (tok = strtok_r(in, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		struct rcv_buf b = { 0 };
+		struct buf b = { 0 };
 
 		if (strcmp(tok, "!complete") == 0) {
 			for (i = f.n_slow; i-- > 0;)
@@ -476,7 +476,7 @@ run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 				rcv_session_input(s, b.p + i, 1);
 		else
 			rcv_session_input(s, b.p, b.len);
-		rcv_buf_free(&b);
+		buf_free(&b);
 		rcv_session_flush(s);
 	}
 	rcv_session_flush(s);
@@ -495,8 +495,8 @@ run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 		    (unsigned long long)f.held);
 	if (!why[0] && f.ops_live != 0)
 		snprintf(why, sizeof(why), "%d Emails' ops state not freed", f.ops_live);
-	rcv_buf_free(&f.out);
-	rcv_buf_free(&f.body);
+	buf_free(&f.out);
+	buf_free(&f.body);
 	return why[0] ? why : NULL;
 }
 
@@ -530,7 +530,7 @@ t_replies_of_one_read_batched(void)
 	struct rcv_wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 	struct fake f;
 	char in[256], *tok, *save = NULL, got[256];
 
@@ -547,13 +547,13 @@ t_replies_of_one_read_batched(void)
 		T_ASSERT(build(&b, tok) == 0);
 	rcv_session_input(s, b.p, b.len);
 	rcv_session_flush(s);
-	rcv_buf_free(&b);
+	buf_free(&b);
 	T_ASSERT(replies(&f.out, got, sizeof(got)) == 0);
 	T_EQ_STR(got, r.want);
 	T_EQ_INT(f.sends, 2);	/* ServerHello, then the three replies at once */
 	rcv_session_free(&s);
-	rcv_buf_free(&f.out);
-	rcv_buf_free(&f.body);
+	buf_free(&f.out);
+	buf_free(&f.body);
 }
 
 /* the in-flight cap stops reading; answering resumes it */
@@ -563,7 +563,7 @@ t_inflight_cap(void)
 	struct rcv_wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 	struct fake f;
 	char got[4096];
 	size_t i;
@@ -584,7 +584,7 @@ t_inflight_cap(void)
 		T_ASSERT(build(&b, "email:slow@b.test") == 0);
 		rcv_session_input(s, b.p, b.len);
 	}
-	rcv_buf_free(&b);
+	buf_free(&b);
 	T_EQ_INT(s->n_inflight, 16);
 	T_ASSERT(RCV_SESS_MAX_INFLIGHT > 16 ? rcv_session_wants_input(s) : !rcv_session_wants_input(s));
 	s->n_inflight += RCV_SESS_MAX_INFLIGHT - 16;	/* as if the rest were in flight */
@@ -597,8 +597,8 @@ t_inflight_cap(void)
 	T_ASSERT(replies(&f.out, got, sizeof(got)) == 0);
 	T_ASSERT(strncmp(got, "SH D1 D2 D3", 11) == 0);
 	rcv_session_free(&s);
-	rcv_buf_free(&f.out);
-	rcv_buf_free(&f.body);
+	buf_free(&f.out);
+	buf_free(&f.body);
 }
 
 /* past RCV_SESS_MAX_ERRORS protocol errors the session closes */
@@ -608,7 +608,7 @@ t_error_cap(void)
 	struct rcv_wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
-	struct rcv_buf b = { 0 };
+	struct buf b = { 0 };
 	struct fake f;
 	unsigned i;
 
@@ -625,12 +625,12 @@ t_error_cap(void)
 		T_ASSERT(build(&b, "t9") == 0);
 	rcv_session_input(s, b.p, b.len);
 	rcv_session_flush(s);
-	rcv_buf_free(&b);
+	buf_free(&b);
 	T_EQ_INT(s->n_errors, RCV_SESS_MAX_ERRORS + 1);
 	T_EQ_INT(s->state, RCV_SESS_DONE);
 	T_EQ_STR(s->close_reason, "too_many_errors");
 	rcv_session_free(&s);
-	rcv_buf_free(&f.out);
+	buf_free(&f.out);
 }
 
 int

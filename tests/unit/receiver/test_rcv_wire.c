@@ -19,8 +19,8 @@ struct got {
 	int nframes;
 	struct rcv_frame f[8];
 	/* copies of the views we check after later calls invalidate them */
-	struct rcv_buf fields[8];
-	struct rcv_buf body;		/* concatenated message bytes */
+	struct buf fields[8];
+	struct buf body;		/* concatenated message bytes */
 	uint64_t body_calls, last_off_ok;
 	int nerrs;
 	struct rcv_wire_error e[8];
@@ -35,19 +35,19 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p,
 	if (off == g->body.len)
 		g->last_off_ok++;
 	g->body_calls++;
-	rcv_buf_add(&g->body, p, n);
+	buf_add(&g->body, p, n);
 }
 
 /* Serialize the views of a frame into a text form we can compare, so the
  * comparison survives the next decode call. */
 static void
-snap(struct rcv_buf *o, const struct rcv_frame *f)
+snap(struct buf *o, const struct rcv_frame *f)
 {
 	char tmp[64];
 	size_t i, j;
 	char *h;
 
-#define S(str) rcv_buf_add(o, str, strlen(str))
+#define S(str) buf_add(o, str, strlen(str))
 #define HEX(pp, ll) do { h = tutil_tohex((pp), (ll)); S(h); free(h); } while (0)
 	snprintf(tmp, sizeof(tmp), "type=%d;", f->type);
 	S(tmp);
@@ -117,21 +117,21 @@ snap(struct rcv_buf *o, const struct rcv_frame *f)
 		S(";");
 		break;
 	}
-	rcv_buf_add(o, "", 1);
+	buf_add(o, "", 1);
 #undef S
 #undef HEX
 }
 
 /* Same text form from the vector's JSON "decoded" object. */
 static void
-snap_json(struct rcv_buf *o, json_t *d)
+snap_json(struct buf *o, json_t *d)
 {
 	char tmp[64];
 	size_t i, j;
 	json_t *v, *x;
 	int type = (int)json_integer_value(json_object_get(d, "type"));
 
-#define S(str) rcv_buf_add(o, str, strlen(str))
+#define S(str) buf_add(o, str, strlen(str))
 #define JS(obj) S(json_string_value(obj) ? json_string_value(obj) : "?")
 	snprintf(tmp, sizeof(tmp), "type=%d;", type);
 	S(tmp);
@@ -204,7 +204,7 @@ snap_json(struct rcv_buf *o, json_t *d)
 		S(";");
 		break;
 	}
-	rcv_buf_add(o, "", 1);
+	buf_add(o, "", 1);
 #undef S
 #undef JS
 }
@@ -261,8 +261,8 @@ got_free(struct got *g)
 	int i;
 
 	for (i = 0; i < 8; i++)
-		rcv_buf_free(&g->fields[i]);
-	rcv_buf_free(&g->body);
+		buf_free(&g->fields[i]);
+	buf_free(&g->body);
 }
 
 static json_t *
@@ -280,7 +280,7 @@ load_vectors(const char *name)
 
 /* Re-encode a decoded frame with the encoders; body for Emails. */
 static void
-reencode(struct rcv_buf *o, const struct rcv_frame *f, const uint8_t *body, size_t blen)
+reencode(struct buf *o, const struct rcv_frame *f, const uint8_t *body, size_t blen)
 {
 	struct rcv_ext_out e = { -1, f->n_ext, f->ext };
 
@@ -313,7 +313,7 @@ valid_case(json_t *v, size_t step)
 {
 	const char *hex = json_string_value(json_object_get(v, "hex"));
 	json_t *dec = json_object_get(v, "decoded");
-	struct rcv_buf want = { 0 }, re = { 0 };
+	struct buf want = { 0 }, re = { 0 };
 	uint8_t *in, *msg = NULL;
 	size_t len, mlen = 0;
 	struct got g;
@@ -335,7 +335,7 @@ valid_case(json_t *v, size_t step)
 	if (strcmp((char *)want.p, (char *)g.fields[0].p) != 0) {
 		printf("# want %s\n# got  %s\n", (char *)want.p, (char *)g.fields[0].p);
 		got_free(&g);
-		rcv_buf_free(&want);
+		buf_free(&want);
 		free(in);
 		T_FAIL("decoded fields differ");
 	}
@@ -347,12 +347,12 @@ valid_case(json_t *v, size_t step)
 			got_free(&g);
 			free(in);
 			free(msg);
-			rcv_buf_free(&want);
+			buf_free(&want);
 			T_FAIL("message body differs (%zu bytes, want %zu)", g.body.len, mlen);
 		}
 	}
 	got_free(&g);
-	rcv_buf_free(&want);
+	buf_free(&want);
 
 	/* re-encode from a whole decode and compare byte for byte */
 	rcv_wire_limits_default(&lim);
@@ -364,12 +364,12 @@ valid_case(json_t *v, size_t step)
 		char *h = tutil_tohex(re.p, re.len);
 		printf("# re-encoded %s\n", h);
 		free(h);
-		rcv_buf_free(&re);
+		buf_free(&re);
 		free(in);
 		free(msg);
 		T_FAIL("re-encoding differs");
 	}
-	rcv_buf_free(&re);
+	buf_free(&re);
 	free(in);
 	free(msg);
 }
@@ -390,7 +390,7 @@ invalid_case(json_t *v, size_t step)
 	const char *note = json_string_value(json_object_get(v, "note"));
 	int after = pos != NULL && strcmp(pos, "after_hello") == 0;
 	int want_fatal;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	uint8_t *frame;
 	size_t flen;
 	struct got g;
@@ -409,12 +409,12 @@ invalid_case(json_t *v, size_t step)
 	}
 	/* [good ClientHello] bad frame [good EmailDelivered] */
 	if (after)
-		rcv_buf_add(&in, good_hello, sizeof(good_hello));
-	rcv_buf_add(&in, frame, flen);
-	rcv_buf_add(&in, good_delivered, sizeof(good_delivered));
+		buf_add(&in, good_hello, sizeof(good_hello));
+	buf_add(&in, frame, flen);
+	buf_add(&in, good_delivered, sizeof(good_delivered));
 	free(frame);
 	run(&g, in.p, in.len, step, NULL);
-	rcv_buf_free(&in);
+	buf_free(&in);
 	if (g.nerrs != 1) {
 		int n = g.nerrs;
 		got_free(&g);
@@ -466,7 +466,7 @@ t_vectors(const char *file, int valid)
 /* --- own cases ------------------------------------------------------------ */
 
 static void
-make_email(struct rcv_buf *o, const char *msg, size_t n_rcpt, size_t rcpt_len, int rs)
+make_email(struct buf *o, const char *msg, size_t n_rcpt, size_t rcpt_len, int rs)
 {
 	static uint8_t sig[64];
 	static uint8_t addr[70000];
@@ -492,13 +492,13 @@ make_email(struct rcv_buf *o, const char *msg, size_t n_rcpt, size_t rcpt_len, i
 static void
 t_pipelined(void)
 {
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct got g;
 
-	rcv_buf_add(&in, good_hello, sizeof(good_hello));
+	buf_add(&in, good_hello, sizeof(good_hello));
 	make_email(&in, "From: a@a.test\r\n\r\nhi\r\n", 1, 10, -1);
 	make_email(&in, "second\r\n", 2, 10, 1);
-	rcv_buf_add(&in, good_delivered, sizeof(good_delivered));
+	buf_add(&in, good_delivered, sizeof(good_delivered));
 	run(&g, in.p, in.len, 0, NULL);
 	T_EQ_INT(g.nerrs, 0);
 	T_EQ_INT(g.nframes, 4);
@@ -509,14 +509,14 @@ t_pipelined(void)
 	T_EQ_INT(g.f[1].require_security, -1);
 	T_EQ_INT(g.body.len, strlen("From: a@a.test\r\n\r\nhi\r\n") + strlen("second\r\n"));
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
 t_too_large_then_next(void)
 {
 	struct rcv_wire_limits lim;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	char big[5000];
 	struct got g;
 
@@ -540,7 +540,7 @@ t_too_large_then_next(void)
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_INT(g.e[0].code, RCV_ERR_TOO_LARGE);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 /* SMTPSEC.md 2.5: numbers are uint24.  The Message numbered 2^24-1 is
@@ -552,14 +552,14 @@ static void
 t_number_limit(void)
 {
 	struct rcv_wire_limits lim;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	size_t step;
 	struct got g;
 
 	rcv_wire_limits_default(&lim);
 	T_EQ_INT(lim.first_number, 0);
 	lim.first_number = RCV_WIRE_NUMBER_MAX - 1;
-	rcv_buf_add(&in, good_hello, sizeof(good_hello));
+	buf_add(&in, good_hello, sizeof(good_hello));
 	make_email(&in, "From: a@a.test\r\n\r\nlast\r\n", 1, 10, -1);
 	make_email(&in, "From: a@a.test\r\n\r\nwrapped\r\n", 1, 10, -1);
 	for (step = 0; step <= 1; step++) {
@@ -583,7 +583,7 @@ t_number_limit(void)
 	T_EQ_INT(g.e[0].number, 5);
 	T_EQ_INT(g.e[0].no_reference, 0);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
@@ -609,13 +609,13 @@ static void
 t_recipient_limits(void)
 {
 	struct rcv_wire_limits lim;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct got g;
 
 	rcv_wire_limits_default(&lim);
 	/* 1001 recipients */
 	make_email(&in, "m\r\n", 1001, 10, -1);
-	rcv_buf_add(&in, good_delivered, sizeof(good_delivered));
+	buf_add(&in, good_delivered, sizeof(good_delivered));
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
@@ -644,14 +644,14 @@ t_recipient_limits(void)
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
 t_trace_limits(void)
 {
 	struct rcv_wire_limits lim;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct rcv_header h[101];
 	struct rcv_bytes r = { (const uint8_t *)"b@b.test", 8 };
 	static uint8_t sig[64];
@@ -693,13 +693,13 @@ t_trace_limits(void)
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_STR(g.e[0].why, "trace headers too large");
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
 t_streamed_body_chunks(void)
 {
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	char msg[3000];
 	struct got g;
 	size_t i;
@@ -714,7 +714,7 @@ t_streamed_body_chunks(void)
 	T_ASSERT(g.body_calls > 100);		/* it streamed, in order */
 	T_EQ_INT(g.last_off_ok, g.body_calls);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
@@ -723,7 +723,7 @@ t_client_hello_limits(void)
 	uint8_t cert[70000];
 	struct rcv_bytes certs[11];
 	struct rcv_chain chains[17];
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct rcv_wire_limits lim;
 	struct got g;
 	size_t i;
@@ -771,7 +771,7 @@ t_client_hello_limits(void)
 	T_EQ_INT(g.nframes, 1);
 	T_EQ_INT(g.f[0].n_chains, 16);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 static void
@@ -782,7 +782,7 @@ t_extension_rules(void)
 		{ RCV_EXT_REQUIRE_SECURITY, { (const uint8_t *)"\0", 1 } },
 	};
 	struct rcv_ext_out x = { -1, 2, two };
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct got g;
 
 	rcv_wire_enc_server_hello(&in, &x, 0);
@@ -790,7 +790,7 @@ t_extension_rules(void)
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
 	got_free(&g);
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 /* The owner's buffer budget: asked before the decoder grows its buffer;
@@ -819,14 +819,14 @@ budget_grow(void *arg, size_t have, size_t want)
 }
 
 static void
-put_u(struct rcv_buf *b, uint64_t v, int n)
+put_u(struct buf *b, uint64_t v, int n)
 {
 	uint8_t x[8];
 	int i;
 
 	for (i = 0; i < n; i++)
 		x[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-	rcv_buf_add(b, x, (size_t)n);
+	buf_add(b, x, (size_t)n);
 }
 
 static void
@@ -835,7 +835,7 @@ t_grow_budget(void)
 	struct rcv_wire_limits lim;
 	struct rcv_wire *w;
 	struct rcv_frame f;
-	struct rcv_buf in = { 0 };
+	struct buf in = { 0 };
 	struct budget b = { 4096, 0, 0, 0, 0 };
 	static uint8_t cert[39997];
 	size_t used, off = 0, i;
@@ -854,7 +854,7 @@ t_grow_budget(void)
 	T_EQ_INT(rcv_wire_error(w)->number, 0);
 	T_EQ_INT(rcv_wire_buffered(w), 0);
 	rcv_wire_free(&w);
-	rcv_buf_free(&in);
+	buf_free(&in);
 
 	/* two chains of one 39997-byte certificate each (~80 KB): allowed,
 	 * held at its exact size, released after the frame, fed whole and in
@@ -871,7 +871,7 @@ t_grow_budget(void)
 		for (i = 0; i < 2; i++) {
 			put_u(&in, 3 + sizeof(cert), 2);
 			put_u(&in, sizeof(cert), 3);
-			rcv_buf_add(&in, cert, sizeof(cert));
+			buf_add(&in, cert, sizeof(cert));
 		}
 		w = rcv_wire_new(&lim, NULL, NULL);
 		rcv_wire_set_grow_cb(w, budget_grow, &b);
@@ -896,7 +896,7 @@ t_grow_budget(void)
 		T_EQ_INT(rcv_wire_buffered(w), 0);
 		rcv_wire_free(&w);
 	}
-	rcv_buf_free(&in);
+	buf_free(&in);
 }
 
 int

@@ -1,77 +1,13 @@
-/* rcv_util: see rcv_util.h. */
-#include "receiver/rcv_util.h"
+/* sys: see sys.h. */
+#include "base/sys.h"
 
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-static void
-rcv_oom(size_t n)
-{
-	char msg[96];
-	int len = snprintf(msg, sizeof(msg), "smtpsec-gateway: out of memory (%zu bytes)\n", n);
-
-	if (len > 0 && write(2, msg, (size_t)len) < 0)
-		abort();
-	abort();
-}
-
-void *
-rcv_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		rcv_oom(n);
-	return p;
-}
-
-void *
-rcv_xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (p == NULL)
-		rcv_oom(n * size);
-	return p;
-}
-
-void *
-rcv_xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-
-	if (q == NULL)
-		rcv_oom(n);
-	return q;
-}
-
-char *
-rcv_xstrdup(const char *s)
-{
-	return rcv_xmemdup0(s, strlen(s));
-}
-
-char *
-rcv_xmemdup0(const void *p, size_t len)
-{
-	char *s;
-
-	if (len == SIZE_MAX)
-		rcv_oom(len);
-	s = rcv_xmalloc(len + 1);
-	if (len)
-		memcpy(s, p, len);
-	s[len] = '\0';
-	return s;
-}
-
 uint64_t
-rcv_now_ms(void)
+sys_now_ms(void)
 {
 	struct timespec ts;
 
@@ -80,7 +16,7 @@ rcv_now_ms(void)
 }
 
 uint32_t
-rcv_random32(void)
+sys_random32(void)
 {
 	uint32_t v;
 
@@ -96,7 +32,7 @@ rcv_random32(void)
  * mixes the clock, the pid and a counter.
  */
 unsigned long long
-rcv_random64(void)
+sys_random64(void)
 {
 	static unsigned long long ctr;
 	unsigned long long v;
@@ -111,7 +47,7 @@ rcv_random64(void)
 }
 
 int
-rcv_set_nonblock(int fd)
+sys_set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
