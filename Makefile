@@ -64,17 +64,19 @@ LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 BASE_SRCS := $(sort $(wildcard base/*.c))
+WIRE_SRCS := $(sort $(wildcard wire/*.c))
 VFY_SRCS  := $(sort $(wildcard verify/*.c))
 LMTP_SRCS := $(sort $(wildcard lmtp/*.c))
 RCV_SRCS  := $(sort $(filter-out %_main.c,$(wildcard receiver/*.c)))
 TLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
 
 LIBBASE := $(B)/libbase.a
+LIBWIRE := $(B)/libwire.a
 LIBVFY  := $(B)/libvfy.a
 LIBLMTP := $(B)/liblmtp.a
 LIBRCV  := $(B)/librcv.a
 LIBT    := $(B)/libtest.a
-ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP) $(LIBBASE)
+ALL_LIBS := $(LIBRCV) $(LIBVFY) $(LIBLMTP) $(LIBWIRE) $(LIBBASE)
 
 # Programs: name -> sources.  sender/ is smtpsec-send; each tests/tools/<name>/
 # directory is one test program.
@@ -111,6 +113,7 @@ $(B)/obj/%.o: %.c $(WOLF_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBBASE): $(call obj,$(BASE_SRCS))
+$(LIBWIRE): $(call obj,$(WIRE_SRCS))
 $(LIBVFY): $(call obj,$(VFY_SRCS))
 $(LIBLMTP): $(call obj,$(LMTP_SRCS))
 $(LIBRCV): $(call obj,$(RCV_SRCS))
@@ -207,7 +210,7 @@ soak:
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FB := build-fuzz
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
-FUZZ_LIB_SRCS := $(BASE_SRCS) $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
+FUZZ_LIB_SRCS := $(BASE_SRCS) $(WIRE_SRCS) $(VFY_SRCS) $(LMTP_SRCS) $(RCV_SRCS) $(TLIB_SRCS)
 fuzz:
 	$(MAKE) --no-print-directory CC=clang B=$(FB) OPT=-O1 WERROR= \
 	    SANITIZE=address,undefined \

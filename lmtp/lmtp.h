@@ -74,13 +74,9 @@ int lmtp_copy_build(const struct lmtp_copy_info *info, const struct lmtp_trace *
     const char **why_r);
 void lmtp_copy_free(struct lmtp_copy *copy);
 
-/* A field name must fit a header line (RFC 5322 2.1.1). */
-#define LMTP_TRACE_NAME_MAX 900
-
-/* Trace header checks alone (SMTPSEC.md 8, item 4).  lmtp_trace_valid: 0 or -1
- * with a reason; lmtp_trace_allowed: 1 when the name is on the list and is
- * not one of the names never taken from trace headers. */
-int lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r);
+/* 1 when a trace header's name is on the list and is not one of the names
+ * never taken from trace headers (SMTPSEC.md 8, item 4; the syntax check is
+ * wire_trace_valid in the codec). */
 int lmtp_trace_allowed(const char *const *allow, size_t n_allow, const uint8_t *name, size_t len);
 
 /* --- LMTP client ---------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "lmtp/lmtp_int.h"
 #include "base/buf.h"
 #include "base/mem.h"
+#include "wire/wire.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,47 +34,6 @@ clean(const char *s, char *buf, size_t len)
 		buf[i] = (s[i] > 32 && s[i] < 127 && s[i] != '(' && s[i] != ')' && s[i] != ';') ? s[i] : '_';
 	buf[i] = '\0';
 	return buf;
-}
-
-int
-lmtp_trace_valid(const struct lmtp_trace *t, const char **why_r)
-{
-	size_t i;
-
-	if (t->name_len == 0) {
-		*why_r = "empty trace header name";
-		return -1;
-	}
-	if (t->name_len > LMTP_TRACE_NAME_MAX) {
-		*why_r = "trace header name too long";
-		return -1;
-	}
-	for (i = 0; i < t->name_len; i++)
-		if (t->name[i] < 33 || t->name[i] > 126 || t->name[i] == ':') {
-			*why_r = "invalid trace header name";
-			return -1;
-		}
-	for (i = 0; i < t->value_len; i++) {
-		uint8_t c = t->value[i];
-
-		if (c == 0) {
-			*why_r = "NUL in trace header";
-			return -1;
-		}
-		if (c == '\n') {
-			*why_r = "bare LF in trace header";
-			return -1;
-		}
-		if (c == '\r') {
-			if (t->value_len - i < 3 || t->value[i + 1] != '\n' ||
-			    (t->value[i + 2] != ' ' && t->value[i + 2] != '\t')) {
-				*why_r = "CR or CRLF not followed by folding whitespace in trace header";
-				return -1;
-			}
-			i++;
-		}
-	}
-	return 0;
 }
 
 int
@@ -317,9 +277,13 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 
 	memset(c, 0, sizeof(*c));
 	*why_r = "";
-	for (i = 0; i < n_trace; i++)
-		if (lmtp_trace_valid(&trace[i], why_r) < 0)
+	for (i = 0; i < n_trace; i++) {
+		struct wire_header h = { { trace[i].name, trace[i].name_len },
+		    { trace[i].value, trace[i].value_len } };
+
+		if (wire_trace_valid(&h, why_r) < 0)
 			return -1;
+	}
 
 	rfc5322_date(in->date, date, sizeof(date));
 	buf_printf(&b, "Received: from %s (%s [%s])\r\n\tby %s with SMTPSEC id %s\r\n\t(%s %s); %s\r\n",

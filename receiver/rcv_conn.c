@@ -91,7 +91,7 @@ op_charge(void *arg, size_t *held, size_t want)
 	 * quarters of the budget only: the last quarter stays for ordinary
 	 * ClientHellos, Email heads and small bodies, so good mail is still
 	 * received while slow peers hold the rest */
-	if (want > RCV_WIRE_KEEP_BUF)
+	if (want > WIRE_KEEP_BUF)
 		budget -= budget / 4;
 	if (want > *held && budget != 0 && srv->buf_bytes - *held + want > budget)
 		return -1;
@@ -136,7 +136,7 @@ chains_free(struct rcv_conn *c)
 /* Keep the ClientHello's chains for the session: 0, or -1 when the
  * worker's buffer budget has no room for them. */
 static int
-op_hello(void *arg, const struct rcv_frame *f)
+op_hello(void *arg, const struct wire_frame *f)
 {
 	struct rcv_conn *c = arg;
 	size_t i, j, bytes = 0;
@@ -152,7 +152,7 @@ op_hello(void *arg, const struct rcv_frame *f)
 	c->n_chains = f->n_chains;
 	for (i = 0; i < f->n_chains; i++) {
 		struct rcv_cchain *ch = &c->chains[i];
-		const struct rcv_chain *in = &f->chains[i];
+		const struct wire_chain *in = &f->chains[i];
 
 		ch->n_certs = in->n_certs;
 		ch->der = mem_calloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der));
@@ -209,7 +209,7 @@ op_email_free(void *arg, struct rcv_sess_email *e)
  * chain yet) leaves ce->sig NULL and op_verify checks the whole message.
  */
 static void
-op_body(void *arg, struct rcv_sess_email *e, const struct rcv_frame *head, const uint8_t *p,
+op_body(void *arg, struct rcv_sess_email *e, const struct wire_frame *head, const uint8_t *p,
     size_t n)
 {
 	struct rcv_conn *c = arg;
@@ -268,7 +268,7 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	size_t i;
 
 	if (c->srv->lmtp == NULL) {
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "no LMTP target configured");
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", "no LMTP target configured");
 		return;
 	}
 	snprintf(qid, sizeof(qid), "%016llx.%u", c->id, e->n);
@@ -294,7 +294,7 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	info.trace_allow = allow;
 	info.n_trace_allow = cfg->n_trace_allow;
 	if (lmtp_copy_build(&info, e->trace, e->n_trace, e->msg, (size_t)e->len, &ce->copy, &why) < 0) {
-		rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "headers", why);
+		rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "headers", why);
 		return;
 	}
 	ce->have_copy = 1;
@@ -310,7 +310,7 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	m.body_mapped = e->body_mapped;
 	ce->tx = lmtp_deliver(c->srv->lmtp, &m, lmtp_done, ce);
 	if (ce->tx == NULL)
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");
 }
 
 static void
@@ -326,18 +326,18 @@ check_done(void *arg, const struct vfy_verdict *v)
 		snprintf(ce->cert_name, sizeof(ce->cert_name), "%s", v->matched_name);
 		rcv_session_verified(e, v->trust);
 	} else if (v->result == VFY_PERMFAIL)
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
 	else if (v->result == VFY_TEMPFAIL) {
 		RCV_METRIC_ADD(tempfail_dns, 1);
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, vfy_step_str(v->step), v->why);
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, vfy_step_str(v->step), v->why);
 	} else	/* a verdict nobody filled in: fail closed */
-		rcv_session_fail(e, RCV_ERR_INTERNAL_ERROR, vfy_step_str(v->step), "verdict unchecked");
+		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, vfy_step_str(v->step), "verdict unchecked");
 	rcv_io_update(&c->io);
 }
 
 /* Steps 2-9 (SMTPSEC.md 4) for a complete Email. */
 static void
-op_verify(void *arg, struct rcv_sess_email *e, const struct rcv_frame *f)
+op_verify(void *arg, struct rcv_sess_email *e, const struct wire_frame *f)
 {
 	struct rcv_conn *c = arg;
 	struct rcv_server *srv = c->srv;
@@ -348,13 +348,13 @@ op_verify(void *arg, struct rcv_sess_email *e, const struct rcv_frame *f)
 
 	/* step 2: chain index */
 	if (f->chain_index >= c->n_chains) {
-		rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "chain", "certificate_chain index out of range");
+		rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "chain", "certificate_chain index out of range");
 		return;
 	}
 	ch = &c->chains[f->chain_index];
 	/* step 3: signature, before any DNS */
 	if (ch->vc == NULL) {
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", ch->why ? ch->why : "bad chain");
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", ch->why ? ch->why : "bad chain");
 		return;
 	}
 	if (ce->sig != NULL)	/* fed every body byte as it arrived */
@@ -366,12 +366,12 @@ op_verify(void *arg, struct rcv_sess_email *e, const struct rcv_frame *f)
 		r = vfy_sig_verify(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, f->algorithm,
 		    f->signature.p, f->signature.len, e->msg, (size_t)e->len, &why);
 	if (r != VFY_SIG_OK) {
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
 		return;
 	}
 	/* step 4: author domain */
 	if (vfy_from_parse(e->msg, (size_t)e->len, &ce->from, &why) != 0) {
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", why ? why : "bad From");
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "from", why ? why : "bad From");
 		return;
 	}
 	snprintf(e->from_domain, sizeof(e->from_domain), "%s", ce->from.domain);
@@ -383,12 +383,12 @@ op_verify(void *arg, struct rcv_sess_email *e, const struct rcv_frame *f)
 		return;
 	}
 	if (srv->vfy == NULL) {
-		rcv_session_fail(e, RCV_ERR_INTERNAL_ERROR, "srv", "verifier not initialised");
+		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "srv", "verifier not initialised");
 		return;
 	}
 	ce->chk = vfy_check_start(srv->vfy, ch->vc, ce->from.domain, time(NULL), check_done, ce);
 	if (ce->chk == NULL)
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", "author domain unusable");
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "from", "author domain unusable");
 }
 
 static const struct rcv_session_ops conn_ops = {
@@ -415,14 +415,14 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 {
 	struct rcv_conn *c = mem_calloc(1, sizeof(*c));
 	const struct rcv_config *cfg = srv->cfg;
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct rcv_session_params sp;
 
 	c->srv = srv;
 	c->cfg = cfg;
 	c->id = sys_random64() ^ ++srv->next_conn_id;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	lim.max_message_size = cfg->max_message_size;
 	lim.max_recipients = (unsigned)cfg->max_recipients;
 	lim.max_trace_headers = (unsigned)cfg->max_trace_headers;

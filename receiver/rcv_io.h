@@ -18,7 +18,7 @@
 
 #include <ev.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 struct WOLFSSL;
 struct WOLFSSL_CTX;

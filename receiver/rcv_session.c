@@ -87,12 +87,12 @@ rcv_rq_free(struct rcv_rq *q)
 /* --- helpers ------------------------------------------------------------------- */
 
 static void
-reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct rcv_bytes *addr,
+reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct wire_bytes *addr,
     size_t n_addr)
 {
 	struct buf b = { 0 };
 
-	rcv_wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
+	wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
 	rcv_rq_complete(e, b.p, b.len);
 	rcv_metrics_reply(rcv_metrics_default, code);
 	buf_free(&b);
@@ -229,7 +229,7 @@ body_to_file(struct rcv_session *s, struct rcv_sess_email *e)
 }
 
 static void
-body_cb(void *arg, const struct rcv_frame *head, uint64_t offset, const uint8_t *p, size_t n)
+body_cb(void *arg, const struct wire_frame *head, uint64_t offset, const uint8_t *p, size_t n)
 {
 	struct rcv_session *s = arg;
 	struct rcv_sess_email *e;
@@ -337,12 +337,12 @@ rcv_session_fail(struct rcv_sess_email *e, unsigned code, const char *step, cons
 	struct rcv_session *s = e->s;
 
 	reply_error(e->rq, code, e->n, NULL, 0);
-	email_log(e, code == RCV_ERR_AUTHENTICATION_FAILED ? "fail" : "error", step, "none",
-	    rcv_wire_err_name(code), why);
+	email_log(e, code == WIRE_ERR_AUTHENTICATION_FAILED ? "fail" : "error", step, "none",
+	    wire_err_name(code), why);
 	count_failed(s);
 	/* SMTPSEC.md 5: close after earlier replies are flushed */
-	if (code == RCV_ERR_SERVICE_UNAVAILABLE || code == RCV_ERR_INTERNAL_ERROR)
-		close_after(s, rcv_wire_err_name(code));
+	if (code == WIRE_ERR_SERVICE_UNAVAILABLE || code == WIRE_ERR_INTERNAL_ERROR)
+		close_after(s, wire_err_name(code));
 	inflight_remove(s, e);
 	email_free(&e);
 }
@@ -358,17 +358,17 @@ void
 rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 {
 	struct rcv_session *s = e->s;
-	struct rcv_bytes *unk;
+	struct wire_bytes *unk;
 	size_t i, n_unk = 0, n_ok = 0, n_temp = 0;
 
 	if (res->permfail) {
 		/* the author address cannot be given to the mailstore, now or
 		 * on any retry: step 4's "unparsable" (README, Delivery) */
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "from", res->why);
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "from", res->why);
 		return;
 	}
 	if (res->tempfail) {
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why);
 		return;
 	}
 	unk = mem_calloc(e->n_rcpt ? e->n_rcpt : 1, sizeof(*unk));
@@ -393,19 +393,19 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		n_temp += e->n_rcpt - res->n_rcpt;
 	if (n_temp) {
 		free(unk);
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why != NULL ? res->why :
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", res->why != NULL ? res->why :
 		    n_ok ? "some recipients temporarily failed after others were delivered" :
 		    "recipient temporarily failed");
 		return;
 	}
 	if (n_unk) {
-		reply_error(e->rq, RCV_ERR_UNKNOWN_ADDRESS, e->n, unk, n_unk);
+		reply_error(e->rq, WIRE_ERR_UNKNOWN_ADDRESS, e->n, unk, n_unk);
 		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "");
 		count_failed(s);
 	} else {
 		struct buf b = { 0 };
 
-		rcv_wire_enc_email_delivered(&b, NULL, e->n);
+		wire_enc_email_delivered(&b, NULL, e->n);
 		rcv_rq_complete(e->rq, b.p, b.len);
 		buf_free(&b);
 		RCV_METRIC_ADD(reply_email_delivered, 1);
@@ -423,7 +423,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
  * quoted local part allowed ("a b"@b.test), nothing RFC 5321 cannot carry
  * (lmtp_addr_smtp).  Non-ASCII is decided at delivery (SMTPUTF8). */
 static int
-rcpt_ok(const struct rcv_bytes *a)
+rcpt_ok(const struct wire_bytes *a)
 {
 	char in[321], out[LMTP_ADDR_MAX + 1];
 	const char *why;
@@ -438,7 +438,7 @@ rcpt_ok(const struct rcv_bytes *a)
 
 /* A complete Email: step 1 here, then steps 2-9 by the owner. */
 static void
-email_start(struct rcv_session *s, const struct rcv_frame *f)
+email_start(struct rcv_session *s, const struct wire_frame *f)
 {
 	struct rcv_sess_email *e = s->cur;
 	const char *why = NULL;
@@ -464,7 +464,7 @@ email_start(struct rcv_session *s, const struct rcv_frame *f)
 	for (i = 0; i < f->n_rcpt; i++) {
 		if (!rcpt_ok(&f->rcpt[i])) {
 			e->n_rcpt = i;
-			rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", "malformed recipient address");
+			rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "frame", "malformed recipient address");
 			return;
 		}
 		e->rcpt[i] = mem_dup0(f->rcpt[i].p, f->rcpt[i].len);
@@ -481,12 +481,12 @@ email_start(struct rcv_session *s, const struct rcv_frame *f)
 
 	/* step 1: fields (trace header syntax, SMTPSEC.md 8.4; recipients) */
 	if (e->n_rcpt == 0) {
-		rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", "no recipients");
+		rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "frame", "no recipients");
 		return;
 	}
 	for (i = 0; i < e->n_trace; i++)
-		if (lmtp_trace_valid(&e->trace[i], &why) < 0) {
-			rcv_session_fail(e, RCV_ERR_ILLEGAL_PARAMETER, "frame", why);
+		if (wire_trace_valid(&f->trace[i], &why) < 0) {
+			rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "frame", why);
 			return;
 		}
 	if (body_finish(e) < 0) {
@@ -496,7 +496,7 @@ email_start(struct rcv_session *s, const struct rcv_frame *f)
 
 		snprintf(bwhy, sizeof(bwhy), "cannot store the message body in spool_dir: %s",
 		    strerror(e->body_errno ? e->body_errno : errno));
-		rcv_session_fail(e, RCV_ERR_INTERNAL_ERROR, "body", bwhy);
+		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "body", bwhy);
 		return;
 	}
 	s->ops->verify(s->arg, e, f);
@@ -519,24 +519,24 @@ count_error(struct rcv_session *s)
 /* a first Message that is not a ClientHello, a second ClientHello, a
  * server-only type: illegal_message, the Message is ignored (3) */
 static void
-illegal_message(struct rcv_session *s, const struct rcv_frame *f)
+illegal_message(struct rcv_session *s, const struct wire_frame *f)
 {
 	email_free(&s->cur);
-	queue_error(s, f->number, RCV_ERR_ILLEGAL_MESSAGE, f->number);
+	queue_error(s, f->number, WIRE_ERR_ILLEGAL_MESSAGE, f->number);
 	rcv_log(RCV_LOG_INFO, "conn=%016llx event=illegal_message n=%u type=%u", s->p.id, f->number,
 	    (unsigned)f->type);
 	count_error(s);
 }
 
 static void
-hello_frame(struct rcv_session *s, const struct rcv_frame *f)
+hello_frame(struct rcv_session *s, const struct wire_frame *f)
 {
-	if (f->type != RCV_MSG_CLIENT_HELLO) {
+	if (f->type != WIRE_MSG_CLIENT_HELLO) {
 		illegal_message(s, f);
 		return;
 	}
 	if (f->version != 0) {
-		queue_error(s, f->number, RCV_ERR_INSUFFICIENT_SECURITY, f->number);
+		queue_error(s, f->number, WIRE_ERR_INSUFFICIENT_SECURITY, f->number);
 		rcv_log(RCV_LOG_INFO, "conn=%016llx event=hello result=refused version=%u", s->p.id,
 		    f->version);
 		close_after(s, "unsupported_version");
@@ -546,7 +546,7 @@ hello_frame(struct rcv_session *s, const struct rcv_frame *f)
 		/* SMTPSEC.md 5: a resource failure in the gateway */
 		unsigned long long held, budget;
 
-		queue_error(s, f->number, RCV_ERR_INTERNAL_ERROR, f->number);
+		queue_error(s, f->number, WIRE_ERR_INTERNAL_ERROR, f->number);
 		s->ops->budget(s->arg, &held, &budget);
 		rcv_log(RCV_LOG_WARN, "conn=%016llx event=hello result=refused why=\"worker buffer "
 		    "budget exhausted\" held=%llu budget=%llu", s->p.id, held, budget);
@@ -558,9 +558,9 @@ hello_frame(struct rcv_session *s, const struct rcv_frame *f)
 }
 
 static void
-emails_frame(struct rcv_session *s, const struct rcv_frame *f)
+emails_frame(struct rcv_session *s, const struct wire_frame *f)
 {
-	if (f->type == RCV_MSG_EMAIL)
+	if (f->type == WIRE_MSG_EMAIL)
 		email_start(s, f);
 	else
 		illegal_message(s, f);
@@ -569,7 +569,7 @@ emails_frame(struct rcv_session *s, const struct rcv_frame *f)
 static void
 frame_error(struct rcv_session *s)
 {
-	const struct rcv_wire_error *err = rcv_wire_error(s->w);
+	const struct wire_error *err = wire_error(s->w);
 	char q[96];
 	unsigned long long held = 0, budget = 0;
 
@@ -577,20 +577,20 @@ frame_error(struct rcv_session *s)
 	/* numbers exhausted: the Error has no reference and goes out after
 	 * every earlier reply (SMTPSEC.md 2.5, README) */
 	queue_error(s, err->number, err->code, err->no_reference ? -1 : (int64_t)err->number);
-	if (err->code == RCV_ERR_TOO_LARGE || err->code == RCV_ERR_ILLEGAL_PARAMETER)
+	if (err->code == WIRE_ERR_TOO_LARGE || err->code == WIRE_ERR_ILLEGAL_PARAMETER)
 		count_failed(s);
-	if (err->code == RCV_ERR_INTERNAL_ERROR) {
+	if (err->code == WIRE_ERR_INTERNAL_ERROR) {
 		s->ops->budget(s->arg, &held, &budget);
 		rcv_log(RCV_LOG_WARN, "conn=%016llx event=frame_error n=%u code=%s fatal=%d why=%s "
-		    "held=%llu budget=%llu", s->p.id, err->number, rcv_wire_err_name(err->code),
+		    "held=%llu budget=%llu", s->p.id, err->number, wire_err_name(err->code),
 		    err->fatal, rcv_log_q(q, sizeof(q), err->why, strlen(err->why)), held, budget);
 	} else
 		rcv_log(RCV_LOG_INFO, "conn=%016llx event=frame_error n=%u code=%s fatal=%d why=%s",
-		    s->p.id, err->number, rcv_wire_err_name(err->code), err->fatal,
+		    s->p.id, err->number, wire_err_name(err->code), err->fatal,
 		    rcv_log_q(q, sizeof(q), err->why, strlen(err->why)));
 	if (err->fatal)
 		close_after(s, err->no_reference ? "numbers_exhausted" :
-		    err->code == RCV_ERR_INTERNAL_ERROR ? "buffer_budget" : "framing");
+		    err->code == WIRE_ERR_INTERNAL_ERROR ? "buffer_budget" : "framing");
 	else
 		count_error(s);
 }
@@ -601,9 +601,9 @@ rcv_session_input(struct rcv_session *s, const uint8_t *p, size_t n)
 	size_t off = 0;
 
 	while (rcv_session_reading(s) && off < n) {
-		struct rcv_frame f;
+		struct wire_frame f;
 		size_t used = 0;
-		int r = rcv_wire_decode(s->w, p + off, n - off, &used, &f);
+		int r = wire_decode(s->w, p + off, n - off, &used, &f);
 
 		off += used;
 		if (r == 0)
@@ -618,7 +618,7 @@ rcv_session_input(struct rcv_session *s, const uint8_t *p, size_t n)
 			emails_frame(s, &f);
 		if (!rcv_session_reading(s))
 			email_free(&s->cur);
-		rcv_wire_release(s->w);	/* the frame's views are done with */
+		wire_release(s->w);	/* the frame's views are done with */
 	}
 }
 
@@ -627,7 +627,7 @@ rcv_session_start(struct rcv_session *s)
 {
 	struct buf b = { 0 };
 
-	rcv_wire_enc_server_hello(&b, NULL, 0);
+	wire_enc_server_hello(&b, NULL, 0);
 	s->ops->send(s->arg, b.p, b.len);
 	buf_free(&b);
 }
@@ -653,7 +653,7 @@ send_goodbye(struct rcv_session *s)
 {
 	struct buf b = { 0 };
 
-	rcv_wire_enc_error(&b, NULL, RCV_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
+	wire_enc_error(&b, NULL, WIRE_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
 	s->ops->send(s->arg, b.p, b.len);
 	buf_free(&b);
 	s->state = RCV_SESS_DONE;
@@ -705,7 +705,7 @@ rcv_session_wants_input(const struct rcv_session *s)
 int
 rcv_session_between_frames(const struct rcv_session *s)
 {
-	return rcv_wire_idle(s->w);
+	return wire_idle(s->w);
 }
 
 /* --- lifecycle --------------------------------------------------------------------------- */
@@ -718,8 +718,8 @@ rcv_session_new(const struct rcv_session_params *p, const struct rcv_session_ops
 	s->p = *p;
 	s->ops = ops;
 	s->arg = arg;
-	s->w = rcv_wire_new(p->lim, body_cb, s);
-	rcv_wire_set_grow_cb(s->w, wire_grow, s);
+	s->w = wire_new(p->lim, body_cb, s);
+	wire_set_grow_cb(s->w, wire_grow, s);
 	return s;
 }
 
@@ -738,7 +738,7 @@ rcv_session_free(struct rcv_session **s_p)
 		email_free(&e);	/* cancels verification and delivery */
 	}
 	email_free(&s->cur);
-	rcv_wire_free(&s->w);
+	wire_free(&s->w);
 	s->ops->charge(s->arg, &s->held_wire, 0);
 	rcv_rq_free(&s->rq);
 	free(s);

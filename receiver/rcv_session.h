@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 struct lmtp_result;
 struct lmtp_trace;
@@ -71,13 +71,13 @@ struct rcv_session_ops {
 	void (*budget)(void *arg, unsigned long long *held_r, unsigned long long *budget_r);
 	/* a version 0 ClientHello: keep its chains; 0, or -1 when there is no
 	 * room (internal_error, close) */
-	int (*hello)(void *arg, const struct rcv_frame *f);
+	int (*hello)(void *arg, const struct wire_frame *f);
 	/* each chunk of an Email's body as it arrives (head: its head fields) */
-	void (*body)(void *arg, struct rcv_sess_email *e, const struct rcv_frame *head,
+	void (*body)(void *arg, struct rcv_sess_email *e, const struct wire_frame *head,
 	    const uint8_t *p, size_t n);
 	/* steps 2-9 for a complete Email (f valid during the call); answer with
 	 * rcv_session_verified() or rcv_session_fail() */
-	void (*verify)(void *arg, struct rcv_sess_email *e, const struct rcv_frame *f);
+	void (*verify)(void *arg, struct rcv_sess_email *e, const struct wire_frame *f);
 	/* step 10; answer with rcv_session_delivered() or rcv_session_fail() */
 	void (*deliver)(void *arg, struct rcv_sess_email *e);
 	/* the Email is going away: cancel what is outstanding, free e->op */
@@ -85,7 +85,7 @@ struct rcv_session_ops {
 };
 
 struct rcv_session_params {
-	const struct rcv_wire_limits *lim;
+	const struct wire_limits *lim;
 	uint64_t memory_threshold;	/* bodies above it go to a file */
 	const char *spool_dir;		/* borrowed: where that file is made */
 	unsigned long long id;		/* the connection id, for log lines */
@@ -103,7 +103,7 @@ struct rcv_session {
 	struct rcv_session_params p;
 	const struct rcv_session_ops *ops;
 	void *arg;
-	struct rcv_wire *w;		/* owned */
+	struct wire *w;		/* owned */
 	size_t held_wire;		/* the decoder's buffer, charged to the budget */
 	struct rcv_rq rq;
 	struct rcv_sess_email *cur;	/* owned: the Email whose body is arriving */

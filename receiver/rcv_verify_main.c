@@ -26,6 +26,7 @@
 #include "verify/vfy.h"
 #include "verify/vfy_der.h"
 #include "verify/vfy_pkix.h"
+#include "wire/wire_alg.h"
 
 #define EX_PASS		EX_OK
 #define EX_FAIL		1		/* the chain or Email fails: a verdict */
@@ -86,28 +87,16 @@ check_ct_log_list(const char *path)
 	return EX_PASS;
 }
 
-static const struct {
-	const char *name;
-	uint16_t code;
-} algs[] = {
-	{ "ecdsa_secp256r1_sha256", 0x0403 },
-	{ "ecdsa_secp384r1_sha384", 0x0503 },
-	{ "ecdsa_secp521r1_sha512", 0x0603 },
-	{ "ed25519", 0x0807 },
-	{ "ed448", 0x0808 },
-};
-
 static int
 parse_alg(const char *s, uint16_t *code_r)
 {
 	char *end;
 	unsigned long v;
+	const struct wire_alg *a = wire_alg_by_name(s);
 
-	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
-		if (strcasecmp(s, algs[i].name) == 0) {
-			*code_r = algs[i].code;
-			return 0;
-		}
+	if (a != NULL) {
+		*code_r = a->code;
+		return 0;
 	}
 	v = strtoul(s, &end, 0);
 	if (*s == '\0' || *end != '\0' || v > 0xffff)
@@ -519,7 +508,7 @@ main(int argc, char **argv)
 		return EX_FAIL;
 	}
 	printf("chain: %zu certificate(s), leaf key %s\n", chain->n,
-	    vfy_key_type_name(chain->cert[0].key_type));
+	    wire_alg_key_name(chain->cert[0].key_type));
 	for (size_t i = 0; i < chain->n_dns; i++)
 		printf("chain:   dNSName %s\n", chain->dns[i]);
 	for (size_t i = 0; i < chain->n_srvname; i++)

@@ -42,7 +42,7 @@
 #include "verify/vfy_dns.h"
 
 #include "receiver/rcv_cli.h"
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 #include "sender/snd.h"
 
 #define MAX_ITEMS 256
@@ -89,7 +89,7 @@ struct sconn {
 	WOLFSSL *ssl;
 	int hs_done, closed, failed;
 	struct buf out, in;
-	struct rcv_wire *w;
+	struct wire *w;
 	size_t next;		/* next Email index to queue */
 	size_t total;		/* Emails this connection sends */
 	size_t answered;
@@ -222,10 +222,10 @@ static int
 build_frame(struct snd_key *key, const uint8_t *msg, size_t len, struct frame *f)
 {
 	struct buf b = { 0 };
-	struct rcv_email_out e;
-	struct rcv_ext_out ext = { .require_security = o.require_security };
-	struct rcv_header th[MAX_ITEMS];
-	struct rcv_bytes rc[MAX_ITEMS];
+	struct wire_email_out e;
+	struct wire_ext_out ext = { .require_security = o.require_security };
+	struct wire_header th[MAX_ITEMS];
+	struct wire_bytes rc[MAX_ITEMS];
 	uint8_t sig[132];
 	size_t sl, i;
 	uint8_t *m = mem_alloc(len ? len : 1);
@@ -264,7 +264,7 @@ build_frame(struct snd_key *key, const uint8_t *msg, size_t len, struct frame *f
 	e.n_trace = o.n_trace;
 	e.rcpt = rc;
 	e.n_rcpt = o.n_rcpt;
-	if (rcv_wire_enc_email(&b, &ext, &e, m, len) < 0) {
+	if (wire_enc_email(&b, &ext, &e, m, len) < 0) {
 		free(m);
 		return -1;
 	}
@@ -311,28 +311,28 @@ tcp_connect(const char *hostport)
 }
 
 static void
-print_reply(const struct rcv_frame *f)
+print_reply(const struct wire_frame *f)
 {
 	size_t i;
 
 	if (o.quiet)
 		return;
-	if (f->type == RCV_MSG_EMAIL_DELIVERED) {
+	if (f->type == WIRE_MSG_EMAIL_DELIVERED) {
 		printf("reply n=%u email_delivered\n", f->email);
 		return;
 	}
-	if (f->type == RCV_MSG_SERVER_HELLO) {
+	if (f->type == WIRE_MSG_SERVER_HELLO) {
 		printf("server_hello version=%u\n", f->version);
 		return;
 	}
-	if (f->type != RCV_MSG_ERROR) {
+	if (f->type != WIRE_MSG_ERROR) {
 		printf("server_message type=%u\n", (unsigned)f->type);
 		return;
 	}
 	if (f->has_ref)
-		printf("reply n=%u error=%s", f->ref, rcv_wire_err_name(f->code));
+		printf("reply n=%u error=%s", f->ref, wire_err_name(f->code));
 	else
-		printf("reply n=none error=%s", rcv_wire_err_name(f->code));
+		printf("reply n=none error=%s", wire_err_name(f->code));
 	if (f->n_addr) {
 		printf(" addresses=");
 		for (i = 0; i < f->n_addr; i++)
@@ -342,25 +342,25 @@ print_reply(const struct rcv_frame *f)
 }
 
 static void
-on_reply(struct sconn *c, const struct rcv_frame *f)
+on_reply(struct sconn *c, const struct wire_frame *f)
 {
 	uint32_t ref;
 	size_t idx;
 
 	print_reply(f);
-	if (f->type == RCV_MSG_SERVER_HELLO)
+	if (f->type == WIRE_MSG_SERVER_HELLO)
 		return;
-	if (f->type == RCV_MSG_ERROR && !f->has_ref) {
+	if (f->type == WIRE_MSG_ERROR && !f->has_ref) {
 		c->got_bye = 1;
 		return;
 	}
-	ref = f->type == RCV_MSG_EMAIL_DELIVERED ? f->email : f->ref;
+	ref = f->type == WIRE_MSG_EMAIL_DELIVERED ? f->email : f->ref;
 	if (ref < c->first_email_no || ref - c->first_email_no >= c->next)
 		return;		/* about the hello or a raw frame */
 	idx = ref - c->first_email_no;
 	c->answered++;
 	n_answered++;
-	if (f->type == RCV_MSG_EMAIL_DELIVERED)
+	if (f->type == WIRE_MSG_EMAIL_DELIVERED)
 		n_delivered++;
 	else
 		n_failed++;
@@ -430,9 +430,9 @@ step(struct sconn *c, short revents)
 			c->last_rx = snd_now();
 			buf_add(&c->in, buf, (size_t)r);
 			while (off < c->in.len) {
-				struct rcv_frame f;
+				struct wire_frame f;
 				size_t used = 0;
-				int d = rcv_wire_decode(c->w, c->in.p + off, c->in.len - off, &used, &f);
+				int d = wire_decode(c->w, c->in.p + off, c->in.len - off, &used, &f);
 
 				off += used;
 				if (d == 1)
@@ -441,8 +441,8 @@ step(struct sconn *c, short revents)
 					break;
 				else {
 					fprintf(stderr, "smtpsec-send: bad frame from server: %s\n",
-					    rcv_wire_error(c->w)->why);
-					if (rcv_wire_error(c->w)->fatal) {
+					    wire_error(c->w)->why);
+					if (wire_error(c->w)->fatal) {
 						c->closed = 1;
 						break;
 					}
@@ -475,7 +475,7 @@ static int
 conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t n_der, char *err,
     size_t errlen)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	char host[256], *p;
 
 	n_conns++;
@@ -532,13 +532,13 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 			return -1;
 		}
 	}
-	rcv_wire_limits_default(&lim);
-	c->w = rcv_wire_new(&lim, NULL, NULL);
+	wire_limits_default(&lim);
+	c->w = wire_new(&lim, NULL, NULL);
 	c->last_rx = snd_now();
 	/* ClientHello (message 0), raw frames, then the Emails */
 	if (!o.no_hello) {
-		struct rcv_chain chain = { n_der, NULL };
-		struct rcv_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
+		struct wire_chain chain = { n_der, NULL };
+		struct wire_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
 		size_t k;
 
 		for (k = 0; k < n_der; k++) {
@@ -546,7 +546,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 			cb[k].len = derl[k];
 		}
 		chain.certs = cb;
-		if (rcv_wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
+		if (wire_enc_client_hello(&c->out, NULL, (uint8_t)o.hello_version, &chain,
 		    n_der ? 1 : 0) < 0) {
 			free(cb);
 			return -1;
@@ -567,7 +567,7 @@ conn_clear(struct sconn *c)
 		close(c->fd);
 	if (c->ssl)
 		wolfSSL_free(c->ssl);
-	rcv_wire_free(&c->w);
+	wire_free(&c->w);
 	buf_free(&c->out);
 	buf_free(&c->in);
 	free(c->sent_at);
@@ -982,7 +982,7 @@ done:
 			close(cs[i].fd);
 		if (cs[i].ssl)
 			wolfSSL_free(cs[i].ssl);
-		rcv_wire_free(&cs[i].w);
+		wire_free(&cs[i].w);
 		buf_free(&cs[i].out);
 		buf_free(&cs[i].in);
 		free(cs[i].sent_at);

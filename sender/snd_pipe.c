@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 #include "verify/vfy_dns.h"
 #include "verify/vfy_from.h"
 
@@ -169,7 +169,7 @@ snd_pipe_keys_find(const char *path, const char *domain, char *key, char *chain,
 static const char *
 err_name(unsigned code)
 {
-	return rcv_wire_err_name(code);
+	return wire_err_name(code);
 }
 
 /* One reply (or none) applied to the recipients of one domain group. */
@@ -191,7 +191,7 @@ apply_result(struct rcpt *r, size_t n, const char *domain, const char *target,
 			snprintf(r[i].why, sizeof(r[i].why), "%s: %s", target, res->why);
 			break;
 		case SND_R_ERROR:
-			if (res->code == RCV_ERR_UNKNOWN_ADDRESS) {
+			if (res->code == WIRE_ERR_UNKNOWN_ADDRESS) {
 				/* the listed ones are unknown, the rest delivered (5) */
 				r[i].st = RS_OK;
 				for (j = 0; j < res->n_addr; j++)
@@ -204,8 +204,8 @@ apply_result(struct rcpt *r, size_t n, const char *domain, const char *target,
 					    target);
 				break;
 			}
-			r[i].st = res->code == RCV_ERR_SERVICE_UNAVAILABLE ||
-			    res->code == RCV_ERR_INTERNAL_ERROR ? RS_TEMP : RS_PERM;
+			r[i].st = res->code == WIRE_ERR_SERVICE_UNAVAILABLE ||
+			    res->code == WIRE_ERR_INTERNAL_ERROR ? RS_TEMP : RS_PERM;
 			snprintf(r[i].why, sizeof(r[i].why), "%s replied %s", target,
 			    err_name(res->code));
 			break;
@@ -265,8 +265,8 @@ static int
 email_frame(const struct rcpt *r, size_t n, const char *domain, uint16_t alg,
     const uint8_t *sig, size_t sl, const uint8_t *msg, size_t len, struct buf *b)
 {
-	struct rcv_bytes *rc = mem_calloc(n, sizeof(*rc));
-	struct rcv_email_out e;
+	struct wire_bytes *rc = mem_calloc(n, sizeof(*rc));
+	struct wire_email_out e;
 	size_t i, k = 0;
 	int ret;
 
@@ -283,7 +283,7 @@ email_frame(const struct rcpt *r, size_t n, const char *domain, uint16_t alg,
 	e.signature.len = sl;
 	e.rcpt = rc;
 	e.n_rcpt = k;
-	ret = rcv_wire_enc_email(b, NULL, &e, msg, len);
+	ret = wire_enc_email(b, NULL, &e, msg, len);
 	free(rc);
 	return ret;
 }

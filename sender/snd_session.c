@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 #define SND_EMAIL_NUMBER	1	/* ClientHello is 0 */
 
@@ -63,29 +63,29 @@ snd_result_clear(struct snd_result *r)
 
 /* A frame from the server: 1 when it answers the Email (res filled). */
 static int
-on_frame(const struct rcv_frame *f, struct snd_result *res)
+on_frame(const struct wire_frame *f, struct snd_result *res)
 {
 	size_t i;
 
-	if (f->type == RCV_MSG_SERVER_HELLO)
+	if (f->type == WIRE_MSG_SERVER_HELLO)
 		return 0;
-	if (f->type == RCV_MSG_EMAIL_DELIVERED) {
+	if (f->type == WIRE_MSG_EMAIL_DELIVERED) {
 		if (f->email != SND_EMAIL_NUMBER)
 			return 0;
 		res->reply = SND_R_DELIVERED;
 		return 1;
 	}
-	if (f->type != RCV_MSG_ERROR)
+	if (f->type != WIRE_MSG_ERROR)
 		return 0;
 	if (!f->has_ref) {
 		snprintf(res->why, sizeof(res->why), "server closed the session (%s, no reference)",
-		    rcv_wire_err_name(f->code));
+		    wire_err_name(f->code));
 		return -1;
 	}
 	if (f->ref != SND_EMAIL_NUMBER) {
 		/* our ClientHello refused: the Email will not be answered */
 		snprintf(res->why, sizeof(res->why), "server refused message %u: %s", f->ref,
-		    rcv_wire_err_name(f->code));
+		    wire_err_name(f->code));
 		return -1;
 	}
 	res->reply = SND_R_ERROR;
@@ -108,10 +108,10 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 {
 	WOLFSSL *ssl = ssl_v;
 	struct buf out = { 0 }, in = { 0 };
-	struct rcv_wire_limits lim;
-	struct rcv_wire *w;
-	struct rcv_chain chain;
-	struct rcv_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
+	struct wire_limits lim;
+	struct wire *w;
+	struct wire_chain chain;
+	struct wire_bytes *cb = mem_calloc(n_der + 1, sizeof(*cb));
 	uint8_t buf[16384];
 	size_t k, off = 0;
 	int done = 0, r, e;
@@ -124,7 +124,7 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 	}
 	chain.n_certs = n_der;
 	chain.certs = cb;
-	if (rcv_wire_enc_client_hello(&out, NULL, 0, &chain, 1) < 0) {
+	if (wire_enc_client_hello(&out, NULL, 0, &chain, 1) < 0) {
 		free(cb);
 		snprintf(res_r->why, sizeof(res_r->why), "cannot encode the ClientHello");
 		buf_free(&out);
@@ -132,8 +132,8 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 	}
 	free(cb);
 	buf_add(&out, email_frame, email_len);
-	rcv_wire_limits_default(&lim);
-	w = rcv_wire_new(&lim, NULL, NULL);
+	wire_limits_default(&lim);
+	w = wire_new(&lim, NULL, NULL);
 	/* write everything (the server reads while we write) */
 	while (off < out.len) {
 		size_t n = out.len - off > 16384 ? 16384 : out.len - off;
@@ -160,18 +160,18 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 
 			buf_add(&in, buf, (size_t)r);
 			while (done == 0 && used_all < in.len) {
-				struct rcv_frame f;
+				struct wire_frame f;
 				size_t used = 0;
-				int d = rcv_wire_decode(w, in.p + used_all, in.len - used_all, &used, &f);
+				int d = wire_decode(w, in.p + used_all, in.len - used_all, &used, &f);
 
 				used_all += used;
 				if (d == 1)
 					done = on_frame(&f, res_r);
 				else if (d == 0)
 					break;
-				else if (rcv_wire_error(w)->fatal) {
+				else if (wire_error(w)->fatal) {
 					snprintf(res_r->why, sizeof(res_r->why), "bad frame from server: %s",
-					    rcv_wire_error(w)->why);
+					    wire_error(w)->why);
 					done = -1;
 				}
 			}
@@ -191,7 +191,7 @@ snd_session_one(void *ssl_v, int fd, uint8_t **der, const size_t *derl, size_t n
 		res_r->why[0] = '\0';
 		wolfSSL_shutdown(ssl);	/* close_notify (3.5); the caller closes fd */
 	}
-	rcv_wire_free(&w);
+	wire_free(&w);
 	buf_free(&out);
 	buf_free(&in);
 	return 0;

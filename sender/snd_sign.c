@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 struct snd_key {
 	int kind;		/* 1 ed25519, 2 ed448, 3 ecc */
@@ -71,7 +71,7 @@ snd_key_load(const char *path, char *err, size_t errlen)
 		if (wc_ed25519_make_public(&k->ed, pub, pl) == 0)
 			wc_ed25519_import_private_key(priv, ED25519_KEY_SIZE, pub, pl, &k->ed);
 		k->kind = 1;
-		k->alg = RCV_SIG_ED25519;
+		k->alg = WIRE_SIG_ED25519;
 		return k;
 	}
 	idx = 0;
@@ -81,7 +81,7 @@ snd_key_load(const char *path, char *err, size_t errlen)
 		if (wc_ed448_make_public(&k->ed4, pub, ED448_PUB_KEY_SIZE) == 0)
 			wc_ed448_import_private_key(priv, ED448_KEY_SIZE, pub, ED448_PUB_KEY_SIZE, &k->ed4);
 		k->kind = 2;
-		k->alg = RCV_SIG_ED448;
+		k->alg = WIRE_SIG_ED448;
 		return k;
 	}
 	idx = 0;
@@ -91,18 +91,16 @@ snd_key_load(const char *path, char *err, size_t errlen)
 
 		k->kind = 3;
 		k->half = (size_t)sz;
-		if (sz == 32)
-			k->alg = RCV_SIG_ECDSA_P256_SHA256;
-		else if (sz == 48)
-			k->alg = RCV_SIG_ECDSA_P384_SHA384;
-		else if (sz == 66)
-			k->alg = RCV_SIG_ECDSA_P521_SHA512;
-		else {
-			snprintf(err, errlen, "%s: unsupported curve", path);
-			free(k);
-			return NULL;
-		}
-		return k;
+		for (size_t i = 0; i < wire_alg_count; i++)
+			if (wire_alg_table[i].sig_len == 2 * (size_t)sz &&
+			    wire_alg_table[i].field_len == (size_t)sz &&
+			    wire_alg_table[i].key >= WIRE_KEY_P256 && wire_alg_table[i].key <= WIRE_KEY_P521) {
+				k->alg = wire_alg_table[i].code;
+				return k;
+			}
+		snprintf(err, errlen, "%s: unsupported curve", path);
+		free(k);
+		return NULL;
 	}
 	snprintf(err, errlen, "%s: unsupported key type", path);
 	free(k);

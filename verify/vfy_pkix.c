@@ -454,16 +454,16 @@ out:
 }
 
 static int
-ecdsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, enum wc_HashType h,
+ecdsa_verify(enum wire_key kt, const uint8_t *pub, size_t pub_len, enum wc_HashType h,
     const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
 {
 	ecc_key key;
 	int curve, ok = 0;
 
 	switch (kt) {
-	case VFY_KEY_P256: curve = ECC_SECP256R1; break;
-	case VFY_KEY_P384: curve = ECC_SECP384R1; break;
-	case VFY_KEY_P521: curve = ECC_SECP521R1; break;
+	case WIRE_KEY_P256: curve = ECC_SECP256R1; break;
+	case WIRE_KEY_P384: curve = ECC_SECP384R1; break;
+	case WIRE_KEY_P521: curve = ECC_SECP521R1; break;
 	default: return 0;
 	}
 	if (wc_ecc_init(&key) != 0)
@@ -476,12 +476,12 @@ ecdsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len, enum wc_H
 }
 
 static int
-eddsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len,
+eddsa_verify(enum wire_key kt, const uint8_t *pub, size_t pub_len,
     const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
 {
 	int res = 0;
 
-	if (kt == VFY_KEY_ED25519) {
+	if (kt == WIRE_KEY_ED25519) {
 		ed25519_key key;
 
 		if (wc_ed25519_init(&key) != 0)
@@ -490,7 +490,7 @@ eddsa_verify(enum vfy_key_type kt, const uint8_t *pub, size_t pub_len,
 		    wc_ed25519_verify_msg(sig, (word32)sig_len, tbs, (word32)tbs_len, &res, &key) != 0)
 			res = 0;
 		wc_ed25519_free(&key);
-	} else if (kt == VFY_KEY_ED448) {
+	} else if (kt == WIRE_KEY_ED448) {
 		ed448_key key;
 
 		if (wc_ed448_init(&key) != 0)
@@ -509,7 +509,7 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 {
 	struct vfy_der in = vfy_der_view(c->der, c->der_len), cert, alg;
 	struct vfy_der_tlv t, tbs, sa, sig, oid;
-	enum vfy_key_type kt;
+	enum wire_key kt;
 	const uint8_t *pub;
 	size_t pub_len;
 	enum sig_kind k = SK_NONE;
@@ -565,15 +565,15 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 	switch (k) {
 	case SK_RSA:
 	case SK_PSS:
-		return kt == VFY_KEY_RSA && rsa_verify(pub, pub_len, k, h, salt, tbs.raw, tbs.raw_len,
+		return kt == WIRE_KEY_RSA && rsa_verify(pub, pub_len, k, h, salt, tbs.raw, tbs.raw_len,
 		    sig.val + 1, sig.len - 1);
 	case SK_ECDSA:
 		return ecdsa_verify(kt, pub, pub_len, h, tbs.raw, tbs.raw_len, sig.val + 1, sig.len - 1);
 	case SK_ED25519:
-		return kt == VFY_KEY_ED25519 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
+		return kt == WIRE_KEY_ED25519 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
 		    sig.val + 1, sig.len - 1);
 	case SK_ED448:
-		return kt == VFY_KEY_ED448 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
+		return kt == WIRE_KEY_ED448 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
 		    sig.val + 1, sig.len - 1);
 	default:
 		return 0;
@@ -611,7 +611,7 @@ valid_at(const struct vfy_cert *c, time_t at)
 static int
 key_ok(const struct vfy_cert *c)
 {
-	return c->key_type != VFY_KEY_RSA || c->rsa_bits >= 2048;
+	return c->key_type != WIRE_KEY_RSA || c->rsa_bits >= 2048;
 }
 
 static int

@@ -23,29 +23,14 @@ static const uint8_t oid_p256[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x
 static const uint8_t oid_p384[] = { 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const uint8_t oid_p521[] = { 0x2b, 0x81, 0x04, 0x00, 0x23 };
 
-const char *
-vfy_key_type_name(enum vfy_key_type t)
-{
-	switch (t) {
-	case VFY_KEY_ED25519: return "ed25519";
-	case VFY_KEY_ED448: return "ed448";
-	case VFY_KEY_P256: return "ecdsa-p256";
-	case VFY_KEY_P384: return "ecdsa-p384";
-	case VFY_KEY_P521: return "ecdsa-p521";
-	case VFY_KEY_RSA: return "rsa";
-	case VFY_KEY_EC_OTHER: return "ecdsa-other-curve";
-	default: return "unknown";
-	}
-}
-
 int
-vfy_spki_parse(const uint8_t *spki, size_t len, enum vfy_key_type *type_r,
+vfy_spki_parse(const uint8_t *spki, size_t len, enum wire_key *type_r,
     const uint8_t **pub_r, size_t *pub_len_r)
 {
 	struct vfy_der in = vfy_der_view(spki, len), seq, alg;
 	struct vfy_der_tlv t, a, oid, param, bits;
 
-	*type_r = VFY_KEY_UNKNOWN;
+	*type_r = WIRE_KEY_UNKNOWN;
 	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &t) < 0 || in.len != 0)
 		return -1;
 	seq = vfy_der_inner(&t);
@@ -63,39 +48,26 @@ vfy_spki_parse(const uint8_t *spki, size_t len, enum vfy_key_type *type_r,
 	if (vfy_der_oid_eq(&oid, oid_ed25519, sizeof(oid_ed25519))) {
 		if (alg.len != 0 || *pub_len_r != 32)
 			return -1;
-		*type_r = VFY_KEY_ED25519;
+		*type_r = WIRE_KEY_ED25519;
 	} else if (vfy_der_oid_eq(&oid, oid_ed448, sizeof(oid_ed448))) {
 		if (alg.len != 0 || *pub_len_r != 57)
 			return -1;
-		*type_r = VFY_KEY_ED448;
+		*type_r = WIRE_KEY_ED448;
 	} else if (vfy_der_oid_eq(&oid, oid_ec, sizeof(oid_ec))) {
 		if (vfy_der_expect(&alg, VFY_DER_OID, &param) < 0 || alg.len != 0)
 			return -1;
 		if (vfy_der_oid_eq(&param, oid_p256, sizeof(oid_p256)))
-			*type_r = VFY_KEY_P256;
+			*type_r = WIRE_KEY_P256;
 		else if (vfy_der_oid_eq(&param, oid_p384, sizeof(oid_p384)))
-			*type_r = VFY_KEY_P384;
+			*type_r = WIRE_KEY_P384;
 		else if (vfy_der_oid_eq(&param, oid_p521, sizeof(oid_p521)))
-			*type_r = VFY_KEY_P521;
+			*type_r = WIRE_KEY_P521;
 		else
-			*type_r = VFY_KEY_EC_OTHER;
+			*type_r = WIRE_KEY_EC_OTHER;
 	} else if (vfy_der_oid_eq(&oid, oid_rsa, sizeof(oid_rsa))) {
-		*type_r = VFY_KEY_RSA;
+		*type_r = WIRE_KEY_RSA;
 	}
 	return 0;
-}
-
-enum vfy_key_type
-vfy_sig_key_for_alg(uint16_t alg)
-{
-	switch (alg) {
-	case 0x0403: return VFY_KEY_P256;
-	case 0x0503: return VFY_KEY_P384;
-	case 0x0603: return VFY_KEY_P521;
-	case 0x0807: return VFY_KEY_ED25519;
-	case 0x0808: return VFY_KEY_ED448;
-	default: return VFY_KEY_UNKNOWN;
-	}
 }
 
 /*
@@ -105,7 +77,7 @@ vfy_sig_key_for_alg(uint16_t alg)
  * wolfCrypt's streaming verify; ECDSA hashes incrementally.
  */
 struct vfy_sig_stream {
-	enum vfy_key_type kt;
+	enum wire_key kt;
 	uint8_t sig[132];
 	size_t sig_len;
 	uint8_t pub[133];
@@ -120,24 +92,12 @@ struct vfy_sig_stream {
 	} u;
 };
 
-static size_t
-sig_len_for(enum vfy_key_type kt)
-{
-	switch (kt) {
-	case VFY_KEY_ED25519: return 64;
-	case VFY_KEY_ED448: return 114;
-	case VFY_KEY_P256: return 64;
-	case VFY_KEY_P384: return 96;
-	case VFY_KEY_P521: return 132;
-	default: return 0;
-	}
-}
-
 struct vfy_sig_stream *
 vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const uint8_t *sig,
     size_t sig_len, int *rc_r, const char **why_r)
 {
-	enum vfy_key_type kt, want = vfy_sig_key_for_alg(alg);
+	const struct wire_alg *a = wire_alg_by_code(alg);
+	enum wire_key kt;
 	struct vfy_sig_stream *st;
 	const uint8_t *pub;
 	size_t pub_len;
@@ -145,7 +105,7 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 
 	*why_r = "";
 	*rc_r = VFY_SIG_MISMATCH;
-	if (want == VFY_KEY_UNKNOWN) {
+	if (a == NULL) {
 		*why_r = "unknown signature algorithm";
 		return NULL;
 	}
@@ -154,13 +114,13 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 		*why_r = "unparsable public key";
 		return NULL;
 	}
-	if (kt != want) {
+	if (kt != a->key) {
 		*rc_r = VFY_SIG_MISMATCH;
 		*why_r = "signature algorithm does not match the leaf key";
 		return NULL;
 	}
 	*rc_r = VFY_SIG_BAD;
-	if (sig_len != sig_len_for(kt)) {
+	if (sig_len != a->sig_len) {
 		*why_r = "bad signature length";
 		return NULL;
 	}
@@ -180,7 +140,7 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 	memcpy(st->pub, pub, pub_len);
 	st->pub_len = pub_len;
 	switch (kt) {
-	case VFY_KEY_ED25519:
+	case WIRE_KEY_ED25519:
 		if (wc_ed25519_init(&st->u.ed25519) != 0)
 			break;
 		if (wc_ed25519_import_public(pub, (word32)pub_len, &st->u.ed25519) != 0) {
@@ -194,7 +154,7 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 		if (r != 0)
 			wc_ed25519_free(&st->u.ed25519);
 		break;
-	case VFY_KEY_ED448:
+	case WIRE_KEY_ED448:
 		if (wc_ed448_init(&st->u.ed448) != 0)
 			break;
 		if (wc_ed448_import_public(pub, (word32)pub_len, &st->u.ed448) != 0) {
@@ -208,13 +168,13 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 		if (r != 0)
 			wc_ed448_free(&st->u.ed448);
 		break;
-	case VFY_KEY_P256:
+	case WIRE_KEY_P256:
 		r = wc_InitSha256(&st->u.sha256);
 		break;
-	case VFY_KEY_P384:
+	case WIRE_KEY_P384:
 		r = wc_InitSha384(&st->u.sha512);
 		break;
-	case VFY_KEY_P521:
+	case WIRE_KEY_P521:
 		r = wc_InitSha512(&st->u.sha512);
 		break;
 	default:
@@ -239,11 +199,11 @@ vfy_sig_stream_update(struct vfy_sig_stream *st, const uint8_t *p, size_t n)
 		int r = -1;
 
 		switch (st->kt) {
-		case VFY_KEY_ED25519: r = wc_ed25519_verify_msg_update(p, k, &st->u.ed25519); break;
-		case VFY_KEY_ED448: r = wc_ed448_verify_msg_update(p, k, &st->u.ed448); break;
-		case VFY_KEY_P256: r = wc_Sha256Update(&st->u.sha256, p, k); break;
-		case VFY_KEY_P384: r = wc_Sha384Update(&st->u.sha512, p, k); break;
-		case VFY_KEY_P521: r = wc_Sha512Update(&st->u.sha512, p, k); break;
+		case WIRE_KEY_ED25519: r = wc_ed25519_verify_msg_update(p, k, &st->u.ed25519); break;
+		case WIRE_KEY_ED448: r = wc_ed448_verify_msg_update(p, k, &st->u.ed448); break;
+		case WIRE_KEY_P256: r = wc_Sha256Update(&st->u.sha256, p, k); break;
+		case WIRE_KEY_P384: r = wc_Sha384Update(&st->u.sha512, p, k); break;
+		case WIRE_KEY_P521: r = wc_Sha512Update(&st->u.sha512, p, k); break;
 		default: break;
 		}
 		if (r != 0)
@@ -257,18 +217,18 @@ vfy_sig_stream_update(struct vfy_sig_stream *st, const uint8_t *p, size_t n)
 static int
 ecdsa_final(struct vfy_sig_stream *st, const char **why_r)
 {
-	int curve = st->kt == VFY_KEY_P256 ? ECC_SECP256R1 : st->kt == VFY_KEY_P384 ? ECC_SECP384R1 : ECC_SECP521R1;
+	int curve = st->kt == WIRE_KEY_P256 ? ECC_SECP256R1 : st->kt == WIRE_KEY_P384 ? ECC_SECP384R1 : ECC_SECP521R1;
 	uint8_t der[2 * 66 + 16], hash[64];
 	word32 der_len = sizeof(der), hash_len;
 	size_t half = st->sig_len / 2;
 	ecc_key key;
 	int res = 0, rc;
 
-	if (st->kt == VFY_KEY_P256) {
+	if (st->kt == WIRE_KEY_P256) {
 		rc = wc_Sha256Final(&st->u.sha256, hash);
 		wc_Sha256Free(&st->u.sha256);
 		hash_len = 32;
-	} else if (st->kt == VFY_KEY_P384) {
+	} else if (st->kt == WIRE_KEY_P384) {
 		rc = wc_Sha384Final(&st->u.sha512, hash);
 		wc_Sha384Free(&st->u.sha512);
 		hash_len = 48;
@@ -317,12 +277,12 @@ vfy_sig_stream_end(struct vfy_sig_stream **st_p, const char **why_r)
 		return VFY_SIG_BAD;
 	}
 	switch (st->kt) {
-	case VFY_KEY_ED25519:
+	case WIRE_KEY_ED25519:
 		if (!st->failed)
 			rc = wc_ed25519_verify_msg_final(st->sig, (word32)st->sig_len, &res, &st->u.ed25519);
 		wc_ed25519_free(&st->u.ed25519);
 		break;
-	case VFY_KEY_ED448:
+	case WIRE_KEY_ED448:
 		if (!st->failed)
 			rc = wc_ed448_verify_msg_final(st->sig, (word32)st->sig_len, &res, &st->u.ed448);
 		wc_ed448_free(&st->u.ed448);

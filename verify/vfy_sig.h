@@ -12,16 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum vfy_key_type {
-	VFY_KEY_UNKNOWN = 0,
-	VFY_KEY_ED25519,
-	VFY_KEY_ED448,
-	VFY_KEY_P256,
-	VFY_KEY_P384,
-	VFY_KEY_P521,
-	VFY_KEY_RSA,
-	VFY_KEY_EC_OTHER,
-};
+#include "wire/wire_alg.h"
 
 /* Results of vfy_sig_verify (0 = valid). */
 #define VFY_SIG_OK		0
@@ -31,11 +22,8 @@ enum vfy_key_type {
 
 /* Parse a DER SubjectPublicKeyInfo: key type and the raw public key bytes
  * (a view into spki).  Returns 0 or -1. */
-int vfy_spki_parse(const uint8_t *spki, size_t len, enum vfy_key_type *type_r,
+int vfy_spki_parse(const uint8_t *spki, size_t len, enum wire_key *type_r,
     const uint8_t **pub_r, size_t *pub_len_r);
-
-/* The key type an algorithm code needs (VFY_KEY_UNKNOWN if none). */
-enum vfy_key_type vfy_sig_key_for_alg(uint16_t alg);
 
 /* Verify sig over msg with the key in spki under alg.  Returns one of the
  * VFY_SIG_* values; *why_r gets a short reason when not OK. */
@@ -55,7 +43,5 @@ struct vfy_sig_stream *vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len
 void vfy_sig_stream_update(struct vfy_sig_stream *st, const uint8_t *p, size_t n);
 int vfy_sig_stream_end(struct vfy_sig_stream **st_p, const char **why_r);
 void vfy_sig_stream_free(struct vfy_sig_stream **st_p);
-
-const char *vfy_key_type_name(enum vfy_key_type t);
 
 #endif

@@ -144,7 +144,7 @@ vfy_x509_cert_parse(const uint8_t *der, size_t len, struct vfy_cert *c,
 		*why_r = "bad public key";
 		return -1;
 	}
-	if (c->key_type == VFY_KEY_RSA)
+	if (c->key_type == WIRE_KEY_RSA)
 		c->rsa_bits = rsa_bits(pub, pub_len);
 	c->der = der;
 	c->der_len = len;

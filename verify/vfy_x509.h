@@ -29,7 +29,7 @@ struct vfy_cert {
 	const uint8_t *sig_alg_oid;	/* outer signatureAlgorithm OID contents */
 	size_t sig_alg_oid_len;
 	time_t not_before, not_after;
-	enum vfy_key_type key_type;
+	enum wire_key key_type;
 	unsigned rsa_bits;		/* RSA modulus size, 0 otherwise */
 };
 

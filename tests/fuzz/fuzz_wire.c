@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 struct trace {
 	uint64_t sum;		/* order-sensitive digest of what came out */
@@ -22,7 +22,7 @@ mix(struct trace *t, uint64_t v)
 }
 
 static void
-body_cb(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p, size_t n)
+body_cb(void *arg, const struct wire_frame *head, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct trace *t = arg;
 	size_t i;
@@ -39,23 +39,23 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p,
 static void
 feed(const uint8_t *data, size_t size, size_t step, struct trace *t)
 {
-	struct rcv_wire_limits lim;
-	struct rcv_wire *w;
+	struct wire_limits lim;
+	struct wire *w;
 	size_t off = 0;
 
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	lim.max_message_size = 1 << 16;
 	lim.max_other_size = 1 << 14;
-	w = rcv_wire_new(&lim, body_cb, t);
+	w = wire_new(&lim, body_cb, t);
 	while (off < size) {
 		size_t chunk = step ? (size - off < step ? size - off : step) : size - off;
 		size_t pos = 0, used;
 		int r;
 
 		do {
-			struct rcv_frame f;
+			struct wire_frame f;
 
-			r = rcv_wire_decode(w, data + off + pos, chunk - pos, &used, &f);
+			r = wire_decode(w, data + off + pos, chunk - pos, &used, &f);
 			if (used > chunk - pos)
 				abort();
 			pos += used;
@@ -64,7 +64,7 @@ feed(const uint8_t *data, size_t size, size_t step, struct trace *t)
 
 				mix(t, 1000 + f.type);
 				mix(t, f.number);
-				if (f.type == RCV_MSG_EMAIL) {
+				if (f.type == WIRE_MSG_EMAIL) {
 					if (f.message_len != t->body)
 						abort();
 					for (i = 0; i < f.n_rcpt; i++)
@@ -72,7 +72,7 @@ feed(const uint8_t *data, size_t size, size_t step, struct trace *t)
 				}
 				t->body = 0;
 			} else if (r < 0) {
-				const struct rcv_wire_error *e = rcv_wire_error(w);
+				const struct wire_error *e = wire_error(w);
 
 				mix(t, 2000 + e->code);
 				mix(t, e->number);
@@ -84,7 +84,7 @@ feed(const uint8_t *data, size_t size, size_t step, struct trace *t)
 		off += chunk;
 	}
 out:
-	rcv_wire_free(&w);
+	wire_free(&w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

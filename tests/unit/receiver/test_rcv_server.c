@@ -6,7 +6,7 @@
 
 #include "receiver/rcv_session.h"
 #include "receiver/rcv_server.h"
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 /* replies completed out of order leave in arrival order */
 static void
@@ -65,8 +65,8 @@ t_rq_encoded_replies(void)
 	struct buf out = { 0 }, a = { 0 }, d = { 0 };
 	struct rcv_rq_ent *e1 = rcv_rq_push(&q, 1), *e2 = rcv_rq_push(&q, 2);
 
-	rcv_wire_enc_email_delivered(&d, NULL, 2);
-	rcv_wire_enc_error(&a, NULL, RCV_ERR_AUTHENTICATION_FAILED, 1, NULL, 0);
+	wire_enc_email_delivered(&d, NULL, 2);
+	wire_enc_error(&a, NULL, WIRE_ERR_AUTHENTICATION_FAILED, 1, NULL, 0);
 	rcv_rq_complete(e2, d.p, d.len);
 	rcv_rq_complete(e1, a.p, a.len);
 	T_EQ_INT(rcv_rq_drain(&q, &out), 2);

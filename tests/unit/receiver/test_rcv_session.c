@@ -23,7 +23,7 @@
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_session.h"
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 #include "tests/unit/t.h"
 
 /* --- the fake owner ------------------------------------------------------------ */
@@ -72,13 +72,13 @@ f_send(void *arg, const uint8_t *p, size_t n)
 }
 
 static int
-f_hello(void *arg, const struct rcv_frame *fr)
+f_hello(void *arg, const struct wire_frame *fr)
 {
 	return ((struct fake *)arg)->hello_rc;
 }
 
 static void
-f_body(void *arg, struct rcv_sess_email *e, const struct rcv_frame *head, const uint8_t *p, size_t n)
+f_body(void *arg, struct rcv_sess_email *e, const struct wire_frame *head, const uint8_t *p, size_t n)
 {
 	struct fake *f = arg;
 
@@ -100,24 +100,24 @@ who(const struct rcv_sess_email *e, const char *name)
 }
 
 static void
-f_verify(void *arg, struct rcv_sess_email *e, const struct rcv_frame *fr)
+f_verify(void *arg, struct rcv_sess_email *e, const struct wire_frame *fr)
 {
 	struct fake *f = arg;
 
 	if (e->len != f->body.len || (e->len && memcmp(e->msg, f->body.p, f->body.len) != 0)) {
 		snprintf(f->err, sizeof(f->err), "Email %u: body of %llu bytes is not the %zu sent", e->n,
 		    (unsigned long long)e->len, f->body.len);
-		rcv_session_fail(e, RCV_ERR_INTERNAL_ERROR, "test", "body differs");
+		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "test", "body differs");
 		return;
 	}
 	f->body.len = 0;
 	snprintf(e->from_domain, sizeof(e->from_domain), "a.test");
 	if (who(e, "auth"))
-		rcv_session_fail(e, RCV_ERR_AUTHENTICATION_FAILED, "signature", "fake: bad signature");
+		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", "fake: bad signature");
 	else if (who(e, "dns"))
-		rcv_session_fail(e, RCV_ERR_SERVICE_UNAVAILABLE, "srv", "fake: SERVFAIL");
+		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "srv", "fake: SERVFAIL");
 	else if (who(e, "bug"))
-		rcv_session_fail(e, RCV_ERR_INTERNAL_ERROR, "srv", "fake: verdict unchecked");
+		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "srv", "fake: verdict unchecked");
 	else if (who(e, "slow") && f->n_slow < 16)
 		f->slow[f->n_slow++] = e;
 	else
@@ -211,10 +211,10 @@ static int
 build(struct buf *b, const char *tok)
 {
 	if (strncmp(tok, "hello", 5) == 0) {
-		struct rcv_bytes certs[2] = { { cert, sizeof(cert) }, { cert, sizeof(cert) } };
-		struct rcv_chain ch[3] = { { 1, certs }, { 2, certs }, { 1, certs } };
+		struct wire_bytes certs[2] = { { cert, sizeof(cert) }, { cert, sizeof(cert) } };
+		struct wire_chain ch[3] = { { 1, certs }, { 2, certs }, { 1, certs } };
 		uint8_t *bigc = NULL;
-		struct rcv_bytes bigb;
+		struct wire_bytes bigb;
 		int r;
 
 		if (strcmp(tok, "hello:big") == 0) {
@@ -223,16 +223,16 @@ build(struct buf *b, const char *tok)
 			bigb.len = 40000;
 			ch[0].certs = &bigb;
 		}
-		r = rcv_wire_enc_client_hello(b, NULL, strcmp(tok, "hello:v1") == 0 ? 1 : 0, ch,
+		r = wire_enc_client_hello(b, NULL, strcmp(tok, "hello:v1") == 0 ? 1 : 0, ch,
 		    strcmp(tok, "hello:c3") == 0 ? 3 : 1);
 		free(bigc);
 		return r;
 	}
 	if (strncmp(tok, "email:", 6) == 0 || strncmp(tok, "trace:", 6) == 0) {
 		char spec[200], *rc, *colon, *save = NULL;
-		struct rcv_bytes rcpt[8];
-		struct rcv_header tr;
-		struct rcv_email_out eo;
+		struct wire_bytes rcpt[8];
+		struct wire_header tr;
+		struct wire_email_out eo;
 		struct buf m = { 0 };
 		uint8_t sig[64] = { 1 };
 		size_t bodylen = 0;
@@ -261,20 +261,20 @@ build(struct buf *b, const char *tok)
 			rcpt[eo.n_rcpt++].len = strlen(rc);
 		}
 		eo.rcpt = rcpt;
-		eo.algorithm = RCV_SIG_ED25519;
+		eo.algorithm = WIRE_SIG_ED25519;
 		eo.signature.p = sig;
 		eo.signature.len = sizeof(sig);
 		make_body(&m, bodylen);
-		r = rcv_wire_enc_email(b, NULL, &eo, m.p, m.len);
+		r = wire_enc_email(b, NULL, &eo, m.p, m.len);
 		buf_free(&m);
 		return r;
 	}
 	if (strcmp(tok, "sh") == 0)
-		rcv_wire_enc_server_hello(b, NULL, 0);
+		wire_enc_server_hello(b, NULL, 0);
 	else if (strcmp(tok, "ed") == 0)
-		rcv_wire_enc_email_delivered(b, NULL, 1);
+		wire_enc_email_delivered(b, NULL, 1);
 	else if (strcmp(tok, "err") == 0)
-		rcv_wire_enc_error(b, NULL, RCV_ERR_INTERNAL_ERROR, 0, NULL, 0);
+		wire_enc_error(b, NULL, WIRE_ERR_INTERNAL_ERROR, 0, NULL, 0);
 	else if (strcmp(tok, "t9") == 0)
 		raw_frame(b, 11, 9);
 	else if (strcmp(tok, "short") == 0)
@@ -287,7 +287,7 @@ build(struct buf *b, const char *tok)
 /* --- reading the server's replies -------------------------------------------------- */
 
 static void
-no_body(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p, size_t n)
+no_body(void *arg, const struct wire_frame *head, uint64_t off, const uint8_t *p, size_t n)
 {
 }
 
@@ -295,34 +295,34 @@ no_body(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p,
 static int
 replies(const struct buf *out, char *txt, size_t cap)
 {
-	struct rcv_wire_limits lim;
-	struct rcv_wire *w;
+	struct wire_limits lim;
+	struct wire *w;
 	size_t off = 0, i;
 	int rc = 0;
 
-	rcv_wire_limits_default(&lim);
-	w = rcv_wire_new(&lim, no_body, NULL);
+	wire_limits_default(&lim);
+	w = wire_new(&lim, no_body, NULL);
 	txt[0] = '\0';
 	while (off < out->len) {
-		struct rcv_frame fr;
+		struct wire_frame fr;
 		size_t used = 0, tl = strlen(txt);
-		int r = rcv_wire_decode(w, out->p + off, out->len - off, &used, &fr);
+		int r = wire_decode(w, out->p + off, out->len - off, &used, &fr);
 
 		off += used;
 		if (r != 1) {
 			rc = -1;
 			break;
 		}
-		if (fr.type == RCV_MSG_SERVER_HELLO)
+		if (fr.type == WIRE_MSG_SERVER_HELLO)
 			snprintf(txt + tl, cap - tl, "%sSH", tl ? " " : "");
-		else if (fr.type == RCV_MSG_EMAIL_DELIVERED)
+		else if (fr.type == WIRE_MSG_EMAIL_DELIVERED)
 			snprintf(txt + tl, cap - tl, "%sD%u", tl ? " " : "", fr.email);
-		else if (fr.type == RCV_MSG_ERROR) {
+		else if (fr.type == WIRE_MSG_ERROR) {
 			char ref[16] = "-";
 
 			if (fr.has_ref)
 				snprintf(ref, sizeof(ref), "%u", fr.ref);
-			snprintf(txt + tl, cap - tl, "%sE%s/%s", tl ? " " : "", rcv_wire_err_name(fr.code), ref);
+			snprintf(txt + tl, cap - tl, "%sE%s/%s", tl ? " " : "", wire_err_name(fr.code), ref);
 			for (i = 0; i < fr.n_addr; i++) {
 				tl = strlen(txt);
 				snprintf(txt + tl, cap - tl, "%s%.*s%s", i ? "," : "[", (int)fr.addr[i].len,
@@ -331,7 +331,7 @@ replies(const struct buf *out, char *txt, size_t cap)
 		} else
 			rc = -1;
 	}
-	rcv_wire_free(&w);
+	wire_free(&w);
 	return rc;
 }
 
@@ -428,7 +428,7 @@ static const char *
 run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 {
 	static char why[512];
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
 	struct fake f;
@@ -438,7 +438,7 @@ run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 	memset(&f, 0, sizeof(f));
 	f.budget = r->budget;
 	f.hello_rc = r->hello_rc;
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	if (r->max_message_size)
 		lim.max_message_size = r->max_message_size;
 	lim.max_other_size = 32 * 1024;
@@ -527,7 +527,7 @@ t_replies_of_one_read_batched(void)
 {
 	static const struct row r = { "batch", H " email:pass@b.test email:auth@b.test email:pass@b.test",
 	    "SH D1 Eauthentication_failed/2 D3", RCV_SESS_EMAILS, 0, 0, 0, 0, 0 };
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
 	struct buf b = { 0 };
@@ -535,7 +535,7 @@ t_replies_of_one_read_batched(void)
 	char in[256], *tok, *save = NULL, got[256];
 
 	memset(&f, 0, sizeof(f));
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;
@@ -560,7 +560,7 @@ t_replies_of_one_read_batched(void)
 static void
 t_inflight_cap(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
 	struct buf b = { 0 };
@@ -569,7 +569,7 @@ t_inflight_cap(void)
 	size_t i;
 
 	memset(&f, 0, sizeof(f));
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;
@@ -605,7 +605,7 @@ t_inflight_cap(void)
 static void
 t_error_cap(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct rcv_session_params p;
 	struct rcv_session *s;
 	struct buf b = { 0 };
@@ -613,7 +613,7 @@ t_error_cap(void)
 	unsigned i;
 
 	memset(&f, 0, sizeof(f));
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;

@@ -87,8 +87,8 @@ t_test_pki_chain(void)
 	if (c == NULL)
 		T_FAIL("parse: %s", why);
 	T_EQ_INT(c->n, 2);
-	T_EQ_INT(c->cert[0].key_type, VFY_KEY_ED25519);
-	T_EQ_INT(c->cert[1].key_type, VFY_KEY_P256);
+	T_EQ_INT(c->cert[0].key_type, WIRE_KEY_ED25519);
+	T_EQ_INT(c->cert[1].key_type, WIRE_KEY_P256);
 	T_EQ_INT(c->n_dns, 2);
 	T_EQ_STR(c->dns[0], "mx1.example.test");
 	T_EQ_STR(c->dns[1], "*.w.example.test");
@@ -114,7 +114,7 @@ t_rsa_bits(void)
 
 	if (c == NULL)
 		T_FAIL("parse: %s", why);
-	T_EQ_INT(c->cert[0].key_type, VFY_KEY_RSA);
+	T_EQ_INT(c->cert[0].key_type, WIRE_KEY_RSA);
 	T_EQ_INT(c->cert[0].rsa_bits, 1024);
 	vfy_chain_free(&c);
 }

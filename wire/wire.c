@@ -1,5 +1,5 @@
 /*
- * rcv_wire: SMTPsec frame decoder and encoders.  See rcv_wire.h.
+ * wire: SMTPsec frame decoder and encoders.  See wire.h.
  *
  * Ownership: the decoder owns one buffer for the frame being decoded (a
  * whole non-Email frame, at most max_other_size, or an Email's head, bounded
@@ -10,7 +10,7 @@
  * is used ("if (c->left < n)"), so nothing here can read out of bounds or
  * overflow, whatever the input.
  */
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +26,9 @@ enum w_state {
 	W_FATAL,	/* framing lost: sticky */
 };
 
-struct rcv_wire {
-	struct rcv_wire_limits lim;
-	rcv_wire_body_cb *body;
+struct wire {
+	struct wire_limits lim;
+	wire_body_cb *body;
 	void *body_arg;
 
 	enum w_state state;
@@ -43,29 +43,29 @@ struct rcv_wire {
 
 	uint8_t *buf;		/* owned: frame body or Email head */
 	size_t buf_len, buf_cap;
-	rcv_wire_grow_cb *grow;	/* asked before buf grows, told when it is released */
+	wire_grow_cb *grow;	/* asked before buf grows, told when it is released */
 	void *grow_arg;
 
-	struct rcv_frame frame;
-	struct rcv_wire_error err;
+	struct wire_frame frame;
+	struct wire_error err;
 
 	/* views, sized from the limits */
-	struct rcv_ext *ext;
-	struct rcv_chain *chains;
-	struct rcv_bytes *certs;
-	struct rcv_header *trace;
-	struct rcv_bytes *rcpt;
-	struct rcv_bytes *addr;
+	struct wire_ext *ext;
+	struct wire_chain *chains;
+	struct wire_bytes *certs;
+	struct wire_header *trace;
+	struct wire_bytes *rcpt;
+	struct wire_bytes *addr;
 	size_t max_addr_entries;
 	/* trace, rcpt and addr grow on demand: an idle session does not
 	 * hold room for a thousand recipients */
 	size_t cap_trace, cap_rcpt, cap_addr;
 };
 
-#define RCV_FRAME_MIN	11	/* size(8) + type(1) + extensions length(2) */
+#define WIRE_FRAME_MIN	11	/* size(8) + type(1) + extensions length(2) */
 
 void
-rcv_wire_limits_default(struct rcv_wire_limits *l)
+wire_limits_default(struct wire_limits *l)
 {
 	l->max_message_size = 50ULL << 20;
 	l->max_other_size = 1ULL << 20;
@@ -80,14 +80,14 @@ rcv_wire_limits_default(struct rcv_wire_limits *l)
 	l->first_number = 0;
 }
 
-struct rcv_wire *
-rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *body_arg)
+struct wire *
+wire_new(const struct wire_limits *lim, wire_body_cb *body, void *body_arg)
 {
-	struct rcv_wire *w = mem_calloc(1, sizeof(*w));
+	struct wire *w = mem_calloc(1, sizeof(*w));
 
 	w->lim = *lim;
-	if (w->lim.max_other_size < RCV_FRAME_MIN)
-		w->lim.max_other_size = RCV_FRAME_MIN;
+	if (w->lim.max_other_size < WIRE_FRAME_MIN)
+		w->lim.max_other_size = WIRE_FRAME_MIN;
 	w->body = body;
 	w->body_arg = body_arg;
 	w->next_number = w->lim.first_number;
@@ -100,9 +100,9 @@ rcv_wire_new(const struct rcv_wire_limits *lim, rcv_wire_body_cb *body, void *bo
 }
 
 void
-rcv_wire_free(struct rcv_wire **w_p)
+wire_free(struct wire **w_p)
 {
-	struct rcv_wire *w = *w_p;
+	struct wire *w = *w_p;
 
 	if (w == NULL)
 		return;
@@ -117,74 +117,20 @@ rcv_wire_free(struct rcv_wire **w_p)
 	*w_p = NULL;
 }
 
-const struct rcv_wire_error *
-rcv_wire_error(const struct rcv_wire *w)
+const struct wire_error *
+wire_error(const struct wire *w)
 {
 	return &w->err;
 }
 
-uint32_t
-rcv_wire_next_number(const struct rcv_wire *w)
-{
-	return w->next_number;
-}
-
 int
-rcv_wire_idle(const struct rcv_wire *w)
+wire_idle(const struct wire *w)
 {
 	return w->state == W_HDR && w->hdr_have == 0;
 }
 
-size_t
-rcv_wire_sig_len(uint16_t alg)
-{
-	switch (alg) {
-	case RCV_SIG_ECDSA_P256_SHA256: return 64;
-	case RCV_SIG_ECDSA_P384_SHA384: return 96;
-	case RCV_SIG_ECDSA_P521_SHA512: return 132;
-	case RCV_SIG_ED25519: return 64;
-	case RCV_SIG_ED448: return 114;
-	default: return 0;
-	}
-}
-
-static const struct {
-	uint16_t alg;
-	const char *name;
-} alg_names[] = {
-	{ RCV_SIG_ECDSA_P256_SHA256, "ecdsa_secp256r1_sha256" },
-	{ RCV_SIG_ECDSA_P384_SHA384, "ecdsa_secp384r1_sha384" },
-	{ RCV_SIG_ECDSA_P521_SHA512, "ecdsa_secp521r1_sha512" },
-	{ RCV_SIG_ED25519, "ed25519" },
-	{ RCV_SIG_ED448, "ed448" },
-};
-
 const char *
-rcv_wire_alg_name(uint16_t alg)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
-		if (alg_names[i].alg == alg)
-			return alg_names[i].name;
-	return "unknown";
-}
-
-int
-rcv_wire_alg_by_name(const char *name, uint16_t *alg_r)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
-		if (strcmp(alg_names[i].name, name) == 0) {
-			*alg_r = alg_names[i].alg;
-			return 0;
-		}
-	return -1;
-}
-
-const char *
-rcv_wire_err_name(unsigned code)
+wire_err_name(unsigned code)
 {
 	static const char *const n[] = {
 		"internal_error", "service_unavailable", "illegal_message",
@@ -195,14 +141,46 @@ rcv_wire_err_name(unsigned code)
 	return code < sizeof(n) / sizeof(n[0]) ? n[code] : "unknown_error";
 }
 
-const char *
-rcv_wire_type_name(unsigned type)
+int
+wire_trace_valid(const struct wire_header *h, const char **why_r)
 {
-	static const char *const n[] = {
-		"error", "server_hello", "client_hello", "email", "email_delivered",
-	};
+	const uint8_t *name = h->name.p, *value = h->value.p;
+	size_t i, name_len = h->name.len, value_len = h->value.len;
 
-	return type < sizeof(n) / sizeof(n[0]) ? n[type] : "unknown";
+	if (name_len == 0) {
+		*why_r = "empty trace header name";
+		return -1;
+	}
+	if (name_len > WIRE_TRACE_NAME_MAX) {
+		*why_r = "trace header name too long";
+		return -1;
+	}
+	for (i = 0; i < name_len; i++)
+		if (name[i] < 33 || name[i] > 126 || name[i] == ':') {
+			*why_r = "invalid trace header name";
+			return -1;
+		}
+	for (i = 0; i < value_len; i++) {
+		uint8_t c = value[i];
+
+		if (c == 0) {
+			*why_r = "NUL in trace header";
+			return -1;
+		}
+		if (c == '\n') {
+			*why_r = "bare LF in trace header";
+			return -1;
+		}
+		if (c == '\r') {
+			if (value_len - i < 3 || value[i + 1] != '\n' ||
+			    (value[i + 2] != ' ' && value[i + 2] != '\t')) {
+				*why_r = "CR or CRLF not followed by folding whitespace in trace header";
+				return -1;
+			}
+			i++;
+		}
+	}
+	return 0;
 }
 
 /* --- reading ---------------------------------------------------------------- */
@@ -229,7 +207,7 @@ get_uint(struct cur *c, size_t n, uint64_t *v_r)
 }
 
 static int
-get_bytes(struct cur *c, uint64_t n, struct rcv_bytes *b_r)
+get_bytes(struct cur *c, uint64_t n, struct wire_bytes *b_r)
 {
 	if (c->left < n)
 		return -1;
@@ -242,7 +220,7 @@ get_bytes(struct cur *c, uint64_t n, struct rcv_bytes *b_r)
 
 /* A length-prefixed vector: prefix of `pfx` bytes, then that many bytes. */
 static int
-get_vec(struct cur *c, size_t pfx, struct rcv_bytes *b_r)
+get_vec(struct cur *c, size_t pfx, struct wire_bytes *b_r)
 {
 	struct cur save = *c;
 	uint64_t n;
@@ -255,7 +233,7 @@ get_vec(struct cur *c, size_t pfx, struct rcv_bytes *b_r)
 }
 
 static void
-set_err(struct rcv_wire *w, enum rcv_err_code code, int fatal, uint32_t number, const char *why)
+set_err(struct wire *w, enum wire_err_code code, int fatal, uint32_t number, const char *why)
 {
 	w->err.code = code;
 	w->err.fatal = fatal;
@@ -266,9 +244,9 @@ set_err(struct rcv_wire *w, enum rcv_err_code code, int fatal, uint32_t number, 
 
 /* Extensions (SMTPSEC.md 2.1).  Returns NULL or the reason it is malformed. */
 static const char *
-parse_ext(struct rcv_wire *w, struct cur *c)
+parse_ext(struct wire *w, struct cur *c)
 {
-	struct rcv_bytes all;
+	struct wire_bytes all;
 	struct cur e;
 
 	w->frame.n_ext = 0;
@@ -279,7 +257,7 @@ parse_ext(struct rcv_wire *w, struct cur *c)
 	e.left = all.len;
 	while (e.left > 0) {
 		uint64_t type;
-		struct rcv_bytes data;
+		struct wire_bytes data;
 
 		if (get_uint(&e, 1, &type) < 0 || get_vec(&e, 4, &data) < 0)
 			return "extension overruns its vector";
@@ -288,7 +266,7 @@ parse_ext(struct rcv_wire *w, struct cur *c)
 		w->ext[w->frame.n_ext].type = (uint8_t)type;
 		w->ext[w->frame.n_ext].data = data;
 		w->frame.n_ext++;
-		if (type == RCV_EXT_REQUIRE_SECURITY) {
+		if (type == WIRE_EXT_REQUIRE_SECURITY) {
 			if (w->frame.require_security != -1)
 				return "require_security given twice";
 			if (data.len != 1 || data.p[0] > 1)
@@ -302,9 +280,9 @@ parse_ext(struct rcv_wire *w, struct cur *c)
 }
 
 static const char *
-parse_client_hello(struct rcv_wire *w, struct cur *c)
+parse_client_hello(struct wire *w, struct cur *c)
 {
-	struct rcv_bytes all;
+	struct wire_bytes all;
 	struct cur cc;
 	uint64_t v;
 	size_t ncert_total = 0;
@@ -318,9 +296,9 @@ parse_client_hello(struct rcv_wire *w, struct cur *c)
 	cc.left = all.len;
 	w->frame.n_chains = 0;
 	while (cc.left > 0) {
-		struct rcv_bytes chain;
+		struct wire_bytes chain;
 		struct cur ch;
-		struct rcv_chain *out;
+		struct wire_chain *out;
 
 		if (get_vec(&cc, 2, &chain) < 0)
 			return "certificate chain overruns its vector";
@@ -332,7 +310,7 @@ parse_client_hello(struct rcv_wire *w, struct cur *c)
 		ch.p = chain.p;
 		ch.left = chain.len;
 		while (ch.left > 0) {
-			struct rcv_bytes cert;
+			struct wire_bytes cert;
 
 			if (get_vec(&ch, 3, &cert) < 0)
 				return "certificate overruns its chain";
@@ -353,7 +331,7 @@ parse_client_hello(struct rcv_wire *w, struct cur *c)
 }
 
 static const char *
-parse_error(struct rcv_wire *w, struct cur *c)
+parse_error(struct wire *w, struct cur *c)
 {
 	uint64_t v;
 
@@ -371,8 +349,8 @@ parse_error(struct rcv_wire *w, struct cur *c)
 		w->frame.ref = (uint32_t)v;
 	}
 	w->frame.n_addr = 0;
-	if (w->frame.code == RCV_ERR_UNKNOWN_ADDRESS) {
-		struct rcv_bytes all;
+	if (w->frame.code == WIRE_ERR_UNKNOWN_ADDRESS) {
+		struct wire_bytes all;
 		struct cur a;
 
 		if (get_vec(c, 2, &all) < 0)
@@ -380,7 +358,7 @@ parse_error(struct rcv_wire *w, struct cur *c)
 		a.p = all.p;
 		a.left = all.len;
 		while (a.left > 0) {
-			struct rcv_bytes one;
+			struct wire_bytes one;
 
 			if (get_vec(&a, 2, &one) < 0)
 				return "address overruns its vector";
@@ -396,7 +374,7 @@ parse_error(struct rcv_wire *w, struct cur *c)
 
 /* A whole non-Email frame is in buf (everything after size and type). */
 static const char *
-parse_other(struct rcv_wire *w)
+parse_other(struct wire *w)
 {
 	struct cur c = { w->buf, w->buf_len };
 	const char *why;
@@ -405,21 +383,21 @@ parse_other(struct rcv_wire *w)
 	if ((why = parse_ext(w, &c)) != NULL)
 		return why;
 	switch (w->frame.type) {
-	case RCV_MSG_SERVER_HELLO:
+	case WIRE_MSG_SERVER_HELLO:
 		if (get_uint(&c, 1, &v) < 0)
 			return "ServerHello without version";
 		w->frame.version = (uint8_t)v;
 		break;
-	case RCV_MSG_CLIENT_HELLO:
+	case WIRE_MSG_CLIENT_HELLO:
 		if ((why = parse_client_hello(w, &c)) != NULL)
 			return why;
 		break;
-	case RCV_MSG_EMAIL_DELIVERED:
+	case WIRE_MSG_EMAIL_DELIVERED:
 		if (get_uint(&c, 3, &v) < 0)
 			return "EmailDelivered truncated";
 		w->frame.email = (uint32_t)v;
 		break;
-	case RCV_MSG_ERROR:
+	case WIRE_MSG_ERROR:
 		if ((why = parse_error(w, &c)) != NULL)
 			return why;
 		break;
@@ -443,108 +421,15 @@ rd_(const uint8_t *p, size_t n, uint64_t *v_r)
 	*v_r = v;
 }
 
-/*
- * Walk an Email's head as far as buf goes.  Returns the number of bytes the
- * head needs in all when more than `have` (0 when complete, *head_len_r set),
- * or -1 with *why_r.  body_len is the frame's size less 9.  Vectors whose
- * length prefix already breaks a limit are refused here, before their bytes
- * are buffered.
- */
-static int64_t
-email_head_need(const struct rcv_wire *w, const uint8_t *b, size_t have,
-    uint64_t body_len, size_t *head_len_r, uint64_t *msg_len_r, const char **why_r)
-{
-	uint64_t off = 0, v, siglen;
-	uint64_t max_rcpt_bytes = (uint64_t)w->lim.max_recipients * (2 + w->lim.max_address_len);
-
-#define NEED(n) do {							\
-		if (body_len - off < (n)) {				\
-			*why_r = "Email fields overrun the frame";	\
-			return -1;					\
-		}							\
-		if (have - off < (n))					\
-			return (int64_t)(off + (n));			\
-	} while (0)
-#define RD(n) do { rd_((b) + off, (n), &v); off += (n); } while (0)
-
-	/* extensions<0..2^16-1> */
-	NEED(2);
-	RD(2);
-	NEED(v);
-	off += v;
-	/* certificate_chain uint24, SignatureMethod */
-	NEED(3 + 2 + 2);
-	off += 3;
-	RD(2);
-	siglen = rcv_wire_sig_len((uint16_t)v);
-	if (siglen == 0) {
-		*why_r = "unknown signature algorithm";
-		return -1;
-	}
-	RD(2);
-	if (v != 0) {
-		*why_r = "signature parameters must be empty";
-		return -1;
-	}
-	NEED(siglen);
-	off += siglen;
-	/* trace_headers<0..2^24-1> */
-	NEED(3);
-	RD(3);
-	if (v > w->lim.max_trace_bytes) {
-		*why_r = "trace headers too large";
-		return -1;
-	}
-	NEED(v);
-	off += v;
-	/* recipients<0..2^24-1> */
-	NEED(3);
-	RD(3);
-	if (v > max_rcpt_bytes) {
-		*why_r = "recipients too large";
-		return -1;
-	}
-	NEED(v);
-	off += v;
-	/* message<0..2^64-1>: only its length belongs to the head */
-	NEED(8);
-	RD(8);
-	*msg_len_r = v;
-	*head_len_r = (size_t)off;
-	return 0;
-#undef NEED
-#undef RD
-}
-
-/* The Email head is complete in buf: parse and validate every field. */
+/* trace_headers content: TraceHeader entries (SMTPSEC.md 2.3). */
 static const char *
-parse_email_head(struct rcv_wire *w)
+parse_trace(struct wire *w, const uint8_t *p, size_t len)
 {
-	struct cur c = { w->buf, w->buf_len }, t;
-	struct rcv_bytes all;
-	const char *why;
-	uint64_t v;
+	struct cur t = { p, len };
 
-	if ((why = parse_ext(w, &c)) != NULL)
-		return why;
-	if (get_uint(&c, 3, &v) < 0)
-		return "truncated";
-	w->frame.chain_index = (uint32_t)v;
-	if (get_uint(&c, 2, &v) < 0)
-		return "truncated";
-	w->frame.algorithm = (uint16_t)v;
-	if (get_vec(&c, 2, &w->frame.parameters) < 0)
-		return "truncated";
-	if (get_bytes(&c, rcv_wire_sig_len(w->frame.algorithm), &w->frame.signature) < 0)
-		return "truncated";
-
-	if (get_vec(&c, 3, &all) < 0)
-		return "truncated";
-	t.p = all.p;
-	t.left = all.len;
 	w->frame.n_trace = 0;
 	while (t.left > 0) {
-		struct rcv_header h;
+		struct wire_header h;
 
 		if (get_vec(&t, 2, &h.name) < 0 || get_vec(&t, 3, &h.value) < 0)
 			return "trace header overruns its vector";
@@ -554,14 +439,18 @@ parse_email_head(struct rcv_wire *w)
 		w->trace[w->frame.n_trace++] = h;
 	}
 	w->frame.trace = w->trace;
+	return NULL;
+}
 
-	if (get_vec(&c, 3, &all) < 0)
-		return "truncated";
-	t.p = all.p;
-	t.left = all.len;
+/* recipients content: one or more addresses. */
+static const char *
+parse_rcpt(struct wire *w, const uint8_t *p, size_t len)
+{
+	struct cur t = { p, len };
+
 	w->frame.n_rcpt = 0;
 	while (t.left > 0) {
-		struct rcv_bytes a;
+		struct wire_bytes a;
 
 		if (get_vec(&t, 2, &a) < 0)
 			return "recipient overruns its vector";
@@ -577,17 +466,107 @@ parse_email_head(struct rcv_wire *w)
 	w->frame.rcpt = w->rcpt;
 	if (w->frame.n_rcpt == 0)
 		return "Email without recipients";
-	if (get_uint(&c, 8, &v) < 0)
-		return "truncated";
-	w->frame.message_len = v;
-	if (c.left != 0)
-		return "bytes after the message length";
 	return NULL;
+}
+
+/*
+ * The one walk over an Email's head (SMTPSEC.md 2.3: every field before the
+ * message bytes), as far as b[0..have) goes.  Each field is checked, and
+ * parsed into w->frame, as soon as all of its bytes are there; a vector
+ * whose length prefix already breaks a limit is refused before its bytes
+ * are buffered.  The walk starts over at the head's first byte on each call
+ * (the views must point into the buffer as it is now), so it is the same
+ * code whether the head came whole or one byte at a time.
+ * Returns the number of bytes the head needs in all when more than `have`;
+ * 0 when complete (*head_len_r and frame.message_len set); -1 with *why_r.
+ * body_len is the frame's size less 9.
+ */
+static int64_t
+email_head(struct wire *w, const uint8_t *b, size_t have, uint64_t body_len,
+    size_t *head_len_r, const char **why_r)
+{
+	uint64_t off = 0, v, siglen;
+	uint64_t max_rcpt_bytes = (uint64_t)w->lim.max_recipients * (2 + w->lim.max_address_len);
+	struct cur c;
+
+#define NEED(n) do {							\
+		if (body_len - off < (n)) {				\
+			*why_r = "Email fields overrun the frame";	\
+			return -1;					\
+		}							\
+		if (have - off < (n))					\
+			return (int64_t)(off + (n));			\
+	} while (0)
+#define RD(n) do { rd_((b) + off, (n), &v); off += (n); } while (0)
+#define CHECK(call) do {						\
+		if ((*why_r = (call)) != NULL)				\
+			return -1;					\
+	} while (0)
+
+	/* extensions<0..2^16-1> */
+	NEED(2);
+	RD(2);
+	NEED(v);
+	c.p = b + off - 2;
+	c.left = 2 + (size_t)v;
+	CHECK(parse_ext(w, &c));
+	off += v;
+	/* certificate_chain uint24, SignatureMethod */
+	NEED(3 + 2 + 2);
+	RD(3);
+	w->frame.chain_index = (uint32_t)v;
+	RD(2);
+	w->frame.algorithm = (uint16_t)v;
+	siglen = wire_alg_sig_len(w->frame.algorithm);
+	if (siglen == 0) {
+		*why_r = "unknown signature algorithm";
+		return -1;
+	}
+	RD(2);
+	if (v != 0) {
+		*why_r = "signature parameters must be empty";
+		return -1;
+	}
+	w->frame.parameters.p = b + off;
+	w->frame.parameters.len = 0;
+	NEED(siglen);
+	w->frame.signature.p = b + off;
+	w->frame.signature.len = (size_t)siglen;
+	off += siglen;
+	/* trace_headers<0..2^24-1> */
+	NEED(3);
+	RD(3);
+	if (v > w->lim.max_trace_bytes) {
+		*why_r = "trace headers too large";
+		return -1;
+	}
+	NEED(v);
+	CHECK(parse_trace(w, b + off, (size_t)v));
+	off += v;
+	/* recipients<0..2^24-1> */
+	NEED(3);
+	RD(3);
+	if (v > max_rcpt_bytes) {
+		*why_r = "recipients too large";
+		return -1;
+	}
+	NEED(v);
+	CHECK(parse_rcpt(w, b + off, (size_t)v));
+	off += v;
+	/* message<0..2^64-1>: only its length belongs to the head */
+	NEED(8);
+	RD(8);
+	w->frame.message_len = v;
+	*head_len_r = (size_t)off;
+	return 0;
+#undef NEED
+#undef RD
+#undef CHECK
 }
 
 /* Grow buf to hold cap bytes: 0, or -1 when the owner's budget refuses. */
 static int
-buf_need(struct rcv_wire *w, size_t cap)
+buf_need(struct wire *w, size_t cap)
 {
 	size_t want = cap;
 
@@ -598,7 +577,7 @@ buf_need(struct rcv_wire *w, size_t cap)
 	if (want < w->buf_cap * 2)
 		want = w->buf_cap * 2;
 	/* a large frame is held at its exact size, not doubled past it */
-	if (want > cap && cap > RCV_WIRE_KEEP_BUF)
+	if (want > cap && cap > WIRE_KEEP_BUF)
 		want = cap;
 	if (w->grow != NULL && w->grow(w->grow_arg, w->buf_cap, want) != 0)
 		return -1;
@@ -610,10 +589,10 @@ buf_need(struct rcv_wire *w, size_t cap)
 /* After a frame was handed out: a buffer grown for a large frame is not
  * kept for the rest of the session (an idle session holds 64 KiB at most). */
 static void
-buf_release(struct rcv_wire *w)
+buf_release(struct wire *w)
 {
 	w->buf_len = 0;
-	if (w->buf_cap <= RCV_WIRE_KEEP_BUF)
+	if (w->buf_cap <= WIRE_KEEP_BUF)
 		return;
 	if (w->grow != NULL)
 		(void)w->grow(w->grow_arg, w->buf_cap, 0);
@@ -623,7 +602,7 @@ buf_release(struct rcv_wire *w)
 }
 
 void
-rcv_wire_release(struct rcv_wire *w)
+wire_release(struct wire *w)
 {
 	if (w->returned) {
 		w->returned = 0;
@@ -632,23 +611,23 @@ rcv_wire_release(struct rcv_wire *w)
 }
 
 void
-rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg)
+wire_set_grow_cb(struct wire *w, wire_grow_cb *cb, void *arg)
 {
 	w->grow = cb;
 	w->grow_arg = arg;
 }
 
 size_t
-rcv_wire_buffered(const struct rcv_wire *w)
+wire_buffered(const struct wire *w)
 {
 	return w->buf_cap;
 }
 
 /* The owner refused to buffer the frame: internal_error, close (SMTPSEC.md 5). */
 static int
-refuse_budget(struct rcv_wire *w, size_t *consumed_r, size_t pos)
+refuse_budget(struct wire *w, size_t *consumed_r, size_t pos)
 {
-	set_err(w, RCV_ERR_INTERNAL_ERROR, 1, w->frame.number,
+	set_err(w, WIRE_ERR_INTERNAL_ERROR, 1, w->frame.number,
 	    "worker buffer budget exhausted");
 	w->state = W_FATAL;
 	*consumed_r = pos;
@@ -657,15 +636,15 @@ refuse_budget(struct rcv_wire *w, size_t *consumed_r, size_t pos)
 
 /* Start skipping the rest of the current frame; `seen` body bytes read. */
 static void
-start_skip(struct rcv_wire *w, uint64_t seen)
+start_skip(struct wire *w, uint64_t seen)
 {
 	w->skip_left = (w->size - 9) - seen;
 	w->state = w->skip_left ? W_SKIP : W_HDR;
 }
 
 int
-rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
-    size_t *consumed_r, struct rcv_frame *frame_r)
+wire_decode(struct wire *w, const uint8_t *in, size_t len,
+    size_t *consumed_r, struct wire_frame *frame_r)
 {
 	size_t pos = 0;
 
@@ -701,13 +680,13 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 				size = (size << 8) | w->hdr[i];
 			w->size = size;
 			w->type = w->hdr[8];
-			if (w->next_number > RCV_WIRE_NUMBER_MAX) {
+			if (w->next_number > WIRE_NUMBER_MAX) {
 				/* SMTPSEC.md 2.5: this Message would need number 2^24,
 				 * which no reply can carry (and a wrapped one would
 				 * name an earlier Email).  End the session as on
 				 * shutdown: service_unavailable without a reference;
 				 * the peer retries what was not answered. */
-				set_err(w, RCV_ERR_SERVICE_UNAVAILABLE, 1, RCV_WIRE_NUMBER_MAX,
+				set_err(w, WIRE_ERR_SERVICE_UNAVAILABLE, 1, WIRE_NUMBER_MAX,
 				    "message numbers exhausted (2^24 Messages on one connection)");
 				w->err.no_reference = 1;
 				w->state = W_FATAL;
@@ -720,24 +699,24 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 			w->frame.size = size;
 			w->frame.require_security = -1;
 			w->buf_len = 0;
-			if (size < RCV_FRAME_MIN) {
+			if (size < WIRE_FRAME_MIN) {
 				/* SMTPSEC.md 7: framing is lost */
-				set_err(w, RCV_ERR_ILLEGAL_MESSAGE, 1, w->frame.number,
+				set_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 1, w->frame.number,
 				    "frame size below 11");
 				w->state = W_FATAL;
 				*consumed_r = pos;
 				return -1;
 			}
-			if (w->type > RCV_MSG_EMAIL_DELIVERED) {
-				set_err(w, RCV_ERR_ILLEGAL_MESSAGE, 0, w->frame.number,
+			if (w->type > WIRE_MSG_EMAIL_DELIVERED) {
+				set_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 0, w->frame.number,
 				    "unknown message type");
 				start_skip(w, 0);
 				*consumed_r = pos;
 				return -1;
 			}
-			if (w->type == RCV_MSG_EMAIL) {
+			if (w->type == WIRE_MSG_EMAIL) {
 				if (size > w->lim.max_message_size) {
-					set_err(w, RCV_ERR_TOO_LARGE, 0, w->frame.number,
+					set_err(w, WIRE_ERR_TOO_LARGE, 0, w->frame.number,
 					    "Email larger than max_message_size");
 					start_skip(w, 0);
 					*consumed_r = pos;
@@ -746,7 +725,7 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 				w->state = W_EMAIL_HEAD;
 			} else {
 				if (size > w->lim.max_other_size) {
-					set_err(w, RCV_ERR_TOO_LARGE, 1, w->frame.number,
+					set_err(w, WIRE_ERR_TOO_LARGE, 1, w->frame.number,
 					    "message larger than 1 MiB");
 					w->state = W_FATAL;
 					*consumed_r = pos;
@@ -773,7 +752,7 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 				return 0;
 			w->state = W_HDR;
 			if ((why = parse_other(w)) != NULL) {
-				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
+				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
 				return -1;
 			}
 			*frame_r = w->frame;
@@ -787,10 +766,9 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 			const char *why = NULL;
 			int64_t need;
 
-			need = email_head_need(w, w->buf, w->buf_len, w->size - 9,
-			    &head_len, &msg_len, &why);
+			need = email_head(w, w->buf, w->buf_len, w->size - 9, &head_len, &why);
 			if (need < 0) {
-				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
+				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
 				start_skip(w, w->buf_len);
 				*consumed_r = pos;
 				return -1;
@@ -812,16 +790,11 @@ rcv_wire_decode(struct rcv_wire *w, const uint8_t *in, size_t len,
 				break;
 			}
 			/* head complete: it and the message must fill the frame exactly */
+			msg_len = w->frame.message_len;
 			if (msg_len != (w->size - 9) - head_len) {
-				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number,
+				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number,
 				    msg_len > (w->size - 9) - head_len ?
 				    "message overruns the frame" : "bytes after the message");
-				start_skip(w, w->buf_len);
-				*consumed_r = pos;
-				return -1;
-			}
-			if ((why = parse_email_head(w)) != NULL) {
-				set_err(w, RCV_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
 				start_skip(w, w->buf_len);
 				*consumed_r = pos;
 				return -1;
@@ -894,7 +867,7 @@ put_uint(struct buf *b, uint64_t v, size_t n)
 }
 
 static size_t
-ext_len(const struct rcv_ext_out *e)
+ext_len(const struct wire_ext_out *e)
 {
 	size_t n = 0, i;
 
@@ -909,7 +882,7 @@ ext_len(const struct rcv_ext_out *e)
 
 /* size, type and extensions; `body` is what follows the extensions. */
 static void
-put_start(struct buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t body)
+put_start(struct buf *b, uint8_t type, const struct wire_ext_out *e, uint64_t body)
 {
 	size_t el = ext_len(e), i;
 
@@ -919,7 +892,7 @@ put_start(struct buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t bod
 	if (e == NULL)
 		return;
 	if (e->require_security >= 0) {
-		put_uint(b, RCV_EXT_REQUIRE_SECURITY, 1);
+		put_uint(b, WIRE_EXT_REQUIRE_SECURITY, 1);
 		put_uint(b, 1, 4);
 		put_uint(b, (uint64_t)e->require_security, 1);
 	}
@@ -931,15 +904,15 @@ put_start(struct buf *b, uint8_t type, const struct rcv_ext_out *e, uint64_t bod
 }
 
 void
-rcv_wire_enc_server_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t version)
+wire_enc_server_hello(struct buf *b, const struct wire_ext_out *e, uint8_t version)
 {
-	put_start(b, RCV_MSG_SERVER_HELLO, e, 1);
+	put_start(b, WIRE_MSG_SERVER_HELLO, e, 1);
 	put_uint(b, version, 1);
 }
 
 int
-rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t version,
-    const struct rcv_chain *chains, size_t n_chains)
+wire_enc_client_hello(struct buf *b, const struct wire_ext_out *e, uint8_t version,
+    const struct wire_chain *chains, size_t n_chains)
 {
 	size_t all = 0, i, j;
 
@@ -957,7 +930,7 @@ rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t ve
 	}
 	if (all > 0xffffff || ext_len(e) > 0xffff)
 		return -1;
-	put_start(b, RCV_MSG_CLIENT_HELLO, e, 1 + 3 + all);
+	put_start(b, WIRE_MSG_CLIENT_HELLO, e, 1 + 3 + all);
 	put_uint(b, version, 1);
 	put_uint(b, all, 3);
 	for (i = 0; i < n_chains; i++) {
@@ -975,30 +948,30 @@ rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *e, uint8_t ve
 }
 
 void
-rcv_wire_enc_email_delivered(struct buf *b, const struct rcv_ext_out *e, uint32_t email)
+wire_enc_email_delivered(struct buf *b, const struct wire_ext_out *e, uint32_t email)
 {
-	put_start(b, RCV_MSG_EMAIL_DELIVERED, e, 3);
+	put_start(b, WIRE_MSG_EMAIL_DELIVERED, e, 3);
 	put_uint(b, email, 3);
 }
 
 void
-rcv_wire_enc_error(struct buf *b, const struct rcv_ext_out *e, uint8_t code, int64_t ref,
-    const struct rcv_bytes *addr, size_t n_addr)
+wire_enc_error(struct buf *b, const struct wire_ext_out *e, uint8_t code, int64_t ref,
+    const struct wire_bytes *addr, size_t n_addr)
 {
 	size_t body = 2 + (ref >= 0 ? 3 : 0), al = 0, i;
 
-	if (code == RCV_ERR_UNKNOWN_ADDRESS) {
+	if (code == WIRE_ERR_UNKNOWN_ADDRESS) {
 		for (i = 0; i < n_addr; i++)
 			if (al + 2 + addr[i].len <= 0xffff)	/* what fits */
 				al += 2 + addr[i].len;
 		body += 2 + al;
 	}
-	put_start(b, RCV_MSG_ERROR, e, body);
+	put_start(b, WIRE_MSG_ERROR, e, body);
 	put_uint(b, code, 1);
 	put_uint(b, ref >= 0 ? 1 : 0, 1);
 	if (ref >= 0)
 		put_uint(b, (uint64_t)ref, 3);
-	if (code == RCV_ERR_UNKNOWN_ADDRESS) {
+	if (code == WIRE_ERR_UNKNOWN_ADDRESS) {
 		size_t done = 0;
 
 		put_uint(b, al, 2);
@@ -1013,8 +986,8 @@ rcv_wire_enc_error(struct buf *b, const struct rcv_ext_out *e, uint8_t code, int
 }
 
 int
-rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *e,
-    const struct rcv_email_out *m, uint64_t message_len)
+wire_enc_email_head(struct buf *b, const struct wire_ext_out *e,
+    const struct wire_email_out *m, uint64_t message_len)
 {
 	uint64_t tl = 0, rl = 0, head;
 	size_t i;
@@ -1036,7 +1009,7 @@ rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *e,
 	head = 3 + 2 + 2 + m->parameters.len + m->signature.len + 3 + tl + 3 + rl + 8;
 	if (message_len > UINT64_MAX - head - 64)
 		return -1;
-	put_start(b, RCV_MSG_EMAIL, e, head + message_len);
+	put_start(b, WIRE_MSG_EMAIL, e, head + message_len);
 	put_uint(b, m->chain_index, 3);
 	put_uint(b, m->algorithm, 2);
 	put_uint(b, m->parameters.len, 2);
@@ -1059,10 +1032,10 @@ rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *e,
 }
 
 int
-rcv_wire_enc_email(struct buf *b, const struct rcv_ext_out *e,
-    const struct rcv_email_out *m, const uint8_t *msg, size_t msg_len)
+wire_enc_email(struct buf *b, const struct wire_ext_out *e,
+    const struct wire_email_out *m, const uint8_t *msg, size_t msg_len)
 {
-	if (rcv_wire_enc_email_head(b, e, m, msg_len) < 0)
+	if (wire_enc_email_head(b, e, m, msg_len) < 0)
 		return -1;
 	buf_add(b, msg, msg_len);
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for receiver/rcv_wire.c.
+ * Unit tests for wire/wire.c.
  *
  * The shared vectors (../shared/spec/vectors/wire-valid.json and
  * wire-invalid.json) are loaded at run time: every valid vector must decode
@@ -9,7 +9,7 @@
  */
 #include <jansson.h>
 
-#include "receiver/rcv_wire.h"
+#include "wire/wire.h"
 #include "tests/lib/tutil.h"
 #include "tests/unit/t.h"
 
@@ -17,17 +17,17 @@
 
 struct got {
 	int nframes;
-	struct rcv_frame f[8];
+	struct wire_frame f[8];
 	/* copies of the views we check after later calls invalidate them */
 	struct buf fields[8];
 	struct buf body;		/* concatenated message bytes */
 	uint64_t body_calls, last_off_ok;
 	int nerrs;
-	struct rcv_wire_error e[8];
+	struct wire_error e[8];
 };
 
 static void
-body_cb(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p, size_t n)
+body_cb(void *arg, const struct wire_frame *head, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct got *g = arg;
 
@@ -41,7 +41,7 @@ body_cb(void *arg, const struct rcv_frame *head, uint64_t off, const uint8_t *p,
 /* Serialize the views of a frame into a text form we can compare, so the
  * comparison survives the next decode call. */
 static void
-snap(struct buf *o, const struct rcv_frame *f)
+snap(struct buf *o, const struct wire_frame *f)
 {
 	char tmp[64];
 	size_t i, j;
@@ -60,11 +60,11 @@ snap(struct buf *o, const struct rcv_frame *f)
 	}
 	S(";");
 	switch (f->type) {
-	case RCV_MSG_SERVER_HELLO:
+	case WIRE_MSG_SERVER_HELLO:
 		snprintf(tmp, sizeof(tmp), "version=%d;", f->version);
 		S(tmp);
 		break;
-	case RCV_MSG_CLIENT_HELLO:
+	case WIRE_MSG_CLIENT_HELLO:
 		snprintf(tmp, sizeof(tmp), "version=%d;chains=", f->version);
 		S(tmp);
 		for (i = 0; i < f->n_chains; i++) {
@@ -77,7 +77,7 @@ snap(struct buf *o, const struct rcv_frame *f)
 		}
 		S(";");
 		break;
-	case RCV_MSG_EMAIL:
+	case WIRE_MSG_EMAIL:
 		snprintf(tmp, sizeof(tmp), "chain=%u;algorithm=%u;parameters=", f->chain_index, f->algorithm);
 		S(tmp);
 		HEX(f->parameters.p, f->parameters.len);
@@ -97,11 +97,11 @@ snap(struct buf *o, const struct rcv_frame *f)
 		}
 		S(";");
 		break;
-	case RCV_MSG_EMAIL_DELIVERED:
+	case WIRE_MSG_EMAIL_DELIVERED:
 		snprintf(tmp, sizeof(tmp), "email=%u;", f->email);
 		S(tmp);
 		break;
-	case RCV_MSG_ERROR:
+	case WIRE_MSG_ERROR:
 		snprintf(tmp, sizeof(tmp), "code=%u;ref=", f->code);
 		S(tmp);
 		if (f->has_ref) {
@@ -144,11 +144,11 @@ snap_json(struct buf *o, json_t *d)
 	}
 	S(";");
 	switch (type) {
-	case RCV_MSG_SERVER_HELLO:
+	case WIRE_MSG_SERVER_HELLO:
 		snprintf(tmp, sizeof(tmp), "version=%d;", (int)json_integer_value(json_object_get(d, "version")));
 		S(tmp);
 		break;
-	case RCV_MSG_CLIENT_HELLO:
+	case WIRE_MSG_CLIENT_HELLO:
 		snprintf(tmp, sizeof(tmp), "version=%d;chains=", (int)json_integer_value(json_object_get(d, "version")));
 		S(tmp);
 		json_array_foreach(json_object_get(d, "chains"), i, v) {
@@ -161,7 +161,7 @@ snap_json(struct buf *o, json_t *d)
 		}
 		S(";");
 		break;
-	case RCV_MSG_EMAIL:
+	case WIRE_MSG_EMAIL:
 		snprintf(tmp, sizeof(tmp), "chain=%d;algorithm=%d;parameters=",
 		    (int)json_integer_value(json_object_get(d, "chain")),
 		    (int)json_integer_value(json_object_get(d, "algorithm")));
@@ -183,11 +183,11 @@ snap_json(struct buf *o, json_t *d)
 		}
 		S(";");
 		break;
-	case RCV_MSG_EMAIL_DELIVERED:
+	case WIRE_MSG_EMAIL_DELIVERED:
 		snprintf(tmp, sizeof(tmp), "email=%d;", (int)json_integer_value(json_object_get(d, "email")));
 		S(tmp);
 		break;
-	case RCV_MSG_ERROR:
+	case WIRE_MSG_ERROR:
 		snprintf(tmp, sizeof(tmp), "code=%d;ref=", (int)json_integer_value(json_object_get(d, "code")));
 		S(tmp);
 		x = json_object_get(d, "reference");
@@ -214,18 +214,18 @@ snap_json(struct buf *o, json_t *d)
  * recording frames and errors.  Stops after a fatal error.
  */
 static void
-run(struct got *g, const uint8_t *in, size_t len, size_t step, const struct rcv_wire_limits *lim)
+run(struct got *g, const uint8_t *in, size_t len, size_t step, const struct wire_limits *lim)
 {
-	struct rcv_wire_limits dl;
-	struct rcv_wire *w;
+	struct wire_limits dl;
+	struct wire *w;
 	size_t off = 0;
 
 	memset(g, 0, sizeof(*g));
 	if (lim == NULL) {
-		rcv_wire_limits_default(&dl);
+		wire_limits_default(&dl);
 		lim = &dl;
 	}
-	w = rcv_wire_new(lim, body_cb, g);
+	w = wire_new(lim, body_cb, g);
 	while (off < len || step == 0) {
 		size_t chunk = step == 0 ? len - off : (len - off < step ? len - off : step);
 		size_t used = 0, pos = 0;
@@ -233,17 +233,17 @@ run(struct got *g, const uint8_t *in, size_t len, size_t step, const struct rcv_
 
 		/* call until this chunk is used up */
 		do {
-			struct rcv_frame f;
+			struct wire_frame f;
 
-			r = rcv_wire_decode(w, in + off + pos, chunk - pos, &used, &f);
+			r = wire_decode(w, in + off + pos, chunk - pos, &used, &f);
 			pos += used;
 			if (r == 1 && g->nframes < 8) {
 				g->f[g->nframes] = f;
 				snap(&g->fields[g->nframes], &f);
 				g->nframes++;
 			} else if (r < 0 && g->nerrs < 8) {
-				g->e[g->nerrs++] = *rcv_wire_error(w);
-				if (rcv_wire_error(w)->fatal)
+				g->e[g->nerrs++] = *wire_error(w);
+				if (wire_error(w)->fatal)
 					goto out;
 			}
 		} while (r != 0 && pos <= chunk);
@@ -252,7 +252,7 @@ run(struct got *g, const uint8_t *in, size_t len, size_t step, const struct rcv_
 			break;
 	}
 out:
-	rcv_wire_free(&w);
+	wire_free(&w);
 }
 
 static void
@@ -272,7 +272,7 @@ load_vectors(const char *name)
 	json_t *root = json_load_file(tutil_shared(name), 0, &je);
 
 	if (root == NULL) {
-		printf("FAIL: test_rcv_wire.load: %s: %s\n", tutil_shared(name), je.text);
+		printf("FAIL: test_wire.load: %s: %s\n", tutil_shared(name), je.text);
 		return NULL;
 	}
 	return json_object_get(root, "vectors") ? root : NULL;
@@ -280,30 +280,30 @@ load_vectors(const char *name)
 
 /* Re-encode a decoded frame with the encoders; body for Emails. */
 static void
-reencode(struct buf *o, const struct rcv_frame *f, const uint8_t *body, size_t blen)
+reencode(struct buf *o, const struct wire_frame *f, const uint8_t *body, size_t blen)
 {
-	struct rcv_ext_out e = { -1, f->n_ext, f->ext };
+	struct wire_ext_out e = { -1, f->n_ext, f->ext };
 
 	switch (f->type) {
-	case RCV_MSG_SERVER_HELLO:
-		rcv_wire_enc_server_hello(o, &e, f->version);
+	case WIRE_MSG_SERVER_HELLO:
+		wire_enc_server_hello(o, &e, f->version);
 		break;
-	case RCV_MSG_CLIENT_HELLO:
-		rcv_wire_enc_client_hello(o, &e, f->version, f->chains, f->n_chains);
+	case WIRE_MSG_CLIENT_HELLO:
+		wire_enc_client_hello(o, &e, f->version, f->chains, f->n_chains);
 		break;
-	case RCV_MSG_EMAIL: {
-		struct rcv_email_out m = {
+	case WIRE_MSG_EMAIL: {
+		struct wire_email_out m = {
 			f->chain_index, f->algorithm, f->parameters, f->signature,
 			f->trace, f->n_trace, f->rcpt, f->n_rcpt,
 		};
-		rcv_wire_enc_email(o, &e, &m, body, blen);
+		wire_enc_email(o, &e, &m, body, blen);
 		break;
 	}
-	case RCV_MSG_EMAIL_DELIVERED:
-		rcv_wire_enc_email_delivered(o, &e, f->email);
+	case WIRE_MSG_EMAIL_DELIVERED:
+		wire_enc_email_delivered(o, &e, f->email);
 		break;
-	case RCV_MSG_ERROR:
-		rcv_wire_enc_error(o, &e, f->code, f->has_ref ? (int64_t)f->ref : -1, f->addr, f->n_addr);
+	case WIRE_MSG_ERROR:
+		wire_enc_error(o, &e, f->code, f->has_ref ? (int64_t)f->ref : -1, f->addr, f->n_addr);
 		break;
 	}
 }
@@ -317,9 +317,9 @@ valid_case(json_t *v, size_t step)
 	uint8_t *in, *msg = NULL;
 	size_t len, mlen = 0;
 	struct got g;
-	struct rcv_wire_limits lim;
-	struct rcv_wire *w;
-	struct rcv_frame f;
+	struct wire_limits lim;
+	struct wire *w;
+	struct wire_frame f;
 	size_t used;
 
 	T_ASSERT(hex != NULL && (in = tutil_hex(hex, &len)) != NULL);
@@ -355,11 +355,11 @@ valid_case(json_t *v, size_t step)
 	buf_free(&want);
 
 	/* re-encode from a whole decode and compare byte for byte */
-	rcv_wire_limits_default(&lim);
-	w = rcv_wire_new(&lim, NULL, NULL);
-	T_ASSERT(rcv_wire_decode(w, in, len, &used, &f) == 1);
+	wire_limits_default(&lim);
+	w = wire_new(&lim, NULL, NULL);
+	T_ASSERT(wire_decode(w, in, len, &used, &f) == 1);
 	reencode(&re, &f, msg, mlen);
-	rcv_wire_free(&w);
+	wire_free(&w);
 	if (re.len != len || memcmp(re.p, in, len) != 0) {
 		char *h = tutil_tohex(re.p, re.len);
 		printf("# re-encoded %s\n", h);
@@ -420,8 +420,8 @@ invalid_case(json_t *v, size_t step)
 		got_free(&g);
 		T_FAIL("%d errors, want 1", n);
 	}
-	if (strcmp(rcv_wire_err_name(g.e[0].code), expect) != 0) {
-		const char *name = rcv_wire_err_name(g.e[0].code);
+	if (strcmp(wire_err_name(g.e[0].code), expect) != 0) {
+		const char *name = wire_err_name(g.e[0].code);
 		got_free(&g);
 		T_FAIL("error %s (%s), want %s", name, g.e[0].why, expect);
 	}
@@ -434,7 +434,7 @@ invalid_case(json_t *v, size_t step)
 		/* framing intact: the good frame after it decodes, numbered next */
 		int last = g.nframes - 1;
 		T_EQ_INT(g.nframes, after ? 2 : 1);
-		T_EQ_INT(g.f[last].type, RCV_MSG_EMAIL_DELIVERED);
+		T_EQ_INT(g.f[last].type, WIRE_MSG_EMAIL_DELIVERED);
 		T_EQ_INT(g.f[last].number, want_no + 1);
 		T_EQ_INT(g.f[last].email, 7);
 	}
@@ -470,9 +470,9 @@ make_email(struct buf *o, const char *msg, size_t n_rcpt, size_t rcpt_len, int r
 {
 	static uint8_t sig[64];
 	static uint8_t addr[70000];
-	struct rcv_bytes *r = calloc(n_rcpt ? n_rcpt : 1, sizeof(*r));
-	struct rcv_email_out e = { 0 };
-	struct rcv_ext_out x = { rs, 0, NULL };
+	struct wire_bytes *r = calloc(n_rcpt ? n_rcpt : 1, sizeof(*r));
+	struct wire_email_out e = { 0 };
+	struct wire_ext_out x = { rs, 0, NULL };
 	size_t i;
 
 	memset(addr, 'a', sizeof(addr));
@@ -480,12 +480,12 @@ make_email(struct buf *o, const char *msg, size_t n_rcpt, size_t rcpt_len, int r
 		r[i].p = addr;
 		r[i].len = rcpt_len;
 	}
-	e.algorithm = RCV_SIG_ED25519;
+	e.algorithm = WIRE_SIG_ED25519;
 	e.signature.p = sig;
 	e.signature.len = 64;
 	e.rcpt = r;
 	e.n_rcpt = n_rcpt;
-	rcv_wire_enc_email(o, &x, &e, (const uint8_t *)msg, strlen(msg));
+	wire_enc_email(o, &x, &e, (const uint8_t *)msg, strlen(msg));
 	free(r);
 }
 
@@ -515,20 +515,20 @@ t_pipelined(void)
 static void
 t_too_large_then_next(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct buf in = { 0 };
 	char big[5000];
 	struct got g;
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	lim.max_message_size = 1000;
 	make_email(&in, big, 1, 10, -1);
 	make_email(&in, "small\r\n", 1, 10, -1);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_TOO_LARGE);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_TOO_LARGE);
 	T_EQ_INT(g.e[0].fatal, 0);
 	T_EQ_INT(g.e[0].number, 0);
 	T_EQ_INT(g.nframes, 1);
@@ -538,7 +538,7 @@ t_too_large_then_next(void)
 	/* reported as soon as size and type are in: 9 bytes suffice */
 	run(&g, in.p, 9, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_TOO_LARGE);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_TOO_LARGE);
 	got_free(&g);
 	buf_free(&in);
 }
@@ -551,24 +551,24 @@ t_too_large_then_next(void)
 static void
 t_number_limit(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct buf in = { 0 };
 	size_t step;
 	struct got g;
 
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	T_EQ_INT(lim.first_number, 0);
-	lim.first_number = RCV_WIRE_NUMBER_MAX - 1;
+	lim.first_number = WIRE_NUMBER_MAX - 1;
 	buf_add(&in, good_hello, sizeof(good_hello));
 	make_email(&in, "From: a@a.test\r\n\r\nlast\r\n", 1, 10, -1);
 	make_email(&in, "From: a@a.test\r\n\r\nwrapped\r\n", 1, 10, -1);
 	for (step = 0; step <= 1; step++) {
 		run(&g, in.p, in.len, step, &lim);
 		T_EQ_INT(g.nframes, 2);
-		T_EQ_INT(g.f[0].number, RCV_WIRE_NUMBER_MAX - 1);
-		T_EQ_INT(g.f[1].number, RCV_WIRE_NUMBER_MAX);
+		T_EQ_INT(g.f[0].number, WIRE_NUMBER_MAX - 1);
+		T_EQ_INT(g.f[1].number, WIRE_NUMBER_MAX);
 		T_EQ_INT(g.nerrs, 1);
-		T_EQ_INT(g.e[0].code, RCV_ERR_SERVICE_UNAVAILABLE);
+		T_EQ_INT(g.e[0].code, WIRE_ERR_SERVICE_UNAVAILABLE);
 		T_EQ_INT(g.e[0].fatal, 1);
 		T_EQ_INT(g.e[0].no_reference, 1);
 		/* the refused Email's body never surfaced */
@@ -579,7 +579,7 @@ t_number_limit(void)
 	lim.first_number = 5;
 	run(&g, (const uint8_t *)"\0\0\0\0\0\0\0\x05\x03", 9, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_MESSAGE);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_ILLEGAL_MESSAGE);
 	T_EQ_INT(g.e[0].number, 5);
 	T_EQ_INT(g.e[0].no_reference, 0);
 	got_free(&g);
@@ -595,12 +595,12 @@ t_size_max(void)
 
 	run(&g, email_max, sizeof(email_max), 0, NULL);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_TOO_LARGE);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_TOO_LARGE);
 	T_EQ_INT(g.e[0].fatal, 0);
 	got_free(&g);
 	run(&g, other_max, sizeof(other_max), 0, NULL);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_TOO_LARGE);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_TOO_LARGE);
 	T_EQ_INT(g.e[0].fatal, 1);
 	got_free(&g);
 }
@@ -608,17 +608,17 @@ t_size_max(void)
 static void
 t_recipient_limits(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct buf in = { 0 };
 	struct got g;
 
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	/* 1001 recipients */
 	make_email(&in, "m\r\n", 1001, 10, -1);
 	buf_add(&in, good_delivered, sizeof(good_delivered));
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_ILLEGAL_PARAMETER);
 	T_EQ_INT(g.nframes, 1);	/* the next frame still decodes */
 	got_free(&g);
 	in.len = 0;
@@ -628,7 +628,7 @@ t_recipient_limits(void)
 	T_ASSERT(in.len > 16000000);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_ILLEGAL_PARAMETER);
 	got_free(&g);
 	in.len = 0;
 	/* an address over 320 bytes */
@@ -642,7 +642,7 @@ t_recipient_limits(void)
 	make_email(&in, "m\r\n", 0, 0, -1);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_ILLEGAL_PARAMETER);
 	got_free(&g);
 	buf_free(&in);
 }
@@ -650,30 +650,30 @@ t_recipient_limits(void)
 static void
 t_trace_limits(void)
 {
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct buf in = { 0 };
-	struct rcv_header h[101];
-	struct rcv_bytes r = { (const uint8_t *)"b@b.test", 8 };
+	struct wire_header h[101];
+	struct wire_bytes r = { (const uint8_t *)"b@b.test", 8 };
 	static uint8_t sig[64];
-	struct rcv_email_out e = { 0 };
+	struct wire_email_out e = { 0 };
 	struct got g;
 	size_t i;
 
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	for (i = 0; i < 101; i++) {
 		h[i].name.p = (const uint8_t *)"X-A";
 		h[i].name.len = 3;
 		h[i].value.p = (const uint8_t *)"v";
 		h[i].value.len = 1;
 	}
-	e.algorithm = RCV_SIG_ED25519;
+	e.algorithm = WIRE_SIG_ED25519;
 	e.signature.p = sig;
 	e.signature.len = 64;
 	e.rcpt = &r;
 	e.n_rcpt = 1;
 	e.trace = h;
 	e.n_trace = 101;
-	T_ASSERT(rcv_wire_enc_email(&in, NULL, &e, (const uint8_t *)"m", 1) == 0);
+	T_ASSERT(wire_enc_email(&in, NULL, &e, (const uint8_t *)"m", 1) == 0);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 1);
 	T_EQ_STR(g.e[0].why, "too many trace headers");
@@ -681,7 +681,7 @@ t_trace_limits(void)
 	/* 100 is fine */
 	in.len = 0;
 	e.n_trace = 100;
-	T_ASSERT(rcv_wire_enc_email(&in, NULL, &e, (const uint8_t *)"m", 1) == 0);
+	T_ASSERT(wire_enc_email(&in, NULL, &e, (const uint8_t *)"m", 1) == 0);
 	run(&g, in.p, in.len, 1, &lim);
 	T_EQ_INT(g.nerrs, 0);
 	T_EQ_INT(g.nframes, 1);
@@ -721,10 +721,10 @@ static void
 t_client_hello_limits(void)
 {
 	uint8_t cert[70000];
-	struct rcv_bytes certs[11];
-	struct rcv_chain chains[17];
+	struct wire_bytes certs[11];
+	struct wire_chain chains[17];
 	struct buf in = { 0 };
-	struct rcv_wire_limits lim;
+	struct wire_limits lim;
 	struct got g;
 	size_t i;
 
@@ -733,29 +733,29 @@ t_client_hello_limits(void)
 		certs[i].p = cert;
 		certs[i].len = 10;
 	}
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	for (i = 0; i < 17; i++) {
 		chains[i].certs = certs;
 		chains[i].n_certs = 1;
 	}
-	rcv_wire_enc_client_hello(&in, NULL, 0, chains, 17);
+	wire_enc_client_hello(&in, NULL, 0, chains, 17);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_STR(g.nerrs ? g.e[0].why : "", "too many certificate chains");
 	got_free(&g);
 	in.len = 0;
 	chains[0].n_certs = 11;
-	rcv_wire_enc_client_hello(&in, NULL, 0, chains, 1);
+	wire_enc_client_hello(&in, NULL, 0, chains, 1);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_STR(g.nerrs ? g.e[0].why : "", "too many certificates in a chain");
 	got_free(&g);
 	in.len = 0;
 	chains[0].n_certs = 1;
 	certs[0].len = 65537;	/* cannot fit a chain<0..2^16-1> */
-	T_ASSERT(rcv_wire_enc_client_hello(&in, NULL, 0, chains, 1) == -1);
+	T_ASSERT(wire_enc_client_hello(&in, NULL, 0, chains, 1) == -1);
 	T_EQ_INT(in.len, 0);
 	lim.max_cert_bytes = 100;
 	certs[0].len = 101;
-	rcv_wire_enc_client_hello(&in, NULL, 0, chains, 1);
+	wire_enc_client_hello(&in, NULL, 0, chains, 1);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_STR(g.nerrs ? g.e[0].why : "", "certificate too large");
 	got_free(&g);
@@ -765,7 +765,7 @@ t_client_hello_limits(void)
 	lim.max_cert_bytes = 65536;
 	for (i = 0; i < 16; i++)
 		chains[i].n_certs = 10;
-	rcv_wire_enc_client_hello(&in, NULL, 0, chains, 16);
+	wire_enc_client_hello(&in, NULL, 0, chains, 16);
 	run(&g, in.p, in.len, 0, &lim);
 	T_EQ_INT(g.nerrs, 0);
 	T_EQ_INT(g.nframes, 1);
@@ -777,18 +777,18 @@ t_client_hello_limits(void)
 static void
 t_extension_rules(void)
 {
-	struct rcv_ext two[2] = {
-		{ RCV_EXT_REQUIRE_SECURITY, { (const uint8_t *)"\1", 1 } },
-		{ RCV_EXT_REQUIRE_SECURITY, { (const uint8_t *)"\0", 1 } },
+	struct wire_ext two[2] = {
+		{ WIRE_EXT_REQUIRE_SECURITY, { (const uint8_t *)"\1", 1 } },
+		{ WIRE_EXT_REQUIRE_SECURITY, { (const uint8_t *)"\0", 1 } },
 	};
-	struct rcv_ext_out x = { -1, 2, two };
+	struct wire_ext_out x = { -1, 2, two };
 	struct buf in = { 0 };
 	struct got g;
 
-	rcv_wire_enc_server_hello(&in, &x, 0);
+	wire_enc_server_hello(&in, &x, 0);
 	run(&g, in.p, in.len, 0, NULL);
 	T_EQ_INT(g.nerrs, 1);
-	T_EQ_INT(g.e[0].code, RCV_ERR_ILLEGAL_PARAMETER);
+	T_EQ_INT(g.e[0].code, WIRE_ERR_ILLEGAL_PARAMETER);
 	got_free(&g);
 	buf_free(&in);
 }
@@ -832,28 +832,28 @@ put_u(struct buf *b, uint64_t v, int n)
 static void
 t_grow_budget(void)
 {
-	struct rcv_wire_limits lim;
-	struct rcv_wire *w;
-	struct rcv_frame f;
+	struct wire_limits lim;
+	struct wire *w;
+	struct wire_frame f;
 	struct buf in = { 0 };
 	struct budget b = { 4096, 0, 0, 0, 0 };
 	static uint8_t cert[39997];
 	size_t used, off = 0, i;
 	int r = 0;
 
-	rcv_wire_limits_default(&lim);
+	wire_limits_default(&lim);
 	/* a 100000-byte ClientHello header with a budget of 4096: refused at
 	 * the header, before any of its body is buffered */
-	w = rcv_wire_new(&lim, NULL, NULL);
-	rcv_wire_set_grow_cb(w, budget_grow, &b);
+	w = wire_new(&lim, NULL, NULL);
+	wire_set_grow_cb(w, budget_grow, &b);
 	put_u(&in, 100000, 8);
-	put_u(&in, RCV_MSG_CLIENT_HELLO, 1);
-	T_EQ_INT(rcv_wire_decode(w, in.p, in.len, &used, &f), -1);
-	T_EQ_INT(rcv_wire_error(w)->code, RCV_ERR_INTERNAL_ERROR);
-	T_EQ_INT(rcv_wire_error(w)->fatal, 1);
-	T_EQ_INT(rcv_wire_error(w)->number, 0);
-	T_EQ_INT(rcv_wire_buffered(w), 0);
-	rcv_wire_free(&w);
+	put_u(&in, WIRE_MSG_CLIENT_HELLO, 1);
+	T_EQ_INT(wire_decode(w, in.p, in.len, &used, &f), -1);
+	T_EQ_INT(wire_error(w)->code, WIRE_ERR_INTERNAL_ERROR);
+	T_EQ_INT(wire_error(w)->fatal, 1);
+	T_EQ_INT(wire_error(w)->number, 0);
+	T_EQ_INT(wire_buffered(w), 0);
+	wire_free(&w);
 	buf_free(&in);
 
 	/* two chains of one 39997-byte certificate each (~80 KB): allowed,
@@ -864,7 +864,7 @@ t_grow_budget(void)
 		b.held = b.released = 0;
 		in.len = 0;
 		put_u(&in, 8 + 1 + 2 + 1 + 3 + 2 * (2 + 3 + sizeof(cert)), 8);
-		put_u(&in, RCV_MSG_CLIENT_HELLO, 1);
+		put_u(&in, WIRE_MSG_CLIENT_HELLO, 1);
 		put_u(&in, 0, 2);
 		put_u(&in, 0, 1);
 		put_u(&in, 2 * (2 + 3 + sizeof(cert)), 3);
@@ -873,28 +873,28 @@ t_grow_budget(void)
 			put_u(&in, sizeof(cert), 3);
 			buf_add(&in, cert, sizeof(cert));
 		}
-		w = rcv_wire_new(&lim, NULL, NULL);
-		rcv_wire_set_grow_cb(w, budget_grow, &b);
+		w = wire_new(&lim, NULL, NULL);
+		wire_set_grow_cb(w, budget_grow, &b);
 		off = 0;
 		while (off < in.len) {
 			size_t n = step ? (in.len - off < 1000 ? in.len - off : 1000) : in.len - off;
 
-			r = rcv_wire_decode(w, in.p + off, n, &used, &f);
+			r = wire_decode(w, in.p + off, n, &used, &f);
 			off += used;
 			if (r != 0)
 				break;
 		}
 		T_EQ_INT(r, 1);
-		T_EQ_INT(f.type, RCV_MSG_CLIENT_HELLO);
+		T_EQ_INT(f.type, WIRE_MSG_CLIENT_HELLO);
 		T_EQ_INT(f.n_chains, 2);
 		T_EQ_INT(b.held, in.len - 9);
-		T_EQ_INT(rcv_wire_buffered(w), in.len - 9);
-		T_EQ_INT(rcv_wire_decode(w, NULL, 0, &used, &f), 0);
+		T_EQ_INT(wire_buffered(w), in.len - 9);
+		T_EQ_INT(wire_decode(w, NULL, 0, &used, &f), 0);
 		T_EQ_INT(b.released, 1);
 		T_EQ_INT(b.mismatch, 0);
 		T_EQ_INT(b.held, 0);
-		T_EQ_INT(rcv_wire_buffered(w), 0);
-		rcv_wire_free(&w);
+		T_EQ_INT(wire_buffered(w), 0);
+		wire_free(&w);
 	}
 	buf_free(&in);
 }

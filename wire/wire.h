@@ -1,5 +1,9 @@
 /*
- * rcv_wire: the SMTPsec wire codec (SMTPSEC.md section 2).
+ * wire: the SMTPsec wire codec (SMTPSEC.md section 2), its own layer: the
+ * gateway and smtpsec-send both use it, so it lives outside receiver/ and
+ * includes only base/ (buffers, allocation) and its algorithm table
+ * (wire_alg.h).  Step 1's trace-header syntax check is here too
+ * (wire_trace_valid): it is a property of the frame's fields.
  *
  * One incremental decoder with no I/O inside (hiredis redisReader style):
  * feed it whatever bytes arrived; it returns 1 when a frame is complete,
@@ -18,52 +22,44 @@
  *
  * Encoders append whole frames to a growable buffer.
  */
-#ifndef RCV_WIRE_H
-#define RCV_WIRE_H
+#ifndef WIRE_H
+#define WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "wire/wire_alg.h"
 
 /* SMTPSEC.md 2.1 */
-enum rcv_msg_type {
-	RCV_MSG_ERROR = 0,
-	RCV_MSG_SERVER_HELLO = 1,
-	RCV_MSG_CLIENT_HELLO = 2,
-	RCV_MSG_EMAIL = 3,
-	RCV_MSG_EMAIL_DELIVERED = 4,
+enum wire_msg_type {
+	WIRE_MSG_ERROR = 0,
+	WIRE_MSG_SERVER_HELLO = 1,
+	WIRE_MSG_CLIENT_HELLO = 2,
+	WIRE_MSG_EMAIL = 3,
+	WIRE_MSG_EMAIL_DELIVERED = 4,
 };
 
-enum rcv_ext_type {
-	RCV_EXT_REQUIRE_SECURITY = 0,
+enum wire_ext_type {
+	WIRE_EXT_REQUIRE_SECURITY = 0,
 };
 
 /* SMTPSEC.md 2.5 */
-enum rcv_err_code {
-	RCV_ERR_INTERNAL_ERROR = 0,
-	RCV_ERR_SERVICE_UNAVAILABLE = 1,
-	RCV_ERR_ILLEGAL_MESSAGE = 2,
-	RCV_ERR_ILLEGAL_PARAMETER = 3,
-	RCV_ERR_TOO_LARGE = 4,
-	RCV_ERR_AUTHENTICATION_FAILED = 5,
-	RCV_ERR_INSUFFICIENT_SECURITY = 6,
-	RCV_ERR_UNKNOWN_ADDRESS = 7,
+enum wire_err_code {
+	WIRE_ERR_INTERNAL_ERROR = 0,
+	WIRE_ERR_SERVICE_UNAVAILABLE = 1,
+	WIRE_ERR_ILLEGAL_MESSAGE = 2,
+	WIRE_ERR_ILLEGAL_PARAMETER = 3,
+	WIRE_ERR_TOO_LARGE = 4,
+	WIRE_ERR_AUTHENTICATION_FAILED = 5,
+	WIRE_ERR_INSUFFICIENT_SECURITY = 6,
+	WIRE_ERR_UNKNOWN_ADDRESS = 7,
 };
-#define RCV_ERR__MAX RCV_ERR_UNKNOWN_ADDRESS
+#define WIRE_ERR__MAX WIRE_ERR_UNKNOWN_ADDRESS
 
-/* SMTPSEC.md 2.4 */
-enum rcv_sig_alg {
-	RCV_SIG_ECDSA_P256_SHA256 = 0x0403,
-	RCV_SIG_ECDSA_P384_SHA384 = 0x0503,
-	RCV_SIG_ECDSA_P521_SHA512 = 0x0603,
-	RCV_SIG_ED25519 = 0x0807,
-	RCV_SIG_ED448 = 0x0808,
-};
-
-/* Limits (SMTPSEC.md section 7).  rcv_wire_limits_default() fills the spec's
+/* Limits (SMTPSEC.md section 7).  wire_limits_default() fills the spec's
  * defaults. */
-struct rcv_wire_limits {
+struct wire_limits {
 	uint64_t max_message_size;	/* Email frame, bytes: 50 MiB */
 	uint64_t max_other_size;	/* any other frame: 1 MiB */
 	unsigned max_chains;		/* per ClientHello: 16 */
@@ -78,50 +74,50 @@ struct rcv_wire_limits {
 };
 
 /* SMTPSEC.md 2.5: message numbers are uint24.  The decoder refuses a
- * Message that would need a larger one (see rcv_wire_error.no_reference). */
-#define RCV_WIRE_NUMBER_MAX 0xFFFFFFu
+ * Message that would need a larger one (see wire_error.no_reference). */
+#define WIRE_NUMBER_MAX 0xFFFFFFu
 
-struct rcv_bytes {
+struct wire_bytes {
 	const uint8_t *p;	/* borrowed */
 	size_t len;
 };
 
-struct rcv_ext {
+struct wire_ext {
 	uint8_t type;
-	struct rcv_bytes data;
+	struct wire_bytes data;
 };
 
-struct rcv_header {
-	struct rcv_bytes name, value;
+struct wire_header {
+	struct wire_bytes name, value;
 };
 
-struct rcv_chain {
+struct wire_chain {
 	size_t n_certs;
-	const struct rcv_bytes *certs;	/* DER, leaf first */
+	const struct wire_bytes *certs;	/* DER, leaf first */
 };
 
 /* A decoded Message.  Which fields are set depends on type. */
-struct rcv_frame {
-	enum rcv_msg_type type;
+struct wire_frame {
+	enum wire_msg_type type;
 	uint32_t number;	/* zero-based count of the peer's Messages */
 	uint64_t size;		/* the frame's size field */
 	size_t n_ext;
-	const struct rcv_ext *ext;
+	const struct wire_ext *ext;
 	int require_security;	/* -1 absent, else 0 or 1 */
 
 	uint8_t version;	/* ServerHello, ClientHello */
 
 	size_t n_chains;	/* ClientHello */
-	const struct rcv_chain *chains;
+	const struct wire_chain *chains;
 
 	uint32_t chain_index;	/* Email */
 	uint16_t algorithm;
-	struct rcv_bytes parameters;
-	struct rcv_bytes signature;
+	struct wire_bytes parameters;
+	struct wire_bytes signature;
 	size_t n_trace;
-	const struct rcv_header *trace;
+	const struct wire_header *trace;
 	size_t n_rcpt;
-	const struct rcv_bytes *rcpt;
+	const struct wire_bytes *rcpt;
 	uint64_t message_len;	/* the body went to the body callback */
 
 	uint32_t email;		/* EmailDelivered */
@@ -130,7 +126,7 @@ struct rcv_frame {
 	int has_ref;
 	uint32_t ref;
 	size_t n_addr;
-	const struct rcv_bytes *addr;
+	const struct wire_bytes *addr;
 };
 
 /*
@@ -139,31 +135,31 @@ struct rcv_frame {
  * with every field but the body; valid during the call).  offset is where
  * this chunk starts in the message.  Not called for Emails that fail.
  */
-typedef void rcv_wire_body_cb(void *arg, const struct rcv_frame *head,
+typedef void wire_body_cb(void *arg, const struct wire_frame *head,
     uint64_t offset, const uint8_t *p, size_t n);
 
-struct rcv_wire;
+struct wire;
 
-void rcv_wire_limits_default(struct rcv_wire_limits *lim_r);
+void wire_limits_default(struct wire_limits *lim_r);
 
 /* Create a decoder.  The limits are copied. */
-struct rcv_wire *rcv_wire_new(const struct rcv_wire_limits *lim,
-    rcv_wire_body_cb *body, void *body_arg);
-void rcv_wire_free(struct rcv_wire **w_p);
+struct wire *wire_new(const struct wire_limits *lim,
+    wire_body_cb *body, void *body_arg);
+void wire_free(struct wire **w_p);
 
 /*
  * Decode from buf[0..len).  *consumed_r is set to the bytes used; the
  * caller passes the rest again on its next call.
  * Returns 1: a frame is in *frame_r (views valid until the next call);
  *         0: all input consumed, need more;
- *        -1: error, see rcv_wire_error().  Recoverable errors are reported
+ *        -1: error, see wire_error().  Recoverable errors are reported
  *            once, then decoding goes on; fatal ones stick.
  */
-int rcv_wire_decode(struct rcv_wire *w, const uint8_t *buf, size_t len,
-    size_t *consumed_r, struct rcv_frame *frame_r);
+int wire_decode(struct wire *w, const uint8_t *buf, size_t len,
+    size_t *consumed_r, struct wire_frame *frame_r);
 
-struct rcv_wire_error {
-	enum rcv_err_code code;	/* the Error to reply with */
+struct wire_error {
+	enum wire_err_code code;	/* the Error to reply with */
 	int fatal;		/* framing lost: reply, then close */
 	uint32_t number;	/* the Message it refers to */
 	int no_reference;	/* reply without a reference: the Message has no
@@ -171,77 +167,78 @@ struct rcv_wire_error {
 	const char *why;	/* short reason, static or decoder-owned */
 };
 
-/* The last error (valid after rcv_wire_decode returned -1). */
-const struct rcv_wire_error *rcv_wire_error(const struct rcv_wire *w);
+/* The last error (valid after wire_decode returned -1). */
+const struct wire_error *wire_error(const struct wire *w);
 
 /*
  * Memory the decoder holds for a partly received non-Email frame or Email
  * head.  Before growing its buffer from `have` to `want` bytes it asks
  * grow(); -1 refuses, and the frame fails with internal_error, fatal
  * (SMTPSEC.md 5: a resource failure in the gateway; the caller closes).
- * A buffer grown past RCV_WIRE_KEEP_BUF is released (grow(arg, have, 0),
+ * A buffer grown past WIRE_KEEP_BUF is released (grow(arg, have, 0),
  * result ignored) at the next call after its frame was returned.
  */
-#define RCV_WIRE_KEEP_BUF	(64 * 1024)
-typedef int rcv_wire_grow_cb(void *arg, size_t have, size_t want);
-void rcv_wire_set_grow_cb(struct rcv_wire *w, rcv_wire_grow_cb *cb, void *arg);
+#define WIRE_KEEP_BUF	(64 * 1024)
+typedef int wire_grow_cb(void *arg, size_t have, size_t want);
+void wire_set_grow_cb(struct wire *w, wire_grow_cb *cb, void *arg);
 /* The caller is done with the last frame's views: release a large buffer
  * now, not at the next call (an idle session would keep it). */
-void rcv_wire_release(struct rcv_wire *w);
+void wire_release(struct wire *w);
 /* Bytes the decoder's buffer holds now (its capacity). */
-size_t rcv_wire_buffered(const struct rcv_wire *w);
-
-/* Number the next Message will get. */
-uint32_t rcv_wire_next_number(const struct rcv_wire *w);
+size_t wire_buffered(const struct wire *w);
 
 /* 1 when the decoder is between frames (nothing partly read). */
-int rcv_wire_idle(const struct rcv_wire *w);
+int wire_idle(const struct wire *w);
 
-/* Signature length for an algorithm (SMTPSEC.md 2.4), 0 if unknown. */
-size_t rcv_wire_sig_len(uint16_t alg);
-const char *rcv_wire_alg_name(uint16_t alg);
-/* 0 and *alg_r set when name is one of the table's names. */
-int rcv_wire_alg_by_name(const char *name, uint16_t *alg_r);
-const char *rcv_wire_err_name(unsigned code);
-const char *rcv_wire_type_name(unsigned type);
+const char *wire_err_name(unsigned code);
+
+/* A field name must fit a header line (RFC 5322 2.1.1). */
+#define WIRE_TRACE_NAME_MAX 900
+
+/*
+ * Step 1 for one trace header (SMTPSEC.md 4 step 1, 8 item 4): a field name
+ * of printable ASCII without ':', a value whose only CR/LF are folds (CRLF
+ * then SP or HTAB), no NUL.  Returns 0, or -1 with a short reason.
+ */
+int wire_trace_valid(const struct wire_header *h, const char **why_r);
 
 /* --- encoders ------------------------------------------------------------ */
 
 /* Extensions to send: require_security (-1 = none), then extra[] as given. */
-struct rcv_ext_out {
+struct wire_ext_out {
 	int require_security;
 	size_t n_extra;
-	const struct rcv_ext *extra;
+	const struct wire_ext *extra;
 };
 
-void rcv_wire_enc_server_hello(struct buf *b, const struct rcv_ext_out *ext,
+void wire_enc_server_hello(struct buf *b, const struct wire_ext_out *ext,
     uint8_t version);
 /* Returns -1 (nothing written) when a chain or the list overflows its vector. */
-int rcv_wire_enc_client_hello(struct buf *b, const struct rcv_ext_out *ext,
-    uint8_t version, const struct rcv_chain *chains, size_t n_chains);
-void rcv_wire_enc_email_delivered(struct buf *b, const struct rcv_ext_out *ext,
+int wire_enc_client_hello(struct buf *b, const struct wire_ext_out *ext,
+    uint8_t version, const struct wire_chain *chains, size_t n_chains);
+void wire_enc_email_delivered(struct buf *b, const struct wire_ext_out *ext,
     uint32_t email);
 /* ref < 0: no reference. */
-void rcv_wire_enc_error(struct buf *b, const struct rcv_ext_out *ext,
-    uint8_t code, int64_t ref, const struct rcv_bytes *addr, size_t n_addr);
+void wire_enc_error(struct buf *b, const struct wire_ext_out *ext,
+    uint8_t code, int64_t ref, const struct wire_bytes *addr, size_t n_addr);
 
-struct rcv_email_out {
+struct wire_email_out {
 	uint32_t chain_index;
 	uint16_t algorithm;
-	struct rcv_bytes parameters;
-	struct rcv_bytes signature;	/* must be rcv_wire_sig_len(algorithm) long */
-	const struct rcv_header *trace;
+	struct wire_bytes parameters;
+	struct wire_bytes signature;	/* must be wire_alg_sig_len(algorithm) long */
+	const struct wire_header *trace;
 	size_t n_trace;
-	const struct rcv_bytes *rcpt;
+	const struct wire_bytes *rcpt;
 	size_t n_rcpt;
 };
 
 /* Everything of an Email up to and including the message length; the
  * caller appends (or streams) exactly message_len body bytes after it.
  * Returns -1 (nothing written) when a field is too long for its vector. */
-int rcv_wire_enc_email_head(struct buf *b, const struct rcv_ext_out *ext,
-    const struct rcv_email_out *e, uint64_t message_len);
-int rcv_wire_enc_email(struct buf *b, const struct rcv_ext_out *ext,
-    const struct rcv_email_out *e, const uint8_t *msg, size_t msg_len);
+int wire_enc_email_head(struct buf *b, const struct wire_ext_out *ext,
+    const struct wire_email_out *e, uint64_t message_len);
+int wire_enc_email(struct buf *b, const struct wire_ext_out *ext,
+    const struct wire_email_out *e, const uint8_t *msg, size_t msg_len);
 
 #endif

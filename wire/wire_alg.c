@@ -1,0 +1,63 @@
+/* wire_alg: see wire_alg.h. */
+#include "wire/wire_alg.h"
+
+#include <strings.h>
+
+const struct wire_alg wire_alg_table[] = {
+	{ WIRE_SIG_ECDSA_P256_SHA256, "ecdsa_secp256r1_sha256", WIRE_KEY_P256, 64, 32 },
+	{ WIRE_SIG_ECDSA_P384_SHA384, "ecdsa_secp384r1_sha384", WIRE_KEY_P384, 96, 48 },
+	{ WIRE_SIG_ECDSA_P521_SHA512, "ecdsa_secp521r1_sha512", WIRE_KEY_P521, 132, 66 },
+	{ WIRE_SIG_ED25519, "ed25519", WIRE_KEY_ED25519, 64, 32 },
+	{ WIRE_SIG_ED448, "ed448", WIRE_KEY_ED448, 114, 57 },
+};
+const size_t wire_alg_count = sizeof(wire_alg_table) / sizeof(wire_alg_table[0]);
+
+const struct wire_alg *
+wire_alg_by_code(uint16_t code)
+{
+	for (size_t i = 0; i < wire_alg_count; i++)
+		if (wire_alg_table[i].code == code)
+			return &wire_alg_table[i];
+	return NULL;
+}
+
+const struct wire_alg *
+wire_alg_by_name(const char *name)
+{
+	for (size_t i = 0; i < wire_alg_count; i++)
+		if (strcasecmp(wire_alg_table[i].name, name) == 0)
+			return &wire_alg_table[i];
+	return NULL;
+}
+
+const struct wire_alg *
+wire_alg_by_key(enum wire_key key)
+{
+	for (size_t i = 0; i < wire_alg_count; i++)
+		if (wire_alg_table[i].key == key)
+			return &wire_alg_table[i];
+	return NULL;
+}
+
+size_t
+wire_alg_sig_len(uint16_t code)
+{
+	const struct wire_alg *a = wire_alg_by_code(code);
+
+	return a != NULL ? a->sig_len : 0;
+}
+
+const char *
+wire_alg_key_name(enum wire_key key)
+{
+	switch (key) {
+	case WIRE_KEY_ED25519: return "ed25519";
+	case WIRE_KEY_ED448: return "ed448";
+	case WIRE_KEY_P256: return "ecdsa-p256";
+	case WIRE_KEY_P384: return "ecdsa-p384";
+	case WIRE_KEY_P521: return "ecdsa-p521";
+	case WIRE_KEY_RSA: return "rsa";
+	case WIRE_KEY_EC_OTHER: return "ecdsa-other-curve";
+	default: return "unknown";
+	}
+}
