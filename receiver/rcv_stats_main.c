@@ -30,6 +30,7 @@
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_version.h"
+#include "verify/vfy_redis.h"
 
 #define MAX_INST 256
 
@@ -89,63 +90,37 @@ usage(FILE *f)
 static redisContext *
 connect_url(const struct rcv_redis_url *u, char *err, size_t errlen)
 {
-	struct timeval tv = { 2, 0 };
+	struct vfy_redis_options ro;
+	struct vfy_redis_sync_err e;
 	redisContext *c;
-	redisReply *r;
 	char where[600];
 
 	if (u->path[0])
 		snprintf(where, sizeof(where), "unix:%s", u->path);
 	else
 		snprintf(where, sizeof(where), "%s:%d", u->host, u->port);
-
-	c = u->path[0] ? redisConnectUnixWithTimeout(u->path, tv)
-	    : redisConnectWithTimeout(u->host, u->port, tv);
-	if (c == NULL || c->err) {
-		snprintf(err, errlen, "cannot connect to Redis at %s: %s", where,
-		    c ? c->errstr : "out of memory");
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	if (u->password[0]) {
-		r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
-		    : redisCommand(c, "AUTH %s", u->password);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "Redis at %s refused the password%s: %s", where,
-			    u->user[0] ? " (or user)" : "", r ? r->str : c->errstr);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	if (u->db) {
-		r = redisCommand(c, "SELECT %d", u->db);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			snprintf(err, errlen, "Redis at %s refused SELECT %d: %s", where, u->db,
-			    r ? r->str : c->errstr);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	/* a Redis with requirepass answers NOAUTH to the first real command:
-	 * find out here, with a reason, not as an empty table */
-	r = redisCommand(c, "PING");
-	if (r == NULL || r->type != REDIS_REPLY_STATUS) {
-		snprintf(err, errlen, "Redis at %s: %s%s", where,
-		    r ? (r->str ? r->str : "unexpected reply to PING") : c->errstr,
-		    r && r->str && strncmp(r->str, "NOAUTH", 6) == 0 ?
+	memset(&ro, 0, sizeof(ro));
+	ro.host = u->host;
+	ro.port = u->port;
+	ro.path = u->path;
+	ro.user = u->user;
+	ro.password = u->password;
+	ro.db = u->db;
+	ro.handshake_ms = 2000;
+	if ((c = vfy_redis_connect_sync(&ro, &e)) != NULL)
+		return c;
+	if (strcmp(e.cmd, "connect") == 0)
+		snprintf(err, errlen, "cannot connect to Redis at %s: %s", where, e.text);
+	else if (strcmp(e.cmd, "AUTH") == 0)
+		snprintf(err, errlen, "Redis at %s refused the password%s: %s", where,
+		    u->user[0] ? " (or user)" : "", e.text);
+	else if (strcmp(e.cmd, "SELECT") == 0)
+		snprintf(err, errlen, "Redis at %s refused SELECT %d: %s", where, u->db, e.text);
+	else
+		snprintf(err, errlen, "Redis at %s: %s%s", where, e.text[0] ? e.text : "unexpected reply to PING",
+		    strncmp(e.text, "NOAUTH", 6) == 0 ?
 		    " (give the password with -c CONFIG, --url-file or REDISCLI_AUTH)" : "");
-		freeReplyObject(r);
-		redisFree(c);
-		return NULL;
-	}
-	freeReplyObject(r);
-	return c;
+	return NULL;
 }
 
 static int

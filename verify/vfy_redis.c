@@ -19,10 +19,12 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libev.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "base/mem.h"
 
@@ -150,6 +152,30 @@ reply_text(const redisReply *reply, char *out, size_t outlen)
 			out[i] = '?';
 }
 
+/*
+ * One handshake reply judged, the same way for the event-driven connection
+ * and the blocking one: VFY_REDIS_OK, or the fault with the reply's text in
+ * txt.  AUTH and SELECT only need to be no error (AUTH answers OK); PING
+ * must answer PONG.  A NOAUTH or WRONGPASS answer to anything is an
+ * authentication fault.
+ */
+static enum vfy_redis_fault
+judge(const char *cmd, const redisReply *reply, char *txt, size_t txtlen)
+{
+	txt[0] = '\0';
+	if (reply->type == REDIS_REPLY_ERROR) {
+		reply_text(reply, txt, txtlen);
+		return strcmp(cmd, "AUTH") == 0 || strncmp(txt, "NOAUTH", 6) == 0 ||
+		    strncmp(txt, "WRONGPASS", 9) == 0 ? VFY_REDIS_AUTH : VFY_REDIS_REFUSED;
+	}
+	if (strcmp(cmd, "PING") == 0 &&
+	    (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, "PONG") != 0)) {
+		reply_text(reply, txt, txtlen);
+		return VFY_REDIS_REFUSED;
+	}
+	return VFY_REDIS_OK;
+}
+
 /* priv: which command ("AUTH", "SELECT", "PING") */
 static void
 on_handshake(redisAsyncContext *ac, void *rep, void *priv)
@@ -158,25 +184,22 @@ on_handshake(redisAsyncContext *ac, void *rep, void *priv)
 	redisReply *reply = rep;
 	const char *cmd = priv;
 	char txt[160], why[200];
+	enum vfy_redis_fault fault;
 
 	if (r == NULL || reply == NULL)
 		return;		/* dropped; or lost: the disconnect callback says so */
-	if (reply->type == REDIS_REPLY_ERROR) {
-		reply_text(reply, txt, sizeof(txt));
-		snprintf(why, sizeof(why), "%s refused: %s%s", cmd, txt,
-		    strncmp(txt, "NOAUTH", 6) == 0 ? " (no password configured)" : "");
-		drop(r, strcmp(cmd, "AUTH") == 0 || strncmp(txt, "NOAUTH", 6) == 0 ||
-		    strncmp(txt, "WRONGPASS", 9) == 0 ? VFY_REDIS_AUTH : VFY_REDIS_REFUSED, why);
+	fault = judge(cmd, reply, txt, sizeof(txt));
+	if (fault != VFY_REDIS_OK) {
+		if (reply->type == REDIS_REPLY_ERROR)
+			snprintf(why, sizeof(why), "%s refused: %s%s", cmd, txt,
+			    strncmp(txt, "NOAUTH", 6) == 0 ? " (no password configured)" : "");
+		else
+			snprintf(why, sizeof(why), "PING answered '%s'", txt);
+		drop(r, fault, why);
 		return;
 	}
 	if (strcmp(cmd, "PING") != 0)
 		return;
-	if (reply->type != REDIS_REPLY_STATUS || strcmp(reply->str, "PONG") != 0) {
-		reply_text(reply, txt, sizeof(txt));
-		snprintf(why, sizeof(why), "PING answered '%s'", txt);
-		drop(r, VFY_REDIS_REFUSED, why);
-		return;
-	}
 	ev_timer_stop(r->loop, &r->hs);
 	r->backoff = r->opt.backoff_min;
 	r->st.retry_in = 0;
@@ -324,4 +347,64 @@ void
 vfy_redis_status(const struct vfy_redis *r, struct vfy_redis_status *st_r)
 {
 	*st_r = r->st;
+}
+
+/*
+ * The blocking form, for command-line tools: the same options, the same
+ * commands (AUTH, SELECT, PING) and the same judgement of their replies.
+ */
+struct redisContext *
+vfy_redis_connect_sync(const struct vfy_redis_options *opt, struct vfy_redis_sync_err *err_r)
+{
+	unsigned ms = opt->handshake_ms ? opt->handshake_ms : 2000;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	const char *host = opt->host != NULL && opt->host[0] ? opt->host : "127.0.0.1";
+	int port = opt->port > 0 ? opt->port : 6379;
+	redisContext *c;
+	redisReply *reply;
+
+	memset(err_r, 0, sizeof(*err_r));
+	err_r->cmd = "connect";
+	err_r->fault = VFY_REDIS_UNREACHABLE;
+	c = opt->path != NULL && opt->path[0] ? redisConnectUnixWithTimeout(opt->path, tv)
+	    : redisConnectWithTimeout(host, port, tv);
+	if (c == NULL || c->err) {
+		snprintf(err_r->text, sizeof(err_r->text), "%s", c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	for (int step = 0; step < 3; step++) {
+		if (step == 0 && opt->password != NULL && opt->password[0]) {
+			err_r->cmd = "AUTH";
+			reply = opt->user != NULL && opt->user[0]
+			    ? redisCommand(c, "AUTH %s %s", opt->user, opt->password)
+			    : redisCommand(c, "AUTH %s", opt->password);
+		} else if (step == 1 && opt->db > 0) {
+			err_r->cmd = "SELECT";
+			reply = redisCommand(c, "SELECT %d", opt->db);
+		} else if (step == 2) {
+			/* a Redis with requirepass answers NOAUTH to the first
+			 * real command: find out here, with a reason */
+			err_r->cmd = "PING";
+			reply = redisCommand(c, "PING");
+		} else
+			continue;
+		if (reply == NULL) {
+			err_r->fault = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == ETIMEDOUT)
+			    ? VFY_REDIS_TIMEOUT : VFY_REDIS_UNREACHABLE;
+			snprintf(err_r->text, sizeof(err_r->text), "%s", c->errstr);
+			redisFree(c);
+			return NULL;
+		}
+		err_r->fault = judge(err_r->cmd, reply, err_r->text, sizeof(err_r->text));
+		freeReplyObject(reply);
+		if (err_r->fault != VFY_REDIS_OK) {
+			redisFree(c);
+			return NULL;
+		}
+	}
+	memset(err_r, 0, sizeof(*err_r));
+	return c;
 }

@@ -1,6 +1,7 @@
 /*
  * vfy_redis: the one Redis connection module (hiredis async on libev),
- * shared by the DNS cache (vfy_dns) and the stats writer (rcv_metrics).
+ * shared by the DNS cache (vfy_dns) and the stats writer (rcv_metrics); its
+ * blocking form (vfy_redis_connect_sync) is smtpsec-stats' connection.
  *
  * It connects, sends AUTH / SELECT / PING and reads their replies: the
  * connection is "up" only after all of them succeeded.  Any failure
@@ -24,6 +25,7 @@
 
 struct ev_loop;
 struct redisAsyncContext;
+struct redisContext;
 
 struct vfy_redis_options {
 	const char *host;		/* TCP, or */
@@ -76,5 +78,21 @@ void *vfy_redis_owner(const struct redisAsyncContext *ac);
 void vfy_redis_drop(struct vfy_redis *r, enum vfy_redis_fault fault, const char *why);
 void vfy_redis_status(const struct vfy_redis *r, struct vfy_redis_status *st_r);
 const char *vfy_redis_fault_str(enum vfy_redis_fault f);
+
+/* What stopped a blocking connection. */
+struct vfy_redis_sync_err {
+	enum vfy_redis_fault fault;
+	const char *cmd;		/* "connect", "AUTH", "SELECT" or "PING" */
+	char text[160];			/* the server's reply or the connection error, printable */
+};
+
+/*
+ * Connect and hand-shake blocking (command-line tools): the same AUTH /
+ * SELECT / PING with every reply checked as above, each step within
+ * opt->handshake_ms (0 = 2000).  Returns a hiredis context the caller owns
+ * (redisFree), or NULL with *err_r filled.  No backoff: a tool tries once.
+ */
+struct redisContext *vfy_redis_connect_sync(const struct vfy_redis_options *opt,
+    struct vfy_redis_sync_err *err_r);
 
 #endif
