@@ -109,9 +109,8 @@ rcv_metrics_reject(struct rcv_metrics *m, const char *step)
 		const char *step;
 		enum rcv_metric k;
 	} map[] = {
-		{ "sig", RCV_M_reject_signature }, { "signature", RCV_M_reject_signature },
+		{ "signature", RCV_M_reject_signature },
 		{ "from", RCV_M_reject_from }, { "srv", RCV_M_reject_no_srv },
-		{ "srv_insecure", RCV_M_reject_insecure_srv },
 		{ "srv-insecure", RCV_M_reject_insecure_srv }, { "name", RCV_M_reject_name },
 		{ "dane", RCV_M_reject_dane }, { "pkix", RCV_M_reject_pkix },
 		{ "ct", RCV_M_reject_ct }, { "chain", RCV_M_reject_chain },

@@ -401,7 +401,6 @@ rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *
 
 /* --- worker -------------------------------------------------------------------------------- */
 
-static struct rcv_server *g_srv;
 static unsigned g_worker_index;		/* set by the master before fork */
 static uint8_t g_cache_key[VFY_CACHE_KEY_LEN];	/* [redis] cache_key_file */
 static int g_have_cache_key;
@@ -833,7 +832,6 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	/* a peer that closes while we write must cost its connection (EPIPE),
 	 * not the worker and every session in it */
 	signal(SIGPIPE, SIG_IGN);
-	g_srv = srv;
 	srv->loop = ev_default_loop(EVFLAG_AUTO);
 	srv->cfg = cfg;
 	srv->skip_chain_checks = skip_chain_checks;
@@ -987,7 +985,6 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	    (unsigned long long)srv->st.refused_ip, (unsigned long long)srv->st.emails,
 	    (unsigned long long)srv->st.delivered, (unsigned long long)srv->st.failed);
 	free(srv);
-	g_srv = NULL;
 	return rc;
 }
 

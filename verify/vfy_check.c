@@ -297,7 +297,6 @@ finish(struct vfy_check *c)
 		    (c->min_ttl < v->lifetime ? c->min_ttl : v->lifetime);
 		cache_put(v, c->chain, c->f, &vd, vd.ttl);
 	}
-	v->st.ended[vd.step < VFY_STEP_COUNT ? vd.step : 0][vd.result & 3]++;
 	c->cb(c->arg, &vd);
 	free(c);
 }

@@ -93,9 +93,7 @@ struct vfy_options {
 };
 
 struct vfy_stats {
-	/* checks ended per step and result (index [step][result]) */
-	uint64_t ended[VFY_STEP_COUNT][4];
-	uint64_t cache_hits, cache_misses, cache_entries;
+	uint64_t cache_hits, cache_misses, cache_entries;	/* verdict cache */
 };
 
 typedef void vfy_check_cb(void *arg, const struct vfy_verdict *verdict);
