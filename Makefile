@@ -8,10 +8,11 @@
 #   make deps                 install the Debian packages build and tests need (root)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #
-# Library sources are picked up by directory: every verify/*.c goes into
-# libvfy.a, every lmtp/*.c into liblmtp.a, every receiver/*.c except the
-# *_main.c files into librcv.a.  Dependencies point one way:
-# receiver -> verify, receiver -> lmtp.
+# Library sources are picked up by directory: base/*.c goes into libbase.a,
+# wire/*.c into libwire.a, verify/*.c into libvfy.a, lmtp/*.c into
+# liblmtp.a, every receiver/*.c except the *_main.c files into librcv.a.
+# Dependencies point one way (see "layers" below):
+# base <- wire <- verify, lmtp <- receiver; base, wire, verify <- sender.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -55,7 +56,9 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wcast-qual \
             -Wno-unused-parameter -Wno-format-truncation
 WERROR   ?= $(if $(filter true,$(CI)),-Werror)
 OPT      ?= -O2
-CPPFLAGS += -I. -D_GNU_SOURCE $(PKG_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE $(PKG_CFLAGS)
+# the include root: the whole tree, except for the layers below
+INC      := -I.
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(WERROR) -fno-strict-aliasing -MMD -MP
 LDFLAGS  +=
 ifneq ($(SANITIZE),)
@@ -108,9 +111,65 @@ WOLF_STAMP := $(B)/wolfssl.stamp
 WOLF_ID    := $(WOLFSSL) $(WOLFSSL_VER)$(if $(filter project,$(WOLFSSL)),-$(WOLF_REV))
 $(shell mkdir -p $(B); [ "$$(cat $(WOLF_STAMP) 2>/dev/null)" = "$(WOLF_ID)" ] || echo "$(WOLF_ID)" > $(WOLF_STAMP))
 
-$(B)/obj/%.o: %.c $(WOLF_STAMP)
+# --- layers (issue #21) ------------------------------------------------------
+# Each layer may use only the directories listed for it:
+#   base    (libc)                  libbase.a
+#   wire    base                    libwire.a   the codec, for gateway and sender
+#   verify  base wire               libvfy.a
+#   lmtp    base wire               liblmtp.a
+#   sender  base wire verify        smtpsec-send; and the command-line helpers
+#           receiver/rcv_cli (exit codes, numbers, --version) alone
+#   receiver, tests/tools, tests/fuzz, tests/diff: everything
+# The build enforces it.  A layer's sources (and its unit tests) compile
+# against an include root, $(B)/inc/<layer>/, holding symbolic links to
+# only those directories, so a wrong-way #include "receiver/..." does not
+# compile.  The unit tests of base/, wire/, verify/, lmtp/ and sender/ and
+# smtpsec-send link only their layers' libraries, so a wrong-way call does
+# not link.  tests/integration/t_layers.sh greps the includes as well.
+USES_base         := base
+USES_wire         := base wire
+USES_verify       := base wire verify
+USES_lmtp         := base wire lmtp
+SND_CLI           := receiver/rcv_cli.h receiver/rcv_version.h
+USES_sender       := base wire verify sender $(SND_CLI)
+USES_tlib         := base tests
+USES_tests_base   := base tests
+USES_tests_wire   := base wire tests
+USES_tests_verify := base wire verify tests
+USES_tests_lmtp   := base wire lmtp tests
+USES_tests_sender := base wire verify sender tests $(SND_CLI)
+LAYER_LIBS_base   := $(LIBBASE)
+LAYER_LIBS_wire   := $(LIBWIRE) $(LIBBASE)
+LAYER_LIBS_verify := $(LIBVFY) $(LIBWIRE) $(LIBBASE)
+LAYER_LIBS_lmtp   := $(LIBLMTP) $(LIBWIRE) $(LIBBASE)
+LAYER_LIBS_sender := $(B)/obj/receiver/rcv_cli.o $(LIBVFY) $(LIBWIRE) $(LIBBASE)
+
+# $(call layer,<objects' directory>,<layer>): its include root
+define layer
+$(B)/obj/$(1)/%.o: INC := -I$(B)/inc/$(2)
+INC_ROOTS += $(B)/inc/$(2)/.made
+endef
+INC_ROOTS :=
+$(eval $(call layer,base,base))
+$(eval $(call layer,wire,wire))
+$(eval $(call layer,verify,verify))
+$(eval $(call layer,lmtp,lmtp))
+$(eval $(call layer,sender,sender))
+$(eval $(call layer,tests/lib,tlib))
+$(eval $(call layer,tests/unit/base,tests_base))
+$(eval $(call layer,tests/unit/wire,tests_wire))
+$(eval $(call layer,tests/unit/verify,tests_verify))
+$(eval $(call layer,tests/unit/lmtp,tests_lmtp))
+$(eval $(call layer,tests/unit/sender,tests_sender))
+$(B)/inc/%/.made: Makefile
+	@rm -rf $(B)/inc/$* && mkdir -p $(B)/inc/$*
+	@for d in $(USES_$*); do mkdir -p $(B)/inc/$*/$$(dirname $$d); \
+	    ln -s $(CURDIR)/$$d $(B)/inc/$*/$$d; done
+	@touch $@
+
+$(B)/obj/%.o: %.c $(WOLF_STAMP) | $(INC_ROOTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(INC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBBASE): $(call obj,$(BASE_SRCS))
 $(LIBWIRE): $(call obj,$(WIRE_SRCS))
@@ -123,9 +182,12 @@ $(B)/%.a:
 	rm -f $@
 	$(if $^,ar rcs $@ $^,ar rcs $@)
 
+# $(LIBS_<prog>): what a program links (default: every library and libtest)
+LIBS_smtpsec-send := $(LAYER_LIBS_sender)
 define prog_rule
-$(B)/$(1): $(call obj,$(SRCS_$(1))) $(ALL_LIBS) $(LIBT)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(SRCS_$(1))) $(LIBT) $(ALL_LIBS) $$(PKG_LIBS)
+LIBS_$(1) ?= $(LIBT) $(ALL_LIBS)
+$(B)/$(1): $(call obj,$(SRCS_$(1))) $$(LIBS_$(1))
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$(SRCS_$(1))) $$(LIBS_$(1)) $$(PKG_LIBS)
 endef
 $(foreach p,$(ALL_PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -138,9 +200,10 @@ HOOK_SRCS     := receiver/rcv_main.c sender/snd_main.c
 PRODUCT_PROGS := $(filter smtpsec-gateway smtpsec-send,$(PROGS))
 $(call obj,$(HOOK_SRCS)): CPPFLAGS += -DSMTPSEC_TEST_HOOKS
 pobj = $(patsubst %.c,$(B)/product/obj/%.o,$(filter $(HOOK_SRCS),$(1))) $(call obj,$(filter-out $(HOOK_SRCS),$(1)))
-$(B)/product/obj/%.o: %.c $(WOLF_STAMP)
+$(B)/product/obj/sender/%.o: INC := -I$(B)/inc/sender
+$(B)/product/obj/%.o: %.c $(WOLF_STAMP) | $(INC_ROOTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(INC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 define product_rule
 $(B)/product/$(1): $(call pobj,$(SRCS_$(1))) $(ALL_LIBS)
 	$$(CC) $$(LDFLAGS) -o $$@ $(call pobj,$(SRCS_$(1))) $(ALL_LIBS) $$(PKG_LIBS)
@@ -151,11 +214,16 @@ all: $(addprefix $(B)/product/,$(PRODUCT_PROGS))
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS) $(LIBT)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+# unit tests of a lower layer: libtest and that layer's libraries only
+define unit_layer_rule
+$(B)/tests/unit/$(1)/%: $(B)/obj/tests/unit/$(1)/%.o $(2) $(LIBT)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $(LIBT) $(2) $$(PKG_LIBS)
+endef
+$(foreach l,base wire verify lmtp,$(eval $(call unit_layer_rule,$(l),$(LAYER_LIBS_$(l)))))
 # tests/unit/sender/ also links smtpsec-send's objects but its main()
 SND_LIB_SRCS := $(filter-out sender/snd_main.c,$(sort $(wildcard sender/*.c)))
-$(B)/tests/unit/sender/%: $(B)/obj/tests/unit/sender/%.o $(call obj,$(SND_LIB_SRCS)) $(ALL_LIBS) $(LIBT)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(SND_LIB_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+$(eval $(call unit_layer_rule,sender,$(call obj,$(SND_LIB_SRCS)) $(LAYER_LIBS_sender)))
 
 # smtpsec-gateway.conf(5) is written by the gateway from its key table
 # (receiver/rcv_config.c), so the page cannot drift from the code.
@@ -220,7 +288,7 @@ fuzz-bins: $(patsubst tests/fuzz/%.c,$(FB)/fuzz/%,$(FUZZ_SRCS))
 CFLAGS += $(CFLAGS_EXTRA)
 $(FB)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS) $(LIBT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
+	$(CC) $(INC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBT) $(ALL_LIBS) $(PKG_LIBS)
 
 # --- packages ---------------------------------------------------------------
 DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev \
@@ -280,7 +348,7 @@ $(B)/tests/diff/%: $(B)/obj/tests/diff/%.o $(call obj,$(DIFF_SRCS)) $(ALL_LIBS) 
 	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(DIFF_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS) $(DIFF_LIBS)
 $(FB)/fuzz/fuzz_dane_pkix: tests/fuzz/fuzz_dane_pkix.c $(call obj,$(DIFF_SRCS)) $(ALL_LIBS) $(LIBT)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(call obj,$(DIFF_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS) $(DIFF_LIBS)
+	$(CC) $(INC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(call obj,$(DIFF_SRCS)) $(LIBT) $(ALL_LIBS) $(PKG_LIBS) $(DIFF_LIBS)
 
 # --- install ----------------------------------------------------------------
 install: all
