@@ -22,32 +22,16 @@
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_session.h"
-#include "verify/vfy_check.h"
-#include "verify/vfy_from.h"
-#include "verify/vfy_sig.h"
-
-struct rcv_cchain {
-	size_t n_certs;
-	uint8_t **der;
-	size_t *der_len;
-	struct vfy_chain *vc;	/* parsed; NULL if unparsable (authentication_failed) */
-	const char *why;	/* why vc is NULL */
-};
+#include "verify/vfy.h"
 
 /* What this file keeps per Email (the session's e->op). */
 struct conn_email {
 	struct rcv_conn *c;
 	struct rcv_sess_email *e;
-	/* step 3 while the body arrives: the stream, or the early verdict */
-	struct vfy_sig_stream *sig;
-	int sig_rc;
-	const char *sig_why;
-	struct vfy_from from;
+	struct vfy_email *ve;	/* owned: steps 2-9, then their verdict */
 	struct lmtp_copy copy;
 	int have_copy;
 	struct lmtp_tx *tx;
-	struct vfy_check *chk;
-	char target[256], cert_name[256];
 };
 
 struct rcv_conn {
@@ -59,8 +43,7 @@ struct rcv_conn {
 	struct rcv_conn *next, *prev;
 	unsigned long long id;	/* 64 random bits: unique across a fleet */
 	char ip[48];
-	struct rcv_cchain *chains;	/* owned: the ClientHello's */
-	size_t n_chains;
+	struct vfy_chains *chains;	/* owned: the ClientHello's */
 	size_t held_chains;	/* their bytes, charged to the budget */
 };
 
@@ -115,24 +98,6 @@ op_send(void *arg, const uint8_t *p, size_t n)
 	rcv_io_send(&((struct rcv_conn *)arg)->io, p, n);
 }
 
-static void
-chains_free(struct rcv_conn *c)
-{
-	size_t i, j;
-
-	for (i = 0; i < c->n_chains; i++) {
-		for (j = 0; j < c->chains[i].n_certs; j++)
-			free(c->chains[i].der[j]);
-		free(c->chains[i].der);
-		free(c->chains[i].der_len);
-		vfy_chain_free(&c->chains[i].vc);
-	}
-	free(c->chains);
-	c->chains = NULL;
-	c->n_chains = 0;
-	op_charge(c, &c->held_chains, 0);
-}
-
 /* Keep the ClientHello's chains for the session: 0, or -1 when the
  * worker's buffer budget has no room for them. */
 static int
@@ -148,25 +113,19 @@ op_hello(void *arg, const struct wire_frame *f)
 		RCV_METRIC_ADD(buffer_budget_refused, 1);
 		return -1;
 	}
-	c->chains = mem_calloc(f->n_chains ? f->n_chains : 1, sizeof(*c->chains));
-	c->n_chains = f->n_chains;
+	c->chains = vfy_chains_new(f->n_chains);
 	for (i = 0; i < f->n_chains; i++) {
-		struct rcv_cchain *ch = &c->chains[i];
 		const struct wire_chain *in = &f->chains[i];
+		const uint8_t **der = mem_calloc(in->n_certs + 1, sizeof(*der));
+		size_t *len = mem_calloc(in->n_certs + 1, sizeof(*len));
 
-		ch->n_certs = in->n_certs;
-		ch->der = mem_calloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der));
-		ch->der_len = mem_calloc(in->n_certs ? in->n_certs : 1, sizeof(*ch->der_len));
 		for (j = 0; j < in->n_certs; j++) {
-			ch->der[j] = mem_alloc(in->certs[j].len);
-			memcpy(ch->der[j], in->certs[j].p, in->certs[j].len);
-			ch->der_len[j] = in->certs[j].len;
+			der[j] = in->certs[j].p;
+			len[j] = in->certs[j].len;
 		}
-		ch->why = "empty chain";
-		if (in->n_certs > 0 &&
-		    vfy_chain_parse((const uint8_t *const *)ch->der, ch->der_len, ch->n_certs, &ch->vc,
-		    &ch->why) != 0)
-			ch->vc = NULL;
+		vfy_chains_set(c->chains, i, der, len, in->n_certs);
+		free(der);
+		free(len);
 	}
 	return 0;
 }
@@ -194,37 +153,32 @@ op_email_free(void *arg, struct rcv_sess_email *e)
 	e->op = NULL;
 	if (ce->tx)
 		lmtp_cancel(&ce->tx);
-	if (ce->chk)
-		vfy_check_cancel(&ce->chk);
-	vfy_sig_stream_free(&ce->sig);
+	vfy_email_free(&ce->ve);
 	if (ce->have_copy)
 		lmtp_copy_free(&ce->copy);
 	free(ce);
 }
 
-/*
- * Step 3 starts with the body: the Email's head (chain index, algorithm,
- * signature) is known, so the signature is checked as the bytes arrive and
- * the message is never read again for it.  Anything unusual (no such
- * chain yet) leaves ce->sig NULL and op_verify checks the whole message.
- */
+static void
+email_begin(struct rcv_conn *c, struct conn_email *ce, const struct wire_frame *head)
+{
+	struct vfy_email_head h = { head->chain_index, head->algorithm, head->signature.p,
+	    head->signature.len };
+
+	ce->ve = vfy_email_begin(c->srv->skip_chain_checks ? NULL : c->srv->vfy, c->chains, &h);
+}
+
+/* Step 3 runs as the body arrives: the message is never read again for it. */
 static void
 op_body(void *arg, struct rcv_sess_email *e, const struct wire_frame *head, const uint8_t *p,
     size_t n)
 {
 	struct rcv_conn *c = arg;
 	struct conn_email *ce = conn_email(c, e);
-	const struct rcv_cchain *ch;
 
-	if (e->len == 0 && ce->sig == NULL && ce->sig_rc == 0 && head->chain_index < c->n_chains) {
-		ch = &c->chains[head->chain_index];
-		if (ch->vc != NULL)
-			ce->sig = vfy_sig_stream_begin(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len,
-			    head->algorithm, head->signature.p, head->signature.len, &ce->sig_rc,
-			    &ce->sig_why);
-	}
-	if (ce->sig != NULL)
-		vfy_sig_stream_update(ce->sig, p, n);
+	if (ce->ve == NULL)
+		email_begin(c, ce, head);
+	vfy_email_update(ce->ve, p, n);
 }
 
 static void
@@ -260,6 +214,8 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	struct rcv_conn *c = arg;
 	struct conn_email *ce = conn_email(c, e);
 	const struct rcv_config *cfg = c->cfg;
+	const struct vfy_from *from;
+	const struct vfy_verdict *vd = vfy_email_verdict(ce->ve, &from);
 	const char *allow[RCV_CONFIG_MAX_TRACE], *also[RCV_CONFIG_MAX_AUTHSERV];
 	struct lmtp_copy_info info;
 	struct lmtp_msg m;
@@ -275,13 +231,13 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	memset(&info, 0, sizeof(info));
 	info.authserv_id = cfg->authserv_id;
 	info.hostname = cfg->hostname;
-	info.sender_host = ce->target;
-	info.cert_name = ce->cert_name;
+	info.sender_host = vd->target;
+	info.cert_name = vd->matched_name;
 	info.client_ip = c->ip;
 	info.id = qid;
 	info.tls_version = wolfSSL_get_version(c->io.ssl);
 	info.tls_cipher = wolfSSL_get_cipher_name(c->io.ssl);
-	info.from_domain = ce->from.domain;
+	info.from_domain = from->domain;
 	info.trust = e->trust;
 	info.require_security = e->require_security;
 	info.date = (int64_t)time(NULL);
@@ -299,7 +255,7 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 	}
 	ce->have_copy = 1;
 	memset(&m, 0, sizeof(m));
-	m.mail_from = ce->from.addr;
+	m.mail_from = from->addr;
 	m.rcpt = (const char *const *)e->rcpt;
 	m.n_rcpt = e->n_rcpt;
 	m.seg = ce->copy.seg;
@@ -313,82 +269,52 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");
 }
 
+/* The verdict of steps 2-9 (SMTPSEC.md 5). */
 static void
-check_done(void *arg, const struct vfy_verdict *v)
+email_verdict(struct conn_email *ce)
 {
-	struct conn_email *ce = arg;
-	struct rcv_conn *c = ce->c;
+	const struct vfy_from *from;
+	const struct vfy_verdict *v = vfy_email_verdict(ce->ve, &from);
 	struct rcv_sess_email *e = ce->e;
 
-	ce->chk = NULL;
-	if (v->result == VFY_PASS && v->trust && v->trust[0]) {
-		snprintf(ce->target, sizeof(ce->target), "%s", v->target);
-		snprintf(ce->cert_name, sizeof(ce->cert_name), "%s", v->matched_name);
+	snprintf(e->from_domain, sizeof(e->from_domain), "%s", from->domain);
+	if (v->result == VFY_PASS && v->trust && v->trust[0])
 		rcv_session_verified(e, v->trust);
-	} else if (v->result == VFY_PERMFAIL)
-		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
+	else if (v->result == VFY_PERMFAIL)
+		rcv_session_fail(e, v->step == VFY_STEP_CHAIN ? WIRE_ERR_ILLEGAL_PARAMETER :
+		    WIRE_ERR_AUTHENTICATION_FAILED, vfy_step_str(v->step), v->why);
 	else if (v->result == VFY_TEMPFAIL) {
 		RCV_METRIC_ADD(tempfail_dns, 1);
 		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, vfy_step_str(v->step), v->why);
 	} else	/* a verdict nobody filled in: fail closed */
 		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, vfy_step_str(v->step), "verdict unchecked");
+}
+
+static void
+verdict_cb(void *arg, struct vfy_email *ve)
+{
+	struct conn_email *ce = arg;
+	struct rcv_conn *c = ce->c;
+
+	email_verdict(ce);
 	rcv_io_update(&c->io);
 }
 
-/* Steps 2-9 (SMTPSEC.md 4) for a complete Email. */
+/* Steps 2-9 (SMTPSEC.md 4) for a complete Email: verify/ runs them. */
 static void
 op_verify(void *arg, struct rcv_sess_email *e, const struct wire_frame *f)
 {
 	struct rcv_conn *c = arg;
-	struct rcv_server *srv = c->srv;
 	struct conn_email *ce = conn_email(c, e);
-	const struct rcv_cchain *ch;
-	const char *why = NULL;
-	int r;
 
-	/* step 2: chain index */
-	if (f->chain_index >= c->n_chains) {
-		rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "chain", "certificate_chain index out of range");
-		return;
-	}
-	ch = &c->chains[f->chain_index];
-	/* step 3: signature, before any DNS */
-	if (ch->vc == NULL) {
-		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", ch->why ? ch->why : "bad chain");
-		return;
-	}
-	if (ce->sig != NULL)	/* fed every body byte as it arrived */
-		r = vfy_sig_stream_end(&ce->sig, &why);
-	else if (ce->sig_rc != 0) {	/* decided by key, algorithm or length */
-		r = ce->sig_rc;
-		why = ce->sig_why;
-	} else
-		r = vfy_sig_verify(ch->vc->cert[0].spki, ch->vc->cert[0].spki_len, f->algorithm,
-		    f->signature.p, f->signature.len, e->msg, (size_t)e->len, &why);
-	if (r != VFY_SIG_OK) {
-		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", why ? why : "bad signature");
-		return;
-	}
-	/* step 4: author domain */
-	if (vfy_from_parse(e->msg, (size_t)e->len, &ce->from, &why) != 0) {
-		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "from", why ? why : "bad From");
-		return;
-	}
-	snprintf(e->from_domain, sizeof(e->from_domain), "%s", ce->from.domain);
-	/* steps 5-9: SRV, name, DANE, PKIX, CT (asynchronous) */
-	if (srv->skip_chain_checks) {
-		snprintf(ce->target, sizeof(ce->target), "%s", ce->from.domain);
-		snprintf(ce->cert_name, sizeof(ce->cert_name), "%s", ce->from.domain);
-		rcv_session_verified(e, "unverified");
-		return;
-	}
-	if (srv->vfy == NULL) {
+	if (!c->srv->skip_chain_checks && c->srv->vfy == NULL) {
 		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "srv", "verifier not initialised");
 		return;
 	}
-	ce->chk = vfy_check_start(srv->vfy, ch->vc, ce->from.domain, time(NULL), check_done, ce);
-	if (ce->chk == NULL)
-		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "from", "author domain unusable");
+	if (ce->ve == NULL)	/* an empty body */
+		email_begin(c, ce, f);
+	if (vfy_email_end(ce->ve, e->msg, (size_t)e->len, time(NULL), verdict_cb, ce) == 1)
+		email_verdict(ce);
 }
 
 static const struct rcv_session_ops conn_ops = {
@@ -466,7 +392,8 @@ rcv_conn_free(struct rcv_conn **c_p)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	chains_free(c);
+	vfy_chains_free(&c->chains);
+	op_charge(c, &c->held_chains, 0);
 	rcv_server_conn_closed(srv, c->ip);
 	free(c);
 }

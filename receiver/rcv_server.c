@@ -32,10 +32,8 @@
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_tls.h"
+#include "verify/vfy.h"
 #include "verify/vfy_cache.h"
-#include "verify/vfy_check.h"
-#include "verify/vfy_ct.h"
-#include "verify/vfy_pkix.h"
 #include "verify/vfy_redis.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
@@ -359,11 +357,14 @@ rcv_server_conn_closed(struct rcv_server *srv, const char *ip)
 		ev_break(srv->loop, EVBREAK_ALL);
 }
 
+static void vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo);
+
 /* --- start-up checks ---------------------------------------------------------------------- */
 
 int
 rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err, size_t errlen)
 {
+	struct vfy_options vo;
 	char why[256];
 	WOLFSSL_CTX *ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why,
 	    sizeof(why));
@@ -375,28 +376,8 @@ rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *
 	wolfSSL_CTX_free(ctx);
 	if (skip_chain_checks)
 		return 0;
-	if (cfg->ca_file[0]) {
-		struct vfy_pkix *p = NULL;
-
-		if (vfy_pkix_load(cfg->ca_file, &p, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "ca_file %s: %s", cfg->ca_file, why);
-			return -1;
-		}
-		vfy_pkix_free(&p);
-	}
-	if (cfg->ct_log_list[0]) {
-		struct vfy_ct_logs *l = NULL;
-
-		if (vfy_ct_logs_load(cfg->ct_log_list, &l, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "ct_log_list %s: %s", cfg->ct_log_list, why);
-			return -1;
-		}
-		vfy_ct_logs_free(&l);
-	}
-	if (cfg->trust_anchor_file[0] &&
-	    vfy_dns_check_trust_anchor(cfg->trust_anchor_file, err, errlen) < 0)
-		return -1;
-	return 0;
+	vfy_opts(cfg, &vo);
+	return vfy_preflight(&vo, err, errlen);
 }
 
 /* --- worker -------------------------------------------------------------------------------- */
@@ -500,6 +481,37 @@ redis_cache_state_cb(void *arg, const struct vfy_redis_status *st)
 	RCV_METRIC_GAUGE(dns_redis_up, st->up);
 }
 
+/* The verifier's options from the configuration.  Step 9 uses ct_log_list;
+ * without one it fails closed unless a DANE usage 1/3 record names the
+ * leaf (SMTPSEC.md 4.9); an unusable list is a configuration error
+ * (EX_CONFIG): running on would turn our fault into bounces. */
+static void
+vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
+{
+	memset(vo, 0, sizeof(*vo));
+	vo->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
+	vo->ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL;
+	vo->ct_min_scts = (unsigned)cfg->ct_min_scts;
+	vo->cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000);
+	vo->dns.unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL;
+	vo->dns.trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL;
+	vo->dns.timeout_ms = (unsigned)cfg->dns_timeout_ms;
+	vo->dns.cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000);
+	vo->dns.cache_entries = (size_t)cfg->cache_entries;
+	if (cfg->dns_cache_redis && cfg->have_redis) {
+		vo->dns.cache = VFY_DNS_CACHE_REDIS;
+		vo->dns.redis_host = cfg->redis.host;
+		vo->dns.redis_port = cfg->redis.port;
+		vo->dns.redis_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
+		vo->dns.redis_user = cfg->redis.user[0] ? cfg->redis.user : NULL;
+		vo->dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
+		vo->dns.redis_db = cfg->redis.db;
+		vo->dns.redis_state_cb = redis_cache_state_cb;
+		vo->dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
+	}
+	vo->dns.shcache = g_shcache;
+}
+
 static void
 redis_stats_state_cb(void *arg, const struct vfy_redis_status *st)
 {
@@ -551,24 +563,6 @@ worker_stop(struct rcv_server *srv)
 	}
 	if (srv->n_conns == 0)
 		ev_break(srv->loop, EVBREAK_ALL);
-}
-
-/*
- * Step 9 through the server, so SIGHUP can swap the log list: the check is
- * synchronous, no verification holds the old list across a reload.
- */
-static int
-srv_ct_check(void *arg, const struct vfy_chain *chain, const struct vfy_cert *issuer,
-    time_t now, unsigned min_scts, char *why, size_t whylen)
-{
-	struct rcv_server *srv = arg;
-
-	if (srv->ct_logs == NULL) {
-		snprintf(why, whylen, "ct_log_list %s is unusable (local): step 9 cannot run",
-		    srv->cfg->ct_log_list);
-		return -2;
-	}
-	return vfy_ct_chain_check(srv->ct_logs, chain, issuer, now, min_scts, why, whylen);
 }
 
 /* Keys that need a restart: what the master bound and forked. */
@@ -631,7 +625,6 @@ worker_reload(struct rcv_server *srv)
 {
 	struct rcv_config *n = mem_calloc(1, sizeof(*n));
 	const struct rcv_config *old = srv->cfg;
-	struct vfy_ct_logs *ct = NULL;
 	WOLFSSL_CTX *ctx;
 	char err[512], ignored[128];
 
@@ -647,27 +640,19 @@ worker_reload(struct rcv_server *srv)
 		free(n);
 		return;
 	}
-	if (srv->vfy != NULL && n->ct_log_list[0] &&
-	    vfy_ct_logs_load(n->ct_log_list, &ct, err, sizeof(err)) != 0) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ct_log_list: %s\" kept=previous list "
-		    "and configuration", err);
-		wolfSSL_CTX_free(ctx);
-		free(n);
-		return;
-	}
 	if (srv->vfy != NULL && n->trust_anchor_file[0] &&
 	    vfy_dns_check_trust_anchor(n->trust_anchor_file, err, sizeof(err)) != 0) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
-		vfy_ct_logs_free(&ct);
 		wolfSSL_CTX_free(ctx);
 		free(n);
 		return;
 	}
-	/* the CA store last: vfy_reload swaps it only when it loads */
-	if (srv->vfy != NULL && vfy_reload(srv->vfy, n->ca_file[0] ? n->ca_file : NULL, err, sizeof(err)) != 0) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"ca_file %s: %s\" kept=previous "
-		    "configuration", n->ca_file, err);
-		vfy_ct_logs_free(&ct);
+	/* the CA store and the CT list last: vfy_reload swaps them only when
+	 * both load */
+	if (srv->vfy != NULL && vfy_reload(srv->vfy, n->ca_file[0] ? n->ca_file : NULL,
+	    n->ct_log_list[0] ? n->ct_log_list : NULL, err, sizeof(err)) != 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous list, CA "
+		    "store and configuration", err);
 		wolfSSL_CTX_free(ctx);
 		free(n);
 		return;
@@ -684,10 +669,11 @@ worker_reload(struct rcv_server *srv)
 	wolfSSL_CTX_free(srv->ctx);
 	srv->ctx = ctx;
 	if (srv->vfy != NULL && n->ct_log_list[0]) {
-		vfy_ct_logs_free(&srv->ct_logs);
-		srv->ct_logs = ct;
+		struct vfy_stats vs;
+
+		vfy_get_stats(srv->vfy, &vs);
 		rcv_log(RCV_LOG_INFO, "conn=- event=reload ct_log_list=%s logs=%zu", n->ct_log_list,
-		    vfy_ct_logs_count(ct));
+		    vs.ct_logs);
 	}
 	if (srv->cfg_owned != NULL) {
 		srv->cfg_old = mem_realloc(srv->cfg_old, (srv->n_cfg_old + 1) * sizeof(*srv->cfg_old));
@@ -859,45 +845,7 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 	if (!skip_chain_checks) {
 		struct vfy_options vo;
 
-		memset(&vo, 0, sizeof(vo));
-		vo.ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
-		vo.ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL;
-		vo.ct_min_scts = (unsigned)cfg->ct_min_scts;
-		vo.cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000);
-		vo.dns.unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL;
-		vo.dns.trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL;
-		vo.dns.timeout_ms = (unsigned)cfg->dns_timeout_ms;
-		vo.dns.cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000);
-		vo.dns.cache_entries = (size_t)cfg->cache_entries;
-		if (cfg->dns_cache_redis && cfg->have_redis) {
-			vo.dns.cache = VFY_DNS_CACHE_REDIS;
-			vo.dns.redis_host = cfg->redis.host;
-			vo.dns.redis_port = cfg->redis.port;
-			vo.dns.redis_path = cfg->redis.path[0] ? cfg->redis.path : NULL;
-			vo.dns.redis_user = cfg->redis.user[0] ? cfg->redis.user : NULL;
-			vo.dns.redis_password = cfg->redis.password[0] ? cfg->redis.password : NULL;
-			vo.dns.redis_db = cfg->redis.db;
-			vo.dns.redis_state_cb = redis_cache_state_cb;
-			vo.dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
-		}
-		vo.dns.shcache = g_shcache;
-		/* step 9: the CT log list; without one, step 9 fails closed
-		 * unless a DANE usage 1/3 record names the leaf (SMTPSEC.md 4.9) */
-		if (cfg->ct_log_list[0]) {
-			/* an unusable list is a configuration error (EX_CONFIG):
-			 * running on would turn our fault into bounces */
-			if (vfy_ct_logs_load(cfg->ct_log_list, &srv->ct_logs, err, sizeof(err)) != 0) {
-				rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"ct_log_list %s: %s\"",
-				    cfg->ct_log_list, err);
-				if (srv->lmtp)
-					lmtp_deinit(&srv->lmtp);
-				wolfSSL_CTX_free(srv->ctx);
-				free(srv);
-				return RCV_EXIT_INIT;
-			}
-			vo.ct_check = srv_ct_check;
-			vo.ct_arg = srv;
-		}
+		vfy_opts(cfg, &vo);
 		if (vfy_init(&srv->vfy, srv->loop, &vo, err, sizeof(err)) != 0) {
 			rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"verify: %s\"", err);
 			if (srv->lmtp)
@@ -968,7 +916,6 @@ rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, in
 		lmtp_deinit(&srv->lmtp);
 	if (srv->vfy)
 		vfy_deinit(&srv->vfy);
-	vfy_ct_logs_free(&srv->ct_logs);
 	wolfSSL_CTX_free(srv->ctx);
 	rcv_iptab_free(&srv->iptab);
 	{

@@ -19,7 +19,6 @@
 
 struct WOLFSSL_CTX;
 struct lmtp;
-struct vfy_ct_logs;
 struct vfy;
 struct rcv_conn;
 
@@ -69,7 +68,6 @@ struct rcv_server {
 	size_t n_lis;
 	ev_timer accept_pause;
 	ev_timer stats_timer;
-	struct vfy_ct_logs *ct_logs;	/* owned: step 9 */		/* stats flush and periodic counters */	/* EMFILE backoff */
 	int accept_paused;
 
 	struct rcv_iptab iptab;

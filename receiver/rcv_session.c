@@ -248,7 +248,8 @@ body_cb(void *arg, const struct wire_frame *head, uint64_t offset, const uint8_t
 		e->body_err = 1;
 		return;
 	}
-	s->ops->body(s->arg, e, head, p, n);
+	if (s->state == RCV_SESS_EMAILS)	/* else no chains: illegal_message follows */
+		s->ops->body(s->arg, e, head, p, n);
 	for (i = 0; !e->body_8bit && i < n; i++)
 		e->body_8bit = p[i] >= 0x80;
 	if (e->fd < 0 && e->len + n <= thr && e->mem_cap - e->mem_len < n) {

@@ -72,7 +72,8 @@ struct rcv_session_ops {
 	/* a version 0 ClientHello: keep its chains; 0, or -1 when there is no
 	 * room (internal_error, close) */
 	int (*hello)(void *arg, const struct wire_frame *f);
-	/* each chunk of an Email's body as it arrives (head: its head fields) */
+	/* each chunk of an Email's body as it arrives (head: its head fields),
+	 * only after the ClientHello */
 	void (*body)(void *arg, struct rcv_sess_email *e, const struct wire_frame *head,
 	    const uint8_t *p, size_t n);
 	/* steps 2-9 for a complete Email (f valid during the call); answer with

@@ -256,6 +256,27 @@ on_verdict(void *arg, const struct vfy_verdict *v)
 	ev_break(o->loop, EVBREAK_ALL);	/* the resolver keeps watchers running */
 }
 
+static void
+on_email(void *arg, struct vfy_email *e)
+{
+	struct outcome *o = arg;
+
+	o->done = 1;
+	ev_break(o->loop, EVBREAK_ALL);
+}
+
+static void
+print_verdict(const struct vfy_verdict *v)
+{
+	if (v->target[0])
+		printf("target: %s port %u, name matched: %s\n", v->target, v->port, v->matched_name);
+	if (v->tlsa_usage >= 0)
+		printf("tlsa: usage %d matched\n", v->tlsa_usage);
+	printf("result: %s at step %s: %s%s%s\n", vfy_result_str(v->result), vfy_step_str(v->step),
+	    v->why, v->result == VFY_PASS ? ", smtp.cert=" : "", v->result == VFY_PASS ? v->trust : "");
+	printf("dns lookups: %u\n", v->dns_lookups);
+}
+
 static int
 exit_for(enum vfy_result r)
 {
@@ -405,11 +426,12 @@ main(int argc, char **argv)
 	int ct_only = 0, pkix = 0, c, rc;
 	time_t at = time(NULL);
 	static struct rcv_config cfg;
-	char err[512], domain_buf[VFY_FROM_DOMAIN_MAX];
+	char err[512];
 	uint8_t *der[VFY_CHAIN_MAX_CERTS + 1], *text;
 	size_t len[VFY_CHAIN_MAX_CERTS + 1], tl;
 	int n;
 	struct vfy_chain *chain = NULL;
+	struct vfy_chains *cs = NULL;
 	const char *why;
 
 	opterr = 0;	/* reported by rcv_cli_usage_error */
@@ -501,10 +523,13 @@ main(int argc, char **argv)
 		return EX_FAIL;
 	}
 	rc = vfy_chain_parse((const uint8_t *const *)der, len, (size_t)n, &chain, &why);
+	cs = vfy_chains_new(1);
+	vfy_chains_set(cs, 0, (const uint8_t *const *)der, len, (size_t)n);
 	for (int i = 0; i < n; i++)
 		free(der[i]);
 	if (rc < 0) {
 		printf("chain: fail: %s\n", why);
+		vfy_chains_free(&cs);
 		return EX_FAIL;
 	}
 	printf("chain: %zu certificate(s), leaf key %s\n", chain->n,
@@ -517,53 +542,8 @@ main(int argc, char **argv)
 	if (pkix) {
 		rc = pkix_only(chain, host, ca_file, at);
 		vfy_chain_free(&chain);
+		vfy_chains_free(&cs);
 		return rc;
-	}
-
-	/* steps 3 and 4 */
-	if (msg_file != NULL) {
-		uint16_t alg;
-		size_t sl, ml;
-		uint8_t *sig, *msg;
-		struct vfy_from from;
-
-		if (parse_alg(alg_name, &alg) < 0 || (sig = unhex(sig_hex, &sl)) == NULL) {
-			vfy_chain_free(&chain);
-			usage(stderr);
-			return EX_USAGE;
-		}
-		msg = read_file(msg_file, &ml);
-		if (msg == NULL) {
-			free(sig);
-			vfy_chain_free(&chain);
-			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
-			return EX_NOINPUT;
-		}
-		rc = vfy_sig_verify(chain->cert[0].spki, chain->cert[0].spki_len, alg, sig, sl,
-		    msg, ml, &why);
-		free(sig);
-		if (rc != VFY_SIG_OK) {
-			printf("step 3 signature: fail: %s\n", why);
-			free(msg);
-			vfy_chain_free(&chain);
-			return EX_FAIL;
-		}
-		printf("step 3 signature: pass (0x%04x)\n", alg);
-		rc = vfy_from_parse(msg, ml, &from, &why);
-		free(msg);
-		if (rc < 0) {
-			printf("step 4 from: fail: %s\n", why);
-			vfy_chain_free(&chain);
-			return EX_FAIL;
-		}
-		printf("step 4 from: pass: %s (F = %s)\n", from.addr, from.domain);
-		if (domain != NULL && strcasecmp(domain, from.domain) != 0) {
-			printf("step 4 from: fail: --domain %s differs from the From domain\n", domain);
-			vfy_chain_free(&chain);
-			return EX_FAIL;
-		}
-		snprintf(domain_buf, sizeof(domain_buf), "%s", from.domain);
-		domain = domain_buf;
 	}
 
 	struct vfy_ct_logs *ct_logs = NULL;
@@ -602,7 +582,32 @@ main(int argc, char **argv)
 		    vfy_ct_logs_count(ct_logs), ct_list ? ct_list : "no list");
 		vfy_ct_logs_free(&ct_logs);
 		vfy_chain_free(&chain);
+		vfy_chains_free(&cs);
 		return nct >= 0 && (unsigned)nct >= need ? 0 : EX_FAIL;
+	}
+
+	/* the message, when given: steps 2-9 run as in the gateway */
+	uint16_t alg = 0;
+	size_t sl = 0, ml = 0;
+	uint8_t *sig = NULL, *msg = NULL;
+
+	if (msg_file != NULL) {
+		if (parse_alg(alg_name, &alg) < 0 || (sig = unhex(sig_hex, &sl)) == NULL) {
+			vfy_ct_logs_free(&ct_logs);
+			vfy_chain_free(&chain);
+			vfy_chains_free(&cs);
+			usage(stderr);
+			return EX_USAGE;
+		}
+		msg = read_file(msg_file, &ml);
+		if (msg == NULL) {
+			free(sig);
+			vfy_ct_logs_free(&ct_logs);
+			vfy_chain_free(&chain);
+			vfy_chains_free(&cs);
+			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
+			return EX_NOINPUT;
+		}
 	}
 
 	/* steps 5-9 on the real resolver */
@@ -614,58 +619,81 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.ca_file = ca_file;
-	o.ct_log_list = ct_list;
+	o.ct_log_list = ct_logs != NULL ? ct_list : NULL;
 	o.ct_min_scts = (unsigned)cfg.ct_min_scts;
-	if (ct_logs != NULL) {
-		o.ct_check = vfy_ct_chain_check;
-		o.ct_arg = ct_logs;
-	}
 	o.dns.unbound_conf = unbound_conf;
 	o.dns.trust_anchor_file = trust_anchor;
 	o.dns.timeout_ms = (unsigned)cfg.dns_timeout_ms;
 	o.dns.cache = VFY_DNS_CACHE_MEMORY;
 	o.dns.cache_max_ttl = 60;
 	o.dns.cache_entries = 64;
+	vfy_ct_logs_free(&ct_logs);
+	rc = EX_TEMP;
 	if (vfy_dns_init(&dns, loop, &o.dns, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
-		vfy_chain_free(&chain);
-		ev_loop_destroy(loop);
-		return EX_UNAVAILABLE;
+		rc = EX_UNAVAILABLE;
+		goto out;
 	}
 	o.lookup = tap_lookup;
 	o.lookup_cancel = tap_cancel;
 	o.lookup_arg = dns;
 	if (vfy_init(&v, loop, &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: %s\n", err);
-		vfy_dns_deinit(&dns);
-		vfy_chain_free(&chain);
-		ev_loop_destroy(loop);
-		return EX_CONFIG;
+		rc = EX_CONFIG;
+		goto out;
 	}
 	out.loop = loop;
-	if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {
+	if (msg != NULL) {
+		struct vfy_email_head h = { 0, alg, sig, sl };
+		struct vfy_email *ve = vfy_email_begin(v, cs, &h);
+		const struct vfy_from *from;
+
+		vfy_email_update(ve, msg, ml);
+		out.done = vfy_email_end(ve, msg, ml, at, on_email, &out);
+		if (!out.done)
+			ev_run(loop, 0);
+		out.v = *vfy_email_verdict(ve, &from);
+		if (!out.done)
+			out.v.result = VFY_TEMPFAIL;
+		rc = exit_for(out.v.result);
+		if (out.v.step == VFY_STEP_SIG) {
+			printf("step 3 signature: fail: %s\n", out.v.why);
+			goto email_done;
+		}
+		printf("step 3 signature: pass (0x%04x)\n", alg);
+		if (from->domain[0] == '\0') {
+			printf("step 4 from: fail: %s\n", out.v.why);
+			goto email_done;
+		}
+		printf("step 4 from: pass: %s (F = %s)\n", from->addr, from->domain);
+		if (domain != NULL && strcasecmp(domain, from->domain) != 0) {
+			printf("step 4 from: fail: --domain %s differs from the From domain\n", domain);
+			rc = EX_FAIL;
+			goto email_done;
+		}
+		if (out.v.step == VFY_STEP_FROM)
+			printf("step 5 srv: fail: %s is not a usable domain name\n", from->domain);
+		else
+			print_verdict(&out.v);
+email_done:
+		vfy_email_free(&ve);
+	} else if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {
 		printf("step 5 srv: fail: %s is not a usable domain name\n", domain);
 		rc = EX_FAIL;
 	} else {
 		ev_run(loop, 0);
 		if (!out.done)
 			out.v.result = VFY_TEMPFAIL;
-		if (out.v.target[0])
-			printf("target: %s port %u, name matched: %s\n", out.v.target,
-			    out.v.port, out.v.matched_name);
-		if (out.v.tlsa_usage >= 0)
-			printf("tlsa: usage %d matched\n", out.v.tlsa_usage);
-		printf("result: %s at step %s: %s%s%s\n", vfy_result_str(out.v.result),
-		    vfy_step_str(out.v.step), out.v.why,
-		    out.v.result == VFY_PASS ? ", smtp.cert=" : "",
-		    out.v.result == VFY_PASS ? out.v.trust : "");
-		printf("dns lookups: %u\n", out.v.dns_lookups);
+		print_verdict(&out.v);
 		rc = exit_for(out.v.result);
 	}
+out:
+	free(sig);
+	free(msg);
 	vfy_deinit(&v);
-	vfy_ct_logs_free(&ct_logs);
 	vfy_dns_deinit(&dns);
 	vfy_chain_free(&chain);
+	vfy_chains_free(&cs);
 	ev_loop_destroy(loop);
 	return rc;
 }

@@ -2,13 +2,69 @@
  * vfy.h: the public interface of the verification library (SMTPSEC.md
  * section 4).  The receiver includes only this header.
  *
+ * One Email goes through one pipeline, steps 2-9 in the spec's order:
+ *
+ *   e = vfy_email_begin(v, chains, &head);   when the Email's head is known
+ *   vfy_email_update(e, bytes, n);           as the body streams (step 3)
+ *   vfy_email_end(e, msg, len, now, cb, arg) steps 2-4 now, 5-9 on the loop
+ *   vfy_email_verdict(e, &from)              one verdict
+ *
  * verify/ never logs and never includes a receiver header: functions return
  * a result code plus a short reason, and the caller logs it.
  */
 #ifndef VFY_H
 #define VFY_H
 
-#include "verify/vfy_dns.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
 #include "verify/vfy_check.h"
+#include "verify/vfy_dns.h"
+
+/* The ClientHello's certificate chains (SMTPSEC.md 2.2), parsed once per
+ * session.  A chain that does not parse is kept with its reason: an Email
+ * naming it fails step 3. */
+struct vfy_chains;
+struct vfy_chains *vfy_chains_new(size_t n);
+/* Chain i from n DER certificates, leaf first (copied). */
+void vfy_chains_set(struct vfy_chains *cs, size_t i, const uint8_t *const *der, const size_t *len,
+    size_t n);
+void vfy_chains_free(struct vfy_chains **cs_p);
+
+/* The Email's head fields the verification needs (SMTPSEC.md 2.3). */
+struct vfy_email_head {
+	uint32_t chain_index;
+	uint16_t algorithm;
+	const uint8_t *signature;	/* borrowed during vfy_email_begin */
+	size_t signature_len;
+};
+
+struct vfy_email;
+typedef void vfy_email_cb(void *arg, struct vfy_email *e);
+
+/* Start one Email.  v NULL: steps 5-9 are skipped (the gateway's test mode
+ * --insecure-skip-chain-checks; trust "unverified").  chains is borrowed
+ * until the Email ends. */
+struct vfy_email *vfy_email_begin(struct vfy *v, const struct vfy_chains *chains,
+    const struct vfy_email_head *head);
+/* The next bytes of the message (step 3 runs as they arrive). */
+void vfy_email_update(struct vfy_email *e, const uint8_t *p, size_t n);
+/* The whole message (what update was given, for step 4).  Returns 1 when
+ * the verdict is known now (steps 2-4 decided, or v was NULL), 0 when cb
+ * gets it later from the loop (never before this returns). */
+int vfy_email_end(struct vfy_email *e, const uint8_t *msg, size_t len, time_t now,
+    vfy_email_cb *cb, void *arg);
+/* The verdict (result, step, reason, trust, matched target and name) and
+ * the author (step 4; domain "" before it passed).  Valid until free. */
+const struct vfy_verdict *vfy_email_verdict(const struct vfy_email *e,
+    const struct vfy_from **from_r);
+/* Free; an outstanding check is cancelled (no callback). */
+void vfy_email_free(struct vfy_email **e_p);
+
+/* Load everything local opt names (ca_file, ct_log_list, the DNS trust
+ * anchor) once and drop it: refuse a start with a reason instead of
+ * running with a hole.  0, or -1 with the reason. */
+int vfy_preflight(const struct vfy_options *opt, char *err, size_t errlen);
 
 #endif

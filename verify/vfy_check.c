@@ -13,6 +13,7 @@
 
 #include "base/mem.h"
 #include "verify/vfy_cache.h"
+#include "verify/vfy_ct.h"
 #include "verify/vfy_dane.h"
 #include "verify/vfy_pkix.h"
 
@@ -23,6 +24,8 @@ struct vfy {
 	struct vfy_dns *dns;
 	struct vfy_pkix *pkix;
 	char *ca_file;
+	struct vfy_ct_logs *ct_logs;	/* owned: step 9, unless a seam is set */
+	char *ct_path;
 	unsigned min_scts, lifetime;
 	vfy_ct_fn *ct;
 	void *ct_arg;
@@ -71,7 +74,7 @@ vfy_step_str(enum vfy_step s)
 {
 	static const char *const n[VFY_STEP_COUNT] = {
 		"none", "signature", "from", "srv", "srv-insecure", "name",
-		"dane", "pkix", "ct",
+		"dane", "pkix", "ct", "chain",
 	};
 
 	return (unsigned)s < VFY_STEP_COUNT ? n[s] : "unknown";
@@ -526,6 +529,19 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 	v->cache = vfy_vcache_new(opt->cache_entries ? opt->cache_entries : 4096, sizeof(struct vfy_verdict));
 	v->ct = opt->ct_check;
 	v->ct_arg = opt->ct_arg;
+	if (v->ct == NULL && opt->ct_log_list != NULL) {
+		char why[256];
+
+		v->ct_path = mem_strdup(opt->ct_log_list);
+		if (vfy_ct_logs_load(opt->ct_log_list, &v->ct_logs, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "ct_log_list %s: %s", opt->ct_log_list, why);
+			vfy_deinit(&v);
+			return -1;
+		}
+		/* synchronous: no check holds the list across a reload */
+		v->ct = vfy_ct_chain_check;
+		v->ct_arg = v->ct_logs;
+	}
 	if (opt->ca_file != NULL) {
 		v->ca_file = mem_strdup(opt->ca_file);
 		if (vfy_pkix_load(opt->ca_file, &v->pkix, err, errlen) < 0) {
@@ -551,14 +567,25 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 }
 
 int
-vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen)
+vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *err, size_t errlen)
 {
 	struct vfy_pkix *p = NULL;
+	struct vfy_ct_logs *ct = NULL;
 	const char *path = ca_file ? ca_file : v->ca_file;
+	char why[256];
 
+	/* a list from init only: without one, step 9 has nothing to swap */
+	if (v->ct_path != NULL && ct_log_list != NULL &&
+	    vfy_ct_logs_load(ct_log_list, &ct, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "ct_log_list: %s", why);
+		return -1;
+	}
 	if (path != NULL) {
-		if (vfy_pkix_load(path, &p, err, errlen) < 0)
+		if (vfy_pkix_load(path, &p, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "ca_file %s: %s", path, why);
+			vfy_ct_logs_free(&ct);
 			return -1;
+		}
 		if (path != v->ca_file) {
 			free(v->ca_file);
 			v->ca_file = mem_strdup(path);
@@ -566,6 +593,13 @@ vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen)
 	}
 	vfy_pkix_free(&v->pkix);
 	v->pkix = p;
+	if (ct != NULL) {
+		vfy_ct_logs_free(&v->ct_logs);
+		v->ct_logs = ct;
+		v->ct_arg = ct;
+		free(v->ct_path);
+		v->ct_path = mem_strdup(ct_log_list);
+	}
 	vfy_vcache_clear(v->cache);
 	v->st.cache_entries = 0;
 	return 0;
@@ -580,6 +614,8 @@ vfy_deinit(struct vfy **v_p)
 		return;
 	vfy_dns_deinit(&v->dns);
 	vfy_pkix_free(&v->pkix);
+	vfy_ct_logs_free(&v->ct_logs);
+	free(v->ct_path);
 	free(v->ca_file);
 	vfy_vcache_free(&v->cache);
 	free(v);
@@ -590,6 +626,7 @@ void
 vfy_get_stats(const struct vfy *v, struct vfy_stats *st_r)
 {
 	*st_r = v->st;
+	st_r->ct_logs = vfy_ct_logs_count(v->ct_logs);
 }
 
 struct vfy_dns *

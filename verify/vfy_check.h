@@ -47,6 +47,7 @@ enum vfy_step {
 	VFY_STEP_DANE,		/* 7 */
 	VFY_STEP_PKIX,		/* 8 */
 	VFY_STEP_CT,		/* 9 */
+	VFY_STEP_CHAIN,		/* 2: no such chain (illegal_parameter) */
 	VFY_STEP_COUNT
 };
 
@@ -79,13 +80,14 @@ typedef void vfy_lookup_cancel_fn(void *arg, struct vfy_dns_query **q_p);
 
 struct vfy_options {
 	const char *ca_file;		/* PEM bundle for PKIX; NULL: PKIX fails temporarily */
-	const char *ct_log_list;	/* log_list.json v3 (used by the CT module) */
+	const char *ct_log_list;	/* log_list.json v3: step 9 (unless ct_check is set) */
 	unsigned ct_min_scts;		/* 0 = 1 */
 	unsigned cache_lifetime;	/* seconds; 0 = 600 */
 	size_t cache_entries;		/* 0 = 4096 */
 	struct vfy_dns_options dns;	/* ignored when lookup is set */
 	/* optional seams */
-	vfy_ct_fn *ct_check;		/* NULL: step 9 fails closed, temporarily */
+	vfy_ct_fn *ct_check;		/* a seam for tests; NULL: the ct_log_list, and
+					 * without one step 9 fails closed, temporarily */
 	void *ct_arg;
 	vfy_lookup_fn *lookup;		/* NULL: a vfy_dns resolver is created */
 	vfy_lookup_cancel_fn *lookup_cancel;
@@ -94,17 +96,21 @@ struct vfy_options {
 
 struct vfy_stats {
 	uint64_t cache_hits, cache_misses, cache_entries;	/* verdict cache */
+	size_t ct_logs;			/* logs in the CT log list */
 };
 
 typedef void vfy_check_cb(void *arg, const struct vfy_verdict *verdict);
 
-/* Create the verifier on loop: loads ca_file, starts the resolver.
- * Returns 0, or -1 with a reason in err. */
+/* Create the verifier on loop: loads ca_file and ct_log_list, starts the
+ * resolver.  Returns 0, or -1 with a reason in err. */
 int vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
     char *err, size_t errlen);
-/* SIGHUP: reload the CA store from opt->ca_file (NULL: the one from init)
- * and empty the verdict cache.  On error the old store stays; -1, err. */
-int vfy_reload(struct vfy *v, const char *ca_file, char *err, size_t errlen);
+/* SIGHUP: reload the CA store from ca_file (NULL: the one from init) and
+ * the CT log list from ct_log_list (NULL: keep it), and empty the
+ * verdict cache.  Both load before either is swapped: on error the old
+ * ones stay; -1, err names the file. */
+int vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *err,
+    size_t errlen);
 /* Cancels nothing: every check must have ended or been cancelled. */
 void vfy_deinit(struct vfy **v_p);
 

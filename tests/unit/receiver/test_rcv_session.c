@@ -82,6 +82,8 @@ f_body(void *arg, struct rcv_sess_email *e, const struct wire_frame *head, const
 {
 	struct fake *f = arg;
 
+	if (e->s->state != RCV_SESS_EMAILS)
+		snprintf(f->err, sizeof(f->err), "a body chunk in state %d", e->s->state);
 	if (e->op == NULL) {
 		e->op = f;	/* marks "the owner holds something for this Email" */
 		f->ops_live++;

@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/unit/t.h"
 #include "tests/lib/tutil.h"
@@ -66,7 +67,7 @@ struct fake_q {
 
 static const struct fake_rr *fake_set;
 static size_t fake_n;
-static unsigned fake_live;
+static unsigned fake_live, fake_calls;
 static struct ev_loop *loop;
 
 static void
@@ -142,6 +143,7 @@ fake_lookup(void *arg, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *c
 	q->w.data = q;
 	ev_timer_start(loop, &q->w);
 	fake_live++;
+	fake_calls++;
 	return (struct vfy_dns_query *)q;
 }
 
@@ -407,7 +409,7 @@ t_cache(void)
 	}
 	/* after a reload the cache is empty: the bogus SRV now decides, twice */
 	char err[256];
-	T_EQ_INT(vfy_reload(v, NULL, err, sizeof(err)), 0);
+	T_EQ_INT(vfy_reload(v, NULL, NULL, err, sizeof(err)), 0);
 	for (int k = 0; k < 2; k++) {
 		T_ASSERT(vfy_check_start(v, chain, "example.test", time(NULL), done, &r) != NULL);
 		ev_run(loop, 0);
@@ -415,7 +417,7 @@ t_cache(void)
 		T_EQ_INT(r.v.cached, 0);
 		T_EQ_INT(r.v.dns_lookups, 1);
 	}
-	T_EQ_INT(vfy_reload(v, "/nonexistent.pem", err, sizeof(err)), -1);
+	T_EQ_INT(vfy_reload(v, "/nonexistent.pem", NULL, err, sizeof(err)), -1);
 	T_ASSERT(vfy_get_pkix(v) != NULL);	/* old store kept */
 	vfy_deinit(&v);
 }
@@ -467,6 +469,196 @@ t_init_needs_dnssec(void)
 	T_EQ_INT(vfy_init(&v, loop, &o, err, sizeof(err)), -1);
 }
 
+/* ---- the Email pipeline (vfy.h: steps 2-9 in order) ---------------------- */
+
+static struct vfy_chains *chains;	/* { leaf+inter, an unparsable chain } */
+
+struct email_case {
+	const char *label;
+	const char *msg;
+	uint32_t index;
+	int bad_sig;		/* flip a signature byte */
+	int no_vfy;		/* v NULL: steps 5-9 skipped */
+	int now;		/* 1: decided by vfy_email_end itself */
+	enum vfy_result want;
+	enum vfy_step step;
+	const char *trust, *from;
+	unsigned lookups;	/* DNS queries made */
+};
+
+static const struct email_case email_cases[] = {
+	{ "pass_dane_ee", "From: Alice <alice@example.test>\r\n\r\nhi\r\n", 0, 0, 0, 0,
+	  VFY_PASS, VFY_STEP_DANE, "dane-ee", "example.test", 2 },
+	{ "bad_signature_no_dns", "From: alice@example.test\r\n\r\nhi\r\n", 0, 1, 0, 1,
+	  VFY_PERMFAIL, VFY_STEP_SIG, "", "", 0 },
+	{ "chain_index_out_of_range", "From: alice@example.test\r\n\r\nhi\r\n", 2, 0, 0, 1,
+	  VFY_PERMFAIL, VFY_STEP_CHAIN, "", "", 0 },
+	{ "unparsable_chain", "From: alice@example.test\r\n\r\nhi\r\n", 1, 0, 0, 1,
+	  VFY_PERMFAIL, VFY_STEP_SIG, "", "", 0 },
+	{ "no_from", "Subject: x\r\n\r\nhi\r\n", 0, 0, 0, 1,
+	  VFY_PERMFAIL, VFY_STEP_FROM, "", "", 0 },
+	{ "two_from", "From: a@example.test\r\nFrom: b@example.test\r\n\r\nhi\r\n", 0, 0, 0, 1,
+	  VFY_PERMFAIL, VFY_STEP_FROM, "", "", 0 },
+	/* openssl cannot sign nothing: an all-zero signature over no bytes */
+	{ "empty_message", "", 0, 0, 0, 1, VFY_PERMFAIL, VFY_STEP_SIG, "", "", 0 },
+	{ "no_verifier_skips_5_to_9", "From: alice@example.test\r\n\r\nhi\r\n", 0, 0, 1, 1,
+	  VFY_PASS, VFY_STEP_NONE, "unverified", "example.test", 0 },
+};
+
+/* Ed25519 over msg with data/leaf.key (openssl pkeyutl). */
+static int
+sign(const char *msg, uint8_t sig[64])
+{
+	char path[] = "/tmp/test_vfy_email.XXXXXX", cmd[2048];
+	FILE *f;
+	int fd = mkstemp(path), ok;
+
+	if (fd < 0 || write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "openssl pkeyutl -sign -rawin -inkey %s -in %s", data_path("leaf.key"),
+	    path);
+	f = popen(cmd, "r");
+	ok = f != NULL && fread(sig, 1, 64, f) == 64;
+	if (f != NULL)
+		ok = pclose(f) == 0 && ok;
+	unlink(path);
+	return ok ? 0 : -1;
+}
+
+struct email_result {
+	int called;
+	struct vfy_email *e;
+};
+
+static void
+email_done(void *arg, struct vfy_email *e)
+{
+	struct email_result *r = arg;
+
+	r->called++;
+	r->e = e;
+}
+
+static void
+run_email(const struct email_case *c, int bytewise)
+{
+	struct vfy *v = c->no_vfy ? NULL : mk(1, 1);
+	struct email_result r = { 0 };
+	struct vfy_email_head h;
+	struct vfy_email *e;
+	const struct vfy_verdict *vd;
+	const struct vfy_from *from;
+	uint8_t sig[64];
+	size_t i, n = strlen(c->msg);
+	int now;
+
+	T_ASSERT(c->no_vfy || v != NULL);
+	memset(sig, 0, sizeof(sig));
+	T_ASSERT(n == 0 || sign(c->msg, sig) == 0);
+	if (c->bad_sig)
+		sig[10] ^= 1;
+	fake_set = rows[0].rr;	/* dane_ee for example.test */
+	fake_n = 2;
+	fake_calls = 0;
+	h.chain_index = c->index;
+	h.algorithm = 0x0807;
+	h.signature = sig;
+	h.signature_len = sizeof(sig);
+	e = vfy_email_begin(v, chains, &h);
+	memset(sig, 0, sizeof(sig));	/* borrowed during begin only */
+	for (i = 0; bytewise && i < n; i++)
+		vfy_email_update(e, (const uint8_t *)c->msg + i, 1);
+	if (!bytewise)
+		vfy_email_update(e, (const uint8_t *)c->msg, n);
+	now = vfy_email_end(e, (const uint8_t *)c->msg, n, time(NULL), email_done, &r);
+	T_EQ_INT(now, c->now);
+	T_EQ_INT(r.called, 0);		/* never before end returns */
+	if (!now) {
+		ev_run(loop, 0);
+		T_EQ_INT(r.called, 1);
+		T_ASSERT(r.e == e);
+	}
+	vd = vfy_email_verdict(e, &from);
+	if (vd->result != c->want || vd->step != c->step)
+		T_FAIL("got %s at %s (%s), want %s at %s", vfy_result_str(vd->result),
+		    vfy_step_str(vd->step), vd->why, vfy_result_str(c->want), vfy_step_str(c->step));
+	T_EQ_STR(vd->trust, c->trust);
+	T_EQ_STR(from->domain, c->from);
+	T_EQ_INT(fake_calls, c->lookups);
+	T_ASSERT(vd->result == VFY_PASS || vd->why[0] != '\0');
+	vfy_email_free(&e);
+	T_ASSERT(e == NULL);
+	vfy_deinit(&v);
+	T_EQ_INT(fake_live, 0);
+}
+
+/* an Email freed while steps 5-9 run: the lookup is cancelled, no callback */
+static void
+t_email_cancel(void)
+{
+	const char *msg = "From: alice@example.test\r\n\r\nhi\r\n";
+	struct vfy *v = mk(1, 1);
+	struct email_result r = { 0 };
+	struct vfy_email_head h = { 0, 0x0807, NULL, 64 };
+	struct vfy_email *e;
+	uint8_t sig[64];
+
+	T_ASSERT(v != NULL && sign(msg, sig) == 0);
+	h.signature = sig;
+	fake_set = rows[0].rr;
+	fake_n = 2;
+	e = vfy_email_begin(v, chains, &h);
+	vfy_email_update(e, (const uint8_t *)msg, strlen(msg));
+	T_EQ_INT(vfy_email_end(e, (const uint8_t *)msg, strlen(msg), time(NULL), email_done, &r), 0);
+	vfy_email_free(&e);
+	ev_run(loop, 0);
+	T_EQ_INT(r.called, 0);
+	T_EQ_INT(fake_live, 0);
+	vfy_deinit(&v);
+}
+
+/* Step 9's log list lives in verify/: loaded by vfy_init, swapped by
+ * vfy_reload only when it loads (and the CA store too). */
+static void
+t_ct_list_in_vfy(void)
+{
+	struct vfy_options o;
+	struct vfy_stats st;
+	struct vfy *v = NULL;
+	char err[512];
+	size_t n;
+
+	memset(&o, 0, sizeof(o));
+	o.lookup = fake_lookup;
+	o.lookup_cancel = fake_cancel;
+	o.ct_log_list = "/nonexistent/log_list.json";
+	T_EQ_INT(vfy_init(&v, loop, &o, err, sizeof(err)), -1);
+	T_ASSERT(strstr(err, "ct_log_list /nonexistent/log_list.json") != NULL);
+	o.ct_log_list = tutil_shared("ct-fixtures/loglist_testlog.json");
+	T_EQ_INT(vfy_init(&v, loop, &o, err, sizeof(err)), 0);
+	vfy_get_stats(v, &st);
+	n = st.ct_logs;
+	T_ASSERT(n > 0);
+	T_EQ_INT(vfy_reload(v, NULL, "/nonexistent/other.json", err, sizeof(err)), -1);
+	T_ASSERT(strncmp(err, "ct_log_list: ", 13) == 0);
+	T_EQ_INT(vfy_reload(v, "/nonexistent/ca.pem", o.ct_log_list, err, sizeof(err)), -1);
+	T_ASSERT(strncmp(err, "ca_file /nonexistent/ca.pem: ", 29) == 0);
+	vfy_get_stats(v, &st);
+	T_EQ_INT(st.ct_logs, n);	/* the old list kept */
+	T_EQ_INT(vfy_reload(v, NULL, o.ct_log_list, err, sizeof(err)), 0);
+	vfy_get_stats(v, &st);
+	T_EQ_INT(st.ct_logs, n);
+	vfy_deinit(&v);
+	T_EQ_INT(vfy_preflight(&o, err, sizeof(err)), 0);
+	o.ca_file = "/nonexistent/ca.pem";
+	T_EQ_INT(vfy_preflight(&o, err, sizeof(err)), -1);
+	T_ASSERT(strncmp(err, "ca_file /nonexistent/ca.pem: ", 29) == 0);
+}
+
 int
 main(void)
 {
@@ -487,6 +679,15 @@ main(void)
 	}
 	if (vfy_chain_parse((const uint8_t *const *)der, len, n, &chain, &why) < 0)
 		return 1;
+	chains = vfy_chains_new(2);
+	vfy_chains_set(chains, 0, (const uint8_t *const *)der, len, n);
+	{
+		static const uint8_t junk[] = { 0x30, 0x03, 0x01, 0x01, 0xff };
+		const uint8_t *jp = junk;
+		size_t jl = sizeof(junk);
+
+		vfy_chains_set(chains, 1, &jp, &jl, 1);
+	}
 	while (n > 0)
 		free(der[--n]);
 	tlsa_txt = (char *)tutil_read_file(data_path("tlsa.txt"), &tl);
@@ -497,6 +698,16 @@ main(void)
 	T_RUN(t_cache);
 	T_RUN(t_cancel);
 	T_RUN(t_init_needs_dnssec);
+	for (size_t i = 0; i < sizeof(email_cases) / sizeof(email_cases[0]); i++) {
+		char label[96];
+
+		T_CASE("email", email_cases[i].label, run_email(&email_cases[i], 0));
+		snprintf(label, sizeof(label), "%s[bytewise]", email_cases[i].label);
+		T_CASE("email", label, run_email(&email_cases[i], 1));
+	}
+	T_RUN(t_email_cancel);
+	T_RUN(t_ct_list_in_vfy);
+	vfy_chains_free(&chains);
 	vfy_chain_free(&chain);
 	free(tlsa_txt);
 	ev_loop_destroy(loop);
