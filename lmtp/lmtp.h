@@ -184,10 +184,6 @@ struct lmtp_stats {
 };
 void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);
 
-/* An unlinked temporary file in the spool directory, for a large incoming
- * Email.  Returns an fd (O_RDWR) or -1 with errno. */
-int lmtp_spool_tmpfile(struct lmtp *l);
-
 /* An address (local@domain; the local part as RFC 5322 3.4.1 writes it:
  * atoms, quoted-strings with quoted-pairs and folds, joined by dots) in
  * the form an LMTP command takes it (RFC 5321 4.1.2): a Dot-string when

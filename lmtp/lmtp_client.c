@@ -1209,16 +1209,6 @@ lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st)
 	l->st.spool_event = 0;
 }
 
-int
-lmtp_spool_tmpfile(struct lmtp *l)
-{
-	if (l->opt.spool_dir == NULL) {
-		errno = ENOENT;
-		return -1;
-	}
-	return open(l->opt.spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-}
-
 /* "unix:/path" or "host:port" into a socket address. */
 static int
 parse_target(const char *target, struct sockaddr_storage *addr, socklen_t *addrlen_r, int *family_r,

@@ -949,26 +949,6 @@ t_spool_claim_held(void)
 	ev_loop_destroy(loop);
 }
 
-static void
-t_spool_tmpfile(void)
-{
-	struct ev_loop *loop = ev_loop_new(0);
-	char spool[300];
-	struct lmtp *l;
-	int fd;
-
-	snprintf(spool, sizeof(spool), "%s/spool4", tmpdir);
-	l = mk(loop, spool);
-	T_ASSERT(l != NULL);
-	fd = lmtp_spool_tmpfile(l);
-	T_ASSERT(fd >= 0);
-	T_EQ_INT(write(fd, "abc", 3), 3);
-	close(fd);
-	T_EQ_INT(count_msg(spool), 0);
-	lmtp_deinit(&l);
-	ev_loop_destroy(loop);
-}
-
 int
 main(void)
 {
@@ -1003,7 +983,6 @@ main(void)
 	T_RUN(t_spool_partial_retry);
 	T_RUN(t_spool_write_fails);
 	T_RUN(t_spool_scan_at_init);
-	T_RUN(t_spool_tmpfile);
 	T_RUN(t_spool_claim_held);
 	/* the server thread ends with the process */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
