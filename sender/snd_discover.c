@@ -232,6 +232,51 @@ connect_to(const char *addr, unsigned port, double secs)
 /* TLS handshake on a nonblocking socket, polled until `until` (a blocking
  * socket with SO_RCVTIMEO is not enough: wolfSSL retries a timed-out read
  * during the handshake).  0, -1 failed, -2 timed out. */
+/*
+ * The target's chain as the handshake brought it (leaf first), copied by
+ * a verify callback: the project's wolfSSL keeps no peer chain after the
+ * handshake (built without SESSION_CERTS; README, Building), so it is
+ * taken while wolfSSL holds it.  The decision is ours (10.3), after the
+ * handshake: the callback accepts.
+ */
+#define SND_CHAIN_MAX	16
+struct peer_chain {
+	size_t n;
+	uint8_t *der[SND_CHAIN_MAX];
+	size_t len[SND_CHAIN_MAX];
+};
+
+static void
+peer_chain_clear(struct peer_chain *pc)
+{
+	while (pc->n > 0) {
+		pc->n--;
+		free(pc->der[pc->n]);
+	}
+}
+
+static int
+capture_chain(int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	struct peer_chain *pc = store->userCtx;
+	int i;
+
+	(void)preverify;
+	/* called once per certificate, each time with the whole chain */
+	if (pc == NULL || pc->n > 0 || store->certs == NULL)
+		return 1;
+	for (i = 0; i < store->totalCerts && pc->n < SND_CHAIN_MAX; i++) {
+		const WOLFSSL_BUFFER_INFO *b = &store->certs[i];
+
+		if (b->buffer == NULL || b->length == 0)
+			break;
+		pc->der[pc->n] = mem_dup(b->buffer, b->length);
+		pc->len[pc->n] = b->length;
+		pc->n++;
+	}
+	return 1;
+}
+
 static int
 handshake(WOLFSSL *ssl, int fd, double until)
 {
@@ -359,15 +404,14 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 		char abuf[256], qname[300];
 		const char *addr = resolve_override(&d->o, s->target, s->port, abuf, sizeof(abuf));
 		WOLFSSL *ssl = NULL;
-		WOLFSSL_X509_CHAIN *pc;
+		struct peer_chain pc;
 		struct vfy_chain *chain = NULL;
-		const uint8_t *der[16];
-		size_t dl[16], n = 0;
 		const char *why = NULL;
 		struct lk t;
 		double rem = left(d);
 		int fd, k;
 
+		pc.n = 0;
 		if (strcmp(s->target, ".") == 0)
 			continue;
 		if (rem <= 0) {
@@ -384,6 +428,8 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 		rem = left(d);
 		ssl = wolfSSL_new(ctx);
 		wolfSSL_set_fd(ssl, fd);
+		wolfSSL_set_verify(ssl, WOLFSSL_VERIFY_NONE, capture_chain);
+		wolfSSL_SetCertCbCtx(ssl, &pc);
 		wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, s->target, (unsigned short)strlen(s->target));
 		if ((k = handshake(ssl, fd, snd_now() + (rem < SND_CONNECT_TIMEOUT ? rem :
 		    SND_CONNECT_TIMEOUT))) != 0) {
@@ -392,13 +438,8 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 			note(d, last);
 			goto next;
 		}
-		pc = wolfSSL_get_peer_chain(ssl);
-		k = pc ? wolfSSL_get_chain_count(pc) : 0;
-		for (n = 0; (int)n < k && n < 16; n++) {
-			der[n] = wolfSSL_get_chain_cert(pc, (int)n);
-			dl[n] = (size_t)wolfSSL_get_chain_length(pc, (int)n);
-		}
-		if (n == 0 || vfy_chain_parse(der, dl, n, &chain, &why) != 0) {
+		if (pc.n == 0 || vfy_chain_parse((const uint8_t *const *)pc.der, pc.len, pc.n, &chain,
+		    &why) != 0) {
 			snprintf(last, sizeof(last), "%s:%u: bad certificate chain: %s", s->target,
 			    s->port, why ? why : "none");
 			note(d, last);
@@ -426,6 +467,7 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 			snprintf(err, errlen, "TLSA lookup for %s failed: %s", qname,
 			    t.why[0] ? t.why : vfy_dns_status_str(t.status));
 			vfy_chain_free(&chain);
+			peer_chain_clear(&pc);
 			wolfSSL_free(ssl);
 			close(fd);
 			free(srv);
@@ -441,12 +483,15 @@ snd_disc_connect(struct snd_disc *d, const char *domain, void *ctx_v, int *fd_r,
 			printf("server target=%s port=%u trust=%s\n", s->target, s->port, t.v.trust);
 		snprintf(target_r, target_len, "%s:%u", s->target, s->port);
 		vfy_chain_free(&chain);
+		peer_chain_clear(&pc);
+		wolfSSL_SetCertCbCtx(ssl, NULL);
 		*fd_r = fd;
 		*ssl_r = ssl;
 		free(srv);
 		return 0;
 next:
 		vfy_chain_free(&chain);
+		peer_chain_clear(&pc);
 		wolfSSL_free(ssl);
 		close(fd);
 	}
