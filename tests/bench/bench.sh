@@ -25,7 +25,7 @@
 # next to it when gnuplot is installed, and one key=value line per target
 # at the end.  BENCH_QUICK=1 makes it short; BENCH_PERF=1 also records
 # perf profiles of the workers (build/bench/perf-*.txt; BENCH_PERF_FREQ, default
-# 499 Hz; BENCH_N_E2E, BENCH_N_CAP, BENCH_N_HS override the counts).  BENCH_SECTIONS
+# 499 Hz; BENCH_N_E2E, BENCH_N_CAP, BENCH_N_HS, BENCH_IDLE override the counts).  BENCH_SECTIONS
 # picks sections (default "1 2 2b 3 4"; "0" for the crypto floor alone,
 # which every run measures), e.g. BENCH_SECTIONS="1" for the Dovecot runs only: the
 # keys of sections left out print "na".
@@ -59,7 +59,7 @@ else
 	N_E2E=2000 N_CAP=40000 N_HS=4000 N_DOM=1000 IDLE="100 1000 5000"
 fi
 # counts for one lever's before/after profile (bounded like the rest)
-N_E2E=${BENCH_N_E2E:-$N_E2E} N_CAP=${BENCH_N_CAP:-$N_CAP} N_HS=${BENCH_N_HS:-$N_HS}
+N_E2E=${BENCH_N_E2E:-$N_E2E} N_CAP=${BENCH_N_CAP:-$N_CAP} N_HS=${BENCH_N_HS:-$N_HS} IDLE=${BENCH_IDLE:-$IDLE}
 ulimit -n 20000 2>/dev/null || true
 CONC=16
 START=$(date +%s)
