@@ -66,6 +66,9 @@ fi
 # /usr/include, and wolfCrypt objects the gateway holds are smaller than
 # what the library writes into them; config/wolfssl/build.sh)
 t_check options_h_installed "no $W/include/wolfssl/options.h" test -f "$W/include/wolfssl/options.h"
+# built without session-certificate buffers (config/wolfssl/build.sh, r3)
+t_check no_session_certs "SESSION_CERTS in $W" bash -c '! grep -q "define SESSION_CERTS" "$1/include/wolfssl/options.h" &&
+	! nm "$1/lib/libwolfssl.a" 2>/dev/null | grep -q " T wolfSSL_get_peer_chain$"' _ "$W"
 if cc -O2 -I"$W/include" -o "$T_TMP/abi_check" "$T_SRC/tests/integration/wolfssl/abi_check.c" \
     "$W/lib/libwolfssl.a" -lpthread -lm 2>"$T_TMP/cc.log"; then
 	out=$("$T_TMP/abi_check" 2>&1)
