@@ -641,11 +641,9 @@ vc_hash(const struct vfy_vcache *c, const uint8_t fp[32], const char *f)
 struct vfy_vcache *
 vfy_vcache_new(size_t max, size_t vsize)
 {
-	struct vfy_vcache *c = calloc(1, sizeof(*c));
+	struct vfy_vcache *c = mem_calloc(1, sizeof(*c));
 	size_t nb = 16;
 
-	if (c == NULL)
-		abort();
 	c->max = max ? max : 1;
 	if (c->max > (VC_NIL >> 2))
 		c->max = VC_NIL >> 2;
@@ -654,10 +652,8 @@ vfy_vcache_new(size_t max, size_t vsize)
 	c->mask = (uint32_t)(nb - 1);
 	c->vsize = vsize ? vsize : 1;
 	c->bucket = mem_alloc(nb * sizeof(*c->bucket));
-	c->e = calloc(c->max, sizeof(*c->e));
-	c->val = calloc(c->max, c->vsize);
-	if (c->e == NULL || c->val == NULL)
-		abort();
+	c->e = mem_calloc(c->max, sizeof(*c->e));
+	c->val = mem_calloc(c->max, c->vsize);
 	vfy_vcache_clear(c);
 	return c;
 }
