@@ -358,6 +358,7 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	sp.memory_threshold = cfg->memory_threshold;
 	sp.spool_dir = cfg->spool_dir;
 	sp.id = c->id;
+	sp.ip = c->ip;
 	sp.st = &srv->st;
 	c->s = rcv_session_new(&sp, &conn_ops, c);
 	if (rcv_io_init(&c->io, srv->loop, srv->ctx, fd, c->id, cfg->handshake_timeout_ms,

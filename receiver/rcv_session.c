@@ -22,6 +22,7 @@
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_server.h"
+#include "verify/vfy.h"
 
 /* --- reply queue ------------------------------------------------------------- */
 
@@ -315,21 +316,54 @@ body_finish(struct rcv_sess_email *e)
 
 /* --- per-Email replies (SMTPSEC.md 5) ------------------------------------------- */
 
+/* The Email's Message-ID for its log line: quoted, escaped, at most
+ * RCV_SESS_LOG_MSGID bytes of it; "-" when there is none. */
+#define RCV_SESS_LOG_MSGID	128
+static const char *
+msgid_q(const struct rcv_sess_email *e, char *q, size_t qlen)
+{
+	const uint8_t *v;
+	size_t n;
+
+	if (e->msg == NULL || vfy_from_find_header(e->msg, (size_t)e->len, "Message-ID", &v, &n) < 1)
+		return "-";
+	while (n > 0 && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')) {
+		v++;
+		n--;
+	}
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	return rcv_log_q(q, qlen, v, n < RCV_SESS_LOG_MSGID ? n : RCV_SESS_LOG_MSGID);
+}
+
+/* One summary line per Email (STYLE.md 7); refused: the recipients the
+ * mailstore refused (unknown_address). */
 static void
 email_log(struct rcv_sess_email *e, const char *verdict, const char *step, const char *delivery,
-    const char *reply, const char *why)
+    const char *reply, const char *why, const struct wire_bytes *refused, size_t n_refused)
 {
-	char q[128];
+	char q[128], mq[RCV_SESS_LOG_MSGID * 4 + 8], rq[600] = "";
+	struct buf b = { 0 };
+	size_t i;
 
 	if (strcmp(verdict, "fail") == 0)
 		rcv_metrics_reject(rcv_metrics_default, step);
+	for (i = 0; i < n_refused && b.len < sizeof(rq); i++) {
+		if (i)
+			buf_add(&b, ",", 1);
+		buf_add(&b, refused[i].p, refused[i].len);
+	}
+	if (n_refused)
+		rcv_log_q(rq, sizeof(rq), b.p, b.len);
+	buf_free(&b);
 	rcv_log(RCV_LOG_INFO,
 	    "conn=%016llx event=email n=%u from_domain=%s rcpts=%zu size=%llu verdict=%s step=%s "
-	    "trust=%s delivery=%s reply=%s why=%s ms=%llu",
+	    "trust=%s delivery=%s reply=%s why=%s ms=%llu ip=%s msgid=%s%s%s",
 	    e->s->p.id, e->n, e->from_domain[0] ? e->from_domain : "-", e->n_rcpt,
 	    (unsigned long long)e->len, verdict, step, e->trust, delivery, reply,
 	    rcv_log_q(q, sizeof(q), why ? why : "", why ? strlen(why) : 0),
-	    (unsigned long long)(sys_now_ms() - e->t0));
+	    (unsigned long long)(sys_now_ms() - e->t0), e->s->p.ip ? e->s->p.ip : "-",
+	    msgid_q(e, mq, sizeof(mq)), n_refused ? " refused=" : "", rq);
 }
 
 void
@@ -339,7 +373,7 @@ rcv_session_fail(struct rcv_sess_email *e, unsigned code, const char *step, cons
 
 	reply_error(e->rq, code, e->n, NULL, 0);
 	email_log(e, code == WIRE_ERR_AUTHENTICATION_FAILED ? "fail" : "error", step, "none",
-	    wire_err_name(code), why);
+	    wire_err_name(code), why, NULL, 0);
 	count_failed(s);
 	/* SMTPSEC.md 5: close after earlier replies are flushed */
 	if (code == WIRE_ERR_SERVICE_UNAVAILABLE || code == WIRE_ERR_INTERNAL_ERROR)
@@ -401,7 +435,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 	}
 	if (n_unk) {
 		reply_error(e->rq, WIRE_ERR_UNKNOWN_ADDRESS, e->n, unk, n_unk);
-		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "");
+		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "", unk, n_unk);
 		count_failed(s);
 	} else {
 		struct buf b = { 0 };
@@ -411,7 +445,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		buf_free(&b);
 		RCV_METRIC_ADD(reply_email_delivered, 1);
 		RCV_METRIC_ADD(emails_delivered, 1);
-		email_log(e, "pass", "-", "delivered", "email_delivered", "");
+		email_log(e, "pass", "-", "delivered", "email_delivered", "", NULL, 0);
 		if (s->p.st)
 			s->p.st->delivered++;
 	}

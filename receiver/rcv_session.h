@@ -90,6 +90,7 @@ struct rcv_session_params {
 	uint64_t memory_threshold;	/* bodies above it go to a file */
 	const char *spool_dir;		/* borrowed: where that file is made */
 	unsigned long long id;		/* the connection id, for log lines */
+	const char *ip;			/* borrowed: the client's address, for log lines */
 	struct rcv_server_stats *st;	/* borrowed: counters, may be NULL */
 };
 

@@ -216,6 +216,19 @@ t_check unknown_partial_delivered "bob $(count bob@b.test) was $bb" test "$(coun
 sendk ed25519 --rcpt nobody@b.test --rcpt ghost@b.test --message "$T_TMP/mu"
 t_check unknown_total "$out" grep -q "reply n=1 error=unknown_address addresses=nobody@b.test,ghost@b.test$" <<<"$out"
 t_check unknown_not_claimed "$out" bash -c '! grep -q email_delivered <<<"$1"' _ "$out"
+# the summary line names the client, the Message-ID and the refused recipients
+lines=$(grep 'event=email .*reply=unknown_address' "$T_TMP/gw.log" | tail -2)
+t_check log_email_ip "$lines" bash -c '[ "$(grep -c " ip=127\.0\.0\.1 " <<<"$1")" = 2 ]' _ "$lines"
+t_check log_email_msgid "$lines" bash -c '[ "$(grep -c " msgid=\"<unknown@a\.test>\"" <<<"$1")" = 2 ]' _ "$lines"
+t_check log_email_refused_partial "$lines" bash -c '[[ "$(head -1 <<<"$1")" == *" delivery=partial "*" refused=\"nobody@b.test\"" ]]' _ "$lines"
+t_check log_email_refused_total "$lines" bash -c '[[ "$(tail -1 <<<"$1")" == *" delivery=none "*" refused=\"nobody@b.test,ghost@b.test\"" ]]' _ "$lines"
+# a Message-ID with a control character, longer than 128 bytes: escaped, cut
+a200=$(printf 'a%.0s' $(seq 1 200))
+a126=$(printf 'a%.0s' $(seq 1 126))
+printf 'From: Sender <sender@a.test>\r\nTo: alice@b.test\r\nMessage-ID:  <\001%s@a.test> \r\nSubject: id\r\n\r\nx\r\n' "$a200" >"$T_TMP/mid"
+sendk ed25519 --rcpt alice@b.test --message "$T_TMP/mid"
+line=$(grep 'event=email .*reply=email_delivered' "$T_TMP/gw.log" | tail -1)
+t_check log_email_msgid_escaped_cut "$line" bash -c '[[ "$1" == *" ip=127.0.0.1 msgid=\"<\\x01$2\"" ]]' _ "$line" "$a126"
 
 # --- quoted local parts (SMTPSEC.md 5, README Delivery): delivered, or
 # refused for good when RFC 5321 cannot write them, never a tempfail ---
@@ -225,6 +238,8 @@ sendk ed25519 --rcpt '"alice"@b.test' --rcpt '"no body"@b.test' --message "$T_TM
 f=$(dovecot_mail_files alice@b.test | tail -1)
 t_check quoted_local_parts "$out" bash -c '[[ "$1" == *"reply n=1 error=unknown_address addresses=\"no body\"@b.test"* ]] &&
 	[ "$2" = $(($3 + 1)) ] && grep -q "^Return-Path: <\"a b\"@a.test>" "$4"' _ "$out" "$(count alice@b.test)" "$ba" "$f"
+line=$(grep 'event=email .*reply=unknown_address' "$T_TMP/gw.log" | tail -1)
+t_check log_email_no_msgid "$line" bash -c '[[ "$1" == *" msgid=- refused=\"\\x22no body\\x22@b.test\"" ]]' _ "$line"
 printf 'From: "a\tb"@a.test\r\nTo: alice@b.test\r\nSubject: tab\r\n\r\nq\r\n' >"$T_TMP/mtab"
 sendk ed25519 --rcpt alice@b.test --message "$T_TMP/mtab"
 t_check quoted_unexpressible_permanent "$out" grep -q "reply n=1 error=authentication_failed" <<<"$out"
