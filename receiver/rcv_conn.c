@@ -181,6 +181,17 @@ op_body(void *arg, struct rcv_sess_email *e, const struct wire_frame *head, cons
 	vfy_email_update(ce->ve, p, n);
 }
 
+static const char *
+lmtp_rcpt_status_name(enum lmtp_rcpt_status st)
+{
+	switch (st) {
+	case LMTP_RCPT_DELIVERED: return "delivered";
+	case LMTP_RCPT_SPOOLED: return "spooled";
+	case LMTP_RCPT_REJECTED: return "rejected";
+	default: return "tempfail";
+	}
+}
+
 static void
 lmtp_done(void *arg, const struct lmtp_result *res)
 {
@@ -198,6 +209,22 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 			RCV_METRIC_ADD(rcpt_spooled, 1);
 		else if (res->rcpt[i].status == LMTP_RCPT_REJECTED)
 			RCV_METRIC_ADD(rcpt_unknown, 1);
+	}
+	for (i = 0; rcv_log_verbosity >= RCV_LOG_DEBUG && i < res->n_rcpt && i < ce->e->n_rcpt; i++) {
+		char qa[400], qt[700];
+
+		rcv_log(RCV_LOG_DEBUG, "conn=%016llx event=lmtp_reply n=%u rcpt=%s status=%s code=%d "
+		    "text=%s us=%llu", c->id, ce->e->n, rcv_log_q(qa, sizeof(qa), ce->e->rcpt[i],
+		    strlen(ce->e->rcpt[i])), lmtp_rcpt_status_name(res->rcpt[i].status),
+		    res->rcpt[i].code, rcv_log_q(qt, sizeof(qt), res->rcpt[i].text,
+		    strlen(res->rcpt[i].text)), (unsigned long long)res->latency_us);
+	}
+	if (res->tempfail && rcv_log_verbosity >= RCV_LOG_DEBUG) {
+		char q[300];
+
+		rcv_log(RCV_LOG_DEBUG, "conn=%016llx event=lmtp_reply n=%u result=%s why=%s", c->id,
+		    ce->e->n, res->permfail ? "permfail" : "tempfail",
+		    rcv_log_q(q, sizeof(q), res->why ? res->why : "", res->why ? strlen(res->why) : 0));
 	}
 	if (res->tempfail || res->n_rcpt == 0) {
 		RCV_METRIC_ADD(lmtp_failures, 1);
@@ -278,6 +305,17 @@ email_verdict(struct conn_email *ce)
 	struct rcv_sess_email *e = ce->e;
 
 	snprintf(e->from_domain, sizeof(e->from_domain), "%s", from->domain);
+	if (rcv_log_verbosity >= RCV_LOG_DEBUG) {
+		char q[300];
+
+		rcv_log(RCV_LOG_DEBUG, "conn=%016llx event=verdict n=%u result=%s step=%s author=%s "
+		    "target=%s port=%u name=%s tlsa_usage=%d trust=%s cached=%d dns_lookups=%u ttl=%u "
+		    "why=%s", ce->c->id, e->n, vfy_result_str(v->result), vfy_step_str(v->step),
+		    from->addr[0] ? from->addr : "-", v->target[0] ? v->target : "-", v->port,
+		    v->matched_name[0] ? v->matched_name : "-", v->tlsa_usage,
+		    v->trust && v->trust[0] ? v->trust : "-", v->cached, v->dns_lookups, v->ttl,
+		    rcv_log_q(q, sizeof(q), v->why, strlen(v->why)));
+	}
 	if (v->result == VFY_PASS && v->trust && v->trust[0])
 		rcv_session_verified(e, v->trust);
 	else if (v->result == VFY_PERMFAIL)

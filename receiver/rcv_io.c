@@ -184,6 +184,9 @@ handshake(struct rcv_io *io)
 	rcv_log(RCV_LOG_INFO, "conn=%016llx event=tls version=%s cipher=%s resumed=%d ms=%llu", io->id,
 	    wolfSSL_get_version(io->ssl), wolfSSL_get_cipher_name(io->ssl),
 	    wolfSSL_session_reused(io->ssl), (unsigned long long)(sys_now_ms() - io->t_start));
+	rcv_log(RCV_LOG_DEBUG, "conn=%016llx event=handshake_done group=%s session_cache_hit=%d "
+	    "ms=%llu", io->id, wolfSSL_get_curve_name(io->ssl) ? wolfSSL_get_curve_name(io->ssl) : "-",
+	    wolfSSL_session_reused(io->ssl), (unsigned long long)(sys_now_ms() - io->t_start));
 	/* the handshake's keys, hashes and arrays are not needed any more:
 	 * an idle session should cost its record state only */
 	wolfSSL_FreeHandshakeResources(io->ssl);

@@ -534,6 +534,10 @@ email_start(struct rcv_session *s, const struct wire_frame *f)
 		rcv_session_fail(e, WIRE_ERR_INTERNAL_ERROR, "body", bwhy);
 		return;
 	}
+	rcv_log(RCV_LOG_DEBUG, "conn=%016llx event=email_received n=%u chain=%u algorithm=0x%04x "
+	    "rcpts=%zu trace_headers=%zu size=%llu body=%s require_security=%d", s->p.id, e->n,
+	    f->chain_index, f->algorithm, e->n_rcpt, e->n_trace, (unsigned long long)e->len,
+	    e->body_mapped ? "spool_file" : "memory", e->require_security);
 	s->ops->verify(s->arg, e, f);
 }
 

@@ -396,6 +396,20 @@ t_check sigterm_batch_interrupted "all $nd delivered before SIGTERM: the case te
 t_check sigterm_batch_goodbye "$(tail -2 "$T_TMP/term.out")" grep -q "reply n=none error=service_unavailable" "$T_TMP/term.out"
 t_check sigterm_batch_exit0 "exit $GW_RC" test "$GW_RC" = 0
 
+# --- -v: debug lines that explain a connection and an Email ---
+nv=$(grep -Ec 'event=(handshake_done|email_received|verdict|lmtp_reply) ' "$T_TMP/gw.log")
+t_check debug_off_by_default "$nv debug lines without -v" test "$nv" = 0
+vstart=$(($(wc -l <"$T_TMP/gw.log") + 1))
+gw_start --insecure-skip-chain-checks -v || { t_fail gateway_restart_v "no listener"; exit 1; }
+sendk ed25519 --rcpt alice@b.test --rcpt nobody@b.test --message "$T_TMP/mu"
+gw_stop
+dl=$(tail -n +"$vstart" "$T_TMP/gw.log")
+t_check debug_handshake_done "$dl" grep -Eq 'event=handshake_done group=[^ ]+ session_cache_hit=[01] ms=[0-9]+$' <<<"$dl"
+t_check debug_email_received "$dl" grep -Eq 'event=email_received n=1 chain=0 algorithm=0x0807 rcpts=2 trace_headers=0 size=[0-9]+ body=memory require_security=-1$' <<<"$dl"
+t_check debug_verdict "$dl" grep -Eq 'event=verdict n=1 result=pass step=none author=sender@a.test target=a.test port=0 name=a.test tlsa_usage=-1 trust=unverified ' <<<"$dl"
+t_check debug_lmtp_reply_delivered "$dl" grep -Eq 'event=lmtp_reply n=1 rcpt="alice@b.test" status=delivered code=250 text=".+" us=[0-9]+$' <<<"$dl"
+t_check debug_lmtp_reply_rejected "$dl" grep -Eq 'event=lmtp_reply n=1 rcpt="nobody@b.test" status=rejected code=5[0-9][0-9] text=".+" us=[0-9]+$' <<<"$dl"
+
 # --- dead mailstore: service_unavailable, nothing claimed ---
 gw_start --insecure-skip-chain-checks || { t_fail gateway_restart "no listener"; exit 1; }
 dovecot_kill
