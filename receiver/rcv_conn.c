@@ -231,7 +231,7 @@ lmtp_done(void *arg, const struct lmtp_result *res)
 		RCV_METRIC_ADD(tempfail_lmtp, 1);
 	}
 	rcv_session_delivered(ce->e, res);
-	rcv_io_update(&c->io);
+	rcv_io_update_later(&c->io);	/* with the other answers of this iteration */
 }
 
 /* Step 10: the delivery copy (SMTPSEC.md 8) to the mailstore. */
@@ -335,7 +335,7 @@ verdict_cb(void *arg, struct vfy_email *ve)
 	struct rcv_conn *c = ce->c;
 
 	email_verdict(ce);
-	rcv_io_update(&c->io);
+	rcv_io_update_later(&c->io);
 }
 
 /* Steps 2-9 (SMTPSEC.md 4) for a complete Email: verify/ runs them. */

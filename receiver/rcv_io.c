@@ -53,6 +53,7 @@ flush_out(struct rcv_io *io)
 		int r = wolfSSL_write(io->ssl, io->out.p, n);
 
 		if (r > 0) {
+			io->writes++;
 			buf_consume(&io->out, (size_t)r);
 			continue;
 		}
@@ -103,6 +104,7 @@ io_read(struct rcv_io *io)
 		    r == WOLFSSL_ERROR_ZERO_RETURN ? "peer_closed" : "tls_read");
 		break;
 	}
+	io->reads += progress;
 	if (progress && (rcv_session_between_frames(io->s) || io->window_bytes >= RCV_MIN_WINDOW)) {
 		io->window_bytes = 0;
 		ev_timer_again(io->loop, &io->timer);
@@ -143,6 +145,20 @@ rcv_io_update(struct rcv_io *io)
 	/* wolfSSL may hold decrypted records that no fd event will announce */
 	if (can_read(io) && wolfSSL_pending(io->ssl) > 0)
 		ev_idle_start(io->loop, &io->kick);
+}
+
+void
+rcv_io_update_later(struct rcv_io *io)
+{
+	if (io->state == RCV_IO_OPEN)
+		ev_prepare_start(io->loop, &io->later);
+}
+
+static void
+later_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	ev_prepare_stop(loop, w);
+	rcv_io_update(IO_OF(w, later));
 }
 
 static void
@@ -287,6 +303,7 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 	ev_init(&io->timer, timer_cb);
 	io->timer.repeat = (double)handshake_ms / 1000.0;
 	ev_idle_init(&io->kick, kick_cb);
+	ev_prepare_init(&io->later, later_cb);
 	ev_io_start(loop, &io->io);
 	ev_timer_again(loop, &io->timer);
 	return 0;
@@ -337,8 +354,10 @@ io_close(struct rcv_io *io, const char *reason)
 	graceful = io->state == RCV_IO_OPEN && io->out.len == 0 && io->s->n_inflight == 0;
 	if (graceful)
 		(void)wolfSSL_shutdown(io->ssl);	/* one close_notify attempt, no wait */
-	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu", io->id, reason,
-	    (unsigned long long)io->s->emails, (unsigned long long)(sys_now_ms() - io->t_start));
+	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu replies=%llu "
+	    "reads=%llu writes=%llu", io->id, reason, (unsigned long long)io->s->emails,
+	    (unsigned long long)(sys_now_ms() - io->t_start), (unsigned long long)io->s->replies,
+	    (unsigned long long)io->reads, (unsigned long long)io->writes);
 	if (!graceful || io->peer_eof || shutdown(io->fd, SHUT_WR) < 0) {
 		io->state = RCV_IO_CLOSED;
 		io->gone(io);
@@ -346,6 +365,7 @@ io_close(struct rcv_io *io, const char *reason)
 	}
 	io->state = RCV_IO_LINGER;
 	ev_idle_stop(io->loop, &io->kick);
+	ev_prepare_stop(io->loop, &io->later);
 	ev_io_stop(io->loop, &io->io);
 	ev_set_cb(&io->io, linger_io_cb);
 	ev_io_set(&io->io, io->fd, EV_READ);
@@ -362,6 +382,7 @@ rcv_io_deinit(struct rcv_io *io)
 	ev_io_stop(io->loop, &io->io);
 	ev_timer_stop(io->loop, &io->timer);
 	ev_idle_stop(io->loop, &io->kick);
+	ev_prepare_stop(io->loop, &io->later);
 	if (io->ssl)
 		wolfSSL_free(io->ssl);
 	io->ssl = NULL;

@@ -34,6 +34,8 @@ struct rcv_io {
 	ev_io io;
 	ev_timer timer;
 	ev_idle kick;			/* re-run the reader after a pause (wolfSSL may hold data) */
+	ev_prepare later;		/* rcv_io_update_later: once, before the loop blocks */
+	uint64_t reads, writes;		/* read events that got data; TLS writes (close line) */
 	struct buf out;		/* bytes not yet written */
 	int peer_eof;
 	int tls_want_write;
@@ -58,6 +60,10 @@ void rcv_io_send(struct rcv_io *io, const uint8_t *p, size_t n);
 /* After anything changed: flush the session's replies, write, close when
  * the session is done, set the watchers.  May call io->gone. */
 void rcv_io_update(struct rcv_io *io);
+/* The same once this loop iteration's events are handled: replies that
+ * complete together (several LMTP answers in one iteration) leave in one
+ * write. */
+void rcv_io_update_later(struct rcv_io *io);
 /* SIGTERM: a handshake is cut, an open session finishes (rcv_session_shutdown). */
 void rcv_io_shutdown(struct rcv_io *io);
 

@@ -695,6 +695,7 @@ send_goodbye(struct rcv_session *s)
 	wire_enc_error(&b, NULL, WIRE_ERR_SERVICE_UNAVAILABLE, -1, NULL, 0);
 	s->ops->send(s->arg, b.p, b.len);
 	buf_free(&b);
+	s->replies++;
 	s->state = RCV_SESS_DONE;
 }
 
@@ -716,9 +717,12 @@ void
 rcv_session_flush(struct rcv_session *s)
 {
 	struct buf b = { 0 };
+	size_t n;
 
-	if (rcv_rq_drain(&s->rq, &b) > 0)
+	n = rcv_rq_drain(&s->rq, &b);
+	if (n > 0)
 		s->ops->send(s->arg, b.p, b.len);
+	s->replies += n;
 	buf_free(&b);
 	if (s->rq.n > 0 || s->n_inflight > 0)
 		return;

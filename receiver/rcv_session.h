@@ -114,6 +114,7 @@ struct rcv_session {
 	unsigned n_errors;		/* protocol errors so far */
 	const char *close_reason;	/* static */
 	uint64_t emails;
+	uint64_t replies;		/* reply frames handed to ops->send */
 };
 
 /* The session's own limits (SMTPSEC.md 7 adds these for the gateway). */

@@ -276,6 +276,30 @@ sendk ed25519 --rcpt alice@b.test --message "$T_TMP/m1" --chain-index 3
 t_check chain_index_out_of_range "$out" grep -q "reply n=1 error=illegal_parameter" <<<"$out"
 sendk ed25519 --rcpt alice@b.test --message "$T_TMP/m1" --trace $'X-Bad: a\nb'
 t_check trace_header_bare_lf "$out" grep -q "reply n=1 error=illegal_parameter" <<<"$out"
+# replies that one read yields leave in one write: 40 pipelined Emails
+# refused at step 1 (answered as they are read), then 40 delivered ones
+# (answered as the mailstore replies: those of one loop iteration together)
+closes() { grep -c 'event=close ' "$T_TMP/gw.log"; }
+close_line() {	# N: wait for the N-th close line, print it
+	t_wait_for 5 bash -c '[ "$(grep -c "event=close " "$1")" -ge "$2" ]' _ "$T_TMP/gw.log" "$1"
+	grep 'event=close ' "$T_TMP/gw.log" | sed -n "$1p"
+}
+field() { grep -oE " $1=[0-9]+" <<<"$2" | cut -d= -f2; }
+nc0=$(closes)
+sendk ed25519 --rcpt alice@b.test --message "$T_TMP/m1" --trace $'X-Bad: a\nb' --count 40 --window 40
+line=$(close_line $((nc0 + 1)))
+r=$(field replies "$line"); rd=$(field reads "$line"); w=$(field writes "$line")
+t_check batch_sync_replies "$line" test "$r" = 40
+t_check batch_sync_one_write_per_read "replies=$r reads=$rd writes=$w" test "$w" -le $((rd + 1))
+echo "# 40 pipelined refusals: replies=$r in writes=$w (reads=$rd)"
+ba=$(count alice@b.test)
+sendk ed25519 --rcpt alice@b.test --message "$T_TMP/m1" --count 40 --window 40
+line=$(close_line $((nc0 + 2)))
+r=$(field replies "$line"); rd=$(field reads "$line"); w=$(field writes "$line")
+t_check batch_async_replies "$line" test "$r" = 40
+t_check batch_async_stored "count $(count alice@b.test) was $ba" test "$(count alice@b.test)" = $((ba + 40))
+t_check batch_async_writes_bounded "replies=$r reads=$rd writes=$w" test "$w" -le $((r + rd + 1))
+echo "# 40 pipelined deliveries: replies=$r in writes=$w (reads=$rd)"
 
 # --- every vector of wire-invalid.json over TLS ---
 python3 - "$SHARED/spec/vectors/wire-invalid.json" >"$T_TMP/vectors" <<'PY'

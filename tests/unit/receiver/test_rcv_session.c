@@ -553,6 +553,7 @@ t_replies_of_one_read_batched(void)
 	T_ASSERT(replies(&f.out, got, sizeof(got)) == 0);
 	T_EQ_STR(got, r.want);
 	T_EQ_INT(f.sends, 2);	/* ServerHello, then the three replies at once */
+	T_EQ_INT(s->replies, 3);
 	rcv_session_free(&s);
 	buf_free(&f.out);
 	buf_free(&f.body);
