@@ -8,7 +8,9 @@
  * The fake server: MAIL FROM "busy*" -> 451 (then RCPT -> 503); RCPT
  * "unknown*" -> 550, "busy*" -> 451; after the data "fullA*" -> 452 while
  * full_level >= 1, "fullB*" -> 452 while >= 2, others 250; a BDAT without
- * an accepted recipient -> 554, as Dovecot.  It records each delivery per
+ * an accepted recipient -> 554, as Dovecot; after RCPT "early*" (550) that
+ * 554 comes before any body byte is read, and the server reads no more
+ * until the client hangs up.  It records each delivery per
  * recipient, and whether the BDAT line of a transaction had arrived before
  * it answered the last RCPT (the client pipelined the data).
  */
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@ static int n_delivered;
 static uint8_t last_msg[8192];
 static char last_mail[1100];
 static size_t last_len;
-static int bdat_early, n_bdat_refused;
+static int bdat_early, n_bdat_refused, early_hup;
 static char tmpdir[256], sock_path[300];
 
 static void
@@ -106,7 +109,7 @@ serve(int c)
 {
 	struct rd r = { c, { 0 }, 0 };
 	char line[1100], rc[16][64];
-	int n_rc = 0, mail_ok = 0, i;
+	int n_rc = 0, mail_ok = 0, early = 0, i;
 
 	say(c, "220 fake LMTP ready\r\n");
 	mail_ok = 0;
@@ -115,6 +118,7 @@ serve(int c)
 			say(c, "250-fake\r\n250-PIPELINING\r\n250-CHUNKING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n");
 		else if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
 			n_rc = 0;
+			early = 0;
 			pthread_mutex_lock(&mu);
 			scpy(last_mail, sizeof(last_mail), line);
 			bdat_early = 0;
@@ -131,8 +135,10 @@ serve(int c)
 			pthread_mutex_unlock(&mu);
 			if (!mail_ok)
 				say(c, "503 5.5.1 MAIL needed first\r\n");
-			else if (strncmp(a, "unknown", 7) == 0)
+			else if (strncmp(a, "unknown", 7) == 0 || strncmp(a, "early", 5) == 0) {
+				early = strncmp(a, "early", 5) == 0;
 				say(c, "550 5.1.1 <unknown> User doesn't exist\r\n");
+			}
 			else if (strncmp(a, "busy", 4) == 0)
 				say(c, "451 4.3.0 try later\r\n");
 			else if (n_rc < 16) {
@@ -142,6 +148,19 @@ serve(int c)
 		} else if (strncasecmp(line, "BDAT ", 5) == 0) {
 			size_t want = strtoul(line + 5, NULL, 10);
 
+			if (early) {
+				struct pollfd pf = { c, POLLRDHUP, 0 };
+
+				pthread_mutex_lock(&mu);
+				n_bdat_refused++;
+				pthread_mutex_unlock(&mu);
+				say(c, "554 5.5.1 No valid recipients\r\n");
+				i = poll(&pf, 1, 5000) == 1 && (pf.revents & (POLLRDHUP | POLLHUP)) != 0;
+				pthread_mutex_lock(&mu);
+				early_hup = i;
+				pthread_mutex_unlock(&mu);
+				return;
+			}
 			while (r.len < want)
 				if (rd_fill(&r) < 0)
 					return;
@@ -607,6 +626,60 @@ t_pipelined_envelope_fails(void)
 	ev_loop_destroy(loop);
 }
 
+/* The refusal of a pipelined BDAT can come while the body is still being
+ * written (the server need not read it first): the Email ends as the
+ * envelope said, the session is closed (the rest of the body cannot be
+ * sent), and a new session takes the next Email. */
+static void
+t_pipelined_refused_mid_body(void)
+{
+	enum { BIG = 1000000 };	/* more than the socket buffers, under LMTP_PIPE_MAX */
+	struct ev_loop *loop = ev_loop_new(0);
+	struct lmtp *l = mk(loop, NULL);
+	uint8_t *big = malloc(BIG);
+	const char *rc[] = { "early1@b.test" };
+	int refused0 = get_bdat_refused();
+	struct lmtp_seg seg[1];
+	struct lmtp_msg m;
+	struct got g;
+	int hup;
+
+	T_ASSERT(l != NULL && big != NULL);
+	memset(big, 'x', BIG);
+	memcpy(big + BIG - 2, "\r\n", 2);
+	seg[0].p = big;
+	seg[0].len = BIG;
+	memset(&m, 0, sizeof(m));
+	m.mail_from = "a@a.test";
+	m.rcpt = rc;
+	m.n_rcpt = 1;
+	m.seg = seg;
+	m.n_seg = 1;
+	m.body_8bit = -1;
+	memset(&g, 0, sizeof(g));
+	lmtp_deliver(l, &m, on_done, &g);
+	run(loop, &g, 10);
+	T_EQ_INT(g.done, 1);
+	T_EQ_INT(g.tempfail, 0);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_REJECTED);
+	T_EQ_INT(g.r[0].code, 550);
+	T_EQ_STR(g.why, "every recipient rejected");
+	T_EQ_INT(get_bdat_refused(), refused0 + 1);
+	rc[0] = "late1@b.test";
+	g = deliver(l, loop, rc, 1);
+	T_EQ_INT(g.r[0].status, LMTP_RCPT_DELIVERED);
+	T_EQ_INT(count_to("late1@b.test"), 1);
+	/* the fake serves one connection at a time: the first had ended, and
+	 * by the client hanging up, not by the fake's 5 s timeout */
+	pthread_mutex_lock(&mu);
+	hup = early_hup;
+	pthread_mutex_unlock(&mu);
+	T_EQ_INT(hup, 1);
+	lmtp_deinit(&l);
+	ev_loop_destroy(loop);
+	free(big);
+}
+
 /* README, Delivery: a recipient RFC 5321 cannot carry (or non-ASCII
  * without SMTPUTF8) is refused for good on its own, never written into a
  * command; the others are delivered. */
@@ -976,6 +1049,7 @@ main(void)
 	T_RUN(t_4xx_at_rcpt_fails_whole_email);
 	T_RUN(t_pipelined_one_rcpt);
 	T_RUN(t_pipelined_envelope_fails);
+	T_RUN(t_pipelined_refused_mid_body);
 	T_RUN(t_bad_address_refused);
 	T_RUN(t_quoted_addresses);
 	T_RUN(t_unreachable_tempfail);
