@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 #include "base/mem.h"
 #include "receiver/rcv_cli.h"
 #include "receiver/rcv_config.h"
@@ -152,39 +153,6 @@ static uint8_t *
 read_file(const char *path, size_t *len_r)
 {
 	return buf_read_file(path, (size_t)1 << 31, len_r);
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static uint8_t *
-unhex(const char *s, size_t *len_r)
-{
-	size_t n = strlen(s);
-	uint8_t *out;
-
-	if (n % 2)
-		return NULL;
-	out = mem_alloc(n / 2 + 1);
-	for (size_t i = 0; i < n / 2; i++) {
-		int a = hexval(s[2 * i]), b = hexval(s[2 * i + 1]);
-
-		if (a < 0 || b < 0) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (uint8_t)(a << 4 | b);
-	}
-	*len_r = n / 2;
-	return out;
 }
 
 /* Print what the resolver says, then hand the answer on: the real
@@ -592,7 +560,7 @@ main(int argc, char **argv)
 	uint8_t *sig = NULL, *msg = NULL;
 
 	if (msg_file != NULL) {
-		if (parse_alg(alg_name, &alg) < 0 || (sig = unhex(sig_hex, &sl)) == NULL) {
+		if (parse_alg(alg_name, &alg) < 0 || (sig = hex_decode(sig_hex, 0, &sl)) == NULL) {
 			vfy_ct_logs_free(&ct_logs);
 			vfy_chain_free(&chain);
 			vfy_chains_free(&cs);

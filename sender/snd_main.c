@@ -128,32 +128,7 @@ snd_tls_group(const char *name)
 static uint8_t *
 snd_hex(const char *hex, size_t *len_r)
 {
-	uint8_t *b = mem_alloc(strlen(hex) / 2 + 1);
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *hex; hex++) {
-		int v;
-
-		if (*hex == ' ' || *hex == '\n' || *hex == '\t')
-			continue;
-		if ((v = hex_val((unsigned char)*hex)) < 0) {
-			free(b);
-			return NULL;
-		}
-		if (hi < 0)
-			hi = v;
-		else {
-			b[n++] = (uint8_t)(hi << 4 | v);
-			hi = -1;
-		}
-	}
-	if (hi >= 0) {
-		free(b);
-		return NULL;
-	}
-	*len_r = n;
-	return b;
+	return hex_decode(hex, 1, len_r);
 }
 #endif
 

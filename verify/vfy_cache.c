@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <string.h>
 
+#include "base/cur.h"
 #include "base/mem.h"
 
 /* --- value codec ------------------------------------------------------------ */
@@ -100,27 +101,6 @@ vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_t *len_r)
 	return w.p;
 }
 
-struct rbuf {
-	const uint8_t *p;
-	size_t left;
-};
-
-static int
-r_uint(struct rbuf *r, size_t n, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (r->left < n)
-		return -1;
-	for (i = 0; i < n; i++)
-		v = (v << 8) | r->p[i];
-	r->p += n;
-	r->left -= n;
-	*v_r = v;
-	return 0;
-}
-
 void
 vfy_cache_answer_free(struct vfy_cache_answer *a)
 {
@@ -133,7 +113,7 @@ vfy_cache_answer_free(struct vfy_cache_answer *a)
 int
 vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 {
-	struct rbuf r = { v, len };
+	struct cur r = { v, len };
 	uint64_t x, n;
 	size_t i, data_used = 0;
 
@@ -142,21 +122,21 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 		return -1;
 	r.p += 4;
 	r.left -= 4;
-	if (r_uint(&r, 2, &x) < 0)
+	if (cur_uint(&r, 2, &x) < 0)
 		goto bad;
 	a->qtype = (uint16_t)x;
-	if (r_uint(&r, 1, &x) < 0 || x > VFY_DNS_NXDOMAIN || x == VFY_DNS_TEMPFAIL)
+	if (cur_uint(&r, 1, &x) < 0 || x > VFY_DNS_NXDOMAIN || x == VFY_DNS_TEMPFAIL)
 		goto bad;		/* temporary failures are never cached */
 	a->result = (enum vfy_dns_result)x;
-	if (r_uint(&r, 1, &x) < 0 || (x != VFY_DNS_SECURE && x != VFY_DNS_INSECURE))
+	if (cur_uint(&r, 1, &x) < 0 || (x != VFY_DNS_SECURE && x != VFY_DNS_INSECURE))
 		goto bad;		/* neither unchecked nor bogus is ever cached */
 	a->status = (enum vfy_dns_status)x;
-	if (r_uint(&r, 1, &x) < 0)
+	if (cur_uint(&r, 1, &x) < 0)
 		goto bad;
 	a->rcode = (int)x;
-	if (r_uint(&r, 8, &a->expiry) < 0)
+	if (cur_uint(&r, 8, &a->expiry) < 0)
 		goto bad;
-	if (r_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
+	if (cur_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
 		goto bad;
 	a->n_srv = (size_t)n;
 	a->srv = calloc(n ? n : 1, sizeof(*a->srv));
@@ -165,8 +145,8 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 	for (i = 0; i < a->n_srv; i++) {
 		uint64_t p, wt, port, tl;
 
-		if (r_uint(&r, 2, &p) < 0 || r_uint(&r, 2, &wt) < 0 || r_uint(&r, 2, &port) < 0 ||
-		    r_uint(&r, 1, &tl) < 0 || tl == 0 || r.left < tl)
+		if (cur_uint(&r, 2, &p) < 0 || cur_uint(&r, 2, &wt) < 0 || cur_uint(&r, 2, &port) < 0 ||
+		    cur_uint(&r, 1, &tl) < 0 || tl == 0 || r.left < tl)
 			goto bad;
 		a->srv[i].priority = (uint16_t)p;
 		a->srv[i].weight = (uint16_t)wt;
@@ -178,7 +158,7 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 		r.p += tl;
 		r.left -= tl;
 	}
-	if (r_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
+	if (cur_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
 		goto bad;
 	a->n_tlsa = (size_t)n;
 	a->tlsa = calloc(n ? n : 1, sizeof(*a->tlsa));
@@ -188,8 +168,8 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 	for (i = 0; i < a->n_tlsa; i++) {
 		uint64_t u, s, m, dl;
 
-		if (r_uint(&r, 1, &u) < 0 || r_uint(&r, 1, &s) < 0 || r_uint(&r, 1, &m) < 0 ||
-		    r_uint(&r, 2, &dl) < 0 || r.left < dl)
+		if (cur_uint(&r, 1, &u) < 0 || cur_uint(&r, 1, &s) < 0 || cur_uint(&r, 1, &m) < 0 ||
+		    cur_uint(&r, 2, &dl) < 0 || r.left < dl)
 			goto bad;
 		a->tlsa[i].usage = (uint8_t)u;
 		a->tlsa[i].selector = (uint8_t)s;

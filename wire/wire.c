@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cur.h"
 #include "base/mem.h"
 
 enum w_state {
@@ -185,36 +186,12 @@ wire_trace_valid(const struct wire_header *h, const char **why_r)
 
 /* --- reading ---------------------------------------------------------------- */
 
-struct cur {
-	const uint8_t *p;
-	size_t left;
-};
-
-static int
-get_uint(struct cur *c, size_t n, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (c->left < n)
-		return -1;
-	for (i = 0; i < n; i++)
-		v = (v << 8) | c->p[i];
-	c->p += n;
-	c->left -= n;
-	*v_r = v;
-	return 0;
-}
-
 static int
 get_bytes(struct cur *c, uint64_t n, struct wire_bytes *b_r)
 {
-	if (c->left < n)
+	if (cur_take(c, n, &b_r->p) < 0)
 		return -1;
-	b_r->p = c->p;
 	b_r->len = (size_t)n;
-	c->p += n;
-	c->left -= (size_t)n;
 	return 0;
 }
 
@@ -225,7 +202,7 @@ get_vec(struct cur *c, size_t pfx, struct wire_bytes *b_r)
 	struct cur save = *c;
 	uint64_t n;
 
-	if (get_uint(c, pfx, &n) < 0 || get_bytes(c, n, b_r) < 0) {
+	if (cur_uint(c, pfx, &n) < 0 || get_bytes(c, n, b_r) < 0) {
 		*c = save;
 		return -1;
 	}
@@ -259,7 +236,7 @@ parse_ext(struct wire *w, struct cur *c)
 		uint64_t type;
 		struct wire_bytes data;
 
-		if (get_uint(&e, 1, &type) < 0 || get_vec(&e, 4, &data) < 0)
+		if (cur_uint(&e, 1, &type) < 0 || get_vec(&e, 4, &data) < 0)
 			return "extension overruns its vector";
 		if (w->frame.n_ext == w->lim.max_extensions)
 			return "too many extensions";
@@ -287,7 +264,7 @@ parse_client_hello(struct wire *w, struct cur *c)
 	uint64_t v;
 	size_t ncert_total = 0;
 
-	if (get_uint(c, 1, &v) < 0)
+	if (cur_uint(c, 1, &v) < 0)
 		return "ClientHello without version";
 	w->frame.version = (uint8_t)v;
 	if (get_vec(c, 3, &all) < 0)
@@ -335,16 +312,16 @@ parse_error(struct wire *w, struct cur *c)
 {
 	uint64_t v;
 
-	if (get_uint(c, 1, &v) < 0)
+	if (cur_uint(c, 1, &v) < 0)
 		return "Error without code";
 	w->frame.code = (uint8_t)v;
-	if (get_uint(c, 1, &v) < 0)
+	if (cur_uint(c, 1, &v) < 0)
 		return "Error without reference";
 	if (v > 1)
 		return "unknown ErrorReference";
 	w->frame.has_ref = (int)v;
 	if (v == 1) {
-		if (get_uint(c, 3, &v) < 0)
+		if (cur_uint(c, 3, &v) < 0)
 			return "Error reference truncated";
 		w->frame.ref = (uint32_t)v;
 	}
@@ -384,7 +361,7 @@ parse_other(struct wire *w)
 		return why;
 	switch (w->frame.type) {
 	case WIRE_MSG_SERVER_HELLO:
-		if (get_uint(&c, 1, &v) < 0)
+		if (cur_uint(&c, 1, &v) < 0)
 			return "ServerHello without version";
 		w->frame.version = (uint8_t)v;
 		break;
@@ -393,7 +370,7 @@ parse_other(struct wire *w)
 			return why;
 		break;
 	case WIRE_MSG_EMAIL_DELIVERED:
-		if (get_uint(&c, 3, &v) < 0)
+		if (cur_uint(&c, 3, &v) < 0)
 			return "EmailDelivered truncated";
 		w->frame.email = (uint32_t)v;
 		break;
@@ -407,18 +384,6 @@ parse_other(struct wire *w)
 	if (c.left != 0)
 		return "bytes after the last field";
 	return NULL;
-}
-
-/* helper for RD(): big-endian read of n bytes */
-static void
-rd_(const uint8_t *p, size_t n, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	*v_r = v;
 }
 
 /* trace_headers content: TraceHeader entries (SMTPSEC.md 2.3). */
@@ -497,7 +462,7 @@ email_head(struct wire *w, const uint8_t *b, size_t have, uint64_t body_len,
 		if (have - off < (n))					\
 			return (int64_t)(off + (n));			\
 	} while (0)
-#define RD(n) do { rd_((b) + off, (n), &v); off += (n); } while (0)
+#define RD(n) do { v = cur_be((b) + off, (n)); off += (n); } while (0)
 #define CHECK(call) do {						\
 		if ((*why_r = (call)) != NULL)				\
 			return -1;					\
@@ -662,8 +627,7 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 		switch (w->state) {
 		case W_HDR: {
 			size_t n = sizeof(w->hdr) - w->hdr_have;
-			uint64_t size = 0;
-			size_t i;
+			uint64_t size;
 
 			if (n > avail)
 				n = avail;
@@ -676,9 +640,7 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 				return 0;
 			}
 			w->hdr_have = 0;
-			for (i = 0; i < 8; i++)
-				size = (size << 8) | w->hdr[i];
-			w->size = size;
+			w->size = size = cur_be(w->hdr, 8);
 			w->type = w->hdr[8];
 			if (w->next_number > WIRE_NUMBER_MAX) {
 				/* SMTPSEC.md 2.5: this Message would need number 2^24,

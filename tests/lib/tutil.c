@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/hex.h"
 
 const char *
 tutil_shared(const char *rel)
@@ -30,40 +31,10 @@ tutil_read_file(const char *path, size_t *len_r)
 	return buf_read_file(path, SIZE_MAX / 2, len_r);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 uint8_t *
 tutil_hex(const char *hex, size_t *len_r)
 {
-	size_t n = strlen(hex), i;
-	uint8_t *out;
-
-	if (n % 2)
-		return NULL;
-	out = malloc(n / 2 + 1);
-	if (out == NULL)
-		abort();
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hexval((unsigned char)hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*len_r = n / 2;
-	return out;
+	return hex_decode(hex, 0, len_r);
 }
 
 char *

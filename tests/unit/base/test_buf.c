@@ -1,6 +1,6 @@
 /*
- * test_buf: the base layer's buffer, allocation and hex helpers
- * (base/buf.h, base/mem.h, base/hex.h).
+ * test_buf: the base layer's buffer, allocation, hex and read-cursor
+ * helpers (base/buf.h, base/mem.h, base/hex.h, base/cur.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/cur.h"
 #include "base/hex.h"
 #include "base/mem.h"
 #include "tests/unit/t.h"
@@ -157,6 +158,51 @@ t_hex(void)
 			T_EQ_INT(hex_val(c), -1);
 }
 
+static void
+t_hex_decode(void)
+{
+	uint8_t *p;
+	size_t len;
+
+	p = hex_decode("00ff7Aa0", 0, &len);
+	T_ASSERT(p != NULL);
+	T_EQ_MEM(p, len, "\x00\xff\x7a\xa0", 4);
+	free(p);
+	p = hex_decode("", 0, &len);
+	T_ASSERT(p != NULL && len == 0);
+	free(p);
+	T_ASSERT(hex_decode("abc", 0, &len) == NULL);		/* odd */
+	T_ASSERT(hex_decode("zz", 0, &len) == NULL);
+	T_ASSERT(hex_decode("ab cd", 0, &len) == NULL);	/* no spaces unless asked */
+	p = hex_decode(" ab\ncd\tef ", 1, &len);
+	T_ASSERT(p != NULL);
+	T_EQ_MEM(p, len, "\xab\xcd\xef", 3);
+	free(p);
+	T_ASSERT(hex_decode("a b c", 1, &len) == NULL);	/* odd after skipping */
+}
+
+static void
+t_cur(void)
+{
+	static const uint8_t in[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09 };
+	struct cur c = { in, sizeof(in) };
+	const uint8_t *p;
+	uint64_t v;
+
+	T_EQ_INT(cur_uint(&c, 2, &v), 0);
+	T_EQ_INT(v, 0x0102);
+	T_EQ_INT(cur_take(&c, 3, &p), 0);
+	T_ASSERT(p == in + 2 && c.left == 4);
+	T_EQ_INT(cur_uint(&c, 8, &v), -1);	/* 4 left: nothing consumed */
+	T_EQ_INT(c.left, 4);
+	T_EQ_INT(cur_take(&c, 5, &p), -1);
+	T_EQ_INT(cur_take(&c, UINT64_MAX, &p), -1);
+	T_EQ_INT(cur_uint(&c, 4, &v), 0);
+	T_EQ_INT(v, 0x06070809);
+	T_EQ_INT(c.left, 0);
+	T_EQ_INT(cur_be(in, 8), 0x0102030405060708ull);
+}
+
 int
 main(void)
 {
@@ -166,5 +212,7 @@ main(void)
 	T_RUN(t_read_fd_over);
 	T_RUN(t_mem);
 	T_RUN(t_hex);
+	T_RUN(t_hex_decode);
+	T_RUN(t_cur);
 	return T_END();
 }
