@@ -46,7 +46,7 @@ struct rcv_metrics {
 	struct ev_loop *loop;		/* borrowed */
 	struct ev_timer timer;
 	struct rcv_metrics_options opt;	/* strings point into own[] */
-	char *own[6];			/* owned copies of the option strings */
+	char *own[2];			/* owned copies of instance and fleet */
 	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	int in_flight;
 	ev_tstamp flight_start;
@@ -462,36 +462,24 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	m->opt.instance = m->own[0] = mem_strdup_opt(opt->instance ? opt->instance : "unknown");
 	m->opt.worker = opt->worker;
 	m->opt.interval_ms = opt->interval_ms ? opt->interval_ms : 1000;
-	m->opt.host = m->own[1] = mem_strdup_opt(opt->host);
-	m->opt.port = opt->port ? opt->port : 6379;
-	m->opt.unix_path = m->own[2] = mem_strdup_opt(opt->unix_path);
-	m->opt.user = m->own[3] = mem_strdup_opt(opt->user);
-	m->opt.password = m->own[4] = mem_strdup_opt(opt->password);
-	m->opt.db = opt->db;
+	memset(&m->opt.redis, 0, sizeof(m->opt.redis));	/* borrowed: used below only */
 	m->opt.state_cb = opt->state_cb;
 	m->opt.state_arg = opt->state_arg;
 	snprintf(m->key_inst, sizeof(m->key_inst), "smtpsec:stats:%s", m->opt.instance);
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
 	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
 	m->opt.run_id = opt->run_id;
-	m->opt.fleet = m->own[5] = mem_strdup_opt(opt->fleet);
+	m->opt.fleet = m->own[1] = mem_strdup_opt(opt->fleet);
 	m->start_s = (long long)time(NULL);
 	snprintf(m->run_hex, sizeof(m->run_hex), "%016llx", opt->run_id);
-	if (m->opt.host != NULL || m->opt.unix_path != NULL) {
+	if (vfy_redis_configured(&opt->redis)) {
 		double iv = m->opt.interval_ms / 1000.0;
 		ev_timer_init(&m->timer, on_timer, iv, iv);
 		ev_timer_start(loop, &m->timer);
 		ev_unref(loop);	/* stats alone must not keep the loop alive */
 		{
-			struct vfy_redis_options ro;
+			struct vfy_redis_options ro = opt->redis;
 
-			memset(&ro, 0, sizeof(ro));
-			ro.host = m->opt.host;
-			ro.port = m->opt.port;
-			ro.path = m->opt.unix_path;
-			ro.user = m->opt.user;
-			ro.password = m->opt.password;
-			ro.db = m->opt.db;
 			ro.backoff_min = 1.0;
 			m->redis = vfy_redis_new(loop, &ro, on_state, m);
 		}
@@ -512,9 +500,7 @@ rcv_metrics_free(struct rcv_metrics **m_p)
 		ev_timer_stop(m->loop, &m->timer);
 	}
 	vfy_redis_free(&m->redis);
-	if (m->own[4] != NULL)
-		explicit_bzero(m->own[4], strlen(m->own[4]));
-	for (k = 0; k < 6; k++)
+	for (k = 0; k < 2; k++)
 		free(m->own[k]);
 	if (rcv_metrics_default == m)
 		rcv_metrics_default = NULL;

@@ -34,6 +34,8 @@
 struct ev_loop;
 struct vfy_redis_status;
 
+#include "verify/vfy_redis.h"
+
 #define RCV_METRICS_LIST(C, G)						\
 	C(conn_accepted)	C(conn_refused_total)			\
 	C(conn_refused_global)	C(conn_refused_per_ip)			\
@@ -84,13 +86,9 @@ struct rcv_metrics_options {
 	 * in values), compared with every live gateway's; NULL = none. */
 	const char *fleet;
 	unsigned interval_ms;		/* flush period; 0 = 1000 */
-	/* Redis; host NULL and unix_path NULL = keep counters in process only */
-	const char *host;
-	int port;
-	const char *unix_path;
-	const char *user;		/* ACL user, may be NULL */
-	const char *password;		/* may be NULL */
-	int db;
+	/* Redis, used at init only; no host and no path = keep counters in
+	 * process only */
+	struct vfy_redis_options redis;
 	/* Called on every Redis state change (the first outcome included,
 	 * never once per retry), for the log.  May be NULL. */
 	void (*state_cb)(void *arg, const struct vfy_redis_status *st);

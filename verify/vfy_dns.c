@@ -53,7 +53,7 @@ struct vfy_dns {
 	struct ub_ctx *ub;
 	struct ev_io ub_io;
 	struct vfy_dns_options opt;
-	char *own[6];			/* owned copies of option strings */
+	char *own[2];			/* owned copies of option strings */
 	struct vfy_lru *lru;
 	struct vfy_dns_query *queries;	/* every live query */
 	/* Redis */
@@ -793,10 +793,7 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	d->opt = *opt;
 	d->opt.unbound_conf = d->own[0] = mem_strdup_opt(opt->unbound_conf);
 	d->opt.trust_anchor_file = d->own[1] = mem_strdup_opt(opt->trust_anchor_file);
-	d->opt.redis_host = d->own[2] = mem_strdup_opt(opt->redis_host);
-	d->opt.redis_path = d->own[3] = mem_strdup_opt(opt->redis_path);
-	d->opt.redis_user = d->own[4] = mem_strdup_opt(opt->redis_user);
-	d->opt.redis_password = d->own[5] = mem_strdup_opt(opt->redis_password);
+	memset(&d->opt.redis, 0, sizeof(d->opt.redis));	/* borrowed: used below only */
 	if (opt->cache_mac_key != NULL) {
 		memcpy(d->mac_key, opt->cache_mac_key, VFY_CACHE_KEY_LEN);
 		d->have_mac_key = 1;
@@ -849,16 +846,9 @@ vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop, const struct vfy_dns_
 	}
 	ev_io_init(&d->ub_io, on_ub_io, ub_fd(d->ub), EV_READ);
 	ev_io_start(loop, &d->ub_io);
-	if (opt->cache == VFY_DNS_CACHE_REDIS && (d->opt.redis_host || d->opt.redis_path)) {
-		struct vfy_redis_options ro;
+	if (opt->cache == VFY_DNS_CACHE_REDIS && vfy_redis_configured(&opt->redis)) {
+		struct vfy_redis_options ro = opt->redis;
 
-		memset(&ro, 0, sizeof(ro));
-		ro.host = d->opt.redis_host;
-		ro.port = d->opt.redis_port;
-		ro.path = d->opt.redis_path;
-		ro.user = d->opt.redis_user;
-		ro.password = d->opt.redis_password;
-		ro.db = d->opt.redis_db;
 		ro.backoff_min = 0.5;
 		d->use_redis = 1;
 		d->redis = vfy_redis_new(loop, &ro, on_redis_state, d);
@@ -937,9 +927,7 @@ vfy_dns_deinit(struct vfy_dns **dns_p)
 	if (d->ub)
 		ub_ctx_delete(d->ub);
 	vfy_lru_free(&d->lru);
-	if (d->own[5])
-		explicit_bzero(d->own[5], strlen(d->own[5]));
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 2; i++)
 		free(d->own[i]);
 	explicit_bzero(d->mac_key, sizeof(d->mac_key));
 	free(d);

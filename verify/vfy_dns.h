@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "verify/vfy_redis.h"
 #include <time.h>
 
 struct ev_loop;
@@ -77,14 +79,8 @@ struct vfy_dns_options {
 	enum vfy_dns_cache_kind cache;
 	unsigned cache_max_ttl;		/* seconds */
 	size_t cache_entries;		/* memory cache bound */
-	/* Redis backend (cache = VFY_DNS_CACHE_REDIS): TCP host/port or a
-	 * unix socket path; optional ACL user and password; database. */
-	const char *redis_host;
-	int redis_port;
-	const char *redis_path;
-	const char *redis_user;
-	const char *redis_password;
-	int redis_db;
+	/* Redis backend (cache = VFY_DNS_CACHE_REDIS), used at init only */
+	struct vfy_redis_options redis;
 	unsigned redis_timeout_ms;	/* longest wait for a cache reply; 0 = 200 */
 	/* The fleet's cache key (VFY_CACHE_KEY_LEN bytes, copied), or NULL:
 	 * with it every value stored in Redis is sealed and a value read back

@@ -322,6 +322,12 @@ vfy_redis_free(struct vfy_redis **r_p)
 	*r_p = NULL;
 }
 
+int
+vfy_redis_configured(const struct vfy_redis_options *o)
+{
+	return (o->host != NULL && o->host[0]) || (o->path != NULL && o->path[0]);
+}
+
 struct redisAsyncContext *
 vfy_redis_ctx(struct vfy_redis *r)
 {

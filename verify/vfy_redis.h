@@ -62,7 +62,10 @@ struct vfy_redis;
 /* up: 1 now up, 0 now down (st says why). */
 typedef void vfy_redis_state_cb(void *arg, struct vfy_redis *r, int up);
 
-/* Create and start connecting.  cb may be NULL. */
+/* 1 when o names a server (a non-empty host or path). */
+int vfy_redis_configured(const struct vfy_redis_options *o);
+
+/* Create and start connecting (the strings are copied).  cb may be NULL. */
 struct vfy_redis *vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt,
     vfy_redis_state_cb *cb, void *arg);
 /* Drop the connection (pending replies get NULL) without a callback. */

@@ -130,9 +130,9 @@ main(int argc, char **argv)
 		case 'a': o.trust_anchor_file = optarg; break;
 		case 't': o.timeout_ms = (unsigned)atoi(optarg); break;
 		case 'c': o.cache = strcmp(optarg, "redis") == 0 ? VFY_DNS_CACHE_REDIS : VFY_DNS_CACHE_MEMORY; break;
-		case 'H': o.redis_host = optarg; break;
-		case 'P': o.redis_port = atoi(optarg); break;
-		case 'p': o.redis_password = optarg; break;
+		case 'H': o.redis.host = optarg; break;
+		case 'P': o.redis.port = atoi(optarg); break;
+		case 'p': o.redis.password = optarg; break;
 		case 'm': o.cache_max_ttl = (unsigned)atoi(optarg); break;
 		case 's': pause_s = atoi(optarg) / 1000.0; break;
 		case 'k': {	/* 64 hex digits: the fleet's cache key */

@@ -86,11 +86,11 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 'I': o.instance = optarg; break;
 		case 'W': o.worker = (unsigned)atoi(optarg); break;
-		case 'H': o.host = optarg; break;
-		case 'P': o.port = atoi(optarg); break;
-		case 'p': o.password = optarg; break;
-		case 'U': o.user = optarg; break;
-		case 'd': o.db = atoi(optarg); break;
+		case 'H': o.redis.host = optarg; break;
+		case 'P': o.redis.port = atoi(optarg); break;
+		case 'p': o.redis.password = optarg; break;
+		case 'U': o.redis.user = optarg; break;
+		case 'd': o.redis.db = atoi(optarg); break;
 		case 'i': o.interval_ms = (unsigned)atoi(optarg); break;
 		case 'r': run_ms = atol(optarg); break;
 		case 'e': every = atol(optarg); break;
