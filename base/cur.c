@@ -33,3 +33,12 @@ cur_take(struct cur *c, uint64_t n, const uint8_t **p_r)
 	c->left -= (size_t)n;
 	return 0;
 }
+
+void
+cur_put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[n - 1 - i] = (uint8_t)(v >> (8 * i));
+}

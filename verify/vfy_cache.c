@@ -44,10 +44,8 @@ static void
 w_uint(struct wbuf *w, uint64_t v, size_t n)
 {
 	uint8_t b[8];
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		b[n - 1 - i] = (uint8_t)(v >> (8 * i));
+	cur_put_be(b, v, n);
 	w_put(w, b, n);
 }
 

@@ -821,10 +821,8 @@ static void
 put_uint(struct buf *b, uint64_t v, size_t n)
 {
 	uint8_t tmp[8];
-	size_t i;
 
-	for (i = 0; i < n; i++)
-		tmp[n - 1 - i] = (uint8_t)(v >> (8 * i));
+	cur_put_be(tmp, v, n);
 	buf_add(b, tmp, n);
 }
 

@@ -201,6 +201,14 @@ t_cur(void)
 	T_EQ_INT(v, 0x06070809);
 	T_EQ_INT(c.left, 0);
 	T_EQ_INT(cur_be(in, 8), 0x0102030405060708ull);
+	{
+		uint8_t out[8];
+
+		cur_put_be(out, 0x0102030405060708ull, 8);
+		T_EQ_MEM(out, 8, in, 8);
+		cur_put_be(out, 0xABCDEF, 3);
+		T_EQ_MEM(out, 3, "\xab\xcd\xef", 3);
+	}
 }
 
 int
