@@ -15,9 +15,11 @@
 #include <wolfssl/wolfcrypt/signature.h>
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/mem.h"
 #include "verify/vfy_der.h"
 #include "verify/vfy_nc.h"
@@ -56,29 +58,19 @@ vfy_pkix_free(struct vfy_pkix **p_p)
 int
 vfy_pkix_load(const char *ca_file, struct vfy_pkix **p_r, char *err, size_t errlen)
 {
-	FILE *f = fopen(ca_file, "rb");
 	char *text;
-	long sz;
 	size_t max = 0, got;
 	uint8_t **der;
 	size_t *len;
 	struct vfy_pkix *p;
 	int k;
 
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot open", ca_file);
+	text = (char *)buf_read_file(ca_file, 64 * 1024 * 1024, &got);
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: %s", ca_file,
+		    errno == EFBIG || errno == EISDIR ? "cannot read" : "cannot open");
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || sz > 64 * 1024 * 1024 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		snprintf(err, errlen, "%s: cannot read", ca_file);
-		return -1;
-	}
-	text = mem_alloc((size_t)sz + 1);
-	got = fread(text, 1, (size_t)sz, f);
-	fclose(f);
-	text[got] = '\0';
 	for (const char *s = text; (s = strstr(s, "-----BEGIN CERTIFICATE-----")) != NULL; s++)
 		max++;
 	der = mem_calloc(max + 1, sizeof(*der));
