@@ -39,12 +39,6 @@ buf_add(struct buf *b, const void *p, size_t n)
 }
 
 void
-buf_add_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

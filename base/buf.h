@@ -22,7 +22,6 @@ struct buf {
 /* Room for `more` bytes (and a NUL) after len. */
 void buf_reserve(struct buf *b, size_t more);
 void buf_add(struct buf *b, const void *p, size_t n);
-void buf_add_str(struct buf *b, const char *s);
 /* Formatted text; aborts only on allocation failure. */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drop n bytes from the front. */

@@ -18,6 +18,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+
 enum ktype {
 	K_STR,		/* copied into a char[] of `max` bytes */
 	K_SIZE,		/* uint64_t, K/M/G suffixes */
@@ -802,27 +804,13 @@ rcv_config_load_string(const char *name, const char *text, struct rcv_config *cf
 static char *
 read_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t len = 0, n;
+	size_t len;
+	char *text = (char *)buf_read_file(path, (1 << 20) - 2, &len);
 
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: %s", path, errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
 		return NULL;
 	}
-	text = malloc(1 << 20);
-	if (text == NULL)
-		abort();
-	while ((n = fread(text + len, 1, (1 << 20) - 1 - len, f)) > 0)
-		len += n;
-	if (ferror(f) || len >= (1 << 20) - 1) {
-		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) : "file larger than 1 MiB");
-		fclose(f);
-		free(text);
-		return NULL;
-	}
-	fclose(f);
-	text[len] = '\0';
 	if (strlen(text) != len) {
 		snprintf(err, errlen, "%s: NUL byte in file", path);
 		free(text);

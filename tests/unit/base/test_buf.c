@@ -47,7 +47,7 @@ t_printf(void)
 	uint8_t *p;
 
 	buf_printf(&b, "%s=%d", "n", 42);
-	buf_add_str(&b, ";");
+	buf_add(&b, ";", 1);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	buf_printf(&b, "%s", big);	/* longer than any fixed chunk */
