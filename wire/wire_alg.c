@@ -50,14 +50,8 @@ wire_alg_sig_len(uint16_t code)
 const char *
 wire_alg_key_name(enum wire_key key)
 {
-	switch (key) {
-	case WIRE_KEY_ED25519: return "ed25519";
-	case WIRE_KEY_ED448: return "ed448";
-	case WIRE_KEY_P256: return "ecdsa-p256";
-	case WIRE_KEY_P384: return "ecdsa-p384";
-	case WIRE_KEY_P521: return "ecdsa-p521";
-	case WIRE_KEY_RSA: return "rsa";
-	case WIRE_KEY_EC_OTHER: return "ecdsa-other-curve";
-	default: return "unknown";
-	}
+	static const char *const n[] = { "unknown", "ed25519", "ed448", "ecdsa-p256",
+	    "ecdsa-p384", "ecdsa-p521", "rsa", "ecdsa-other-curve" };
+
+	return (unsigned)key < sizeof(n) / sizeof(n[0]) ? n[key] : "unknown";
 }
