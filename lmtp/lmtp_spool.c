@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mem.h"
+
 #define SPOOL_MAX_RCPT	1000
 #define SPOOL_BACKOFF_MAX 3600
 
@@ -249,9 +251,7 @@ parse_header(const uint8_t *map, size_t len, struct hdr *h)
 			if (snprintf(h->from, sizeof(h->from), "%s", line + 5) >= (int)sizeof(h->from))
 				return -1;
 		} else if (strncmp(line, "rcpt ", 5) == 0 && h->n_rcpt < SPOOL_MAX_RCPT) {
-			h->rcpt[h->n_rcpt] = strdup(line + 5);
-			if (h->rcpt[h->n_rcpt++] == NULL)
-				abort();
+			h->rcpt[h->n_rcpt++] = mem_strdup(line + 5);
 		} else if (strcmp(line, "SMTPSEC-SPOOL 1") != 0)
 			return -1;
 	}
@@ -270,13 +270,11 @@ enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
 static enum claim
 entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 {
-	struct lmtp_spool_entry *e = calloc(1, sizeof(*e));
+	struct lmtp_spool_entry *e = mem_calloc(1, sizeof(*e));
 	struct stat st, at;
 	struct hdr h;
 	const char *slash;
 
-	if (e == NULL)
-		abort();
 	*e_r = NULL;
 	*next_r = 0;
 	e->fd = -1;
@@ -527,13 +525,11 @@ int
 lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop,
     const struct lmtp_options *opt, char *err, size_t errlen)
 {
-	struct lmtp_spool *sp = calloc(1, sizeof(*sp));
+	struct lmtp_spool *sp = mem_calloc(1, sizeof(*sp));
 	const char *dir = opt->spool_dir;
 	char failed[1000];
 	double tick;
 
-	if (sp == NULL)
-		abort();
 	*sp_r = NULL;
 	if (strlen(dir) >= sizeof(sp->dir) - 100) {
 		snprintf(err, errlen, "spool_dir too long");
@@ -700,9 +696,7 @@ item_fill(struct lmtp_spool_item *it, const char *name, int failed, const struct
 	it->body_off = h->body_off;
 	snprintf(it->from, sizeof(it->from), "%s", h->from);
 	it->n_rcpt = h->n_rcpt;
-	it->rcpt = calloc(h->n_rcpt ? h->n_rcpt : 1, sizeof(*it->rcpt));
-	if (it->rcpt == NULL)
-		abort();
+	it->rcpt = mem_calloc(h->n_rcpt ? h->n_rcpt : 1, sizeof(*it->rcpt));
 	memcpy(it->rcpt, h->rcpt, h->n_rcpt * sizeof(*it->rcpt));	/* moved */
 }
 
@@ -746,9 +740,7 @@ items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n
 		close(fd);
 		if (*n == *cap) {
 			*cap = *cap ? *cap * 2 : 64;
-			*items = realloc(*items, *cap * sizeof(**items));
-			if (*items == NULL)
-				abort();
+			*items = mem_realloc(*items, *cap * sizeof(**items));
 		}
 		memset(&(*items)[*n], 0, sizeof(**items));
 		item_fill(&(*items)[*n], de->d_name, failed, &h, len, busy);

@@ -454,10 +454,8 @@ on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 struct rcv_metrics *
 rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 {
-	struct rcv_metrics *m = calloc(1, sizeof(*m));
+	struct rcv_metrics *m = mem_calloc(1, sizeof(*m));
 
-	if (m == NULL)
-		abort();
 	m->loop = loop;
 	m->opt.instance = m->own[0] = mem_strdup_opt(opt->instance ? opt->instance : "unknown");
 	m->opt.worker = opt->worker;

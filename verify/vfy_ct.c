@@ -214,9 +214,7 @@ logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char
 				if (c.start_s < 0 || c.end_s < 0)
 					c.state = L_REJECTED;	/* unreadable interval: never counts */
 			}
-			l->log = realloc(l->log, (l->n + 1) * sizeof(*l->log));
-			if (l->log == NULL)
-				abort();
+			l->log = mem_realloc(l->log, (l->n + 1) * sizeof(*l->log));
 			l->log[l->n++] = c;
 		}
 	}

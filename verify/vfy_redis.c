@@ -267,10 +267,8 @@ on_retry(struct ev_loop *loop, struct ev_timer *w, int revents)
 struct vfy_redis *
 vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt, vfy_redis_state_cb *cb, void *arg)
 {
-	struct vfy_redis *r = calloc(1, sizeof(*r));
+	struct vfy_redis *r = mem_calloc(1, sizeof(*r));
 
-	if (r == NULL)
-		abort();
 	r->loop = loop;
 	r->opt = *opt;
 	r->opt.host = r->own[0] = mem_strdup_opt(opt->host);
