@@ -72,7 +72,7 @@ cp -a "$T_SRC/Makefile" "$T_SRC/base" "$T_SRC/wire" "$T_SRC/verify" "$T_SRC/lmtp
 cp -a "$T_SRC/tests/lib" "$T_SRC/tests/unit" "$copy/tests/" &&
 ln -s "$(readlink -f "$T_SRC/deps")" "$copy/deps" || { t_fail copy "cannot copy the sources"; exit 1; }
 b=$T_TMP/build
-mk() { make -s -C "$copy" B="$b" OPT=-O0 WERROR= "$@" >"$T_TMP/make.log" 2>&1; }
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$copy" B="$b" OPT=-O0 WERROR= "$@" >"$T_TMP/make.log" 2>&1; }
 
 # control: the unchanged copy builds verify/'s unit test
 t_check control_builds "$(tail -5 "$T_TMP/make.log" 2>/dev/null)" mk "$b/tests/unit/verify/test_vfy_der"
