@@ -215,22 +215,13 @@ struct outcome {
 };
 
 static void
-on_verdict(void *arg, const struct vfy_verdict *v)
-{
-	struct outcome *o = arg;
-
-	o->done = 1;
-	o->v = *v;
-	ev_break(o->loop, EVBREAK_ALL);	/* the resolver keeps watchers running */
-}
-
-static void
 on_email(void *arg, struct vfy_email *e)
 {
 	struct outcome *o = arg;
 
+	(void)e;
 	o->done = 1;
-	ev_break(o->loop, EVBREAK_ALL);
+	ev_break(o->loop, EVBREAK_ALL);	/* the resolver keeps watchers running */
 }
 
 static void
@@ -514,6 +505,62 @@ main(int argc, char **argv)
 		return rc;
 	}
 
+	/* the message, when given: steps 2-4 as in the gateway, decided and
+	 * printed before any resolver or CA file is set up */
+	uint16_t alg = 0;
+	size_t sl = 0, ml = 0;
+	uint8_t *sig = NULL, *msg = NULL;
+	struct vfy_email *ve = NULL;
+	const struct vfy_from *from = NULL;
+	struct outcome out = { 0 };
+	struct ev_loop *loop = NULL;
+	struct vfy_options o;
+	struct vfy *v = NULL;
+	struct vfy_dns *dns = NULL;
+
+	if (msg_file != NULL) {
+		if (parse_alg(alg_name, &alg) < 0 || (sig = hex_decode(sig_hex, 0, &sl)) == NULL) {
+			vfy_chain_free(&chain);
+			vfy_chains_free(&cs);
+			usage(stderr);
+			return EX_USAGE;
+		}
+		msg = read_file(msg_file, &ml);
+		if (msg == NULL) {
+			free(sig);
+			vfy_chain_free(&chain);
+			vfy_chains_free(&cs);
+			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
+			return EX_NOINPUT;
+		}
+		ve = vfy_email_begin(NULL, cs, &(struct vfy_email_head){ 0, alg, sig, sl });
+		vfy_email_update(ve, msg, ml);
+		rc = vfy_email_local(ve, msg, ml);
+		free(sig);
+		free(msg);
+		out.v = *vfy_email_verdict(ve, &from);
+		if (rc && out.v.step == VFY_STEP_SIG) {
+			printf("step 3 signature: fail: %s\n", out.v.why);
+			rc = EX_FAIL;
+			goto out;
+		}
+		printf("step 3 signature: pass (0x%04x)\n", alg);
+		if (rc) {
+			printf("step 4 from: fail: %s\n", out.v.why);
+			rc = EX_FAIL;
+			goto out;
+		}
+		printf("step 4 from: pass: %s (F = %s)\n", from->addr, from->domain);
+		if (domain != NULL && strcasecmp(domain, from->domain) != 0) {
+			printf("step 4 from: fail: --domain %s differs from the From domain\n", domain);
+			rc = EX_FAIL;
+			goto out;
+		}
+	} else {
+		/* --domain alone: steps 5-9 for chain 0 */
+		ve = vfy_email_begin(NULL, cs, &(struct vfy_email_head){ 0 });
+	}
+
 	struct vfy_ct_logs *ct_logs = NULL;
 
 	if (ct_list != NULL && vfy_ct_logs_load(ct_list, &ct_logs, err, sizeof(err)) < 0) {
@@ -549,42 +596,12 @@ main(int argc, char **argv)
 		    nct >= 0 && (unsigned)nct >= need ? "pass" : "fail", nct < 0 ? 0 : nct, need,
 		    vfy_ct_logs_count(ct_logs), ct_list ? ct_list : "no list");
 		vfy_ct_logs_free(&ct_logs);
-		vfy_chain_free(&chain);
-		vfy_chains_free(&cs);
-		return nct >= 0 && (unsigned)nct >= need ? 0 : EX_FAIL;
-	}
-
-	/* the message, when given: steps 2-9 run as in the gateway */
-	uint16_t alg = 0;
-	size_t sl = 0, ml = 0;
-	uint8_t *sig = NULL, *msg = NULL;
-
-	if (msg_file != NULL) {
-		if (parse_alg(alg_name, &alg) < 0 || (sig = hex_decode(sig_hex, 0, &sl)) == NULL) {
-			vfy_ct_logs_free(&ct_logs);
-			vfy_chain_free(&chain);
-			vfy_chains_free(&cs);
-			usage(stderr);
-			return EX_USAGE;
-		}
-		msg = read_file(msg_file, &ml);
-		if (msg == NULL) {
-			free(sig);
-			vfy_ct_logs_free(&ct_logs);
-			vfy_chain_free(&chain);
-			vfy_chains_free(&cs);
-			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
-			return EX_NOINPUT;
-		}
+		rc = nct >= 0 && (unsigned)nct >= need ? EX_PASS : EX_FAIL;
+		goto out;
 	}
 
 	/* steps 5-9 on the real resolver */
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct vfy_options o;
-	struct vfy *v = NULL;
-	struct vfy_dns *dns = NULL;
-	struct outcome out = { 0 };
-
+	loop = ev_loop_new(EVFLAG_AUTO);
 	memset(&o, 0, sizeof(o));
 	o.ca_file = ca_file;
 	o.ct_log_list = ct_logs != NULL ? ct_list : NULL;
@@ -596,7 +613,6 @@ main(int argc, char **argv)
 	o.dns.cache_max_ttl = 60;
 	o.dns.cache_entries = 64;
 	vfy_ct_logs_free(&ct_logs);
-	rc = EX_TEMP;
 	if (vfy_dns_init(&dns, loop, &o.dns, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
 		rc = EX_UNAVAILABLE;
@@ -611,57 +627,25 @@ main(int argc, char **argv)
 		goto out;
 	}
 	out.loop = loop;
-	if (msg != NULL) {
-		struct vfy_email_head h = { 0, alg, sig, sl };
-		struct vfy_email *ve = vfy_email_begin(v, cs, &h);
-		const struct vfy_from *from;
-
-		vfy_email_update(ve, msg, ml);
-		out.done = vfy_email_end(ve, msg, ml, at, on_email, &out);
-		if (!out.done)
-			ev_run(loop, 0);
-		out.v = *vfy_email_verdict(ve, &from);
-		if (!out.done)
-			out.v.result = VFY_TEMPFAIL;
-		rc = exit_for(out.v.result);
-		if (out.v.step == VFY_STEP_SIG) {
-			printf("step 3 signature: fail: %s\n", out.v.why);
-			goto email_done;
-		}
-		printf("step 3 signature: pass (0x%04x)\n", alg);
-		if (from->domain[0] == '\0') {
-			printf("step 4 from: fail: %s\n", out.v.why);
-			goto email_done;
-		}
-		printf("step 4 from: pass: %s (F = %s)\n", from->addr, from->domain);
-		if (domain != NULL && strcasecmp(domain, from->domain) != 0) {
-			printf("step 4 from: fail: --domain %s differs from the From domain\n", domain);
-			rc = EX_FAIL;
-			goto email_done;
-		}
-		if (out.v.step == VFY_STEP_FROM)
-			printf("step 5 srv: fail: %s is not a usable domain name\n", from->domain);
-		else
-			print_verdict(&out.v);
-email_done:
-		vfy_email_free(&ve);
-	} else if (vfy_check_start(v, chain, domain, at, on_verdict, &out) == NULL) {
-		printf("step 5 srv: fail: %s is not a usable domain name\n", domain);
-		rc = EX_FAIL;
-	} else {
+	out.done = vfy_email_check(ve, v, msg_file != NULL ? NULL : domain, at, on_email, &out);
+	if (!out.done)
 		ev_run(loop, 0);
-		if (!out.done)
-			out.v.result = VFY_TEMPFAIL;
+	out.v = *vfy_email_verdict(ve, NULL);
+	if (!out.done)
+		out.v.result = VFY_TEMPFAIL;
+	if (out.v.step == VFY_STEP_FROM)
+		printf("step 5 srv: fail: %s is not a usable domain name\n",
+		    msg_file != NULL ? from->domain : domain);
+	else
 		print_verdict(&out.v);
-		rc = exit_for(out.v.result);
-	}
+	rc = exit_for(out.v.result);
 out:
-	free(sig);
-	free(msg);
+	vfy_email_free(&ve);
 	vfy_deinit(&v);
 	vfy_dns_deinit(&dns);
 	vfy_chain_free(&chain);
 	vfy_chains_free(&cs);
-	ev_loop_destroy(loop);
+	if (loop != NULL)
+		ev_loop_destroy(loop);
 	return rc;
 }

@@ -55,6 +55,15 @@ void vfy_email_update(struct vfy_email *e, const uint8_t *p, size_t n);
  * gets it later from the loop (never before this returns). */
 int vfy_email_end(struct vfy_email *e, const uint8_t *msg, size_t len, time_t now,
     vfy_email_cb *cb, void *arg);
+/* vfy_email_end in two halves, for smtpsec-verify, which reports steps
+ * 2-4 before it sets up a resolver or a verifier.  vfy_email_local: steps
+ * 2-4 (no DNS, no CA file); 1 when they decided (a failure: the verdict),
+ * 0 when they passed (the author domain is known).  vfy_email_check:
+ * steps 5-9 for the author domain f (NULL: the one step 4 found) with v
+ * (NULL: skipped, trust "unverified"); returns as vfy_email_end. */
+int vfy_email_local(struct vfy_email *e, const uint8_t *msg, size_t len);
+int vfy_email_check(struct vfy_email *e, struct vfy *v, const char *f, time_t now,
+    vfy_email_cb *cb, void *arg);
 /* The verdict (result, step, reason, trust, matched target and name) and
  * the author (step 4; domain "" before it passed).  Valid until free. */
 const struct vfy_verdict *vfy_email_verdict(const struct vfy_email *e,

@@ -121,8 +121,7 @@ check_done(void *arg, const struct vfy_verdict *vd)
 }
 
 int
-vfy_email_end(struct vfy_email *e, const uint8_t *msg, size_t len, time_t now, vfy_email_cb *cb,
-    void *arg)
+vfy_email_local(struct vfy_email *e, const uint8_t *msg, size_t len)
 {
 	const char *why = NULL;
 	int r;
@@ -146,20 +145,42 @@ vfy_email_end(struct vfy_email *e, const uint8_t *msg, size_t len, time_t now, v
 		memset(&e->from, 0, sizeof(e->from));
 		return decided(e, VFY_PERMFAIL, VFY_STEP_FROM, why ? why : "bad From");
 	}
+	return 0;
+}
+
+int
+vfy_email_check(struct vfy_email *e, struct vfy *v, const char *f, time_t now, vfy_email_cb *cb,
+    void *arg)
+{
+	if (e->no_chain)
+		return decided(e, VFY_PERMFAIL, VFY_STEP_CHAIN, "certificate_chain index out of range");
+	if (e->chain == NULL)
+		return decided(e, VFY_PERMFAIL, VFY_STEP_SIG, e->chain_why ? e->chain_why : "bad chain");
+	if (f == NULL)
+		f = e->from.domain;
 	/* steps 5-9: SRV, name, DANE, PKIX, CT (asynchronous) */
-	if (e->v == NULL) {
+	if (v == NULL) {
 		decided(e, VFY_PASS, VFY_STEP_NONE, "");
 		e->vd.trust = "unverified";
-		snprintf(e->vd.target, sizeof(e->vd.target), "%s", e->from.domain);
-		snprintf(e->vd.matched_name, sizeof(e->vd.matched_name), "%s", e->from.domain);
+		snprintf(e->vd.target, sizeof(e->vd.target), "%s", f);
+		snprintf(e->vd.matched_name, sizeof(e->vd.matched_name), "%s", f);
 		return 1;
 	}
 	e->cb = cb;
 	e->arg = arg;
-	e->chk = vfy_check_start(e->v, e->chain, e->from.domain, now, check_done, e);
+	e->chk = vfy_check_start(v, e->chain, f, now, check_done, e);
 	if (e->chk == NULL)
 		return decided(e, VFY_PERMFAIL, VFY_STEP_FROM, "author domain unusable");
 	return 0;
+}
+
+int
+vfy_email_end(struct vfy_email *e, const uint8_t *msg, size_t len, time_t now, vfy_email_cb *cb,
+    void *arg)
+{
+	if (vfy_email_local(e, msg, len))
+		return 1;
+	return vfy_email_check(e, e->v, NULL, now, cb, arg);
 }
 
 const struct vfy_verdict *

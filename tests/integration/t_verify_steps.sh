@@ -97,5 +97,26 @@ run message_wrong_alg 1 'step 3 signature: fail: signature algorithm does not ma
 BAD=$(printf '%s' "$SIG" | sed 's/^./f/;s/^ff/0f/')
 run message_bad_sig 1 'step 3 signature: fail' $C --message "$T_TMP/msg" --signature "$BAD" --algorithm ed25519
 run message_domain_differs 1 'differs from the From domain' $C --message "$T_TMP/msg" --signature "$SIG" --algorithm ed25519 --domain c.test
+# steps 3-4 are decided and printed before the resolver and the CA file are
+# set up: a bad signature is the verdict (1) whatever the rest of the
+# configuration, never 69 or 78
+t_expect message_bad_sig_no_config 1 '^step 3 signature: fail' "$V" $C --message "$T_TMP/msg" --signature "$BAD" --algorithm ed25519
+run message_bad_sig_broken_ca_file 1 '^step 3 signature: fail' $C --message "$T_TMP/msg" --signature "$BAD" --algorithm ed25519 --ca-file "$T_TMP/no-such-ca.pem"
+run message_bad_sig_broken_trust_anchor 1 '^step 3 signature: fail' $C --message "$T_TMP/msg" --signature "$BAD" --algorithm ed25519 --trust-anchor "$T_TMP/no-such.key"
+run message_bad_sig_broken_unbound_conf 1 '^step 3 signature: fail' $C --message "$T_TMP/msg" --signature "$BAD" --algorithm ed25519 --unbound-conf "$T_TMP/no-such-unbound.conf"
+# a --domain that is not the From domain is refused before any lookup: the
+# resolver here sends every query to a port nothing answers on, so a lookup
+# would print a dns: line (a timeout) before the verdict
+DEAD=$(t_free_port)
+printf 'server:\n  do-not-query-localhost: no\n  do-ip6: no\nstub-zone:\n  name: "."\n  stub-addr: 127.0.0.1@%s\n' "$DEAD" >"$T_TMP/dead.conf"
+out=$("$V" $C --unbound-conf "$T_TMP/dead.conf" --ca-file "$D/root.pem" --message "$T_TMP/msg" --signature "$SIG" --algorithm ed25519 --domain c.test 2>&1)
+rc=$?
+if [ "$rc" != 1 ] || ! grep -q 'differs from the From domain' <<<"$out"; then
+	t_fail message_domain_differs_no_lookup "exit $rc: $(tr '\n' ' ' <<<"$out")"
+elif grep -qE '^dns|^result' <<<"$out"; then
+	t_fail message_domain_differs_no_lookup "a lookup was made: $(tr '\n' ' ' <<<"$out")"
+else
+	t_pass message_domain_differs_no_lookup
+fi
 run usage_no_chain 64 'usage' --domain a.test
 run usage_bad_time 64 'bad --at' $C --domain a.test --at yesterday
