@@ -574,9 +574,8 @@ vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *er
 	const char *path = ca_file ? ca_file : v->ca_file;
 	char why[256];
 
-	/* a list from init only: without one, step 9 has nothing to swap */
-	if (v->ct_path != NULL && ct_log_list != NULL &&
-	    vfy_ct_logs_load(ct_log_list, &ct, why, sizeof(why)) != 0) {
+	/* a list named here must load, whether or not init had one */
+	if (ct_log_list != NULL && vfy_ct_logs_load(ct_log_list, &ct, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "ct_log_list: %s", why);
 		return -1;
 	}
@@ -593,7 +592,10 @@ vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *er
 	}
 	vfy_pkix_free(&v->pkix);
 	v->pkix = p;
+	if (ct != NULL && v->ct != NULL && v->ct != vfy_ct_chain_check)
+		vfy_ct_logs_free(&ct);	/* a test's step-9 seam stays */
 	if (ct != NULL) {
+		v->ct = vfy_ct_chain_check;
 		vfy_ct_logs_free(&v->ct_logs);
 		v->ct_logs = ct;
 		v->ct_arg = ct;

@@ -108,7 +108,8 @@ int vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *o
 /* SIGHUP: reload the CA store from ca_file (NULL: the one from init) and
  * the CT log list from ct_log_list (NULL: keep it), and empty the
  * verdict cache.  Both load before either is swapped: on error the old
- * ones stay; -1, err names the file. */
+ * ones stay; -1, err names the file.  A list that loads becomes step 9's
+ * even when init had none (unless ct_check was set). */
 int vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *err,
     size_t errlen);
 /* Cancels nothing: every check must have ended or been cancelled. */

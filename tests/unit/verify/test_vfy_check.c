@@ -653,6 +653,25 @@ t_ct_list_in_vfy(void)
 	vfy_get_stats(v, &st);
 	T_EQ_INT(st.ct_logs, n);
 	vfy_deinit(&v);
+
+	/* started without a list: a reload naming one that does not load is
+	 * refused too; one that loads becomes step 9's */
+	memset(&o, 0, sizeof(o));
+	o.lookup = fake_lookup;
+	o.lookup_cancel = fake_cancel;
+	T_EQ_INT(vfy_init(&v, loop, &o, err, sizeof(err)), 0);
+	vfy_get_stats(v, &st);
+	T_EQ_INT(st.ct_logs, 0);
+	T_EQ_INT(vfy_reload(v, NULL, "/nonexistent/other.json", err, sizeof(err)), -1);
+	T_ASSERT(strncmp(err, "ct_log_list: ", 13) == 0);
+	vfy_get_stats(v, &st);
+	T_EQ_INT(st.ct_logs, 0);
+	T_EQ_INT(vfy_reload(v, NULL, tutil_shared("ct-fixtures/loglist_testlog.json"), err,
+	    sizeof(err)), 0);
+	vfy_get_stats(v, &st);
+	T_EQ_INT(st.ct_logs, n);
+	vfy_deinit(&v);
+	o.ct_log_list = tutil_shared("ct-fixtures/loglist_testlog.json");
 	T_EQ_INT(vfy_preflight(&o, err, sizeof(err)), 0);
 	o.ca_file = "/nonexistent/ca.pem";
 	T_EQ_INT(vfy_preflight(&o, err, sizeof(err)), -1);
