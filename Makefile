@@ -118,8 +118,7 @@ $(shell mkdir -p $(B); [ "$$(cat $(WOLF_STAMP) 2>/dev/null)" = "$(WOLF_ID)" ] ||
 #   wire    base                    libwire.a   the codec, for gateway and sender
 #   verify  base wire               libvfy.a
 #   lmtp    base wire               liblmtp.a
-#   sender  base wire verify        smtpsec-send; and the command-line helpers
-#           receiver/rcv_cli (exit codes, numbers, --version) alone
+#   sender  base wire verify        smtpsec-send
 #   receiver, tests/tools, tests/fuzz, tests/diff: everything
 # The build enforces it.  A layer's sources (and its unit tests) compile
 # against an include root, $(B)/inc/<layer>/, holding symbolic links to
@@ -131,19 +130,18 @@ USES_base         := base
 USES_wire         := base wire
 USES_verify       := base wire verify
 USES_lmtp         := base wire lmtp
-SND_CLI           := receiver/rcv_cli.h receiver/rcv_version.h
-USES_sender       := base wire verify sender $(SND_CLI)
+USES_sender       := base wire verify sender
 USES_tlib         := base tests
 USES_tests_base   := base tests
 USES_tests_wire   := base wire tests
 USES_tests_verify := base wire verify tests
 USES_tests_lmtp   := base wire lmtp tests
-USES_tests_sender := base wire verify sender tests $(SND_CLI)
+USES_tests_sender := base wire verify sender tests
 LAYER_LIBS_base   := $(LIBBASE)
 LAYER_LIBS_wire   := $(LIBWIRE) $(LIBBASE)
 LAYER_LIBS_verify := $(LIBVFY) $(LIBWIRE) $(LIBBASE)
 LAYER_LIBS_lmtp   := $(LIBLMTP) $(LIBWIRE) $(LIBBASE)
-LAYER_LIBS_sender := $(B)/obj/receiver/rcv_cli.o $(LIBVFY) $(LIBWIRE) $(LIBBASE)
+LAYER_LIBS_sender := $(LIBVFY) $(LIBWIRE) $(LIBBASE)
 
 # $(call layer,<objects' directory>,<layer>): its include root
 define layer

@@ -24,12 +24,11 @@
 #include <unistd.h>
 
 #include "receiver/rcv_check.h"
-#include "receiver/rcv_cli.h"
+#include "base/cli.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_tls.h"
-#include "receiver/rcv_version.h"
 
 static void
 usage(FILE *f)
@@ -221,14 +220,14 @@ main(int argc, char **argv)
 			usage(stdout);
 			return EX_OK;
 		case 'V':
-			return rcv_cli_version("smtpsec-gateway");
+			return cli_version("smtpsec-gateway");
 		case O_PRINT_DNS:
 			dns = optarg;
 			break;
 		case O_WORKERS:
 			if (strcmp(optarg, "auto") == 0)
 				workers = 0;
-			else if (rcv_cli_uint(optarg, 1, 64, &v) == 0)
+			else if (cli_uint(optarg, 1, 64, &v) == 0)
 				workers = (long)v;
 			else
 				return usage_fail("--workers: '%s' is not auto or a number from 1 to 64", optarg);
@@ -240,7 +239,7 @@ main(int argc, char **argv)
 			rcv_log_syslog(1);
 			break;
 		case O_CONF_MAN:
-			rcv_config_man(stdout, RCV_VERSION);
+			rcv_config_man(stdout, CLI_VERSION);
 			return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 		case ':':
 			return usage_fail("option %s needs an argument", argv[optind - 1]);
@@ -316,7 +315,7 @@ main(int argc, char **argv)
 		    "%s (from hostname %s); set it to one value on every gateway of the domain\"",
 		    cfg.authserv_id, cfg.hostname);
 	rcv_log(RCV_LOG_INFO, "conn=- event=start version=%s config=%s listeners=%zu authserv_id=%s",
-	    RCV_VERSION, conf, cfg.n_listen, cfg.authserv_id);
+	    CLI_VERSION, conf, cfg.n_listen, cfg.authserv_id);
 	rcv_log(RCV_LOG_DEBUG, "conn=- event=start workers=%u%s", cfg.workers,
 	    cfg.workers ? "" : " (auto: one per CPU)");
 	rc = rcv_server_master(&cfg, fds, cfg.n_listen, cfg.workers, skip);

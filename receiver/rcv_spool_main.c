@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "lmtp/lmtp.h"
-#include "receiver/rcv_cli.h"
+#include "base/cli.h"
 #include "receiver/rcv_config.h"
 
 static void
@@ -201,7 +201,7 @@ main(int argc, char **argv)
 	char dirbuf[RCV_CONFIG_STR];
 	int body = 0, all = 0, opt, rc = 0, i;
 
-	opterr = 0;	/* reported by rcv_cli_usage_error */
+	opterr = 0;	/* reported by cli_usage_error */
 	while ((opt = getopt_long(argc, argv, "+:c:d:hV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cfgfile = optarg; break;
@@ -209,14 +209,14 @@ main(int argc, char **argv)
 		case 'b': body = 1; break;
 		case 'a': all = 1; break;
 		case 'h': usage(stdout); return EX_OK;
-		case 'V': return rcv_cli_version("smtpsec-spool");
+		case 'V': return cli_version("smtpsec-spool");
 		case ':':
-			return rcv_cli_usage_error("smtpsec-spool", "option %s needs an argument",
+			return cli_usage_error("smtpsec-spool", "option %s needs an argument",
 			    argv[optind - 1]);
 		default:
 			if (optopt)
-				return rcv_cli_usage_error("smtpsec-spool", "unknown option -%c", optopt);
-			return rcv_cli_usage_error("smtpsec-spool", "unknown option %s", argv[optind - 1]);
+				return cli_usage_error("smtpsec-spool", "unknown option -%c", optopt);
+			return cli_usage_error("smtpsec-spool", "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc || (cfgfile != NULL && dir != NULL)) {

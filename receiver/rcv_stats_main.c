@@ -26,10 +26,9 @@
 #include <unistd.h>
 
 #include "lmtp/lmtp.h"
-#include "receiver/rcv_cli.h"
+#include "base/cli.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
-#include "receiver/rcv_version.h"
 #include "verify/vfy_redis.h"
 
 #define MAX_INST 256
@@ -713,8 +712,8 @@ parse_long(const char *s, long lo, long hi, long *out)
 {
 	unsigned long long v;
 
-	/* digits only (rcv_cli): no sign, space or suffix */
-	if (lo < 0 || rcv_cli_uint(s, (unsigned long long)lo, (unsigned long long)hi, &v) < 0)
+	/* digits only (base/cli): no sign, space or suffix */
+	if (lo < 0 || cli_uint(s, (unsigned long long)lo, (unsigned long long)hi, &v) < 0)
 		return -1;
 	*out = (long)v;
 	return 0;
@@ -724,13 +723,13 @@ static int
 parse_double(const char *s, double lo, double hi, double *out)
 {
 	/* digits with an optional fraction: no sign, exponent, hex, inf */
-	return rcv_cli_double(s, lo, hi, out);
+	return cli_double(s, lo, hi, out);
 }
 
 static int
 bad_arg(const char *opt, const char *val)
 {
-	return rcv_cli_usage_error("smtpsec-stats", "bad value for --%s: '%s' (a number in range)", opt, val);
+	return cli_usage_error("smtpsec-stats", "bad value for --%s: '%s' (a number in range)", opt, val);
 }
 
 /* first line of FILE, without the newline */
@@ -808,7 +807,7 @@ main(int argc, char **argv)
 	char urlbuf[1024], cerr[1200];
 	redisContext *c;
 
-	opterr = 0;	/* reported by rcv_cli_usage_error */
+	opterr = 0;	/* reported by cli_usage_error */
 	while ((opt = getopt_long(argc, argv, ":u:c:i:jwn:s:hV", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
@@ -858,18 +857,18 @@ main(int argc, char **argv)
 				return bad_arg("stale", optarg);
 			break;
 		case 'h': usage(stdout); return EX_OK;
-		case 'V': case O_VERSION: return rcv_cli_version("smtpsec-stats");
+		case 'V': case O_VERSION: return cli_version("smtpsec-stats");
 		case ':':
-			return rcv_cli_usage_error("smtpsec-stats", "option %s needs an argument",
+			return cli_usage_error("smtpsec-stats", "option %s needs an argument",
 			    argv[optind - 1]);
 		default:
 			if (optopt)
-				return rcv_cli_usage_error("smtpsec-stats", "unknown option -%c", optopt);
-			return rcv_cli_usage_error("smtpsec-stats", "unknown option %s", argv[optind - 1]);
+				return cli_usage_error("smtpsec-stats", "unknown option -%c", optopt);
+			return cli_usage_error("smtpsec-stats", "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		return rcv_cli_usage_error("smtpsec-stats", "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("smtpsec-stats", "unexpected argument '%s'", argv[optind]);
 	if (json + prom + check > 1 || ((prom || check) && watch) || (count >= 0 && !watch) ||
 	    (output != NULL && !prom)) {
 		fprintf(stderr, "smtpsec-stats: --json, --prometheus and --check exclude each other; "

@@ -21,7 +21,7 @@
 #include "base/buf.h"
 #include "base/hex.h"
 #include "base/mem.h"
-#include "receiver/rcv_cli.h"
+#include "base/cli.h"
 #include "receiver/rcv_config.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy.h"
@@ -393,7 +393,7 @@ main(int argc, char **argv)
 	struct vfy_chains *cs = NULL;
 	const char *why;
 
-	opterr = 0;	/* reported by rcv_cli_usage_error */
+	opterr = 0;	/* reported by cli_usage_error */
 	while ((c = getopt_long(argc, argv, ":c:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
@@ -404,7 +404,7 @@ main(int argc, char **argv)
 		case 'a': alg_name = optarg; break;
 		case 't':
 			if (parse_time(optarg, &at) < 0)
-				return rcv_cli_usage_error("smtpsec-verify", "bad --at time: '%s' (Unix seconds "
+				return cli_usage_error("smtpsec-verify", "bad --at time: '%s' (Unix seconds "
 				    "or RFC 3339)", optarg);
 			break;
 		case 'T': ct_only = 1; break;
@@ -416,14 +416,14 @@ main(int argc, char **argv)
 		case 'k': trust_anchor = optarg; break;
 		case 'K': check_list = optarg; break;
 		case 'h': usage(stdout); return EX_PASS;
-		case 'V': return rcv_cli_version("smtpsec-verify");
+		case 'V': return cli_version("smtpsec-verify");
 		case ':':
-			return rcv_cli_usage_error("smtpsec-verify", "option %s needs an argument",
+			return cli_usage_error("smtpsec-verify", "option %s needs an argument",
 			    argv[optind - 1]);
 		default:
 			if (optopt)
-				return rcv_cli_usage_error("smtpsec-verify", "unknown option -%c", optopt);
-			return rcv_cli_usage_error("smtpsec-verify", "unknown option %s", argv[optind - 1]);
+				return cli_usage_error("smtpsec-verify", "unknown option -%c", optopt);
+			return cli_usage_error("smtpsec-verify", "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (check_list != NULL) {

@@ -36,12 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cli.h"
 #include "base/mem.h"
 #include "base/hex.h"
 #include "base/sys.h"
 #include "verify/vfy_dns.h"
-
-#include "receiver/rcv_cli.h"
 #include "wire/wire.h"
 #include "sender/snd.h"
 
@@ -638,7 +637,7 @@ usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	rcv_cli_usage_error("smtpsec-send", "%s", msg);
+	cli_usage_error("smtpsec-send", "%s", msg);
 	return o.pipe ? SND_EX_TEMPFAIL : EX_USAGE;
 }
 
@@ -704,7 +703,7 @@ main(int argc, char **argv)
 	o.from = "sender@a.test";
 	o.timeout = 300;
 	/* "+": options end at the first recipient; Postfix's argv has "--" too */
-	opterr = 0;	/* reported by rcv_cli_usage_error */
+	opterr = 0;	/* reported by cli_usage_error */
 	while ((ch = getopt_long(argc, argv, "+:h", lo, &li)) != -1) {
 		unsigned long long v = 0;
 		double dv = 0;
@@ -714,11 +713,11 @@ main(int argc, char **argv)
 			test_opt = lo[li].name;
 /* a number option: digits only, in range, or a usage error */
 #define NUM(min, max) do { \
-	if (rcv_cli_uint(optarg, (min), (max), &v) < 0) \
+	if (cli_uint(optarg, (min), (max), &v) < 0) \
 		return bad_number(lo[li].name, optarg, (min), (max)); \
 } while (0)
 #define DBL(min, max) do { \
-	if (rcv_cli_double(optarg, (min), (max), &dv) < 0) \
+	if (cli_double(optarg, (min), (max), &dv) < 0) \
 		return bad_number(lo[li].name, optarg, (min), (max)); \
 } while (0)
 		switch (ch) {
@@ -728,7 +727,7 @@ main(int argc, char **argv)
 			NUM(1, 86400);
 			o.timeout = (unsigned)v;
 			break;
-		case 1005: return rcv_cli_version("smtpsec-send");
+		case 1005: return cli_version("smtpsec-send");
 		case 1003: o.ct_log_list = optarg; o.ct_set = 1; break;
 		case 1004: o.print_srv = optarg; break;
 		case 'C': o.connect = optarg; break;

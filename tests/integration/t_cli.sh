@@ -1,6 +1,6 @@
 #!/bin/bash
-# Every program's command line: --version (the one version of
-# receiver/rcv_version.h), --help (exit 0, usage on stdout), an unknown
+# Every program's command line: --version (the one version, CLI_VERSION in
+# base/cli.h), --help (exit 0, usage on stdout), an unknown
 # option and a malformed number (exit 64, EX_USAGE, nothing on stdout);
 # smtpsec-send --pipe keeps its Postfix codes (a usage error defers: 75).
 # -v: the gateway's debug lines appear with it and not without.
@@ -11,8 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_gw.sh"
 
-VERSION=$(sed -n 's/^#define RCV_VERSION "\(.*\)"$/\1/p' "$T_SRC/receiver/rcv_version.h")
-[ -n "$VERSION" ] || { t_fail version_header "no RCV_VERSION in rcv_version.h"; exit 1; }
+VERSION=$(sed -n 's/^#define CLI_VERSION "\(.*\)"$/\1/p' "$T_SRC/base/cli.h")
+[ -n "$VERSION" ] || { t_fail version_header "no CLI_VERSION in base/cli.h"; exit 1; }
 
 # rc NAME WANT STDOUT-EMPTY(1|0) PROG ARGS...: exit code, and for usage
 # errors nothing on stdout and a line on stderr naming the program

@@ -9,25 +9,26 @@
 # Then both are shown to fail: in a copy of the sources, verify/vfy_der.c
 # gets a wrong-way #include (the grep and the compile must refuse it) and,
 # separately, a wrong-way call (the link of its unit test must refuse it),
-# while the unchanged copy builds that test.
+# while the unchanged copy builds that test.  The same for sender/, which
+# uses nothing of receiver/ (not even the command-line helpers, now in
+# base/cli): a planted receiver include in sender/snd_pipe.c is refused by
+# the grep and the compile, a planted call by the link of smtpsec-send.
 . "$(dirname "$0")/lib.sh"
 
 PROJECT_DIRS="base wire verify lmtp receiver sender tests"
-# directory -> the directories (or single files) its files may include;
-# smtpsec-send shares the command-line helpers of receiver/rcv_cli only
-SND_CLI="receiver/rcv_cli.h receiver/rcv_version.h"
+# directory -> the directories (or single files) its files may include
 declare -A USES=(
 	[base]="base"
 	[wire]="base wire"
 	[verify]="base wire verify"
 	[lmtp]="base wire lmtp"
-	[sender]="base wire verify sender $SND_CLI"
+	[sender]="base wire verify sender"
 	[tests/lib]="base tests"
 	[tests/unit/base]="base tests"
 	[tests/unit/wire]="base wire tests"
 	[tests/unit/verify]="base wire verify tests"
 	[tests/unit/lmtp]="base wire lmtp tests"
-	[tests/unit/sender]="base wire verify sender tests $SND_CLI"
+	[tests/unit/sender]="base wire verify sender tests"
 )
 
 # check_layer ROOT DIR: prints the offending include lines, returns 1 if any
@@ -110,4 +111,40 @@ else
 	    grep -q "undefined reference to .rcv_log_q" "$T_TMP/make.log"
 fi
 cp "$T_TMP/vfy_der.c.orig" "$copy/verify/vfy_der.c"
+
+# 3. sender/ includes a receiver header (the command-line helpers were the
+#    last exception; they are base/cli now)
+t_check sender_control_builds "$(tail -5 "$T_TMP/make.log" 2>/dev/null)" mk "$b/smtpsec-send"
+cp "$copy/sender/snd_pipe.c" "$T_TMP/snd_pipe.c.orig"
+sed -i '0,/^#include "sender\/snd.h"/s//&\n#include "receiver\/rcv_log.h"/' "$copy/sender/snd_pipe.c"
+t_check sender_wrong_include_planted "sed did not add it" grep -q '^#include "receiver/rcv_log.h"' "$copy/sender/snd_pipe.c"
+out=$(check_layer "$copy" sender)
+t_check grep_refuses_sender_include "the grep passed it" test -n "$out"
+rm -f "$b/obj/sender/snd_pipe.o"
+if mk "$b/obj/sender/snd_pipe.o"; then
+	t_fail build_refuses_sender_include "sender/snd_pipe.c compiled with a receiver/ include"
+else
+	t_check build_refuses_sender_include "failed for another reason: $(grep -m1 error "$T_TMP/make.log")" \
+	    grep -q 'receiver/rcv_log.h: No such file' "$T_TMP/make.log"
+fi
+
+# 4. sender/ calls into the receiver without including anything
+cp "$T_TMP/snd_pipe.c.orig" "$copy/sender/snd_pipe.c"
+cat >>"$copy/sender/snd_pipe.c" <<'EOF'
+
+const char *rcv_log_q(char *buf, size_t bufsize, const void *p, size_t len);
+const char *snd_pipe_layer_probe(char *buf, size_t n);
+const char *
+snd_pipe_layer_probe(char *buf, size_t n)
+{
+	return rcv_log_q(buf, n, "x", 1);	/* a wrong-way call */
+}
+EOF
+if mk "$b/smtpsec-send"; then
+	t_fail link_refuses_sender_call "smtpsec-send linked with a call into receiver/"
+else
+	t_check link_refuses_sender_call "failed for another reason: $(grep -m1 -E 'error|undefined' "$T_TMP/make.log")" \
+	    grep -q "undefined reference to .rcv_log_q" "$T_TMP/make.log"
+fi
+cp "$T_TMP/snd_pipe.c.orig" "$copy/sender/snd_pipe.c"
 exit 0

@@ -1,7 +1,7 @@
 /*
- * rcv_cli: see rcv_cli.h.
+ * cli: see cli.h.
  */
-#include "receiver/rcv_cli.h"
+#include "base/cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "receiver/rcv_version.h"
 
 int
-rcv_cli_uint(const char *s, unsigned long long min, unsigned long long max, unsigned long long *v_r)
+cli_uint(const char *s, unsigned long long min, unsigned long long max, unsigned long long *v_r)
 {
 	unsigned long long v;
 	const char *p;
@@ -33,7 +32,7 @@ rcv_cli_uint(const char *s, unsigned long long min, unsigned long long max, unsi
 }
 
 int
-rcv_cli_double(const char *s, double min, double max, double *v_r)
+cli_double(const char *s, double min, double max, double *v_r)
 {
 	const char *p = s;
 	double v;
@@ -59,7 +58,7 @@ rcv_cli_double(const char *s, double min, double max, double *v_r)
 }
 
 int
-rcv_cli_usage_error(const char *prog, const char *fmt, ...)
+cli_usage_error(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,8 +71,8 @@ rcv_cli_usage_error(const char *prog, const char *fmt, ...)
 }
 
 int
-rcv_cli_version(const char *prog)
+cli_version(const char *prog)
 {
-	printf("%s %s\n", prog, RCV_VERSION);
+	printf("%s %s\n", prog, CLI_VERSION);
 	return EX_OK;
 }

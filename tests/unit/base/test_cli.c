@@ -1,6 +1,5 @@
-/* Unit tests for receiver/rcv_cli.c: strict numbers, the usage-error line. */
-#include "receiver/rcv_cli.h"
-#include "receiver/rcv_version.h"
+/* Unit tests for base/cli.c: strict numbers, the usage-error line. */
+#include "base/cli.h"
 #include "tests/unit/t.h"
 
 #include <unistd.h>
@@ -13,16 +12,16 @@ t_uint(void)
 	    "1.5", "18446744073709551616", "99999999999999999999999" };
 	size_t i;
 
-	T_ASSERT(rcv_cli_uint("0", 0, 10, &v) == 0 && v == 0);
-	T_ASSERT(rcv_cli_uint("10", 0, 10, &v) == 0 && v == 10);
-	T_ASSERT(rcv_cli_uint("007", 0, 10, &v) == 0 && v == 7);
-	T_ASSERT(rcv_cli_uint("18446744073709551615", 0, ~0ULL, &v) == 0 && v == ~0ULL);
-	T_ASSERT(rcv_cli_uint("11", 0, 10, &v) == -1);		/* range */
-	T_ASSERT(rcv_cli_uint("0", 1, 10, &v) == -1);
-	T_ASSERT(rcv_cli_uint(NULL, 0, 10, &v) == -1);
+	T_ASSERT(cli_uint("0", 0, 10, &v) == 0 && v == 0);
+	T_ASSERT(cli_uint("10", 0, 10, &v) == 0 && v == 10);
+	T_ASSERT(cli_uint("007", 0, 10, &v) == 0 && v == 7);
+	T_ASSERT(cli_uint("18446744073709551615", 0, ~0ULL, &v) == 0 && v == ~0ULL);
+	T_ASSERT(cli_uint("11", 0, 10, &v) == -1);		/* range */
+	T_ASSERT(cli_uint("0", 1, 10, &v) == -1);
+	T_ASSERT(cli_uint(NULL, 0, 10, &v) == -1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		v = 42;
-		if (rcv_cli_uint(bad[i], 0, ~0ULL, &v) != -1 || v != 42)
+		if (cli_uint(bad[i], 0, ~0ULL, &v) != -1 || v != 42)
 			T_FAIL("'%s' taken as a number (%llu)", bad[i], v);
 	}
 }
@@ -35,15 +34,15 @@ t_double(void)
 	    "inf", "nan", "1.2.3", "1,5" };
 	size_t i;
 
-	T_ASSERT(rcv_cli_double("1.5", 0, 10, &d) == 0 && d == 1.5);
-	T_ASSERT(rcv_cli_double("0.001", 0.001, 10, &d) == 0);
-	T_ASSERT(rcv_cli_double(".5", 0, 10, &d) == 0 && d == 0.5);
-	T_ASSERT(rcv_cli_double("3.", 0, 10, &d) == 0 && d == 3);
-	T_ASSERT(rcv_cli_double("10.5", 0, 10, &d) == -1);
-	T_ASSERT(rcv_cli_double("0", 0.001, 10, &d) == -1);
+	T_ASSERT(cli_double("1.5", 0, 10, &d) == 0 && d == 1.5);
+	T_ASSERT(cli_double("0.001", 0.001, 10, &d) == 0);
+	T_ASSERT(cli_double(".5", 0, 10, &d) == 0 && d == 0.5);
+	T_ASSERT(cli_double("3.", 0, 10, &d) == 0 && d == 3);
+	T_ASSERT(cli_double("10.5", 0, 10, &d) == -1);
+	T_ASSERT(cli_double("0", 0.001, 10, &d) == -1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		d = 42;
-		if (rcv_cli_double(bad[i], 0, 1e9, &d) != -1 || d != 42)
+		if (cli_double(bad[i], 0, 1e9, &d) != -1 || d != 42)
 			T_FAIL("'%s' taken as a number (%g)", bad[i], d);
 	}
 }
@@ -59,7 +58,7 @@ t_usage_error(void)
 	T_ASSERT(saved >= 0 && pipe(fds) == 0);
 	fflush(stderr);
 	dup2(fds[1], 2);
-	r = rcv_cli_usage_error("prog", "bad --x: '%s'", "y");
+	r = cli_usage_error("prog", "bad --x: '%s'", "y");
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -75,7 +74,7 @@ t_usage_error(void)
 	T_EQ_INT(EX_UNAVAILABLE, 69);
 	T_EQ_INT(EX_TEMPFAIL, 75);
 	T_EQ_INT(EX_CONFIG, 78);
-	T_ASSERT(RCV_VERSION[0] >= '0' && RCV_VERSION[0] <= '9');
+	T_ASSERT(CLI_VERSION[0] >= '0' && CLI_VERSION[0] <= '9');
 }
 
 int
