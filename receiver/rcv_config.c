@@ -251,7 +251,7 @@ rcv_config_parse_duration(const char *s, uint64_t *ms_r)
 }
 
 int
-rcv_config_parse_redis_url(const char *s, struct rcv_redis_url *u, const char **why_r)
+rcv_config_parse_redis_url(const char *s, struct vfy_redis_url *u, const char **why_r)
 {
 	const char *p, *at, *hostend, *slash;
 	size_t n;

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "verify/vfy_redis.h"
+
 #define RCV_CONFIG_STR		1024
 #define RCV_CONFIG_MAX_LISTEN	16
 #define RCV_CONFIG_MAX_TRACE	64
@@ -23,16 +25,6 @@ struct rcv_listen {
 	char host[256];		/* numeric address, no brackets */
 	int port;
 	int v6;
-};
-
-/* redis://[user:pass@]host:port[/db] or unix:/path */
-struct rcv_redis_url {
-	char host[256];
-	int port;
-	char path[512];		/* unix socket, or "" */
-	char user[128];
-	char password[256];
-	int db;
 };
 
 #ifndef RCV_CONFIG_MAX_AUTHSERV
@@ -96,7 +88,7 @@ struct rcv_config {
 	/* [redis] */
 	char redis_url_raw[RCV_CONFIG_STR];
 	int have_redis;
-	struct rcv_redis_url redis;
+	struct vfy_redis_url redis;
 	uint64_t stats_interval_ms;
 	char instance[300];
 	char cache_key_file[RCV_CONFIG_STR];	/* read once at start (rcv_server) */
@@ -160,7 +152,7 @@ void rcv_config_dump(const struct rcv_config *cfg, FILE *out, int flags);
 void rcv_config_man(FILE *out, const char *version);
 
 /* Parse a Redis URL.  0, or -1 with a reason in *why_r. */
-int rcv_config_parse_redis_url(const char *s, struct rcv_redis_url *u_r, const char **why_r);
+int rcv_config_parse_redis_url(const char *s, struct vfy_redis_url *u_r, const char **why_r);
 
 /* Parse "1.5M"-style sizes and "300s"-style durations (ms). */
 int rcv_config_parse_size(const char *s, uint64_t *v_r);

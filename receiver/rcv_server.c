@@ -500,12 +500,7 @@ vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 	vo->dns.cache_entries = (size_t)cfg->cache_entries;
 	if (cfg->dns_cache_redis && cfg->have_redis) {
 		vo->dns.cache = VFY_DNS_CACHE_REDIS;
-		vo->dns.redis.host = cfg->redis.host;
-		vo->dns.redis.port = cfg->redis.port;
-		vo->dns.redis.path = cfg->redis.path[0] ? cfg->redis.path : NULL;
-		vo->dns.redis.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
-		vo->dns.redis.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
-		vo->dns.redis.db = cfg->redis.db;
+		vfy_redis_url_options(&cfg->redis, &vo->dns.redis);
 		vo->dns.redis_state_cb = redis_cache_state_cb;
 		vo->dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
 	}
@@ -795,12 +790,7 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 	}
 	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
 	if (cfg->have_redis) {
-		mo.redis.host = cfg->redis.path[0] ? NULL : cfg->redis.host;
-		mo.redis.port = cfg->redis.port;
-		mo.redis.path = cfg->redis.path[0] ? cfg->redis.path : NULL;
-		mo.redis.user = cfg->redis.user[0] ? cfg->redis.user : NULL;
-		mo.redis.password = cfg->redis.password[0] ? cfg->redis.password : NULL;
-		mo.redis.db = cfg->redis.db;
+		vfy_redis_url_options(&cfg->redis, &mo.redis);
 		mo.state_cb = redis_stats_state_cb;
 	}
 	return rcv_metrics_new(srv->loop, &mo);

@@ -87,7 +87,7 @@ usage(FILE *f)
 }
 
 static redisContext *
-connect_url(const struct rcv_redis_url *u, char *err, size_t errlen)
+connect_url(const struct vfy_redis_url *u, char *err, size_t errlen)
 {
 	struct vfy_redis_options ro;
 	struct vfy_redis_sync_err e;
@@ -98,13 +98,7 @@ connect_url(const struct rcv_redis_url *u, char *err, size_t errlen)
 		snprintf(where, sizeof(where), "unix:%s", u->path);
 	else
 		snprintf(where, sizeof(where), "%s:%d", u->host, u->port);
-	memset(&ro, 0, sizeof(ro));
-	ro.host = u->host;
-	ro.port = u->port;
-	ro.path = u->path;
-	ro.user = u->user;
-	ro.password = u->password;
-	ro.db = u->db;
+	vfy_redis_url_options(u, &ro);
 	ro.handshake_ms = 2000;
 	if ((c = vfy_redis_connect_sync(&ro, &e)) != NULL)
 		return c;
@@ -594,7 +588,7 @@ spool_oldest(const char *dir, size_t *n_r)
 }
 
 static int
-run_check(redisContext *c, const struct rcv_redis_url *u, const char *cerr, double stale,
+run_check(redisContext *c, const struct vfy_redis_url *u, const char *cerr, double stale,
     const struct check_opts *o)
 {
 	static const char *const word[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
@@ -803,7 +797,7 @@ main(int argc, char **argv)
 	int json = 0, prom = 0, check = 0, watch = 0, opt, rc = 0;
 	long count = -1, iter;
 	struct snap *a, *b, *t;
-	struct rcv_redis_url u;
+	struct vfy_redis_url u;
 	char urlbuf[1024], cerr[1200];
 	redisContext *c;
 

@@ -320,6 +320,18 @@ vfy_redis_free(struct vfy_redis **r_p)
 	*r_p = NULL;
 }
 
+void
+vfy_redis_url_options(const struct vfy_redis_url *u, struct vfy_redis_options *o_r)
+{
+	memset(o_r, 0, sizeof(*o_r));
+	o_r->host = u->path[0] || !u->host[0] ? NULL : u->host;
+	o_r->port = u->port;
+	o_r->path = u->path[0] ? u->path : NULL;
+	o_r->user = u->user[0] ? u->user : NULL;
+	o_r->password = u->password[0] ? u->password : NULL;
+	o_r->db = u->db;
+}
+
 int
 vfy_redis_configured(const struct vfy_redis_options *o)
 {

@@ -39,6 +39,18 @@ struct vfy_redis_options {
 	unsigned handshake_ms;		/* AUTH/SELECT/PING replies within; 0 = 2000 */
 };
 
+/* The configured Redis, as parsed from "redis://[user:pass@]host:port[/db]"
+ * or "unix:/path" (receiver/rcv_config.c): empty strings for what the URL
+ * leaves out. */
+struct vfy_redis_url {
+	char host[256];
+	int port;
+	char path[512];		/* unix socket, or "" */
+	char user[128];
+	char password[256];
+	int db;
+};
+
 /* Why the connection is down (VFY_REDIS_OK while up). */
 enum vfy_redis_fault {
 	VFY_REDIS_OK = 0,
@@ -61,6 +73,12 @@ struct vfy_redis;
 
 /* up: 1 now up, 0 now down (st says why). */
 typedef void vfy_redis_state_cb(void *arg, struct vfy_redis *r, int up);
+
+/* The options that reach the server u names: a socket path wins over the
+ * host; empty strings become NULL.  The strings are borrowed from u; the
+ * backoff and handshake settings are left at 0 (the defaults).  Used by the
+ * DNS cache, the stats writer and smtpsec-stats alike. */
+void vfy_redis_url_options(const struct vfy_redis_url *u, struct vfy_redis_options *o_r);
 
 /* 1 when o names a server (a non-empty host or path). */
 int vfy_redis_configured(const struct vfy_redis_options *o);

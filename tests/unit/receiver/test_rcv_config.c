@@ -3,6 +3,7 @@
 #include "tests/lib/tutil.h"
 #include "tests/unit/t.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #define BASE "[tls]\ncertificate = /c.pem\nkey = /k.pem\n"
@@ -280,7 +281,7 @@ t_size_duration_parsers(void)
 static void
 t_redis_urls(void)
 {
-	struct rcv_redis_url u;
+	struct vfy_redis_url u;
 	const char *why;
 
 	T_ASSERT(rcv_config_parse_redis_url("unix:/run/redis.sock", &u, &why) == 0);
@@ -295,6 +296,39 @@ t_redis_urls(void)
 	T_ASSERT(rcv_config_parse_redis_url("unix:relative", &u, &why) == -1);
 	T_ASSERT(rcv_config_parse_redis_url("redis://h:6379/x", &u, &why) == -1);
 	T_ASSERT(rcv_config_parse_redis_url("redis://:@h", &u, &why) == -1);
+}
+
+/* vfy_redis_url_options: what the DNS cache, the stats writer and
+ * smtpsec-stats connect to, from the same parsed URL */
+static void
+t_redis_url_options(void)
+{
+	struct vfy_redis_options o;
+	struct vfy_redis_url u;
+	const char *why;
+
+	T_ASSERT(rcv_config_parse_redis_url("unix:/run/redis.sock", &u, &why) == 0);
+	memset(&o, 0x55, sizeof(o));
+	vfy_redis_url_options(&u, &o);
+	T_EQ_STR(o.path, "/run/redis.sock");
+	T_ASSERT(o.host == NULL && o.user == NULL && o.password == NULL);
+	T_ASSERT(o.db == 0 && o.handshake_ms == 0 && o.backoff_min == 0 && o.backoff_max == 0);
+	T_ASSERT(vfy_redis_configured(&o));
+	T_ASSERT(rcv_config_parse_redis_url("redis://:pw@[::1]:7000", &u, &why) == 0);
+	vfy_redis_url_options(&u, &o);
+	T_EQ_STR(o.host, "::1");
+	T_EQ_INT(o.port, 7000);
+	T_ASSERT(o.path == NULL && o.user == NULL);
+	T_EQ_STR(o.password, "pw");
+	T_ASSERT(rcv_config_parse_redis_url("redis://u:p@127.0.0.1:6380/2", &u, &why) == 0);
+	vfy_redis_url_options(&u, &o);
+	T_EQ_STR(o.host, "127.0.0.1");
+	T_EQ_STR(o.user, "u");
+	T_EQ_STR(o.password, "p");
+	T_EQ_INT(o.db, 2);
+	memset(&u, 0, sizeof(u));
+	vfy_redis_url_options(&u, &o);
+	T_ASSERT(!vfy_redis_configured(&o));
 }
 
 /* Every problem of a file is reported, each at its line, and a refused
@@ -442,6 +476,7 @@ main(void)
 	T_RUN(t_example_file_lists_every_key);
 	T_RUN(t_size_duration_parsers);
 	T_RUN(t_redis_urls);
+	T_RUN(t_redis_url_options);
 	T_RUN(t_all_problems);
 	T_RUN(t_dump_changed_round_trip);
 	T_RUN(t_dump_all_every_key);
