@@ -59,6 +59,7 @@ struct rcv_sess_email {
 	uint8_t *map;
 	uint64_t t0;
 	struct rcv_sess_email *next;
+	struct rcv_sess_email **pprev;	/* in s->inflight: what points at it; else NULL */
 };
 
 struct rcv_session_ops {

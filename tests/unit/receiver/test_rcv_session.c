@@ -38,6 +38,7 @@ struct fake {
 	struct rcv_sess_email *slow[16];
 	size_t n_slow;
 	int ops_live;			/* e->op allocated and not yet freed */
+	int last_8bit;			/* body_8bit of the last Email verified */
 	char err[200];			/* a broken promise of the session, if any */
 };
 
@@ -113,6 +114,7 @@ f_verify(void *arg, struct rcv_sess_email *e, const struct wire_frame *fr)
 		return;
 	}
 	f->body.len = 0;
+	f->last_8bit = e->body_8bit;
 	snprintf(e->from_domain, sizeof(e->from_domain), "a.test");
 	if (who(e, "auth"))
 		rcv_session_fail(e, WIRE_ERR_AUTHENTICATION_FAILED, "signature", "fake: bad signature");
@@ -593,8 +595,16 @@ t_inflight_cap(void)
 	s->n_inflight += RCV_SESS_MAX_INFLIGHT - 16;	/* as if the rest were in flight */
 	T_ASSERT(!rcv_session_wants_input(s));
 	s->n_inflight -= RCV_SESS_MAX_INFLIGHT - 16;
-	for (i = f.n_slow; i-- > 0;)
+	/* answered out of order: the odd ones oldest first, then the even ones
+	 * newest first (the list unlinks from its middle, tail and head) */
+	for (i = 1; i < f.n_slow; i += 2)
 		rcv_session_verified(f.slow[i], "dane-ee");
+	T_EQ_INT(s->n_inflight, 8);
+	for (i = f.n_slow; i-- > 0;)
+		if (i % 2 == 0)
+			rcv_session_verified(f.slow[i], "dane-ee");
+	T_EQ_INT(s->n_inflight, 0);
+	T_ASSERT(s->inflight == NULL);
 	rcv_session_flush(s);
 	T_ASSERT(rcv_session_wants_input(s));
 	T_ASSERT(replies(&f.out, got, sizeof(got)) == 0);
@@ -602,6 +612,63 @@ t_inflight_cap(void)
 	rcv_session_free(&s);
 	buf_free(&f.out);
 	buf_free(&f.body);
+}
+
+/* body_8bit: one byte >= 0x80 anywhere in the message (BODY=8BITMIME
+ * depends on it), the body fed whole and in 13-byte pieces */
+static void
+t_body_8bit(void)
+{
+	static const long pos[] = { -1, 0, 7, 8, 63, 64, 65, 127, 128, 200, 298, 299 };
+	static const uint8_t val[] = { 0x80, 0xff, 0x7f };
+	size_t i, j, k, piece;
+
+	for (i = 0; i < sizeof(pos) / sizeof(pos[0]); i++)
+		for (j = 0; j < sizeof(val) / sizeof(val[0]); j++)
+			for (piece = 0; piece <= 13; piece += 13) {
+				struct wire_limits lim;
+				struct rcv_session_params p;
+				struct rcv_session *s;
+				struct buf b = { 0 };
+				struct fake f;
+				struct wire_bytes rcpt = { (const uint8_t *)"pass@b.test", 11 };
+				struct wire_email_out eo;
+				uint8_t sig[64] = { 1 }, body[300];
+
+				memset(&f, 0, sizeof(f));
+				f.last_8bit = -1;
+				wire_limits_default(&lim);
+				memset(&p, 0, sizeof(p));
+				p.lim = &lim;
+				p.memory_threshold = 1 << 20;
+				p.spool_dir = spool_dir;
+				memset(body, 'a', sizeof(body));
+				memcpy(body, "From: a@a.test\r\n\r\n", 18);
+				if (pos[i] >= 0)
+					body[pos[i]] = val[j];
+				memset(&eo, 0, sizeof(eo));
+				eo.rcpt = &rcpt;
+				eo.n_rcpt = 1;
+				eo.algorithm = WIRE_SIG_ED25519;
+				eo.signature.p = sig;
+				eo.signature.len = sizeof(sig);
+				s = rcv_session_new(&p, &fake_ops, &f);
+				rcv_session_start(s);
+				T_ASSERT(build(&b, "hello") == 0);
+				T_ASSERT(wire_enc_email(&b, NULL, &eo, body, sizeof(body)) == 0);
+				if (piece == 0)
+					rcv_session_input(s, b.p, b.len);
+				else
+					for (k = 0; k < b.len; k += piece)
+						rcv_session_input(s, b.p + k, b.len - k < piece ? b.len - k : piece);
+				rcv_session_flush(s);
+				T_EQ_STR(f.err, "");
+				T_EQ_INT(f.last_8bit, pos[i] >= 0 && val[j] >= 0x80);
+				rcv_session_free(&s);
+				buf_free(&b);
+				buf_free(&f.out);
+				buf_free(&f.body);
+			}
 }
 
 /* past RCV_SESS_MAX_ERRORS protocol errors the session closes */
@@ -659,6 +726,7 @@ main(void)
 	T_RUN(t_replies_of_one_read_batched);
 	T_RUN(t_inflight_cap);
 	T_RUN(t_error_cap);
+	T_RUN(t_body_8bit);
 	rmdir(spool_dir);
 	return T_END();
 }
