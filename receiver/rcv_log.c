@@ -8,6 +8,7 @@
  */
 #include "receiver/rcv_log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,31 @@ rcv_log_syslog(int on)
 	rcv_log_to_syslog = on;
 }
 
+/* the pid of the line prefix, asked once per process (glibc does not
+ * cache getpid(): a system call for each of a connection's log lines);
+ * a forked child asks again */
+static pid_t log_pid;
+
+static void
+log_pid_forget(void)
+{
+	log_pid = 0;
+}
+
+static pid_t
+log_getpid(void)
+{
+	static int registered;
+
+	if (!registered) {
+		(void)pthread_atfork(NULL, NULL, log_pid_forget);
+		registered = 1;
+	}
+	if (log_pid == 0)
+		log_pid = getpid();
+	return log_pid;
+}
+
 void
 rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 {
@@ -75,7 +101,7 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 	}
 	/* syslog adds the time and the pid itself: from the level name on */
 	if (!rcv_log_to_syslog) {
-		r = snprintf(line + n, sizeof(line) - n, "smtpsec-gateway[%d] ", (int)getpid());
+		r = snprintf(line + n, sizeof(line) - n, "smtpsec-gateway[%d] ", (int)log_getpid());
 		if (r > 0)
 			n += (size_t)r;
 	}

@@ -63,6 +63,15 @@ rcv_tls_server_ctx(const char *cert, const char *key, int min_version, char *err
 #endif
 	/* the sender authenticates per Email, not with a client certificate */
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	/* wolfSSL's OpenSSL-compatible defaults (OPENSSL_COMPATIBLE_DEFAULTS,
+	 * Debian's build and ours) turn on SSL_MODE_AUTO_RETRY: during the
+	 * handshake a read that would block is retried 10 times in a row, 11
+	 * recv() calls returning EAGAIN each time the client's flight is not
+	 * there yet (about 12 of a connection's 50 system calls).  The sockets
+	 * are non-blocking and libev says when to read again. */
+#if defined(OPENSSL_EXTRA) || defined(HAVE_WEBSERVER)
+	wolfSSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
+#endif
 	/* 0-RTT and renegotiation: this wolfSSL build has neither
 	 * (no WOLFSSL_EARLY_DATA, no HAVE_SECURE_RENEGOTIATION); keep it so */
 #if defined(WOLFSSL_EARLY_DATA)

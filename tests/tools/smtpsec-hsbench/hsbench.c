@@ -6,13 +6,14 @@
  *   smtpsec-hsbench --cert PEM --key PEM --cafile PEM --servername NAME
  *       [--workers W] [--concurrency C] [--count N] [--max-seconds S] [--resume]
  *       [--group p256|x25519] [--cipher LIST] [--server-cipher LIST]
- *       [--nodelay both|server|client|none]
+ *       [--nodelay both|server|client|none] [--no-ticket]
  *
  * The parent listens on 127.0.0.1 (an ephemeral port) and forks W server
  * processes that share the listening socket, as the gateway's workers do.
  * Each server is set up like the gateway's (receiver/rcv_tls.c): TLS 1.3
  * server method, certificate chain and key from PEM files, no client
- * certificate, wolfSSL's default cipher suites, groups and session tickets.
+ * certificate, wolfSSL's default cipher suites, groups and session tickets,
+ * SSL_MODE_AUTO_RETRY cleared.
  * After its handshake a server writes 12 bytes (the size of the gateway's
  * ServerHello frame) and waits for the client to close.
  *
@@ -69,7 +70,8 @@ struct hs_opts {
 	double max_seconds;
 	int resume;
 	int group;		/* 0: wolfSSL's default key share; else a WOLFSSL_ECC_* / WOLFSSL_* group */
-	const char *cipher, *server_cipher;	/* suite lists; NULL: wolfSSL's default */
+	const char *cipher, *server_cipher;
+	int no_ticket;	/* suite lists; NULL: wolfSSL's default */
 	int nodelay_server, nodelay_client;	/* TCP_NODELAY on each side's sockets */
 };
 
@@ -99,6 +101,8 @@ usage(FILE *f)
 	    "          [--workers W (2)] [--concurrency C (16)] [--count N (5000)]\n"
 	    "          [--max-seconds S (30)] [--resume] [--group p256|x25519]\n"
 	    "          [--cipher LIST] [--server-cipher LIST] [--nodelay both|server|client|none]\n"
+	    "          [--no-ticket]\n"
+	    "  --no-ticket: the server sends no TLS 1.3 session ticket (the gateway does)\n"
 	    "  --group: the client's key share (default: wolfSSL's, as smtpsec-send)\n"
 	    "  --cipher, --server-cipher: TLS 1.3 suite lists of client and server (default: wolfSSL's)\n"
 	    "  --nodelay: which side sets TCP_NODELAY (default both: wolfSSL sends a flight as\n"
@@ -405,7 +409,7 @@ main(int argc, char **argv)
 		{ "servername", 1, NULL, 'N' }, { "workers", 1, NULL, 'w' },
 		{ "concurrency", 1, NULL, 'j' }, { "count", 1, NULL, 'n' },
 		{ "max-seconds", 1, NULL, 'M' }, { "resume", 0, NULL, 'R' }, { "group", 1, NULL, 'g' },
-		{ "nodelay", 1, NULL, 'D' }, { "cipher", 1, NULL, 'C' }, { "server-cipher", 1, NULL, 'S' }, { "help", 0, NULL, 'h' },
+		{ "nodelay", 1, NULL, 'D' }, { "cipher", 1, NULL, 'C' }, { "server-cipher", 1, NULL, 'S' }, { "no-ticket", 0, NULL, 'T' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hs_opts o = { .workers = 2, .concurrency = 16, .count = 5000, .max_seconds = 30,
@@ -441,6 +445,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'S': o.server_cipher = optarg; break;
+		case 'T': o.no_ticket = 1; break;
 		case 'g':
 			if ((o.group = tutil_tls_group(optarg)) < 0) {
 				usage(stderr);
@@ -470,6 +475,12 @@ main(int argc, char **argv)
 		goto done;
 	}
 	wolfSSL_CTX_set_verify(sctx, WOLFSSL_VERIFY_NONE, NULL);
+	/* no recv() retried 10 times on EAGAIN in the handshake (rcv_tls.c) */
+#if defined(OPENSSL_EXTRA) || defined(HAVE_WEBSERVER)
+	wolfSSL_CTX_clear_mode(sctx, SSL_MODE_AUTO_RETRY);
+#endif
+	if (o.no_ticket)
+		wolfSSL_CTX_no_ticket_TLSv13(sctx);
 	if (o.server_cipher && wolfSSL_CTX_set_cipher_list(sctx, o.server_cipher) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-hsbench: bad --server-cipher %s\n", o.server_cipher);
 		goto done;

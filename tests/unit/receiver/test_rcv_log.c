@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "receiver/rcv_log.h"
@@ -141,6 +142,35 @@ t_long_line(void)
 	T_ASSERT(strncmp(out, "<4>", 3) == 0);
 }
 
+/* the pid in the prefix is the writer's, also in a forked child (rcv_log
+ * keeps it across lines: the workers are forked after the master logged) */
+static void
+t_pid_after_fork(void)
+{
+	char id[64], out[2048], want[64];
+	pid_t child;
+	int st = -1;
+
+	t_capture(id, sizeof(id));
+	rcv_log(RCV_LOG_ERR, "conn=- event=parent");
+	child = fork();
+	if (child == 0) {
+		rcv_log(RCV_LOG_ERR, "conn=- event=child");
+		_exit(0);
+	}
+	T_ASSERT(child > 0);
+	waitpid(child, &st, 0);
+	rcv_log(RCV_LOG_ERR, "conn=- event=parent2");
+	t_collect(out, sizeof(out));
+	t_restore();
+	snprintf(want, sizeof(want), "[%d] err conn=- event=parent\n", (int)getpid());
+	T_ASSERT(strstr(out, want) != NULL);
+	snprintf(want, sizeof(want), "[%d] err conn=- event=child\n", (int)child);
+	T_ASSERT(strstr(out, want) != NULL);
+	snprintf(want, sizeof(want), "[%d] err conn=- event=parent2\n", (int)getpid());
+	T_ASSERT(strstr(out, want) != NULL);
+}
+
 /* --syslog: syslog only, nothing on stderr (journald would store it twice) */
 static void
 t_syslog_only(void)
@@ -166,5 +196,6 @@ main(void)
 	T_RUN(t_verbosity);
 	T_RUN(t_long_line);
 	T_RUN(t_syslog_only);
+	T_RUN(t_pid_after_fork);
 	return T_END();
 }
