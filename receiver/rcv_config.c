@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 
 enum ktype {
 	K_STR,		/* copied into a char[] of `max` bytes */
@@ -977,14 +978,12 @@ render(const struct rcv_config *c, const struct key *k, int flags, char *v, size
 void
 rcv_config_dump(const struct rcv_config *c, FILE *out, int flags)
 {
-	struct rcv_config *d = malloc(sizeof(*d));
+	struct rcv_config *d = mem_alloc(sizeof(*d));
 	const char *sec = "";
 	char v[RCV_CONFIG_STR + 64], dv[RCV_CONFIG_STR + 64];
 	size_t i, j;
 	int first = 1;
 
-	if (d == NULL)
-		abort();
 	rcv_config_defaults(d);
 	if (parse_listen("0.0.0.0:4650", &d->listen[0]) == 0)
 		d->n_listen = 1;

@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lmtp/lmtp.h"
 #include "base/cli.h"
+#include "base/mem.h"
+#include "lmtp/lmtp.h"
 #include "receiver/rcv_config.h"
 
 static void
@@ -233,11 +234,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (dir == NULL) {
-		struct rcv_config *cfg = malloc(sizeof(*cfg));
+		struct rcv_config *cfg = mem_alloc(sizeof(*cfg));
 		char err[1024];
 
-		if (cfg == NULL)
-			abort();
 		if (cfgfile == NULL)
 			cfgfile = "/etc/smtpsec/smtpsec-gateway.conf";
 		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {

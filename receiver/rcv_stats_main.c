@@ -25,8 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lmtp/lmtp.h"
 #include "base/cli.h"
+#include "base/mem.h"
+#include "lmtp/lmtp.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
 #include "verify/vfy_redis.h"
@@ -316,8 +317,6 @@ json_counters(const int64_t *raw)
 	int64_t v[RCV_M__COUNT];
 	int k;
 
-	if (o == NULL)
-		abort();
 	cumulate(raw, v);
 	for (k = 0; k < RCV_M__COUNT; k++)
 		json_object_set_new(o, rcv_metrics_name(k), json_integer(v[k]));
@@ -342,16 +341,12 @@ print_json(const struct snap *a, const struct snap *b, double stale)
 	char *text;
 	int k;
 
-	if (root == NULL || arr == NULL)
-		abort();
 	json_object_set_new(root, "time", json_integer((json_int_t)b->at.tv_sec));
 	for (i = 0; i < b->n; i++) {
 		const struct sample *s = &b->inst[i];
 		int st = is_stale(s, now, stale);
 		json_t *o = json_object(), *r = json_object();
 
-		if (o == NULL || r == NULL)
-			abort();
 		json_object_set_new(o, "instance", json_string(s->name));
 		json_object_set_new(o, "state", json_string(st ? "stale" : "live"));
 		json_object_set_new(o, "heartbeat", json_integer((json_int_t)s->heartbeat));
@@ -372,9 +367,8 @@ print_json(const struct snap *a, const struct snap *b, double stale)
 	json_object_set_new(root, "live", json_integer((json_int_t)live));
 	json_object_set_new(root, "totals_live", json_counters(tot));
 	json_object_set_new(root, "cluster", json_counters(b->cluster));
+	/* an object never fails to encode; out of memory ends in mem_oom */
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text == NULL)
-		abort();
 	printf("%s\n", text);
 	free(text);
 	json_decref(root);
@@ -608,9 +602,7 @@ run_check(redisContext *c, const struct vfy_redis_url *u, const char *cerr, doub
 		printf("SMTPSEC CRITICAL - %s\n", cerr);
 		return 2;
 	}
-	b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		abort();
+	b = mem_calloc(1, sizeof(*b));
 	if (take(c, b) < 0) {
 		printf("SMTPSEC UNKNOWN - cannot read the stats from Redis\n");
 		free(b);
@@ -801,6 +793,7 @@ main(int argc, char **argv)
 	char urlbuf[1024], cerr[1200];
 	redisContext *c;
 
+	json_set_alloc_funcs(mem_alloc, free);	/* jansson's allocations abort in mem_oom too */
 	opterr = 0;	/* reported by cli_usage_error */
 	while ((opt = getopt_long(argc, argv, ":u:c:i:jwn:s:hV", lo, NULL)) != -1) {
 		switch (opt) {
@@ -875,11 +868,9 @@ main(int argc, char **argv)
 		return 64;
 	}
 	if (cfgfile != NULL) {
-		struct rcv_config *cfg = malloc(sizeof(*cfg));
+		struct rcv_config *cfg = mem_alloc(sizeof(*cfg));
 		char err[1024];
 
-		if (cfg == NULL)
-			abort();
 		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-stats: %s\n", err);
 			free(cfg);
@@ -923,10 +914,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "smtpsec-stats: %s\n", cerr);
 		return 69;
 	}
-	a = calloc(1, sizeof(*a));
-	b = calloc(1, sizeof(*b));
-	if (a == NULL || b == NULL)
-		abort();
+	a = mem_calloc(1, sizeof(*a));
+	b = mem_calloc(1, sizeof(*b));
 	if (take(c, a) < 0)
 		return 69;
 	if (prom) {

@@ -137,9 +137,7 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 	if (cur_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
 		goto bad;
 	a->n_srv = (size_t)n;
-	a->srv = calloc(n ? n : 1, sizeof(*a->srv));
-	if (a->srv == NULL)
-		abort();
+	a->srv = mem_calloc(n, sizeof(*a->srv));
 	for (i = 0; i < a->n_srv; i++) {
 		uint64_t p, wt, port, tl;
 
@@ -159,10 +157,8 @@ vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a)
 	if (cur_uint(&r, 2, &n) < 0 || n > VFY_CACHE_MAX_RECORDS)
 		goto bad;
 	a->n_tlsa = (size_t)n;
-	a->tlsa = calloc(n ? n : 1, sizeof(*a->tlsa));
-	a->tlsa_data = malloc(r.left ? r.left : 1);
-	if (a->tlsa == NULL || a->tlsa_data == NULL)
-		abort();
+	a->tlsa = mem_calloc(n, sizeof(*a->tlsa));
+	a->tlsa_data = mem_alloc(r.left);
 	for (i = 0; i < a->n_tlsa; i++) {
 		uint64_t u, s, m, dl;
 
@@ -460,15 +456,11 @@ hash(const char *s, size_t nb)
 struct vfy_lru *
 vfy_lru_new(size_t max)
 {
-	struct vfy_lru *l = calloc(1, sizeof(*l));
+	struct vfy_lru *l = mem_calloc(1, sizeof(*l));
 
-	if (l == NULL)
-		abort();
 	l->max = max ? max : 1;
 	l->nbuckets = l->max < 1024 ? 1024 : l->max;
-	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-	if (l->buckets == NULL)
-		abort();
+	l->buckets = mem_calloc(l->nbuckets, sizeof(*l->buckets));
 	return l;
 }
 
