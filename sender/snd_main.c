@@ -869,6 +869,11 @@ main(int argc, char **argv)
 	ctx = wolfSSL_CTX_new(o.tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
 	if (ctx == NULL)
 		{ rc = 2; goto done; }
+	/* no 10 retries of a read that would block (receiver/rcv_tls.c): the
+	 * load mode's sockets are non-blocking and poll() says when */
+#if defined(OPENSSL_EXTRA) || defined(HAVE_WEBSERVER)
+	wolfSSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
+#endif
 	if (o.cipher && wolfSSL_CTX_set_cipher_list(ctx, o.cipher) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-send: bad --cipher %s\n", o.cipher);
 		{ rc = 2; goto done; }

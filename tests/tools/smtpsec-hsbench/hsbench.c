@@ -491,6 +491,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "smtpsec-hsbench: cannot load %s\n", o.cafile);
 		goto done;
 	}
+#if defined(OPENSSL_EXTRA) || defined(HAVE_WEBSERVER)
+	wolfSSL_CTX_clear_mode(cctx, SSL_MODE_AUTO_RETRY);	/* as smtpsec-send */
+#endif
 	if (o.cipher && wolfSSL_CTX_set_cipher_list(cctx, o.cipher) != WOLFSSL_SUCCESS) {
 		fprintf(stderr, "smtpsec-hsbench: bad --cipher %s\n", o.cipher);
 		goto done;
