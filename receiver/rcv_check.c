@@ -25,9 +25,7 @@
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_server.h"
 #include "receiver/rcv_tls.h"
-#include "verify/vfy_ct.h"
-#include "verify/vfy_dns.h"
-#include "verify/vfy_pkix.h"
+#include "verify/vfy.h"
 
 struct check {
 	const struct rcv_config *cfg;
@@ -157,20 +155,13 @@ check_verify(struct check *c)
 	const struct rcv_config *cfg = c->cfg;
 	char why[512];
 
-	if (cfg->ca_file[0] && !bad(cfg, "verify", "ca_file")) {
-		struct vfy_pkix *p = NULL;
-
-		if (vfy_pkix_load(cfg->ca_file, &p, why, sizeof(why)) < 0)
-			problem(c, "verify", "ca_file", "%s", why);	/* names the file */
-		vfy_pkix_free(&p);
-	}
-	if (cfg->ct_log_list[0] && !bad(cfg, "verify", "ct_log_list")) {
-		struct vfy_ct_logs *l = NULL;
-
-		if (vfy_ct_logs_load(cfg->ct_log_list, &l, why, sizeof(why)) != 0)
-			problem(c, "verify", "ct_log_list", "%s", why);	/* names the file */
-		vfy_ct_logs_free(&l);
-	}
+	/* each reason names the file */
+	if (cfg->ca_file[0] && !bad(cfg, "verify", "ca_file") &&
+	    vfy_ca_file_check(cfg->ca_file, NULL, why, sizeof(why)) < 0)
+		problem(c, "verify", "ca_file", "%s", why);
+	if (cfg->ct_log_list[0] && !bad(cfg, "verify", "ct_log_list") &&
+	    vfy_ct_log_list_check(cfg->ct_log_list, NULL, NULL, why, sizeof(why)) < 0)
+		problem(c, "verify", "ct_log_list", "%s", why);
 }
 
 static void

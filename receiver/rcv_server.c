@@ -33,8 +33,6 @@
 #include "receiver/rcv_metrics.h"
 #include "receiver/rcv_tls.h"
 #include "verify/vfy.h"
-#include "verify/vfy_cache.h"
-#include "verify/vfy_redis.h"
 
 /* AddressSanitizer builds: a worker leaves with _exit(), which skips the
  * leak check LeakSanitizer runs at exit(), so it is run by hand. */

@@ -7,7 +7,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <errno.h>
 #include <stdlib.h>
-#include "verify/vfy_x509.h"
+#include "verify/vfy.h"
 
 #include <stdio.h>
 #include <string.h>

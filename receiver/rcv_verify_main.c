@@ -23,10 +23,7 @@
 #include "base/mem.h"
 #include "base/cli.h"
 #include "receiver/rcv_config.h"
-#include "verify/vfy_ct.h"
 #include "verify/vfy.h"
-#include "verify/vfy_der.h"
-#include "verify/vfy_pkix.h"
 #include "wire/wire_alg.h"
 
 #define EX_PASS		EX_OK
@@ -69,17 +66,13 @@ usage(FILE *out)
 static int
 check_ct_log_list(const char *path)
 {
-	struct vfy_ct_logs *l = NULL;
 	char err[512];
 	size_t n, usable;
 
-	if (vfy_ct_logs_load(path, &l, err, sizeof(err)) < 0) {
+	if (vfy_ct_log_list_check(path, &n, &usable, err, sizeof(err)) < 0) {
 		printf("ct log list: refused: %s\n", err);
 		return EX_FAIL;
 	}
-	n = vfy_ct_logs_count(l);
-	usable = vfy_ct_logs_count_usable(l);
-	vfy_ct_logs_free(&l);
 	if (usable == 0) {
 		printf("ct log list: refused: %s: no usable log (%zu logs with a valid id)\n", path, n);
 		return EX_FAIL;
@@ -242,114 +235,36 @@ exit_for(enum vfy_result r)
 	return r == VFY_PASS ? EX_PASS : r == VFY_PERMFAIL ? EX_FAIL : EX_TEMP;
 }
 
-/* A Name as "CN=a, O=b" for display: common attribute types by their
- * short name, others as a dotted OID; bytes outside printable ASCII as
- * '?'.  "(unparsable)" when it is not a Name. */
-static void
-dn_str(const uint8_t *name, size_t len, char *buf, size_t cap)
-{
-	static const struct {
-		uint8_t last;
-		const char *s;
-	} at[] = { { 3, "CN" }, { 6, "C" }, { 7, "L" }, { 8, "ST" }, { 10, "O" }, { 11, "OU" } };
-	struct vfy_der in = vfy_der_view(name, len), rdns, rdn;
-	struct vfy_der_tlv t, atv, oid, val;
-	size_t o = 0;
-
-	buf[0] = '\0';
-	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &t) < 0)
-		goto bad;
-	rdns = vfy_der_inner(&t);
-	while (rdns.len > 0) {
-		if (vfy_der_expect(&rdns, VFY_DER_SET, &t) < 0)
-			goto bad;
-		rdn = vfy_der_inner(&t);
-		while (rdn.len > 0) {
-			struct vfy_der a;
-			const char *sn = NULL;
-			char num[64];
-
-			if (vfy_der_expect(&rdn, VFY_DER_SEQUENCE, &atv) < 0)
-				goto bad;
-			a = vfy_der_inner(&atv);
-			if (vfy_der_expect(&a, VFY_DER_OID, &oid) < 0 || vfy_der_next(&a, &val) < 0)
-				goto bad;
-			for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
-				static const uint8_t x520[] = { 0x55, 0x04 };
-
-				if (oid.len == 3 && memcmp(oid.val, x520, 2) == 0 &&
-				    oid.val[2] == at[i].last)
-					sn = at[i].s;
-			}
-			if (sn == NULL) {
-				unsigned long v = 0;
-				size_t n = 0;
-
-				for (size_t i = 0; i < oid.len && n < sizeof(num) - 24; i++) {
-					v = v << 7 | (oid.val[i] & 0x7f);
-					if (oid.val[i] & 0x80)
-						continue;
-					if (n == 0)
-						n += (size_t)snprintf(num, sizeof(num), "%lu.%lu",
-						    v < 80 ? v / 40 : 2, v < 80 ? v % 40 : v - 80);
-					else
-						n += (size_t)snprintf(num + n, sizeof(num) - n, ".%lu", v);
-					v = 0;
-				}
-				sn = n ? num : "?";
-			}
-			o += (size_t)snprintf(buf + o, cap - o, "%s%s=", o ? ", " : "", sn);
-			for (size_t i = 0; i < val.len && o + 1 < cap; i++)
-				buf[o++] = val.val[i] >= 0x20 && val.val[i] < 0x7f ? (char)val.val[i] : '?';
-			buf[o < cap ? o : cap - 1] = '\0';
-			if (o + 1 >= cap)
-				return;
-		}
-	}
-	return;
-bad:
-	snprintf(buf, cap, "(unparsable)");
-}
-
-/* Steps 6 and 8 alone, as vfy_check runs them for a dNSName match: the leaf
- * names the SRV target HOST (dNSName only, never the CN), and a path from
- * the leaf to a CA of ca_file validates at `at`.  Both steps are run and
- * printed; the result is the gateway's (it stops at the first failure). */
+/* --pkix-only: steps 6 and 8 printed; the result is the gateway's (it
+ * stops at the first failure). */
 static int
 pkix_only(const struct vfy_chain *chain, const char *host, const char *ca_file, time_t at)
 {
-	struct vfy_pkix *store = NULL;
-	struct vfy_path path;
-	const char *why;
-	char err[512], dn[256];
-	int named, rc;
+	struct vfy_pkix_only r;
+	char err[512];
 
-	named = vfy_chain_has_dns(chain, host);
-	if (named)
-		printf("step 6 name: pass: a dNSName matches %s\n", host);
-	else
-		printf("step 6 name: fail: no dNSName matches %s\n", host);
-	if (vfy_pkix_load(ca_file, &store, err, sizeof(err)) < 0) {
+	int rc = vfy_pkix_only(chain, host, ca_file, at, &r, err, sizeof(err));
+
+	printf("step 6 name: %s: %s dNSName matches %s\n", r.named ? "pass" : "fail",
+	    r.named ? "a" : "no", host);
+	if (rc < 0) {
 		fprintf(stderr, "smtpsec-verify: %s\n", err);
 		return EX_NOINPUT;
 	}
-	printf("ca file: %zu certificate(s) in %s\n", vfy_pkix_count(store), ca_file);
-	rc = vfy_pkix_verify(store, chain, &(struct vfy_pkix_params){ .at = at }, &path, &why);
-	if (rc == 0) {
-		printf("step 8 pkix: pass: a path of %zu certificate(s)\n", path.n);
-		for (size_t i = 0; i < path.n; i++) {
-			dn_str(path.cert[i]->subject, path.cert[i]->subject_len, dn, sizeof(dn));
-			if (path.sent[i] >= 0)
-				printf("step 8 pkix:   %zu: chain[%d] %s\n", i, path.sent[i], dn);
+	printf("ca file: %zu certificate(s) in %s\n", r.n_ca, ca_file);
+	if (r.valid == 0) {
+		printf("step 8 pkix: pass: a path of %zu certificate(s)\n", r.n);
+		for (size_t i = 0; i < r.n; i++) {
+			if (r.sent[i] >= 0)
+				printf("step 8 pkix:   %zu: chain[%d] %s\n", i, r.sent[i], r.subject[i]);
 			else
-				printf("step 8 pkix:   %zu: ca-file %s\n", i, dn);
+				printf("step 8 pkix:   %zu: ca-file %s\n", i, r.subject[i]);
 		}
 	} else {
-		printf("step 8 pkix: fail: %s\n", why);
+		printf("step 8 pkix: fail: %s\n", r.why);
 	}
-	vfy_pkix_free(&store);
-	if (!named || rc != 0) {
-		printf("result: fail at step %s\n", !named ? "name" : "pkix");
+	if (!r.named || r.valid != 0) {
+		printf("result: fail at step %s\n", !r.named ? "name" : "pkix");
 		return EX_FAIL;
 	}
 	printf("result: pass\n");
@@ -561,42 +476,26 @@ main(int argc, char **argv)
 		ve = vfy_email_begin(NULL, cs, &(struct vfy_email_head){ 0 });
 	}
 
-	struct vfy_ct_logs *ct_logs = NULL;
+	int ct_usable = 0;
 
-	if (ct_list != NULL && vfy_ct_logs_load(ct_list, &ct_logs, err, sizeof(err)) < 0) {
+	if (ct_list != NULL && !(ct_usable = vfy_ct_log_list_check(ct_list, NULL, NULL, err,
+	    sizeof(err)) == 0))
 		/* report it; step 9 then fails closed (unless DANE exempts the leaf) */
 		printf("ct log list: unusable: %s\n", err);
-		ct_logs = NULL;
-	}
 	if (ct_only) {
-		/* step 9 alone (SMTPSEC.md 4.9): every SCT with its log and verdict */
-		struct vfy_ct_report rep;
+		/* step 9 alone: every SCT with its log and verdict */
+		struct vfy_ct_only r;
 		unsigned need = cfg.ct_min_scts ? (unsigned)cfg.ct_min_scts : 1;
-		int nct = -1;
-		size_t i;
 
-		/* no path here: the leaf's issuer is the sent certificate whose
-		 * subject is the leaf's issuer name, in any position */
-		const struct vfy_cert *iss = NULL;
-
-		for (i = 1; i < chain->n && iss == NULL; i++)
-			if (chain->cert[i].subject_len == chain->cert[0].issuer_len &&
-			    memcmp(chain->cert[i].subject, chain->cert[0].issuer,
-			    chain->cert[0].issuer_len) == 0)
-				iss = &chain->cert[i];
-		if (iss != NULL)
-			nct = vfy_ct_check_leaf(ct_logs, chain->cert[0].der, chain->cert[0].der_len,
-			    iss->spki, iss->spki_len, at, &rep);
-		else
+		if (vfy_ct_only(chain, ct_usable ? ct_list : NULL, at, &r) < 0 && r.valid == -1)
 			printf("step 9 ct: the chain must include the leaf's issuer\n");
-		for (i = 0; nct >= 0 && i < rep.n_scts; i++)
-			printf("  sct %zu: log=\"%s\" timestamp_ms=%llu verdict=%s\n", i + 1, rep.sct[i].log,
-			    (unsigned long long)rep.sct[i].timestamp_ms, rep.sct[i].why);
+		for (size_t i = 0; i < r.n_scts; i++)
+			printf("  sct %zu: log=\"%s\" timestamp_ms=%llu verdict=%s\n", i + 1, r.sct[i].log,
+			    (unsigned long long)r.sct[i].timestamp_ms, r.sct[i].why);
 		printf("step 9 ct: %s: %d valid SCT(s) from distinct logs, %u required (%zu logs in %s)\n",
-		    nct >= 0 && (unsigned)nct >= need ? "pass" : "fail", nct < 0 ? 0 : nct, need,
-		    vfy_ct_logs_count(ct_logs), ct_list ? ct_list : "no list");
-		vfy_ct_logs_free(&ct_logs);
-		rc = nct >= 0 && (unsigned)nct >= need ? EX_PASS : EX_FAIL;
+		    r.valid >= 0 && (unsigned)r.valid >= need ? "pass" : "fail", r.valid < 0 ? 0 : r.valid,
+		    need, r.n_logs, ct_list ? ct_list : "no list");
+		rc = r.valid >= 0 && (unsigned)r.valid >= need ? EX_PASS : EX_FAIL;
 		goto out;
 	}
 
@@ -604,7 +503,7 @@ main(int argc, char **argv)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	memset(&o, 0, sizeof(o));
 	o.ca_file = ca_file;
-	o.ct_log_list = ct_logs != NULL ? ct_list : NULL;
+	o.ct_log_list = ct_usable ? ct_list : NULL;
 	o.ct_min_scts = (unsigned)cfg.ct_min_scts;
 	o.dns.unbound_conf = unbound_conf;
 	o.dns.trust_anchor_file = trust_anchor;
@@ -612,7 +511,6 @@ main(int argc, char **argv)
 	o.dns.cache = VFY_DNS_CACHE_MEMORY;
 	o.dns.cache_max_ttl = 60;
 	o.dns.cache_entries = 64;
-	vfy_ct_logs_free(&ct_logs);
 	if (vfy_dns_init(&dns, loop, &o.dns, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
 		rc = EX_UNAVAILABLE;

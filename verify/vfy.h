@@ -71,9 +71,64 @@ const struct vfy_verdict *vfy_email_verdict(const struct vfy_email *e,
 /* Free; an outstanding check is cancelled (no callback). */
 void vfy_email_free(struct vfy_email **e_p);
 
-/* Load everything local opt names (ca_file, ct_log_list, the DNS trust
- * anchor) once and drop it: refuse a start with a reason instead of
- * running with a hole.  0, or -1 with the reason. */
+/* The DNS cache (vfy_cache.c, SMTPSEC.md 9).  The fleet's key seals what
+ * goes into Redis; its public name (16 hex digits of HMAC-SHA256(key, a
+ * label)) lets gateways find one with another key without revealing it. */
+#define VFY_CACHE_KEY_LEN	32
+void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
+/* The host's cache in shared memory, created before the workers fork and
+ * given to each in vfy_dns_options.shcache.  slots: rounded down to a power
+ * of two, at least 64.  NULL on failure. */
+struct vfy_shcache;
+struct vfy_shcache *vfy_shcache_new(size_t slots);
+
+/* Outside an Email (vfy_tool.c).  Load everything local opt names
+ * (ca_file, ct_log_list, the DNS trust anchor) once and drop it: refuse a
+ * start with a reason instead of running with a hole.  0, or -1 with the
+ * reason. */
 int vfy_preflight(const struct vfy_options *opt, char *err, size_t errlen);
+/* One file as the verifier loads it: 0 with its counts (optional: CA
+ * certificates; logs, and those whose SCTs can count), or -1 with the
+ * reason, which names the file. */
+int vfy_ca_file_check(const char *path, size_t *n_r, char *err, size_t errlen);
+int vfy_ct_log_list_check(const char *path, size_t *n_r, size_t *usable_r, char *err,
+    size_t errlen);
+
+/* Step 9 alone (SMTPSEC.md 4.9, smtpsec-verify --ct-only), without DNS or
+ * a path: the leaf's issuer is the sent certificate whose subject is the
+ * leaf's issuer name.  ct_log_list NULL or not loadable: no log counts.
+ * 0 with valid (SCTs from distinct logs that count) and every SCT, or -1
+ * with valid -1 (the chain lacks the leaf's issuer) or -2 (a malformed
+ * leaf). */
+#define VFY_CT_ONLY_SCTS	16
+struct vfy_ct_only {
+	int valid;
+	size_t n_logs;			/* logs in the list */
+	size_t n_scts;
+	struct {
+		char log[128];		/* its description, or "unknown log" */
+		uint64_t timestamp_ms;
+		const char *why;	/* static: "ok" or why it does not count */
+	} sct[VFY_CT_ONLY_SCTS];
+};
+int vfy_ct_only(const struct vfy_chain *chain, const char *ct_log_list, time_t at,
+    struct vfy_ct_only *r);
+
+/* Steps 6 and 8 alone (smtpsec-verify --pkix-only; what t_limbo feeds
+ * x509-limbo through), as vfy_check runs them for a dNSName match, without
+ * DNS: the leaf names host (dNSName only, never the CN), and a path from
+ * the leaf to a CA of ca_file validates at `at`.  Both run.  0 with r, or
+ * -1 when ca_file does not load (err). */
+struct vfy_pkix_only {
+	int named;			/* step 6 */
+	size_t n_ca;			/* certificates in ca_file */
+	int valid;			/* step 8: 0 a path, else why */
+	const char *why;
+	size_t n;			/* the path, leaf first */
+	int sent[VFY_CHAIN_MAX_CERTS + 1];	/* index in the chain, -1: ca_file */
+	char subject[VFY_CHAIN_MAX_CERTS + 1][256];	/* "CN=a, O=b" */
+};
+int vfy_pkix_only(const struct vfy_chain *chain, const char *host, const char *ca_file, time_t at,
+    struct vfy_pkix_only *r, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "verify/vfy.h"
 #include "verify/vfy_dns.h"
 
 #define VFY_CACHE_MAX_RECORDS	64
@@ -48,7 +49,6 @@ uint8_t *vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_
 int vfy_cache_decode(const uint8_t *v, size_t len, struct vfy_cache_answer *a_r);
 void vfy_cache_answer_free(struct vfy_cache_answer *a);
 
-#define VFY_CACHE_KEY_LEN	32	/* the fleet's cache key */
 #define VFY_CACHE_SEAL_LEN	36	/* "MAC1" + HMAC-SHA256 */
 
 /* Seal an encoded value for Redis under key `rkey`: a malloc'd copy with
@@ -60,10 +60,6 @@ uint8_t *vfy_cache_seal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rk
 int vfy_cache_unseal(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey,
     const uint8_t *v, size_t len, size_t *vlen_r);
 
-/* A public name for the key (16 hex digits of HMAC-SHA256(key, a label)):
- * gateways compare it to find one with another key, without revealing it. */
-void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
-
 /*
  * One cache per host: a fixed table of slots in shared memory, created by
  * the master before it forks the workers, so a value one worker resolved is
@@ -74,9 +70,6 @@ void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
  * Values longer than VFY_SHC_VALUE stay per worker.
  */
 #define VFY_SHC_VALUE	832
-struct vfy_shcache;
-/* slots: rounded down to a power of two, at least 64.  NULL on failure. */
-struct vfy_shcache *vfy_shcache_new(size_t slots);
 void vfy_shcache_free(struct vfy_shcache **c_p);
 /* Copy a live value for key into out (VFY_SHC_VALUE bytes): 0 with its
  * length and expiry, or -1 (absent, expired, or being written). */

@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/vfy_ct.h"
 #include "verify/vfy_from.h"
-#include "verify/vfy_pkix.h"
 #include "verify/vfy_sig.h"
 #include "base/mem.h"
 #include "verify/vfy_x509.h"
@@ -202,31 +200,4 @@ vfy_email_free(struct vfy_email **e_p)
 	vfy_check_cancel(&e->chk);
 	vfy_sig_stream_free(&e->sig);
 	free(e);
-}
-
-int
-vfy_preflight(const struct vfy_options *opt, char *err, size_t errlen)
-{
-	struct vfy_pkix *p = NULL;
-	struct vfy_ct_logs *l = NULL;
-	char why[256];
-
-	if (opt->ca_file != NULL) {
-		if (vfy_pkix_load(opt->ca_file, &p, why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "ca_file %s: %s", opt->ca_file, why);
-			return -1;
-		}
-		vfy_pkix_free(&p);
-	}
-	if (opt->ct_log_list != NULL) {
-		if (vfy_ct_logs_load(opt->ct_log_list, &l, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "ct_log_list %s: %s", opt->ct_log_list, why);
-			return -1;
-		}
-		vfy_ct_logs_free(&l);
-	}
-	if (opt->dns.trust_anchor_file != NULL &&
-	    vfy_dns_check_trust_anchor(opt->dns.trust_anchor_file, err, errlen) < 0)
-		return -1;
-	return 0;
 }

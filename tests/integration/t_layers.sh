@@ -65,6 +65,17 @@ done
 out=$(check_relative "$T_SRC")
 t_check includes_no_dotdot "$out" test -z "$out"
 
+# receiver/ reaches verify/ through its public header alone (vfy.h).  The
+# one exception is vfy_redis.h, the Redis connection module the stats
+# writer and smtpsec-stats share with the DNS cache (no verification in it).
+check_vfy_public() {
+	grep -HnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]verify/' "$1"/receiver/*.[ch] |
+	    grep -vE '["<]verify/(vfy|vfy_redis)\.h[">]'
+	return $(( $? == 0 ))
+}
+out=$(check_vfy_public "$T_SRC")
+t_check receiver_includes_only_vfy_h "a verify/ header other than vfy.h: $out" test -z "$out"
+
 # --- the guards refuse a wrong-way include and a wrong-way call ------------------
 copy=$T_TMP/src
 mkdir -p "$copy/tests"
@@ -77,6 +88,14 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$copy" B="$b" OPT=-O0
 
 # control: the unchanged copy builds verify/'s unit test
 t_check control_builds "$(tail -5 "$T_TMP/make.log" 2>/dev/null)" mk "$b/tests/unit/verify/test_vfy_der"
+
+# 0. receiver/ includes a verify/ header other than vfy.h
+cp "$copy/receiver/rcv_tls.c" "$T_TMP/rcv_tls.c.orig"
+sed -i '0,/^#include "verify\/vfy.h"/s//&\n#include "verify\/vfy_pkix.h"/' "$copy/receiver/rcv_tls.c"
+t_check private_include_planted "sed did not add it" grep -q '^#include "verify/vfy_pkix.h"' "$copy/receiver/rcv_tls.c"
+out=$(check_vfy_public "$copy")
+t_check grep_refuses_private_verify_header "the grep passed it" grep -q 'rcv_tls.c:.*vfy_pkix.h' <<<"$out"
+cp "$T_TMP/rcv_tls.c.orig" "$copy/receiver/rcv_tls.c"
 
 cp "$copy/verify/vfy_der.c" "$T_TMP/vfy_der.c.orig"
 # 1. verify/ includes a receiver header
