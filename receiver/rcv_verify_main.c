@@ -29,6 +29,7 @@
 #define EX_PASS		EX_OK
 #define EX_FAIL		1		/* the chain or Email fails: a verdict */
 #define EX_TEMP		EX_TEMPFAIL
+#define MAX_INPUT	((size_t)1 << 31)	/* a chain or message file */
 
 static void
 usage(FILE *out)
@@ -140,12 +141,6 @@ parse_time(const char *s, time_t *t_r)
 		return -1;
 	*t_r = timegm(&tm) - off;
 	return 0;
-}
-
-static uint8_t *
-read_file(const char *path, size_t *len_r)
-{
-	return buf_read_file(path, (size_t)1 << 31, len_r);
 }
 
 /* Print what the resolver says, then hand the answer on: the real
@@ -377,7 +372,7 @@ main(int argc, char **argv)
 	}
 
 	/* the chain */
-	text = read_file(chain_file, &tl);
+	text = buf_read_file(chain_file, MAX_INPUT, &tl);
 	if (text == NULL) {
 		fprintf(stderr, "smtpsec-verify: cannot read %s\n", chain_file);
 		return EX_NOINPUT;
@@ -440,7 +435,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE;
 		}
-		msg = read_file(msg_file, &ml);
+		msg = buf_read_file(msg_file, MAX_INPUT, &ml);
 		if (msg == NULL) {
 			free(sig);
 			vfy_chain_free(&chain);

@@ -25,7 +25,6 @@ struct vfy {
 	struct vfy_pkix *pkix;
 	char *ca_file;
 	struct vfy_ct_logs *ct_logs;	/* owned: step 9, unless a seam is set */
-	char *ct_path;
 	unsigned min_scts, lifetime;
 	vfy_ct_fn *ct;
 	void *ct_arg;
@@ -532,7 +531,6 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 	if (v->ct == NULL && opt->ct_log_list != NULL) {
 		char why[256];
 
-		v->ct_path = mem_strdup(opt->ct_log_list);
 		if (vfy_ct_logs_load(opt->ct_log_list, &v->ct_logs, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "ct_log_list %s: %s", opt->ct_log_list, why);
 			vfy_deinit(&v);
@@ -599,8 +597,6 @@ vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *er
 		vfy_ct_logs_free(&v->ct_logs);
 		v->ct_logs = ct;
 		v->ct_arg = ct;
-		free(v->ct_path);
-		v->ct_path = mem_strdup(ct_log_list);
 	}
 	vfy_vcache_clear(v->cache);
 	v->st.cache_entries = 0;
@@ -617,7 +613,6 @@ vfy_deinit(struct vfy **v_p)
 	vfy_dns_deinit(&v->dns);
 	vfy_pkix_free(&v->pkix);
 	vfy_ct_logs_free(&v->ct_logs);
-	free(v->ct_path);
 	free(v->ca_file);
 	vfy_vcache_free(&v->cache);
 	free(v);

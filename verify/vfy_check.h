@@ -1,9 +1,8 @@
 /*
- * vfy_check: the receiver's view of Email verification (SMTPSEC.md 4
- * steps 3-9).  Steps 3 (signature) and 4 (author domain) are synchronous
- * (vfy_sig.h, vfy_from.h); steps 5-9 run asynchronously on the libev loop:
- * SRV (5), name binding (6), DANE (7), PKIX (8) and Certificate
- * Transparency (9).
+ * vfy_check: the verifier (CA store, CT log list, resolver) and SMTPSEC.md
+ * 4 steps 5-9 for one chain and author domain, asynchronously on the libev
+ * loop: SRV (5), name binding (6), DANE (7), PKIX (8) and Certificate
+ * Transparency (9).  Steps 2-4 and their order are vfy_email's (vfy.h).
  *
  * Verdicts of steps 5-9 for (chain fingerprint, F) are cached in memory
  * until the earliest of the DNS TTLs used, the chain's first notAfter and

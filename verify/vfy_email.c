@@ -118,18 +118,26 @@ check_done(void *arg, const struct vfy_verdict *vd)
 	e->cb(e->arg, e);
 }
 
+/* Step 2 (the chain index) and the chain step 3 needs: 1 when they decided. */
+static int
+chain_failed(struct vfy_email *e)
+{
+	if (e->no_chain)
+		return decided(e, VFY_PERMFAIL, VFY_STEP_CHAIN, "certificate_chain index out of range");
+	if (e->chain == NULL)
+		return decided(e, VFY_PERMFAIL, VFY_STEP_SIG, e->chain_why ? e->chain_why : "bad chain");
+	return 0;
+}
+
 int
 vfy_email_local(struct vfy_email *e, const uint8_t *msg, size_t len)
 {
 	const char *why = NULL;
 	int r;
 
-	/* step 2: chain index */
-	if (e->no_chain)
-		return decided(e, VFY_PERMFAIL, VFY_STEP_CHAIN, "certificate_chain index out of range");
+	if (chain_failed(e))
+		return 1;
 	/* step 3: signature, before any DNS; the stream saw every body byte */
-	if (e->chain == NULL)
-		return decided(e, VFY_PERMFAIL, VFY_STEP_SIG, e->chain_why ? e->chain_why : "bad chain");
 	if (e->sig != NULL)
 		r = vfy_sig_stream_end(&e->sig, &why);
 	else {
@@ -150,10 +158,8 @@ int
 vfy_email_check(struct vfy_email *e, struct vfy *v, const char *f, time_t now, vfy_email_cb *cb,
     void *arg)
 {
-	if (e->no_chain)
-		return decided(e, VFY_PERMFAIL, VFY_STEP_CHAIN, "certificate_chain index out of range");
-	if (e->chain == NULL)
-		return decided(e, VFY_PERMFAIL, VFY_STEP_SIG, e->chain_why ? e->chain_why : "bad chain");
+	if (chain_failed(e))
+		return 1;
 	if (f == NULL)
 		f = e->from.domain;
 	/* steps 5-9: SRV, name, DANE, PKIX, CT (asynchronous) */

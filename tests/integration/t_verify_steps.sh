@@ -2,9 +2,9 @@
 # smtpsec-verify against real DNSSEC-signed zones on NSD (steps 5-9 of
 # SMTPSEC.md 4 through libunbound): DANE-EE, DANE-TA, PKIX, SRVName with
 # two targets, insecure SRV, bogus TLSA, name and PKIX failures, and a
-# signed message (steps 3-4).  Certificates: tests/unit/verify/data (gen.sh);
-# no CT module is linked yet, so wherever CT is required the step fails
-# closed and that is what is checked.
+# signed message (steps 3-4, decided before any resolver set-up).
+# Certificates: tests/unit/verify/data (gen.sh); their leaves carry no SCTs,
+# so wherever CT is required step 9 fails, and that is what is checked.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_nsd.sh"
 
