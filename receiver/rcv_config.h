@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 #define RCV_CONFIG_STR		1024
 #define RCV_CONFIG_MAX_LISTEN	16

@@ -22,7 +22,7 @@
 
 #include "base/mem.h"
 #include "receiver/rcv_log.h"
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 struct rcv_metrics *rcv_metrics_default;
 

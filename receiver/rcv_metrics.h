@@ -34,7 +34,7 @@
 struct ev_loop;
 struct vfy_redis_status;
 
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 #define RCV_METRICS_LIST(C, G)						\
 	C(conn_accepted)	C(conn_refused_total)			\

@@ -30,7 +30,7 @@
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_config.h"
 #include "receiver/rcv_metrics.h"
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 #define MAX_INST 256
 

@@ -21,6 +21,7 @@
 
 #include "verify/vfy_check.h"
 #include "verify/vfy_dns.h"
+#include "verify/vfy_redis.h"
 
 /* The ClientHello's certificate chains (SMTPSEC.md 2.2), parsed once per
  * session.  A chain that does not parse is kept with its reason: an Email
