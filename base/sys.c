@@ -1,6 +1,7 @@
 /* sys: see sys.h. */
 #include "base/sys.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <time.h>
@@ -53,5 +54,26 @@ sys_set_nonblock(int fd)
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
+	return 0;
+}
+
+int
+sys_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
 	return 0;
 }

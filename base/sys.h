@@ -3,6 +3,7 @@
 #ifndef SYS_H
 #define SYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Monotonic milliseconds. */
@@ -15,5 +16,9 @@ unsigned long long sys_random64(void);
 
 /* O_NONBLOCK on fd: 0 or -1. */
 int sys_set_nonblock(int fd);
+
+/* Write all n bytes to a blocking fd (files), retrying EINTR: 0, or -1
+ * with errno (a write of 0 bytes is ENOSPC). */
+int sys_write_all(int fd, const void *p, size_t n);
 
 #endif

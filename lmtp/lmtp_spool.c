@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/mem.h"
+#include "base/sys.h"
 
 #define SPOOL_MAX_RCPT	1000
 #define SPOOL_BACKOFF_MAX 3600
@@ -104,25 +105,6 @@ fsync_dir(const char *dir)
 	return r;
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write header + body to final (atomically, durably). */
 static int
 store(struct lmtp_spool *sp, const char *final, const char *from, const char *const *rcpt,
@@ -139,16 +121,16 @@ store(struct lmtp_spool *sp, const char *final, const char *from, const char *co
 		return -1;
 	hl = snprintf(hdr, sizeof(hdr), "SMTPSEC-SPOOL 1\ncreated %llu\nattempts %llu\nnext %llu\nfrom %s\n",
 	    (unsigned long long)created, (unsigned long long)attempts, (unsigned long long)next, from);
-	if (hl < 0 || (size_t)hl >= sizeof(hdr) || write_all(fd, hdr, (size_t)hl) < 0)
+	if (hl < 0 || (size_t)hl >= sizeof(hdr) || sys_write_all(fd, hdr, (size_t)hl) < 0)
 		goto fail;
 	for (i = 0; i < n; i++)
-		if (strchr(rcpt[i], '\n') != NULL || write_all(fd, "rcpt ", 5) < 0 ||
-		    write_all(fd, rcpt[i], strlen(rcpt[i])) < 0 || write_all(fd, "\n", 1) < 0)
+		if (strchr(rcpt[i], '\n') != NULL || sys_write_all(fd, "rcpt ", 5) < 0 ||
+		    sys_write_all(fd, rcpt[i], strlen(rcpt[i])) < 0 || sys_write_all(fd, "\n", 1) < 0)
 			goto fail;
-	if (write_all(fd, "\n", 1) < 0)
+	if (sys_write_all(fd, "\n", 1) < 0)
 		goto fail;
 	for (i = 0; i < n_seg; i++)
-		if (write_all(fd, seg[i].p, seg[i].len) < 0)
+		if (sys_write_all(fd, seg[i].p, seg[i].len) < 0)
 			goto fail;
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;

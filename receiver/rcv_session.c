@@ -223,26 +223,6 @@ has_8bit(const uint8_t *p, size_t n)
  * beyond memory_threshold) ------------------------------------------------------ */
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t r = write(fd, p + off, n - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		off += (size_t)r;
-	}
-	return 0;
-}
-
-static int
 body_to_file(struct rcv_session *s, struct rcv_sess_email *e)
 {
 	if (s->p.spool_dir == NULL || s->p.spool_dir[0] == '\0') {
@@ -250,7 +230,7 @@ body_to_file(struct rcv_session *s, struct rcv_sess_email *e)
 		return -1;
 	}
 	e->fd = open(s->p.spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (e->fd < 0 || write_all(e->fd, e->mem, e->mem_len) < 0)
+	if (e->fd < 0 || sys_write_all(e->fd, e->mem, e->mem_len) < 0)
 		return -1;
 	free(e->mem);
 	e->mem = NULL;
@@ -311,7 +291,7 @@ body_cb(void *arg, const struct wire_frame *head, uint64_t offset, const uint8_t
 		return;
 	}
 	if (e->fd >= 0) {
-		if (write_all(e->fd, p, n) < 0) {
+		if (sys_write_all(e->fd, p, n) < 0) {
 			e->body_err = 1;
 			e->body_errno = errno;
 			return;
