@@ -185,7 +185,7 @@ main(int argc, char **argv)
 	};
 	const char *conf = "/etc/smtpsec/smtpsec-gateway.conf", *dns = NULL;
 	static struct rcv_config cfg;
-	int foreground = 0, test = 0, dump = -1, dump_flags = 0, skip = 0, ch, fds[RCV_CONFIG_MAX_LISTEN];
+	int foreground = 0, test = 0, dump = -1, dump_flags = 0, skip = 0, use_syslog = 0, ch, fds[RCV_CONFIG_MAX_LISTEN];
 	long workers = -1;
 	unsigned long long v;
 	char err[512];
@@ -236,7 +236,7 @@ main(int argc, char **argv)
 			skip = 1;
 			break;
 		case O_SYSLOG:
-			rcv_log_syslog(1);
+			use_syslog = 1; /* after the options: usage errors reach the terminal */
 			break;
 		case O_CONF_MAN:
 			rcv_config_man(stdout, CLI_VERSION);
@@ -253,6 +253,8 @@ main(int argc, char **argv)
 		return usage_fail("unexpected argument '%s'", argv[optind]);
 	if (test + (dump >= 0) + (dns != NULL) > 1)
 		return usage_fail("-t, -n, -d and --print-dns do not go together");
+	if (use_syslog)
+		rcv_log_syslog(1);
 	if (test) {
 		unsigned w, n = rcv_check_config(conf, &cfg, stderr, &w);
 

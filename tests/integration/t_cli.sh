@@ -55,6 +55,9 @@ rc gateway_missing_arg 64 1 "$G" -c
 rc gateway_extra_arg 64 1 "$G" -c /nonexistent extra
 rc gateway_t_and_n 64 1 "$G" -t -n -c /nonexistent
 rc gateway_no_config 78 1 "$G" -f -c "$T_TMP/none.conf"
+# --syslog takes effect after the options: a usage error still reaches the terminal
+out=$("$G" --syslog --workers abc -c /nonexistent 2>&1 >/dev/null); r=$?
+t_check gateway_syslog_usage_on_stderr "exit $r: $out" test "$r" = 64 -a -n "$(grep -F -- "--workers: 'abc'" <<<"$out")"
 S=$BUILD/smtpsec-stats
 for o in count interval stale min-live warn-stale spool-warn spool-crit spool-age-warn spool-age-crit; do
 	for v in abc -1 1e3 " 5" 0x10; do
