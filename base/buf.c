@@ -11,7 +11,8 @@
 
 #include "base/mem.h"
 
-void
+/* Room for `more` bytes (and a NUL) after len. */
+static void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t cap;

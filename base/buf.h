@@ -19,8 +19,6 @@ struct buf {
 	size_t len, cap;
 };
 
-/* Room for `more` bytes (and a NUL) after len. */
-void buf_reserve(struct buf *b, size_t more);
 void buf_add(struct buf *b, const void *p, size_t n);
 /* Formatted text; aborts only on allocation failure. */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

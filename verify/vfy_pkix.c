@@ -496,7 +496,11 @@ eddsa_verify(enum wire_key kt, const uint8_t *pub, size_t pub_len,
 	return res == 1;
 }
 
-int
+/* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt), 0 when
+ * it does not, -1 for an algorithm or key we do not support;
+ * algorithms: RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/
+ * P-384/P-521 with SHA-256/384/512, Ed25519, Ed448. */
+static int
 vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 {
 	struct vfy_der in = vfy_der_view(c->der, c->der_len), cert, alg;

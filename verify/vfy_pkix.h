@@ -88,10 +88,4 @@ int vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e_r);
 /* 1 when the signature algorithm OID is MD2/MD5/SHA-1 based. */
 int vfy_pkix_weak_sigalg(const struct vfy_cert *c);
 
-/* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt), 0 when
- * it does not, -1 for an algorithm or key we do not support;
- * algorithms: RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/
- * P-384/P-521 with SHA-256/384/512, Ed25519, Ed448. */
-int vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer);
-
 #endif

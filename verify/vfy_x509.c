@@ -34,7 +34,8 @@ digits(const uint8_t *p, size_t n, int *v_r)
 	return 0;
 }
 
-int
+/* Parse an X.509 UTCTime/GeneralizedTime TLV (Z form only). 0 or -1. */
+static int
 vfy_x509_time(uint8_t tag, const uint8_t *p, size_t len, time_t *t_r)
 {
 	struct tm tm;

@@ -65,9 +65,6 @@ int vfy_chain_has_dns(const struct vfy_chain *c, const char *d);
 /* 1 when the leaf carries SRVName "_smtpsec.F". */
 int vfy_chain_has_srvname(const struct vfy_chain *c, const char *f);
 
-/* Parse an X.509 UTCTime/GeneralizedTime TLV (Z form only). 0 or -1. */
-int vfy_x509_time(uint8_t tag, const uint8_t *p, size_t len, time_t *t_r);
-
 
 
 /* Decode up to max PEM "CERTIFICATE" blocks from text; each der_r[i] is

@@ -945,7 +945,10 @@ wire_enc_error(struct buf *b, const struct wire_ext_out *e, uint8_t code, int64_
 	}
 }
 
-int
+/* Everything of an Email up to and including the message length; the
+ * caller appends exactly message_len body bytes after it.
+ * Returns -1 (nothing written) when a field is too long for its vector. */
+static int
 wire_enc_email_head(struct buf *b, const struct wire_ext_out *e,
     const struct wire_email_out *m, uint64_t message_len)
 {

@@ -233,11 +233,6 @@ struct wire_email_out {
 	size_t n_rcpt;
 };
 
-/* Everything of an Email up to and including the message length; the
- * caller appends (or streams) exactly message_len body bytes after it.
- * Returns -1 (nothing written) when a field is too long for its vector. */
-int wire_enc_email_head(struct buf *b, const struct wire_ext_out *ext,
-    const struct wire_email_out *e, uint64_t message_len);
 int wire_enc_email(struct buf *b, const struct wire_ext_out *ext,
     const struct wire_email_out *e, const uint8_t *msg, size_t msg_len);
 
