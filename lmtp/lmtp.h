@@ -177,9 +177,7 @@ struct lmtp_stats {
 	uint64_t transactions, failures, spooled_rcpts, spool_delivered,
 	    spool_rejected, spool_expired, spool_write_errors;
 	uint64_t spool_retries;		/* retries finished (any outcome) */
-	uint64_t spool_deferred;	/* retries that left the entry waiting */
 	uint64_t spool_depth;		/* entries waiting */
-	int spool_event;		/* set once per event worth logging; cleared by get */
 	char spool_last[256];		/* what happened last in the spool */
 };
 void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);

@@ -89,7 +89,6 @@ struct lmtp_sess {
 	size_t inlen;
 	/* a multi-line reply being read */
 	int rcode;
-	char rtext[160];
 	/* commands to write */
 	struct buf out;		/* commands not yet written */
 	size_t outoff;
@@ -1206,7 +1205,6 @@ lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st)
 	if (l->spool)
 		lmtp_spool_stats(l->spool, &l->st);
 	*st = l->st;
-	l->st.spool_event = 0;
 }
 
 /* "unix:/path" or "host:port" into a socket address. */

@@ -55,7 +55,7 @@ struct lmtp_spool {
 	unsigned n_inflight, max_inflight;
 	int more;			/* a scan stopped for lack of a slot */
 	unsigned counter;
-	uint64_t delivered, rejected, expired, retries, deferred;
+	uint64_t delivered, rejected, expired, retries;
 	uint64_t depth;
 	int event;
 	char last[256];
@@ -449,7 +449,6 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 			delay = SPOOL_BACKOFF_MAX;
 		if (delay == 0)
 			delay = 1;
-		sp->deferred++;
 		ev.result = "deferred";
 		ev.next_s = (unsigned)delay;
 		/* rewrite in place: a crash between leaves the old entry, which
@@ -494,10 +493,8 @@ lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st)
 	st->spool_rejected = sp->rejected;
 	st->spool_expired = sp->expired;
 	st->spool_retries = sp->retries;
-	st->spool_deferred = sp->deferred;
 	st->spool_depth = sp->depth;
 	if (sp->event) {
-		st->spool_event = 1;
 		snprintf(st->spool_last, sizeof(st->spool_last), "%s", sp->last);
 		sp->event = 0;
 	}

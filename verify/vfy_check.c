@@ -37,7 +37,6 @@ struct vfy {
 
 struct target {
 	struct vfy_srv srv;
-	int by_srvname;		/* matched through SRVName, else dNSName */
 	char name[256];		/* the SAN that matched */
 };
 
@@ -413,7 +412,6 @@ on_srv(void *arg, const struct vfy_dns_answer *ans)
 		if (dn == NULL && !srvname)
 			continue;
 		c->t[c->n_t].srv = *s;
-		c->t[c->n_t].by_srvname = dn == NULL;
 		if (dn != NULL)
 			snprintf(c->t[c->n_t].name, sizeof(c->t[c->n_t].name), "%s", dn);
 		else

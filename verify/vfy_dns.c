@@ -43,7 +43,6 @@ struct vfy_dns_query {
 	int ub_id;
 	int ub_active;
 	uint64_t redis_id;		/* nonzero while waiting for Redis */
-	int have_cached;
 	int from_cache;
 	struct vfy_cache_answer cached;
 };
