@@ -195,18 +195,12 @@ set_text(char *dst, size_t dlen, const char *src, size_t n)
 
 /* --- output ------------------------------------------------------------------- */
 
-static void
-out_add(struct lmtp_sess *s, const char *p, size_t n)
-{
-	buf_add(&s->out, p, n);
-}
-
 /* Append one formatted command (fmt is always a literal at the call site). */
 #define OUT_CMD(s, ...) do {						\
 	char l_[1200];							\
 	int n_ = snprintf(l_, sizeof(l_), __VA_ARGS__);			\
 	if (n_ > 0 && (size_t)n_ < sizeof(l_))				\
-		out_add((s), l_, (size_t)n_);				\
+		buf_add(&(s)->out, l_, (size_t)n_);			\
 } while (0)
 
 static void
@@ -482,7 +476,7 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	if (s->refuse != NULL) {
 		/* cannot be sent: finish the Email from the loop (the RSET
 		 * reply), never from inside lmtp_deliver() */
-		out_add(s, "RSET\r\n", 6);
+		buf_add(&s->out, "RSET\r\n", 6);
 		arm_timer(s, s->l->opt.timeout_ms);
 		sess_write(s);
 		return;
@@ -522,11 +516,11 @@ begin_data(struct lmtp_sess *s)
 	s->chunk_len = s->chunk_off = 0;
 	if (s->chunking && !s->l->opt.no_chunking) {
 		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
-		out_add(s, line, strlen(line));
+		buf_add(&s->out, line, strlen(line));
 		s->stuff = 0;
 		s->state = S_BODY;
 	} else {
-		out_add(s, "DATA\r\n", 6);
+		buf_add(&s->out, "DATA\r\n", 6);
 		s->stuff = 1;
 		s->state = S_DATA354;
 	}
@@ -575,7 +569,7 @@ static void
 env_fail_end(struct lmtp_sess *s)
 {
 	env_fail_finish(s);
-	out_add(s, "RSET\r\n", 6);
+	buf_add(&s->out, "RSET\r\n", 6);
 	sess_write(s);
 }
 
@@ -716,7 +710,7 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 			tx->sess = NULL;
 			s->state = S_RSET;
 			tx_finish(tx, 1, "DATA refused");
-			out_add(s, "RSET\r\n", 6);
+			buf_add(&s->out, "RSET\r\n", 6);
 			sess_write(s);
 			return;
 		}
