@@ -44,14 +44,15 @@ report(void *arg, const char *msg)
 	c->n++;
 }
 
-/* One problem with [section] key: at the line that set it, or naming the
- * default. */
+/* One finding about [section] key, at the line that set it or naming the
+ * default: a problem ("FILE:LINE: [s] k: ...", counted, -t fails) or a
+ * warning (something the gateway starts with but that is likely a mistake). */
 static void
-problem(struct check *c, const char *section, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+finding(struct check *c, int warn, const char *section, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static void
-problem(struct check *c, const char *section, const char *name, const char *fmt, ...)
+finding(struct check *c, int warn, const char *section, const char *name, const char *fmt, ...)
 {
 	char where[RCV_CONFIG_STR + 32], msg[1024];
 	va_list ap;
@@ -60,10 +61,15 @@ problem(struct check *c, const char *section, const char *name, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(c->err, "%s%s: [%s] %s%s: %s\n", c->prio, where, section, name,
-	    line == 0 ? " (default)" : "", msg);
-	c->n++;
+	fprintf(c->err, "%s%s: %s[%s] %s%s: %s\n", warn ? (*c->prio ? "<4>" : "") : c->prio,
+	    where, warn ? "warning: " : "", section, name, line == 0 ? " (default)" : "", msg);
+	if (warn)
+		c->warnings++;
+	else
+		c->n++;
 }
+#define problem(c, ...) finding((c), 0, __VA_ARGS__)
+#define warning(c, ...) finding((c), 1, __VA_ARGS__)
 
 /* whether the file's value of the key was refused (then already reported) */
 static int
@@ -76,27 +82,6 @@ bad(const struct rcv_config *cfg, const char *section, const char *name)
 		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
 			return cfg->key_bad[i];
 	return 0;
-}
-
-/* Something the gateway starts with but warns about, or that is likely a
- * mistake: "FILE:LINE: warning: ...", not counted as a problem. */
-static void
-warning(struct check *c, const char *section, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-warning(struct check *c, const char *section, const char *name, const char *fmt, ...)
-{
-	char where[RCV_CONFIG_STR + 32], msg[1024];
-	va_list ap;
-	int line = rcv_config_where(c->cfg, section, name, where, sizeof(where));
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(c->err, "%s%s: warning: [%s] %s%s: %s\n", *c->prio ? "<4>" : "", where, section, name,
-	    line == 0 ? " (default)" : "", msg);
-	c->warnings++;
 }
 
 /* The gateway's start-up warnings (rcv_main.c, rcv_server.c) and settings
