@@ -111,8 +111,10 @@ io_read(struct rcv_io *io)
 	}
 }
 
-void
-rcv_io_update(struct rcv_io *io)
+/* After anything changed: flush the session's replies, write, close when
+ * the session is done, set the watchers.  May call io->gone. */
+static void
+io_update(struct rcv_io *io)
 {
 	int ev = 0;
 
@@ -158,7 +160,7 @@ static void
 later_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	ev_prepare_stop(loop, w);
-	rcv_io_update(IO_OF(w, later));
+	io_update(IO_OF(w, later));
 }
 
 static void
@@ -168,7 +170,7 @@ kick_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 	ev_idle_stop(loop, w);
 	io_read(io);
-	rcv_io_update(io);
+	io_update(io);
 }
 
 static void
@@ -210,7 +212,7 @@ handshake(struct rcv_io *io)
 	io->timer.repeat = io->idle_s;
 	ev_timer_again(io->loop, &io->timer);
 	io_read(io);
-	rcv_io_update(io);
+	io_update(io);
 }
 
 static void
@@ -253,7 +255,7 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			discard_input(io);
 	} else if (revents & EV_READ)
 		io_read(io);
-	rcv_io_update(io);
+	io_update(io);
 }
 
 static void
@@ -275,7 +277,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		w->repeat = 5.0;	/* SMTPSEC.md 2.5 goodbye queued: grace for the flush */
 	ev_timer_again(loop, w);
 	if (r > 0)
-		rcv_io_update(io);
+		io_update(io);
 }
 
 int
@@ -402,5 +404,5 @@ rcv_io_shutdown(struct rcv_io *io)
 		return;
 	}
 	rcv_session_shutdown(io->s);
-	rcv_io_update(io);
+	io_update(io);
 }

@@ -57,12 +57,9 @@ void rcv_io_deinit(struct rcv_io *io);
 
 /* Queue bytes to send (the session's ops->send). */
 void rcv_io_send(struct rcv_io *io, const uint8_t *p, size_t n);
-/* After anything changed: flush the session's replies, write, close when
- * the session is done, set the watchers.  May call io->gone. */
-void rcv_io_update(struct rcv_io *io);
-/* The same once this loop iteration's events are handled: replies that
- * complete together (several LMTP answers in one iteration) leave in one
- * write. */
+/* After anything changed, once this loop iteration's events are handled:
+ * replies that complete together (several LMTP answers in one iteration)
+ * leave in one write. */
 void rcv_io_update_later(struct rcv_io *io);
 /* SIGTERM: a handshake is cut, an open session finishes (rcv_session_shutdown). */
 void rcv_io_shutdown(struct rcv_io *io);

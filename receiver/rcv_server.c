@@ -794,8 +794,10 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 	return rcv_metrics_new(srv->loop, &mo);
 }
 
-int
-rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_chain_checks)
+/* Run one worker loop in this process on the given sockets; returns the
+ * exit code (RCV_EXIT_INIT when it could not start). */
+static int
+worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_chain_checks)
 {
 	struct rcv_server *srv = mem_calloc(1, sizeof(*srv));
 	struct lmtp_options lo;
@@ -984,7 +986,7 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		{
-			int rc = rcv_server_worker(cfg, fds, n_fds, skip);
+			int rc = worker_run(cfg, fds, n_fds, skip);
 
 #ifdef RCV_LSAN
 			/* a leak makes the worker exit 23, as LSan does at exit() */

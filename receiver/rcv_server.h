@@ -110,15 +110,10 @@ int rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds
 int rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err,
     size_t errlen);
 
-/* Run one worker loop in this process on the given sockets; returns the
- * exit code (RCV_EXIT_INIT when it could not start). */
 /* Read [redis] cache_key_file (once, at start, before privileges are
  * dropped; workers inherit it): 0 (also when none is configured), or -1
  * with the reason.  Warns when the DNS cache is in Redis without a key. */
 int rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen);
-
-int rcv_server_worker(const struct rcv_config *cfg, const int *fds, size_t n_fds,
-    int skip_chain_checks);
 
 /* Called by rcv_conn when a connection is gone. */
 void rcv_server_conn_closed(struct rcv_server *srv, const char *ip);
