@@ -49,7 +49,6 @@ struct snap {
 	int64_t cluster[RCV_M__COUNT];
 };
 
-
 static void
 usage(FILE *f)
 {
@@ -197,17 +196,29 @@ take(redisContext *c, struct snap *s)
 }
 
 static double
-rate(const struct snap *a, const struct snap *b, const struct sample *bi, int k)
+dt_of(const struct snap *a, const struct snap *b)
 {
-	double dt = (double)(b->at.tv_sec - a->at.tv_sec) + (double)(b->at.tv_nsec - a->at.tv_nsec) / 1e9;
+	return (double)(b->at.tv_sec - a->at.tv_sec) + (double)(b->at.tv_nsec - a->at.tv_nsec) / 1e9;
+}
+
+static const struct sample *
+find_inst(const struct snap *a, const char *name)
+{
 	size_t i;
 
-	if (dt <= 0)
-		return 0;
 	for (i = 0; i < a->n; i++)
-		if (strcmp(a->inst[i].name, bi->name) == 0)
-			return (double)(bi->v[k] - a->inst[i].v[k]) / dt;
-	return 0;
+		if (strcmp(a->inst[i].name, name) == 0)
+			return &a->inst[i];
+	return NULL;
+}
+
+static double
+rate(const struct snap *a, const struct snap *b, const struct sample *bi, int k)
+{
+	const struct sample *p = find_inst(a, bi->name);
+	double dt = dt_of(a, b);
+
+	return p != NULL && dt > 0 ? (double)(bi->v[k] - p->v[k]) / dt : 0;
 }
 
 static int64_t
@@ -226,7 +237,6 @@ is_stale(const struct sample *s, double now, double stale)
 	return !s->found || now - s->heartbeat > lim;
 }
 
-
 static int
 is_latency(int k)
 {
@@ -244,23 +254,6 @@ cumulate(const int64_t *v, int64_t *out)
 	memcpy(out, v, sizeof(*out) * RCV_M__COUNT);
 	out[RCV_M_lmtp_latency_le_100ms] += out[RCV_M_lmtp_latency_le_10ms];
 	out[RCV_M_lmtp_latency_le_1s] += out[RCV_M_lmtp_latency_le_100ms];
-}
-
-static double
-dt_of(const struct snap *a, const struct snap *b)
-{
-	return (double)(b->at.tv_sec - a->at.tv_sec) + (double)(b->at.tv_nsec - a->at.tv_nsec) / 1e9;
-}
-
-static const struct sample *
-find_inst(const struct snap *a, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		if (strcmp(a->inst[i].name, name) == 0)
-			return &a->inst[i];
-	return NULL;
 }
 
 /* Returns the number of live instances. */
