@@ -685,24 +685,18 @@ run_check(redisContext *c, const struct vfy_redis_url *u, const char *cerr, doub
 }
 
 /* --- number parsing: the whole argument, in range, or a usage error ----- */
+/* base/cli takes digits only (cli_double: and an optional fraction): no
+ * sign, space, suffix, exponent, hex or inf. */
 
 static int
 parse_long(const char *s, long lo, long hi, long *out)
 {
 	unsigned long long v;
 
-	/* digits only (base/cli): no sign, space or suffix */
 	if (lo < 0 || cli_uint(s, (unsigned long long)lo, (unsigned long long)hi, &v) < 0)
 		return -1;
 	*out = (long)v;
 	return 0;
-}
-
-static int
-parse_double(const char *s, double lo, double hi, double *out)
-{
-	/* digits with an optional fraction: no sign, exponent, hex, inf */
-	return cli_double(s, lo, hi, out);
 }
 
 static int
@@ -794,7 +788,7 @@ main(int argc, char **argv)
 		case O_URLFILE: urlfile = optarg; break;
 		case 'c': cfgfile = optarg; break;
 		case 'i':
-			if (parse_double(optarg, 0.001, 3600, &interval) < 0)
+			if (cli_double(optarg, 0.001, 3600, &interval) < 0)
 				return bad_arg("interval", optarg);
 			break;
 		case 'j': json = 1; break;
@@ -820,11 +814,11 @@ main(int argc, char **argv)
 		case O_SDIR: co.spool_dir = optarg; break;
 		case O_OUTPUT: output = optarg; break;
 		case O_AWARN:
-			if (parse_double(optarg, 0, 1e9, &co.age_warn) < 0)
+			if (cli_double(optarg, 0, 1e9, &co.age_warn) < 0)
 				return bad_arg("spool-age-warn", optarg);
 			break;
 		case O_ACRIT:
-			if (parse_double(optarg, 0, 1e9, &co.age_crit) < 0)
+			if (cli_double(optarg, 0, 1e9, &co.age_crit) < 0)
 				return bad_arg("spool-age-crit", optarg);
 			break;
 		case 'w': watch = 1; break;
@@ -833,7 +827,7 @@ main(int argc, char **argv)
 				return bad_arg("count", optarg);
 			break;
 		case 's':
-			if (parse_double(optarg, 0, 1e9, &stale) < 0)
+			if (cli_double(optarg, 0, 1e9, &stale) < 0)
 				return bad_arg("stale", optarg);
 			break;
 		case 'h': usage(stdout); return EX_OK;
