@@ -575,8 +575,7 @@ spool_oldest(const char *dir, size_t *n_r)
 }
 
 static int
-run_check(redisContext *c, const struct vfy_redis_url *u, const char *cerr, double stale,
-    const struct check_opts *o)
+run_check(redisContext *c, const char *cerr, double stale, const struct check_opts *o)
 {
 	static const char *const word[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	struct snap *b;
@@ -590,7 +589,6 @@ run_check(redisContext *c, const struct vfy_redis_url *u, const char *cerr, doub
 #define RAISE(s) do { if ((s) > status) status = (s); } while (0)
 #define SAY(...) do { int r_ = snprintf(msg + m, sizeof(msg) - m, __VA_ARGS__); \
 	if (r_ > 0) m = (size_t)r_ < sizeof(msg) - m ? m + (size_t)r_ : sizeof(msg) - 1; } while (0)
-	(void)u;
 	if (c == NULL) {
 		printf("SMTPSEC CRITICAL - %s\n", cerr);
 		return 2;
@@ -892,7 +890,7 @@ main(int argc, char **argv)
 	}
 	c = connect_url(&u, cerr, sizeof(cerr));
 	if (check) {
-		rc = run_check(c, &u, cerr, stale, &co);
+		rc = run_check(c, cerr, stale, &co);
 		if (c)
 			redisFree(c);
 		return rc;
