@@ -437,10 +437,13 @@ prom_family(int k, const char *prefix, char *name, size_t len)
 	printf("# TYPE %s %s\n", name, rcv_metrics_is_gauge(k) ? "gauge" : "counter");
 }
 
-/* label values: backslash, double quote and newline escaped (format 0.0.4) */
+/* A sample's start, NAMESUFFIX{instance="V" (the caller closes the labels
+ * and prints the value); backslash, double quote and newline in V escaped
+ * (format 0.0.4). */
 static void
-prom_label(const char *v)
+prom_series(const char *name, const char *suffix, const char *v)
 {
+	printf("%s%s{instance=\"", name, suffix);
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
 			printf("\\%c", *v);
@@ -449,6 +452,7 @@ prom_label(const char *v)
 		else
 			putchar(*v);
 	}
+	putchar('"');
 }
 
 static void
@@ -471,16 +475,13 @@ prom_histogram(const char *name, const char *help, const struct snap *b, const i
 		cum[2] = v[RCV_M_lmtp_latency_le_1s];
 		cum[3] = v[RCV_M_lmtp_latency_count];
 		for (j = 0; j < 4; j++) {
-			printf("%s_bucket{instance=\"", name);
-			prom_label(s->name);
-			printf("\",le=\"%s\"} %lld\n", le[j], (long long)cum[j]);
+			prom_series(name, "_bucket", s->name);
+			printf(",le=\"%s\"} %lld\n", le[j], (long long)cum[j]);
 		}
-		printf("%s_sum{instance=\"", name);
-		prom_label(s->name);
-		printf("\"} %.6f\n", (double)v[RCV_M_lmtp_latency_us_sum] / 1e6);
-		printf("%s_count{instance=\"", name);
-		prom_label(s->name);
-		printf("\"} %lld\n", (long long)v[RCV_M_lmtp_latency_count]);
+		prom_series(name, "_sum", s->name);
+		printf("} %.6f\n", (double)v[RCV_M_lmtp_latency_us_sum] / 1e6);
+		prom_series(name, "_count", s->name);
+		printf("} %lld\n", (long long)v[RCV_M_lmtp_latency_count]);
 	}
 }
 
@@ -504,18 +505,16 @@ print_prometheus(const struct snap *b, double stale)
 	printf("# HELP smtpsec_instance_up 1 when the instance's heartbeat is recent, 0 when stale.\n"
 	    "# TYPE smtpsec_instance_up gauge\n");
 	for (i = 0; i < b->n; i++) {
-		printf("smtpsec_instance_up{instance=\"");
-		prom_label(b->inst[i].name);
-		printf("\"} %d\n", live_of[i]);
+		prom_series("smtpsec_instance_up", "", b->inst[i].name);
+		printf("} %d\n", live_of[i]);
 	}
 	printf("# HELP smtpsec_instance_heartbeat_timestamp_seconds Last heartbeat of the instance (unix time).\n"
 	    "# TYPE smtpsec_instance_heartbeat_timestamp_seconds gauge\n");
 	for (i = 0; i < b->n; i++) {
 		if (!all[i])
 			continue;
-		printf("smtpsec_instance_heartbeat_timestamp_seconds{instance=\"");
-		prom_label(b->inst[i].name);
-		printf("\"} %.0f\n", b->inst[i].heartbeat);
+		prom_series("smtpsec_instance_heartbeat_timestamp_seconds", "", b->inst[i].name);
+		printf("} %.0f\n", b->inst[i].heartbeat);
 	}
 	for (k = 0; k < RCV_M__COUNT; k++) {
 		const int *use = rcv_metrics_is_gauge(k) ? live_of : all;
@@ -526,9 +525,8 @@ print_prometheus(const struct snap *b, double stale)
 		for (i = 0; i < b->n; i++) {
 			if (!use[i])
 				continue;
-			printf("%s{instance=\"", name);
-			prom_label(b->inst[i].name);
-			printf("\"} %lld\n", (long long)b->inst[i].v[k]);
+			prom_series(name, "", b->inst[i].name);
+			printf("} %lld\n", (long long)b->inst[i].v[k]);
 		}
 	}
 	prom_histogram("smtpsec_lmtp_latency_seconds", "LMTP transaction latency.", b, all);
