@@ -151,7 +151,7 @@ struct parse {
 	unsigned nerr;
 	rcv_config_report_fn *report;	/* every problem, or NULL */
 	void *report_arg;
-	int partial;		/* rcv_config_load_partial */
+	int partial;		/* rcv_config_load(partial) */
 };
 
 static int
@@ -821,27 +821,14 @@ read_file(const char *path, char *err, size_t errlen)
 }
 
 int
-rcv_config_load(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
+rcv_config_load(const char *path, struct rcv_config *cfg, int partial, char *err, size_t errlen)
 {
 	char *text = read_file(path, err, errlen);
 	int r;
 
 	if (text == NULL)
 		return -1;
-	r = rcv_config_load_string(path, text, cfg, err, errlen);
-	free(text);
-	return r;
-}
-
-int
-rcv_config_load_partial(const char *path, struct rcv_config *cfg, char *err, size_t errlen)
-{
-	char *text = read_file(path, err, errlen);
-	int r;
-
-	if (text == NULL)
-		return -1;
-	r = load_text(path, text, cfg, err, errlen, NULL, NULL, NULL, 1);
+	r = load_text(path, text, cfg, err, errlen, NULL, NULL, NULL, partial);
 	free(text);
 	return r;
 }

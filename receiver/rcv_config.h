@@ -109,13 +109,12 @@ struct rcv_config {
 void rcv_config_defaults(struct rcv_config *cfg);
 
 /* Load path over the defaults and validate.  Returns 0, or -1 with
- * "FILE:LINE: message" (or "FILE: message") in err: the first problem. */
-int rcv_config_load(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
-
-/* Same for the tools that read the gateway's file for some of its keys
- * (smtpsec-verify, smtpsec-stats, smtpsec-spool): [tls] certificate and
+ * "FILE:LINE: message" (or "FILE: message") in err: the first problem.
+ * partial: for the tools that read the gateway's file for some of its keys
+ * (smtpsec-verify, smtpsec-stats, smtpsec-spool), [tls] certificate and
  * key are not required. */
-int rcv_config_load_partial(const char *path, struct rcv_config *cfg_r, char *err, size_t errlen);
+int rcv_config_load(const char *path, struct rcv_config *cfg_r, int partial, char *err,
+    size_t errlen);
 
 /* Same, from a string (tests); `name` is used in messages. */
 int rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg_r,

@@ -269,7 +269,7 @@ main(int argc, char **argv)
 			printf("%s: ok\n", conf);
 		return EX_OK;
 	}
-	if (rcv_config_load(conf, &cfg, err, sizeof(err)) != 0)
+	if (rcv_config_load(conf, &cfg, 0, err, sizeof(err)) != 0)
 		return start_fail(EX_CONFIG, "%s", err);	/* restarting cannot help */
 	rcv_log(RCV_LOG_DEBUG, "conn=- event=config path=%s listeners=%zu workers=%u lmtp=%s spool_dir=%s "
 	    "redis=%s", conf, cfg.n_listen, cfg.workers, cfg.lmtp_target, cfg.spool_dir,

@@ -621,7 +621,7 @@ worker_reload(struct rcv_server *srv)
 	WOLFSSL_CTX *ctx;
 	char err[512], ignored[128];
 
-	if (rcv_config_load(old->path, n, err, sizeof(err)) != 0) {
+	if (rcv_config_load(old->path, n, 0, err, sizeof(err)) != 0) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
 		free(n);
 		return;
@@ -1141,7 +1141,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 			sd_notify(0, "RELOADING=1");
 			/* the master checks the file too: it is what a worker
 			 * restarted later will run with */
-			if (rcv_config_load(cur->path, n, err, sizeof(err)) != 0 ||
+			if (rcv_config_load(cur->path, n, 0, err, sizeof(err)) != 0 ||
 			    rcv_server_preflight(n, skip_chain_checks, err, sizeof(err)) != 0) {
 				rcv_log(RCV_LOG_ERR, "conn=- event=reload process=master result=fail why=\"%s\" "
 				    "kept=previous configuration", err);

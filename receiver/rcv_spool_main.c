@@ -239,7 +239,7 @@ main(int argc, char **argv)
 
 		if (cfgfile == NULL)
 			cfgfile = "/etc/smtpsec/smtpsec-gateway.conf";
-		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {
+		if (rcv_config_load(cfgfile, cfg, 1, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-spool: %s\n", err);
 			free(cfg);
 			return EX_CONFIG;

@@ -854,7 +854,7 @@ main(int argc, char **argv)
 		struct rcv_config *cfg = mem_alloc(sizeof(*cfg));
 		char err[1024];
 
-		if (rcv_config_load_partial(cfgfile, cfg, err, sizeof(err)) < 0) {
+		if (rcv_config_load(cfgfile, cfg, 1, err, sizeof(err)) < 0) {
 			fprintf(stderr, "smtpsec-stats: %s\n", err);
 			free(cfg);
 			return 78;

@@ -353,7 +353,7 @@ main(int argc, char **argv)
 	}
 	rcv_config_defaults(&cfg);
 	/* any step, with any gateway configuration: its [tls] is not needed */
-	if (config != NULL && rcv_config_load_partial(config, &cfg, err, sizeof(err)) < 0) {
+	if (config != NULL && rcv_config_load(config, &cfg, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: %s\n", err);
 		return EX_CONFIG;
 	}

@@ -176,7 +176,7 @@ t_example_file_loads(void)
 	int r;
 
 	T_ASSERT(c != NULL);
-	r = rcv_config_load("config/smtpsec-gateway.conf", c, e, sizeof(e));
+	r = rcv_config_load("config/smtpsec-gateway.conf", c, 0, e, sizeof(e));
 	free(c);
 	if (r != 0)
 		T_FAIL("example config: %s", e);
