@@ -63,7 +63,6 @@ struct lmtp_copy {
 	size_t n_seg;			/* head, then body ranges and renames */
 	struct lmtp_seg seg[LMTP_COPY_MAX_SEGS];
 	size_t total;			/* bytes of all segments */
-	size_t trace_kept, trace_dropped;
 };
 
 /* Build the delivered copy of msg (borrowed; must outlive the copy).

@@ -308,17 +308,14 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 		buf_add(&b, "SMTPsec-Used:\r\n", 15);
 
 	for (i = 0; i < n_trace; i++) {
-		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, trace[i].name, trace[i].name_len)) {
-			c->trace_dropped++;
+		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, trace[i].name, trace[i].name_len))
 			continue;
-		}
 		buf_add(&b, trace[i].name, trace[i].name_len);
 		buf_add(&b, ":", 1);
 		if (trace[i].value_len > 0 && trace[i].value[0] != ' ' && trace[i].value[0] != '\t')
 			buf_add(&b, " ", 1);
 		add_folded(&b, trace[i].name_len + 2, trace[i].value, trace[i].value_len);
 		buf_add(&b, "\r\n", 2);
-		c->trace_kept++;
 	}
 	c->head = (char *)buf_steal(&b, &c->head_len);
 	c->seg[c->n_seg].p = (const uint8_t *)c->head;

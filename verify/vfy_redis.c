@@ -68,7 +68,6 @@ set_state(struct vfy_redis *r, int up, enum vfy_redis_fault fault, const char *w
 	if (!changed)
 		return;
 	r->reported = 1;
-	r->st.transitions++;
 	if (r->cb != NULL)
 		r->cb(r->arg, r, up);
 }

@@ -65,7 +65,6 @@ struct vfy_redis_status {
 	enum vfy_redis_fault fault;
 	char why[200];			/* reason text ("" while up) */
 	uint64_t errors;		/* failed connects, handshakes, lost connections */
-	uint64_t transitions;		/* state reports made so far */
 	double retry_in;		/* seconds to the next attempt while down */
 };
 
