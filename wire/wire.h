@@ -55,7 +55,6 @@ enum wire_err_code {
 	WIRE_ERR_INSUFFICIENT_SECURITY = 6,
 	WIRE_ERR_UNKNOWN_ADDRESS = 7,
 };
-#define WIRE_ERR__MAX WIRE_ERR_UNKNOWN_ADDRESS
 
 /* Limits (SMTPSEC.md section 7).  wire_limits_default() fills the spec's
  * defaults. */
