@@ -36,9 +36,7 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>

@@ -13,7 +13,6 @@
 #include "base/mem.h"
 #include "wire/wire.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -18,7 +18,6 @@
 #include <ev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libev.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
