@@ -364,10 +364,6 @@ vfy_redis_status(const struct vfy_redis *r, struct vfy_redis_status *st_r)
 	*st_r = r->st;
 }
 
-/*
- * The blocking form, for command-line tools: the same options, the same
- * commands (AUTH, SELECT, PING) and the same judgement of their replies.
- */
 struct redisContext *
 vfy_redis_connect_sync(const struct vfy_redis_options *opt, struct vfy_redis_sync_err *err_r)
 {
