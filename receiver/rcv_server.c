@@ -271,7 +271,6 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			srv->st.accept_errors++;
 			RCV_METRIC_ADD(conn_refused_emfile, 1);
 			RCV_METRIC_ADD(conn_refused_total, 1);
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -336,7 +335,6 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			 * EMFILE on accept */
 			rcv_iptab_release(&srv->iptab, ip);
 			srv->n_conns--;
-			srv->st.accept_errors++;
 			rcv_log(RCV_LOG_WARN, "conn=- event=accept result=error why=\"connection setup failed\" "
 			    "pause_ms=100");
 			accept_pause(srv);

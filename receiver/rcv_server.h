@@ -52,7 +52,7 @@ struct rcv_listener {
 };
 
 struct rcv_server_stats {
-	uint64_t accepted, refused_global, refused_ip, accept_errors;
+	uint64_t accepted, refused_global, refused_ip;
 	uint64_t emails, delivered, failed;
 };
 
@@ -85,7 +85,6 @@ struct rcv_server {
 
 	int stopping;
 	ev_signal sig_term, sig_int, sig_hup;
-	ev_timer stop_check;
 	struct rcv_server_stats st;
 };
 
