@@ -61,7 +61,8 @@ usage(FILE *f)
 	    "exit: 0 ok, 64 usage, 69 cannot listen, 78 configuration\n");
 }
 
-/* A start error: one log line (journald priority err), then exit code. */
+/* A start error: one log line (journald priority err), then exit code;
+ * a usage error (EX_USAGE) points to --help. */
 static int
 start_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -74,24 +75,11 @@ start_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (code == EX_USAGE)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (smtpsec-gateway --help)");
 	rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail exit=%d why=%s", code,
 	    rcv_log_q(q, sizeof(q), msg, strlen(msg)));
 	return code;
-}
-
-static int
-usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return start_fail(EX_USAGE, "%s (smtpsec-gateway --help)", msg);
 }
 
 static int
@@ -108,7 +96,7 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 	while (n && dom[n - 1] == '.')
 		dom[--n] = '\0';
 	if (n == 0)
-		return usage_fail("--print-dns: empty domain");
+		return start_fail(EX_USAGE, "--print-dns: empty domain");
 	snprintf(host, sizeof(host), "%s", cfg->hostname);
 	n = strlen(host);
 	while (n && host[n - 1] == '.')
@@ -120,7 +108,7 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 		    "set [server] hostname to the name senders reach this gateway by (the SRV target, "
 		    "e.g. mx1.%s)", cfg->hostname, dom);
 	if (strchr(dom, '.') == NULL)
-		return usage_fail("--print-dns: '%s' is not a fully qualified domain name", domain);
+		return start_fail(EX_USAGE, "--print-dns: '%s' is not a fully qualified domain name", domain);
 	if (rcv_tls_cert_spki_sha256(cfg->certificate, h, &named, host, err, sizeof(err)) < 0)
 		return start_fail(EX_CONFIG, "%s", err);
 	if (!named)
@@ -230,7 +218,7 @@ main(int argc, char **argv)
 			else if (cli_uint(optarg, 1, 64, &v) == 0)
 				workers = (long)v;
 			else
-				return usage_fail("--workers: '%s' is not auto or a number from 1 to 64", optarg);
+				return start_fail(EX_USAGE, "--workers: '%s' is not auto or a number from 1 to 64", optarg);
 			break;
 		case O_SKIP:
 			skip = 1;
@@ -242,17 +230,17 @@ main(int argc, char **argv)
 			rcv_config_man(stdout, CLI_VERSION);
 			return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 		case ':':
-			return usage_fail("option %s needs an argument", argv[optind - 1]);
+			return start_fail(EX_USAGE, "option %s needs an argument", argv[optind - 1]);
 		default:
 			if (optopt)
-				return usage_fail("unknown option -%c", optopt);
-			return usage_fail("unknown option %s", argv[optind - 1]);
+				return start_fail(EX_USAGE, "unknown option -%c", optopt);
+			return start_fail(EX_USAGE, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
-		return usage_fail("unexpected argument '%s'", argv[optind]);
+		return start_fail(EX_USAGE, "unexpected argument '%s'", argv[optind]);
 	if (test + (dump >= 0) + (dns != NULL) > 1)
-		return usage_fail("-t, -n, -d and --print-dns do not go together");
+		return start_fail(EX_USAGE, "-t, -n, -d and --print-dns do not go together");
 	if (use_syslog)
 		rcv_log_syslog(1);
 	if (test) {
@@ -286,7 +274,7 @@ main(int argc, char **argv)
 	/* a flag that turns verification off must not work by accident, even
 	 * in the build tree: the test harness also sets SMTPSEC_TEST_MODE=1 */
 	if (skip && (getenv("SMTPSEC_TEST_MODE") == NULL || strcmp(getenv("SMTPSEC_TEST_MODE"), "1") != 0))
-		return usage_fail("refusing --insecure-skip-chain-checks outside the test suite (it needs "
+		return start_fail(EX_USAGE, "refusing --insecure-skip-chain-checks outside the test suite (it needs "
 		    "SMTPSEC_TEST_MODE=1 in the environment)");
 	if (skip)
 		rcv_log(RCV_LOG_WARN, "conn=- event=start warning=\"--insecure-skip-chain-checks: "
