@@ -140,8 +140,6 @@ rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k)
 void
 rcv_metrics_lmtp_latency(struct rcv_metrics *m, uint64_t us)
 {
-	if (m == NULL)
-		return;
 	rcv_metrics_add(m, RCV_M_lmtp_latency_us_sum, us);
 	rcv_metrics_add(m, RCV_M_lmtp_latency_count, 1);
 	if (us <= 10000)
@@ -204,9 +202,8 @@ send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **arg
  * The owners hash as this batch left it: runs other than ours whose
  * heartbeat is within three flush intervals (at least 3 s, smtpsec-stats'
  * stale rule) and later than our start are gateways started with the same
- * instance name.  Worker 0
- * logs each change once; every worker sets the gauge.  Runs silent for an
- * hour are removed.
+ * instance name.  Worker 0 logs each change once; every worker sets the
+ * gauge.  Runs silent for an hour are removed.
  */
 static void
 check_owners(struct rcv_metrics *m, const redisReply *h)
