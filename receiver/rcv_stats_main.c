@@ -2,11 +2,8 @@
  * smtpsec-stats: read the gateways' stats from Redis (see rcv_metrics.h for
  * the key layout) and print one row per instance plus cluster totals, with
  * per-second rates computed from two samples; or the same data as JSON, as
- * a Prometheus text exposition (format 0.0.4), or as a Nagios-style check.
- *
- *   smtpsec-stats [-c CONFIG | --url URL | --url-file FILE] [--interval 1]
- *                 [--json | --prometheus | --check [thresholds]]
- *                 [--watch [--count N]] [--stale SECONDS]
+ * a Prometheus text exposition (format 0.0.4), or as a Nagios-style check
+ * (the options: usage() below).
  *
  * An instance whose heartbeat is older than --stale (default: three of its
  * flush intervals, at least 3 s) is shown as stale and left out of totals.
