@@ -117,38 +117,6 @@ vfy_ct_logs_count_usable(const struct vfy_ct_logs *l)
 	return n;
 }
 
-static int logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r,
-    char *err, size_t errlen);
-
-int
-vfy_ct_logs_load(const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
-
-	*logs_r = NULL;
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
-		return -1;
-	}
-	return logs_from_json(root, path, logs_r, err, errlen);
-}
-
-int
-vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy_ct_logs **logs_r,
-    char *err, size_t errlen)
-{
-	json_error_t je;
-	json_t *root = json_loadb(text, len, 0, &je);
-
-	*logs_r = NULL;
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", name, je.line, je.text);
-		return -1;
-	}
-	return logs_from_json(root, name, logs_r, err, errlen);
-}
-
 /* Takes root (a reference dropped here).  0, or -1 with a reason. */
 static int
 logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
@@ -221,6 +189,35 @@ logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char
 	json_decref(root);
 	*logs_r = l;
 	return 0;
+}
+
+int
+vfy_ct_logs_load(const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+
+	*logs_r = NULL;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
+		return -1;
+	}
+	return logs_from_json(root, path, logs_r, err, errlen);
+}
+
+int
+vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy_ct_logs **logs_r,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, 0, &je);
+
+	*logs_r = NULL;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", name, je.line, je.text);
+		return -1;
+	}
+	return logs_from_json(root, name, logs_r, err, errlen);
 }
 
 static const struct ct_log *

@@ -356,7 +356,32 @@ deliver_cached(struct vfy_dns_query *q)
 	deliver(q, &a);
 }
 
-static void redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, uint32_t ttl);
+static void
+redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, uint32_t ttl)
+{
+	char ttls[16];
+	const char *argv[5];
+	size_t lens[5];
+	redisAsyncContext *ac = vfy_redis_ctx(d->redis);
+	uint8_t *sealed = NULL;
+
+	if (ac == NULL)
+		return;
+	if (d->have_mac_key) {
+		sealed = vfy_cache_seal(d->mac_key, key, v, len, &len);
+		if (sealed == NULL)
+			return;
+		v = sealed;
+	}
+	snprintf(ttls, sizeof(ttls), "%u", ttl);
+	argv[0] = "SET"; lens[0] = 3;
+	argv[1] = key; lens[1] = strlen(key);
+	argv[2] = (const char *)v; lens[2] = len;
+	argv[3] = "EX"; lens[3] = 2;
+	argv[4] = ttls; lens[4] = strlen(ttls);
+	redisAsyncCommandArgv(ac, NULL, NULL, 5, argv, lens);	/* copies the argv */
+	free(sealed);
+}
 
 static void
 store(struct vfy_dns_query *q, const struct vfy_dns_answer *a)
@@ -631,33 +656,6 @@ on_redis_wait(struct ev_loop *loop, struct ev_timer *w, int revents)
 	(void)revents;
 	q->dns->st.redis_errors++;	/* slow Redis counts as an error */
 	start_resolver(q);
-}
-
-static void
-redis_store(struct vfy_dns *d, const char *key, const uint8_t *v, size_t len, uint32_t ttl)
-{
-	char ttls[16];
-	const char *argv[5];
-	size_t lens[5];
-	redisAsyncContext *ac = vfy_redis_ctx(d->redis);
-	uint8_t *sealed = NULL;
-
-	if (ac == NULL)
-		return;
-	if (d->have_mac_key) {
-		sealed = vfy_cache_seal(d->mac_key, key, v, len, &len);
-		if (sealed == NULL)
-			return;
-		v = sealed;
-	}
-	snprintf(ttls, sizeof(ttls), "%u", ttl);
-	argv[0] = "SET"; lens[0] = 3;
-	argv[1] = key; lens[1] = strlen(key);
-	argv[2] = (const char *)v; lens[2] = len;
-	argv[3] = "EX"; lens[3] = 2;
-	argv[4] = ttls; lens[4] = strlen(ttls);
-	redisAsyncCommandArgv(ac, NULL, NULL, 5, argv, lens);	/* copies the argv */
-	free(sealed);
 }
 
 /* --- public ----------------------------------------------------------------- */
