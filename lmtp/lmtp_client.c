@@ -160,8 +160,6 @@ struct lmtp {
 	unsigned gen;			/* bumped by lmtp_reconfigure */
 };
 
-static void sess_write(struct lmtp_sess *s);
-static void begin_data(struct lmtp_sess *s);
 static void sess_close(struct lmtp_sess *s, const char *why);
 static void dispatch(struct lmtp *l);
 static void tx_finish(struct lmtp_tx *tx, int tempfail, const char *why);
@@ -431,6 +429,32 @@ sess_write(struct lmtp_sess *s)
 /* --- transaction steps ---------------------------------------------------- */
 
 static void
+begin_data(struct lmtp_sess *s)
+{
+	struct lmtp_tx *tx = s->tx;
+	char line[64];
+
+	s->seg_i = s->seg_off = 0;
+	tx->body_dropped = 0;
+	s->at_bol = 1;
+	s->body_done = 0;
+	s->last2[0] = s->last2[1] = 0;
+	s->chunk_len = s->chunk_off = 0;
+	if (s->chunking && !s->l->opt.no_chunking) {
+		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
+		buf_add(&s->out, line, strlen(line));
+		s->stuff = 0;
+		s->state = S_BODY;
+	} else {
+		buf_add(&s->out, "DATA\r\n", 6);
+		s->stuff = 1;
+		s->state = S_DATA354;
+	}
+	arm_timer(s, s->l->opt.timeout_ms);
+	sess_write(s);
+}
+
+static void
 start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 {
 	size_t i;
@@ -495,32 +519,6 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 			begin_data(s);
 			return;
 		}
-	}
-	arm_timer(s, s->l->opt.timeout_ms);
-	sess_write(s);
-}
-
-static void
-begin_data(struct lmtp_sess *s)
-{
-	struct lmtp_tx *tx = s->tx;
-	char line[64];
-
-	s->seg_i = s->seg_off = 0;
-	tx->body_dropped = 0;
-	s->at_bol = 1;
-	s->body_done = 0;
-	s->last2[0] = s->last2[1] = 0;
-	s->chunk_len = s->chunk_off = 0;
-	if (s->chunking && !s->l->opt.no_chunking) {
-		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
-		buf_add(&s->out, line, strlen(line));
-		s->stuff = 0;
-		s->state = S_BODY;
-	} else {
-		buf_add(&s->out, "DATA\r\n", 6);
-		s->stuff = 1;
-		s->state = S_DATA354;
 	}
 	arm_timer(s, s->l->opt.timeout_ms);
 	sess_write(s);
