@@ -19,7 +19,6 @@
 #include <time.h>
 
 struct ev_loop;
-struct vfy_redis_status;
 struct vfy_shcache;
 
 #define VFY_DNS_T_SRV	33
