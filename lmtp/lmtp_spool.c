@@ -243,6 +243,57 @@ parse_header(const uint8_t *map, size_t len, struct hdr *h)
 	return 0;
 }
 
+/* Claim the entry at path (a retry, or smtpsec-spool changing it): the fd
+ * holding the claim, or -1 with *why LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND
+ * (absent, or removed or replaced since it was found). */
+static int
+claim_fd(const char *path, int *why)
+{
+	struct stat st, at;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*why = LMTP_SPOOL_NOT_FOUND;
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			*why = LMTP_SPOOL_BUSY;
+		close(fd);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_nlink == 0 || stat(path, &at) < 0 ||
+	    at.st_ino != st.st_ino || at.st_dev != st.st_dev) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Map a claimed entry and parse its header: 0, or -1 (nothing left to free). */
+static int
+map_entry(int fd, uint8_t **map_r, size_t *len_r, struct hdr *h)
+{
+	struct stat st;
+
+	*map_r = NULL;
+	memset(h, 0, sizeof(*h));
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
+		return -1;
+	*len_r = (size_t)st.st_size;
+	*map_r = mmap(NULL, *len_r, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (*map_r == MAP_FAILED) {
+		*map_r = NULL;
+		return -1;
+	}
+	if (parse_header(*map_r, *len_r, h) < 0) {
+		hdr_free(h);
+		munmap(*map_r, *len_r);
+		*map_r = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
 
 /* Claim the entry at path, then parse its header and map its body.
@@ -253,9 +304,9 @@ static enum claim
 entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 {
 	struct lmtp_spool_entry *e = mem_calloc(1, sizeof(*e));
-	struct stat st, at;
 	struct hdr h;
 	const char *slash;
+	int why;
 
 	*e_r = NULL;
 	*next_r = 0;
@@ -266,35 +317,16 @@ entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 	}
 	slash = strrchr(e->path, '/');
 	e->name = slash ? slash + 1 : e->path;
-	e->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (e->fd < 0) {
-		entry_free(e);
-		return CLAIM_GONE;
-	}
-	if (flock(e->fd, LOCK_EX | LOCK_NB) < 0) {
-		entry_free(e);
-		return errno == EWOULDBLOCK ? CLAIM_BUSY : CLAIM_GONE;
-	}
 	/* the owner before us may have removed it, or rewritten it under the
 	 * same name (a new file, with a later next retry) */
-	if (fstat(e->fd, &st) < 0 || st.st_nlink == 0 || stat(path, &at) < 0 ||
-	    at.st_ino != st.st_ino || at.st_dev != st.st_dev) {
+	e->fd = claim_fd(path, &why);
+	if (e->fd < 0) {
 		entry_free(e);
-		return CLAIM_GONE;
+		return why == LMTP_SPOOL_BUSY ? CLAIM_BUSY : CLAIM_GONE;
 	}
 	*e_r = e;
-	if (st.st_size == 0)
+	if (map_entry(e->fd, &e->map, &e->map_len, &h) < 0)
 		return CLAIM_BAD;
-	e->map_len = (size_t)st.st_size;
-	e->map = mmap(NULL, e->map_len, PROT_READ, MAP_PRIVATE, e->fd, 0);
-	if (e->map == MAP_FAILED) {
-		e->map = NULL;
-		return CLAIM_BAD;
-	}
-	if (parse_header(e->map, e->map_len, &h) < 0) {
-		hdr_free(&h);
-		return CLAIM_BAD;
-	}
 	snprintf(e->from, sizeof(e->from), "%s", h.from);
 	memcpy(e->rcpt, h.rcpt, h.n_rcpt * sizeof(h.rcpt[0]));
 	e->n_rcpt = h.n_rcpt;
@@ -590,31 +622,6 @@ admin_path(char *buf, size_t len, const char *dir, const char *sub, const char *
 	return r < 0 || (size_t)r >= len ? -1 : 0;
 }
 
-/* Claim dir[/failed]/id: returns the fd holding the claim, or -1 with
- * *why LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND. */
-static int
-admin_claim(const char *path, int *why)
-{
-	struct stat st, at;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*why = LMTP_SPOOL_NOT_FOUND;
-	if (fd < 0)
-		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			*why = LMTP_SPOOL_BUSY;
-		close(fd);
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || st.st_nlink == 0 || stat(path, &at) < 0 ||
-	    at.st_ino != st.st_ino || at.st_dev != st.st_dev) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Find and claim id in dir, then in dir/failed. */
 static int
 admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_r, int *why)
@@ -626,37 +633,13 @@ admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_
 		*why = LMTP_SPOOL_NOT_FOUND;
 		return -1;
 	}
-	fd = admin_claim(path, why);
+	fd = claim_fd(path, why);
 	if (fd >= 0 || *why == LMTP_SPOOL_BUSY)
 		return fd;
 	*failed_r = 1;
 	if (admin_path(path, len, dir, "failed", id) < 0)
 		return -1;
-	return admin_claim(path, why);
-}
-
-static int
-admin_read(int fd, uint8_t **map_r, size_t *len_r, struct hdr *h)
-{
-	struct stat st;
-
-	*map_r = NULL;
-	memset(h, 0, sizeof(*h));
-	if (fstat(fd, &st) < 0 || st.st_size == 0)
-		return -1;
-	*len_r = (size_t)st.st_size;
-	*map_r = mmap(NULL, *len_r, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (*map_r == MAP_FAILED) {
-		*map_r = NULL;
-		return -1;
-	}
-	if (parse_header(*map_r, *len_r, h) < 0) {
-		hdr_free(h);
-		munmap(*map_r, *len_r);
-		*map_r = NULL;
-		return -1;
-	}
-	return 0;
+	return claim_fd(path, why);
 }
 
 static void
@@ -710,7 +693,7 @@ items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n
 			busy = errno == EWOULDBLOCK;
 		else
 			flock(fd, LOCK_UN);
-		if (admin_read(fd, &map, &len, &h) < 0) {
+		if (map_entry(fd, &map, &len, &h) < 0) {
 			memset(&h, 0, sizeof(h));
 			snprintf(h.from, sizeof(h.from), "?");
 			len = 0;
@@ -805,7 +788,7 @@ lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (admin_read(fd, &map, &len, &h) < 0) {
+		if (map_entry(fd, &map, &len, &h) < 0) {
 			snprintf(err, errlen, "%s: not a spool entry", path);
 			close(fd);
 			errno = EINVAL;
@@ -837,7 +820,7 @@ admin_requeue(const char *dir, int fd, const char *path, const char *dst, int fr
 
 	memset(&sp, 0, sizeof(sp));
 	snprintf(sp.dir, sizeof(sp.dir), "%s", dir);
-	if (admin_read(fd, &map, &len, &h) < 0) {
+	if (map_entry(fd, &map, &len, &h) < 0) {
 		snprintf(err, errlen, "%s: not a spool entry", path);
 		return -1;
 	}
