@@ -622,24 +622,26 @@ admin_path(char *buf, size_t len, const char *dir, const char *sub, const char *
 	return r < 0 || (size_t)r >= len ? -1 : 0;
 }
 
-/* Find and claim id in dir, then in dir/failed. */
+/* Find and claim id in dir, then in dir/failed: the fd, or -1 with *why_r
+ * (LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND) and the reason in err. */
 static int
-admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_r, int *why)
+admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_r, int *why_r,
+    char *err, size_t errlen)
 {
-	int fd;
+	int fd = -1;
 
 	*failed_r = 0;
-	if (admin_path(path, len, dir, "", id) < 0) {
-		*why = LMTP_SPOOL_NOT_FOUND;
-		return -1;
+	*why_r = LMTP_SPOOL_NOT_FOUND;
+	if (admin_path(path, len, dir, "", id) == 0)
+		fd = claim_fd(path, why_r);
+	if (fd < 0 && *why_r != LMTP_SPOOL_BUSY && admin_path(path, len, dir, "failed", id) == 0) {
+		*failed_r = 1;
+		fd = claim_fd(path, why_r);
 	}
-	fd = claim_fd(path, why);
-	if (fd >= 0 || *why == LMTP_SPOOL_BUSY)
-		return fd;
-	*failed_r = 1;
-	if (admin_path(path, len, dir, "failed", id) < 0)
-		return -1;
-	return claim_fd(path, why);
+	if (fd < 0)
+		snprintf(err, errlen, *why_r == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
+		    : "no spool entry %s", id);
+	return fd;
 }
 
 static void
@@ -847,12 +849,9 @@ lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen)
 	char path[1400], dst[1400];
 	int fd, failed, why, r;
 
-	fd = admin_find(dir, id, path, sizeof(path), &failed, &why);
-	if (fd < 0) {
-		snprintf(err, errlen, why == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
-		    : "no spool entry %s", id);
+	fd = admin_find(dir, id, path, sizeof(path), &failed, &why, err, errlen);
+	if (fd < 0)
 		return why;
-	}
 	if (failed) {
 		if (admin_path(dst, sizeof(dst), dir, "", id) < 0 || access(dst, F_OK) == 0) {
 			snprintf(err, errlen, "%s exists in the spool and in failed/", id);
@@ -872,12 +871,9 @@ lmtp_spool_remove(const char *dir, const char *id, char *err, size_t errlen)
 	char path[1400], sub[1100];
 	int fd, failed, why, r = 0;
 
-	fd = admin_find(dir, id, path, sizeof(path), &failed, &why);
-	if (fd < 0) {
-		snprintf(err, errlen, why == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
-		    : "no spool entry %s", id);
+	fd = admin_find(dir, id, path, sizeof(path), &failed, &why, err, errlen);
+	if (fd < 0)
 		return why;
-	}
 	snprintf(sub, sizeof(sub), "%s%s", dir, failed ? "/failed" : "");
 	if (unlink(path) < 0 || fsync_dir(sub) < 0) {
 		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
