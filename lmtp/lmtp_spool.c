@@ -702,10 +702,7 @@ items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n
 		} else
 			munmap(map, len);
 		close(fd);
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 64;
-			*items = mem_realloc(*items, *cap * sizeof(**items));
-		}
+		*items = mem_grow(*items, cap, *n, sizeof(**items));
 		memset(&(*items)[*n], 0, sizeof(**items));
 		item_fill(&(*items)[*n], de->d_name, failed, &h, len, busy);
 		if (len == 0)
