@@ -195,14 +195,8 @@ name_add(char ***v, size_t *n, char *s)
 		free(s);
 		return -1;
 	}
-	if ((*n & (*n - 1)) == 0) {	/* 0, 1, 2, 4, ...: full */
-		char **nv = mem_calloc(*n ? *n * 2 : 4, sizeof(*nv));
-
-		if (*n)
-			memcpy(nv, *v, *n * sizeof(*nv));
-		free(*v);
-		*v = nv;
-	}
+	if ((*n & (*n - 1)) == 0)	/* 0, 1, 2, 4, ...: full */
+		*v = mem_realloc(*v, (*n ? *n * 2 : 1) * sizeof(**v));
 	(*v)[(*n)++] = s;
 	return 0;
 }
