@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 int
 cli_uint(const char *s, unsigned long long min, unsigned long long max, unsigned long long *v_r)
 {

@@ -65,8 +65,6 @@ int vfy_chain_has_dns(const struct vfy_chain *c, const char *d);
 /* 1 when the leaf carries SRVName "_smtpsec.F". */
 int vfy_chain_has_srvname(const struct vfy_chain *c, const char *f);
 
-
-
 /* Decode up to max PEM "CERTIFICATE" blocks from text; each der_r[i] is
  * malloc'd (free each).  Returns the count, or -1 on a malformed block. */
 int vfy_pem_certs(const char *text, size_t len, uint8_t **der_r, size_t *len_r,
