@@ -117,14 +117,21 @@ vfy_ct_logs_count_usable(const struct vfy_ct_logs *l)
 	return n;
 }
 
-/* Takes root (a reference dropped here).  0, or -1 with a reason. */
+/* Takes root (a reference dropped here; NULL: je says why it did not
+ * parse).  0, or -1 with a reason. */
 static int
-logs_from_json(json_t *root, const char *path, struct vfy_ct_logs **logs_r, char *err, size_t errlen)
+logs_from_json(json_t *root, const json_error_t *je, const char *path, struct vfy_ct_logs **logs_r,
+    char *err, size_t errlen)
 {
 	json_t *ops, *op, *logs, *lg;
 	struct vfy_ct_logs *l;
 	size_t i, j;
 
+	*logs_r = NULL;
+	if (root == NULL) {
+		snprintf(err, errlen, "%s:%d: %s", path, je->line, je->text);
+		return -1;
+	}
 	ops = json_object_get(root, "operators");
 	if (!json_is_array(ops)) {
 		snprintf(err, errlen, "%s: no operators array (not a log_list.json v3)", path);
@@ -197,12 +204,7 @@ vfy_ct_logs_load(const char *path, struct vfy_ct_logs **logs_r, char *err, size_
 	json_error_t je;
 	json_t *root = json_load_file(path, 0, &je);
 
-	*logs_r = NULL;
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
-		return -1;
-	}
-	return logs_from_json(root, path, logs_r, err, errlen);
+	return logs_from_json(root, &je, path, logs_r, err, errlen);
 }
 
 int
@@ -212,12 +214,7 @@ vfy_ct_logs_parse(const char *name, const char *text, size_t len, struct vfy_ct_
 	json_error_t je;
 	json_t *root = json_loadb(text, len, 0, &je);
 
-	*logs_r = NULL;
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", name, je.line, je.text);
-		return -1;
-	}
-	return logs_from_json(root, name, logs_r, err, errlen);
+	return logs_from_json(root, &je, name, logs_r, err, errlen);
 }
 
 static const struct ct_log *
