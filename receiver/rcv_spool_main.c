@@ -3,12 +3,7 @@
  * spooled after a 4xx from the mailstore (lmtp/lmtp_spool.c), like
  * postqueue/postsuper.  Safe while the gateway runs: a change takes the
  * same flock claim a worker's retry takes, so an entry being delivered is
- * left alone ("busy", exit 75: try again).
- *
- *   smtpsec-spool [-c CONFIG | -d DIR] list
- *   smtpsec-spool [-c CONFIG | -d DIR] show [--body] ID
- *   smtpsec-spool [-c CONFIG | -d DIR] retry ID... | --all
- *   smtpsec-spool [-c CONFIG | -d DIR] remove ID...
+ * left alone ("busy", exit 75: try again).  The commands: usage() below.
  */
 #include <errno.h>
 #include <getopt.h>
