@@ -229,7 +229,6 @@ check_local(struct check *c)
 	int e;
 
 	if (cfg->user[0] && !bad(cfg, "server", "user")) {
-		errno = 0;
 		pw = getpwnam(cfg->user);
 		if (pw == NULL)
 			problem(c, "server", "user", "unknown user %s", cfg->user);
