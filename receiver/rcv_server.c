@@ -616,37 +616,25 @@ worker_reload(struct rcv_server *srv)
 {
 	struct rcv_config *n = mem_calloc(1, sizeof(*n));
 	const struct rcv_config *old = srv->cfg;
-	WOLFSSL_CTX *ctx;
+	WOLFSSL_CTX *ctx = NULL;
 	char err[512], ignored[128];
 
-	if (rcv_config_load(old->path, n, 0, err, sizeof(err)) != 0) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
-		free(n);
-		return;
-	}
+	if (rcv_config_load(old->path, n, 0, err, sizeof(err)) != 0)
+		goto fail;
 	keep_restart_keys(old, n, ignored, sizeof(ignored));
 	ctx = rcv_tls_server_ctx(n->certificate, n->key, n->min_version, err, sizeof(err));
-	if (ctx == NULL) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
-		free(n);
-		return;
-	}
+	if (ctx == NULL)
+		goto fail;
 	if (srv->vfy != NULL && n->trust_anchor_file[0] &&
-	    vfy_dns_check_trust_anchor(n->trust_anchor_file, err, sizeof(err)) != 0) {
-		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
-		wolfSSL_CTX_free(ctx);
-		free(n);
-		return;
-	}
+	    vfy_dns_check_trust_anchor(n->trust_anchor_file, err, sizeof(err)) != 0)
+		goto fail;
 	/* the CA store and the CT list last: vfy_reload swaps them only when
 	 * both load */
 	if (srv->vfy != NULL && vfy_reload(srv->vfy, n->ca_file[0] ? n->ca_file : NULL,
 	    n->ct_log_list[0] ? n->ct_log_list : NULL, err, sizeof(err)) != 0) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous list, CA "
 		    "store and configuration", err);
-		wolfSSL_CTX_free(ctx);
-		free(n);
-		return;
+		goto drop;
 	}
 	if (srv->lmtp != NULL && lmtp_reconfigure(srv->lmtp, n->lmtp_target, (unsigned)n->lmtp_timeout_ms,
 	    err, sizeof(err)) != 0) {
@@ -688,6 +676,12 @@ worker_reload(struct rcv_server *srv)
 		rcv_log(RCV_LOG_WARN, "conn=- event=reload ignored=%s note=\"needs a restart\"", ignored);
 	rcv_log(RCV_LOG_INFO, "conn=- event=reload result=ok certificate=%s ca_file=%s ct_log_list=%s "
 	    "lmtp=%s", n->certificate, n->ca_file, n->ct_log_list, n->lmtp_target);
+	return;
+fail:
+	rcv_log(RCV_LOG_ERR, "conn=- event=reload result=fail why=\"%s\" kept=previous configuration", err);
+drop:
+	wolfSSL_CTX_free(ctx);
+	free(n);
 }
 
 static void
