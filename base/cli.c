@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +68,18 @@ cli_usage_error(const char *prog, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help'.\n", prog);
 	return EX_USAGE;
+}
+
+const char *
+cli_bad_option(int ch, char *const argv[], char *buf, size_t len)
+{
+	if (ch == ':')
+		snprintf(buf, len, "option %s needs an argument", argv[optind - 1]);
+	else if (optopt)
+		snprintf(buf, len, "unknown option -%c", optopt);
+	else
+		snprintf(buf, len, "unknown option %s", argv[optind - 1]);
+	return buf;
 }
 
 int

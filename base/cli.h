@@ -14,6 +14,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stddef.h>
 #include <sysexits.h>
 
 /* The one version: --version, the gateway's start line, the man page,
@@ -33,6 +34,11 @@ int cli_double(const char *s, double min, double max, double *v_r);
 
 /* "PROG: MESSAGE" and "Try 'PROG --help'." on stderr; returns EX_USAGE. */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What went wrong when getopt_long (opterr = 0, optstring starting with
+ * ':') returned ch, ':' or '?': "option --x needs an argument", "unknown
+ * option -x" or "unknown option --x", written into buf; returns buf. */
+const char *cli_bad_option(int ch, char *const argv[], char *buf, size_t len);
 
 /* "PROG VERSION" (CLI_VERSION) on stdout; returns EX_OK. */
 int cli_version(const char *prog);

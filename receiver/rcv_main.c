@@ -229,12 +229,8 @@ main(int argc, char **argv)
 		case O_CONF_MAN:
 			rcv_config_man(stdout, CLI_VERSION);
 			return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
-		case ':':
-			return start_fail(EX_USAGE, "option %s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt)
-				return start_fail(EX_USAGE, "unknown option -%c", optopt);
-			return start_fail(EX_USAGE, "unknown option %s", argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return start_fail(EX_USAGE, "%s", cli_bad_option(ch, argv, err, sizeof(err)));
 		}
 	}
 	if (optind != argc)

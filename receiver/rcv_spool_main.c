@@ -206,13 +206,8 @@ main(int argc, char **argv)
 		case 'a': all = 1; break;
 		case 'h': usage(stdout); return EX_OK;
 		case 'V': return cli_version("smtpsec-spool");
-		case ':':
-			return cli_usage_error("smtpsec-spool", "option %s needs an argument",
-			    argv[optind - 1]);
-		default:
-			if (optopt)
-				return cli_usage_error("smtpsec-spool", "unknown option -%c", optopt);
-			return cli_usage_error("smtpsec-spool", "unknown option %s", argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return cli_usage_error("smtpsec-spool", "%s", cli_bad_option(opt, argv, dirbuf, sizeof(dirbuf)));
 		}
 	}
 	if (optind >= argc || (cfgfile != NULL && dir != NULL)) {

@@ -825,13 +825,8 @@ main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return EX_OK;
 		case 'V': case O_VERSION: return cli_version("smtpsec-stats");
-		case ':':
-			return cli_usage_error("smtpsec-stats", "option %s needs an argument",
-			    argv[optind - 1]);
-		default:
-			if (optopt)
-				return cli_usage_error("smtpsec-stats", "unknown option -%c", optopt);
-			return cli_usage_error("smtpsec-stats", "unknown option %s", argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return cli_usage_error("smtpsec-stats", "%s", cli_bad_option(opt, argv, cerr, sizeof(cerr)));
 		}
 	}
 	if (optind != argc)

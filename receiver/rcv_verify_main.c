@@ -327,13 +327,8 @@ main(int argc, char **argv)
 		case 'K': check_list = optarg; break;
 		case 'h': usage(stdout); return EX_PASS;
 		case 'V': return cli_version("smtpsec-verify");
-		case ':':
-			return cli_usage_error("smtpsec-verify", "option %s needs an argument",
-			    argv[optind - 1]);
-		default:
-			if (optopt)
-				return cli_usage_error("smtpsec-verify", "unknown option -%c", optopt);
-			return cli_usage_error("smtpsec-verify", "unknown option %s", argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return cli_usage_error("smtpsec-verify", "%s", cli_bad_option(c, argv, err, sizeof(err)));
 		}
 	}
 	if (check_list != NULL) {

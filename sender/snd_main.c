@@ -771,11 +771,8 @@ main(int argc, char **argv)
 				return usage_err("--group: '%s' is not p256 or x25519", optarg);
 			break;
 		case 'h': usage(stdout); return EX_OK;
-		case ':': return usage_err("option %s needs an argument", argv[optind - 1]);
-		default:
-			if (optopt)
-				return usage_err("unknown option -%c", optopt);
-			return usage_err("unknown option %s", argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return usage_err("%s", cli_bad_option(ch, argv, err, sizeof(err)));
 		}
 #undef NUM
 #undef DBL

@@ -1,7 +1,9 @@
-/* Unit tests for base/cli.c: strict numbers, the usage-error line. */
+/* Unit tests for base/cli.c: strict numbers, the usage-error line, getopt's errors. */
 #include "base/cli.h"
 #include "tests/unit/t.h"
 
+#include <getopt.h>
+#include <stdio.h>
 #include <unistd.h>
 
 static void
@@ -77,11 +79,45 @@ t_usage_error(void)
 	T_ASSERT(CLI_VERSION[0] >= '0' && CLI_VERSION[0] <= '9');
 }
 
+/* the three messages, from getopt_long itself */
+static void
+t_bad_option(void)
+{
+	static const struct option lo[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct {
+		const char *arg, *want;
+	} c[] = {
+		{ "--count", "option --count needs an argument" },
+		{ "-n", "option -n needs an argument" },
+		{ "-x", "unknown option -x" },
+		{ "--bogus", "unknown option --bogus" },
+	};
+	char buf[64];
+	size_t i;
+
+	opterr = 0;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char a0[] = "prog", a1[16];
+		char *argv[] = { a0, a1, NULL };
+		int ch;
+
+		snprintf(a1, sizeof(a1), "%s", c[i].arg);
+		optind = 0;
+		ch = getopt_long(2, argv, ":n:", lo, NULL);
+		T_ASSERT(ch == ':' || ch == '?');
+		T_EQ_STR(cli_bad_option(ch, argv, buf, sizeof(buf)), c[i].want);
+	}
+}
+
 int
 main(void)
 {
 	T_RUN(t_uint);
 	T_RUN(t_double);
 	T_RUN(t_usage_error);
+	T_RUN(t_bad_option);
 	return T_END();
 }
