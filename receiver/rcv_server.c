@@ -164,14 +164,6 @@ rcv_iptab_release(struct rcv_iptab *t, const char *ip)
 		t->live--;
 }
 
-uint32_t
-rcv_iptab_count(const struct rcv_iptab *t, const char *ip)
-{
-	const struct rcv_iptab_ent *e = ip_find(t, ip, NULL);
-
-	return e ? e->count : 0;
-}
-
 /* --- listeners ---------------------------------------------------------------------- */
 
 int

@@ -43,7 +43,6 @@ void rcv_iptab_free(struct rcv_iptab *t);
  * admitted, 0 when over the limit. */
 int rcv_iptab_take(struct rcv_iptab *t, const char *ip, uint32_t max);
 void rcv_iptab_release(struct rcv_iptab *t, const char *ip);
-uint32_t rcv_iptab_count(const struct rcv_iptab *t, const char *ip);
 
 struct rcv_listener {
 	int fd;

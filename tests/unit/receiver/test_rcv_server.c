@@ -3,10 +3,23 @@
 #include "tests/unit/t.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "receiver/rcv_session.h"
 #include "receiver/rcv_server.h"
 #include "wire/wire.h"
+
+/* ip's count, by a walk of the whole table (the gateway never asks) */
+static uint32_t
+iptab_count(const struct rcv_iptab *t, const char *ip)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		if (t->ent[i].used && t->ent[i].count && strcmp(t->ent[i].ip, ip) == 0)
+			return t->ent[i].count;
+	return 0;
+}
 
 /* replies completed out of order leave in arrival order */
 static void
@@ -87,15 +100,15 @@ t_iptab_caps(void)
 	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
 	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
 	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 0);	/* over the cap */
-	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 2);
+	T_EQ_INT(iptab_count(&t, "192.0.2.1"), 2);
 	T_EQ_INT(rcv_iptab_take(&t, "2001:db8::1", 2), 1);	/* other IPs unaffected */
 	rcv_iptab_release(&t, "192.0.2.1");
 	T_EQ_INT(rcv_iptab_take(&t, "192.0.2.1", 2), 1);
 	rcv_iptab_release(&t, "192.0.2.1");
 	rcv_iptab_release(&t, "192.0.2.1");
-	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 0);
+	T_EQ_INT(iptab_count(&t, "192.0.2.1"), 0);
 	rcv_iptab_release(&t, "192.0.2.1");	/* extra release: no underflow */
-	T_EQ_INT(rcv_iptab_count(&t, "192.0.2.1"), 0);
+	T_EQ_INT(iptab_count(&t, "192.0.2.1"), 0);
 	T_EQ_INT(rcv_iptab_take(&t, "198.51.100.7", 0), 0);	/* cap 0 refuses all */
 	rcv_iptab_free(&t);
 }
@@ -117,7 +130,7 @@ t_iptab_churn(void)
 		T_EQ_INT(t.live, 3000);
 		for (i = 0; i < 3000; i++) {
 			snprintf(ip, sizeof(ip), "10.%u.%u.%u", round, i / 256, i % 256);
-			T_EQ_INT(rcv_iptab_count(&t, ip), 1);
+			T_EQ_INT(iptab_count(&t, ip), 1);
 			rcv_iptab_release(&t, ip);
 		}
 		T_EQ_INT(t.live, 0);
