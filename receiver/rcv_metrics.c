@@ -50,7 +50,6 @@ struct rcv_metrics {
 	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	int in_flight;
 	ev_tstamp flight_start;
-	int state_changed;
 	uint64_t exec_errors;		/* batches Redis refused */
 	int64_t value[RCV_M__COUNT];
 	int64_t sent[RCV_M__COUNT];
@@ -153,14 +152,6 @@ rcv_metrics_lmtp_latency(struct rcv_metrics *m, uint64_t us)
 }
 
 int
-rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r)
-{
-	*changed_r = m->state_changed;
-	m->state_changed = 0;
-	return vfy_redis_ctx(m->redis) != NULL;
-}
-
-int
 rcv_metrics_redis_status(struct rcv_metrics *m, struct vfy_redis_status *st_r)
 {
 	if (m == NULL || m->redis == NULL)
@@ -179,7 +170,6 @@ on_state(void *arg, struct vfy_redis *r, int up)
 
 	if (!up)
 		m->in_flight = 0;	/* inflight deltas were not confirmed: resend */
-	m->state_changed = 1;
 	if (m->opt.state_cb != NULL) {
 		vfy_redis_status(r, &st);
 		st.errors += m->exec_errors;

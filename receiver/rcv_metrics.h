@@ -121,9 +121,6 @@ int rcv_metrics_is_gauge(enum rcv_metric k);
  * sent, -1 when Redis is not connected or a batch is still in flight. */
 int rcv_metrics_flush(struct rcv_metrics *m);
 
-/* Redis state: 1 up (handshake done), 0 not.  `changed` is set once per
- * transition (cleared by reading). */
-int rcv_metrics_redis_state(struct rcv_metrics *m, int *changed_r);
 /* State, reason and error count (failed connects/handshakes, lost
  * connections, refused batches); -1 when no Redis is configured. */
 int rcv_metrics_redis_status(struct rcv_metrics *m, struct vfy_redis_status *st_r);

@@ -80,7 +80,8 @@ main(int argc, char **argv)
 	struct ev_loop *loop = EV_DEFAULT;
 	struct ev_timer t_end, t_add;
 	long run_ms = 1500, every = 0;
-	int opt, i, changed;
+	int opt, i;
+	struct vfy_redis_status st;
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
@@ -128,7 +129,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nadds; i++)
 		printf("total %s=%llu\n", rcv_metrics_name(adds[i].k),
 		    (unsigned long long)rcv_metrics_get(m, adds[i].k));
-	printf("redis=%s\n", rcv_metrics_redis_state(m, &changed) ? "up" : "down");
+	printf("redis=%s\n", rcv_metrics_redis_status(m, &st) == 0 && st.up ? "up" : "down");
 	rcv_metrics_free(&m);
 	return 0;
 }
