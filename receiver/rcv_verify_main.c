@@ -31,8 +31,8 @@
 #define EX_TEMP		EX_TEMPFAIL
 #define MAX_INPUT	((size_t)1 << 31)	/* a chain or message file */
 
-static void
-usage(FILE *out)
+static int
+usage(FILE *out, int code)
 {
 	fprintf(out,
 	    "usage: smtpsec-verify [-c CONFIG] --chain FILE (--domain F | --message FILE\n"
@@ -59,6 +59,7 @@ usage(FILE *out)
 	    "  -V, --version       print the version\n"
 	    "exit: 0 pass, 1 fail, 64 usage, 66 unreadable input, 69 no resolver,\n"
 	    "      75 temporary failure, 78 configuration\n");
+	return code;
 }
 
 /* --check-ct-log-list: FILE through the gateway's own loader; a list it
@@ -302,6 +303,17 @@ main(int argc, char **argv)
 	struct vfy_chain *chain = NULL;
 	struct vfy_chains *cs = NULL;
 	const char *why;
+	uint16_t alg = 0;
+	size_t sl = 0, ml = 0;
+	uint8_t *sig = NULL, *msg = NULL;
+	struct vfy_email *ve = NULL;
+	const struct vfy_from *from = NULL;
+	struct outcome out = { 0 };
+	struct ev_loop *loop = NULL;
+	struct vfy_options o;
+	struct vfy *v = NULL;
+	struct vfy_dns *dns = NULL;
+	int ct_usable = 0;
 
 	opterr = 0;	/* reported by cli_usage_error */
 	while ((c = getopt_long(argc, argv, ":c:hV", lo, NULL)) != -1) {
@@ -325,27 +337,23 @@ main(int argc, char **argv)
 		case 'u': unbound_conf = optarg; break;
 		case 'k': trust_anchor = optarg; break;
 		case 'K': check_list = optarg; break;
-		case 'h': usage(stdout); return EX_PASS;
+		case 'h': return usage(stdout, EX_PASS);
 		case 'V': return cli_version("smtpsec-verify");
 		default:	/* ':' or '?' */
 			return cli_usage_error("smtpsec-verify", "%s", cli_bad_option(c, argv, err, sizeof(err)));
 		}
 	}
 	if (check_list != NULL) {
-		if (optind != argc || argc > 3) {
-			usage(stderr);
-			return EX_USAGE;
-		}
+		if (optind != argc || argc > 3)
+			return usage(stderr, EX_USAGE);
 		return check_ct_log_list(check_list);
 	}
 	if (optind != argc || chain_file == NULL ||
 	    (domain == NULL && msg_file == NULL && !ct_only && !pkix) ||
 	    (msg_file != NULL && (sig_hex == NULL || alg_name == NULL)) ||
 	    (pkix && (host == NULL || ct_only || domain != NULL || msg_file != NULL)) ||
-	    (!pkix && host != NULL)) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	    (!pkix && host != NULL))
+		return usage(stderr, EX_USAGE);
 	rcv_config_defaults(&cfg);
 	/* any step, with any gateway configuration: its [tls] is not needed */
 	if (config != NULL && rcv_config_load(config, &cfg, 1, err, sizeof(err)) < 0) {
@@ -393,8 +401,8 @@ main(int argc, char **argv)
 		free(der[i]);
 	if (rc < 0) {
 		printf("chain: fail: %s\n", why);
-		vfy_chains_free(&cs);
-		return EX_FAIL;
+		rc = EX_FAIL;
+		goto out;
 	}
 	printf("chain: %zu certificate(s), leaf key %s\n", chain->n,
 	    wire_alg_key_name(chain->cert[0].key_type));
@@ -405,38 +413,21 @@ main(int argc, char **argv)
 	printf("time: %lld\n", (long long)at);
 	if (pkix) {
 		rc = pkix_only(chain, host, ca_file, at);
-		vfy_chain_free(&chain);
-		vfy_chains_free(&cs);
-		return rc;
+		goto out;
 	}
-
 	/* the message, when given: steps 2-4 as in the gateway, decided and
 	 * printed before any resolver or CA file is set up */
-	uint16_t alg = 0;
-	size_t sl = 0, ml = 0;
-	uint8_t *sig = NULL, *msg = NULL;
-	struct vfy_email *ve = NULL;
-	const struct vfy_from *from = NULL;
-	struct outcome out = { 0 };
-	struct ev_loop *loop = NULL;
-	struct vfy_options o;
-	struct vfy *v = NULL;
-	struct vfy_dns *dns = NULL;
-
 	if (msg_file != NULL) {
 		if (parse_alg(alg_name, &alg) < 0 || (sig = hex_decode(sig_hex, 0, &sl)) == NULL) {
-			vfy_chain_free(&chain);
-			vfy_chains_free(&cs);
-			usage(stderr);
-			return EX_USAGE;
+			rc = usage(stderr, EX_USAGE);
+			goto out;
 		}
 		msg = buf_read_file(msg_file, MAX_INPUT, &ml);
 		if (msg == NULL) {
 			free(sig);
-			vfy_chain_free(&chain);
-			vfy_chains_free(&cs);
 			fprintf(stderr, "smtpsec-verify: cannot read %s\n", msg_file);
-			return EX_NOINPUT;
+			rc = EX_NOINPUT;
+			goto out;
 		}
 		ve = vfy_email_begin(NULL, cs, &(struct vfy_email_head){ 0, alg, sig, sl });
 		vfy_email_update(ve, msg, ml);
@@ -465,9 +456,6 @@ main(int argc, char **argv)
 		/* --domain alone: steps 5-9 for chain 0 */
 		ve = vfy_email_begin(NULL, cs, &(struct vfy_email_head){ 0 });
 	}
-
-	int ct_usable = 0;
-
 	if (ct_list != NULL && !(ct_usable = vfy_ct_log_list_check(ct_list, NULL, NULL, err,
 	    sizeof(err)) == 0))
 		/* report it; step 9 then fails closed (unless DANE exempts the leaf) */
