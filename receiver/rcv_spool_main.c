@@ -18,8 +18,8 @@
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_config.h"
 
-static void
-usage(FILE *f)
+static int
+usage(FILE *f, int code)
 {
 	fprintf(f,
 	    "usage: smtpsec-spool [-c CONFIG | -d DIR] list\n"
@@ -38,6 +38,7 @@ usage(FILE *f)
 	    "An entry a gateway worker is delivering at that moment is left alone.\n"
 	    "  -h, --help  this text;  -V, --version  print the version\n"
 	    "Exit: 0 ok, 64 usage, 66 no such entry, 75 busy (try again), 78 config.\n");
+	return code;
 }
 
 static void
@@ -204,23 +205,21 @@ main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'b': body = 1; break;
 		case 'a': all = 1; break;
-		case 'h': usage(stdout); return EX_OK;
+		case 'h': return usage(stdout, EX_OK);
 		case 'V': return cli_version("smtpsec-spool");
 		default:	/* ':' or '?' */
 			return cli_usage_error("smtpsec-spool", "%s", cli_bad_option(opt, argv, dirbuf, sizeof(dirbuf)));
 		}
 	}
-	if (optind >= argc || (cfgfile != NULL && dir != NULL)) {
-		usage(stderr);
-		return EX_USAGE;
-	}
+	if (optind >= argc || (cfgfile != NULL && dir != NULL))
+		return usage(stderr, EX_USAGE);
 	cmd = argv[optind++];
 	/* options after the command: show --body, retry --all */
 	while ((opt = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'b': body = 1; break;
 		case 'a': all = 1; break;
-		default: usage(stderr); return EX_USAGE;
+		default: return usage(stderr, EX_USAGE);
 		}
 	}
 	if (dir == NULL) {
@@ -273,6 +272,5 @@ main(int argc, char **argv)
 		}
 		return rc;
 	}
-	usage(stderr);
-	return EX_USAGE;
+	return usage(stderr, EX_USAGE);
 }
