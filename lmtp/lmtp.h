@@ -172,14 +172,9 @@ struct lmtp_tx *lmtp_deliver(struct lmtp *l, const struct lmtp_msg *m, lmtp_cb *
  * already on the wire is finished (or aborted) quietly. */
 void lmtp_cancel(struct lmtp_tx **tx_p);
 
-struct lmtp_stats {
-	uint64_t transactions, failures, spooled_rcpts, spool_delivered,
-	    spool_rejected, spool_expired, spool_write_errors;
-	uint64_t spool_retries;		/* retries finished (any outcome) */
-	uint64_t spool_depth;		/* entries waiting */
-	char spool_last[256];		/* what happened last in the spool */
-};
-void lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st_r);
+/* Spool entries waiting (0 without a spool); every retry's outcome goes
+ * to lmtp_options.spool_cb. */
+uint64_t lmtp_spool_depth(const struct lmtp *l);
 
 /* An address (local@domain; the local part as RFC 5322 3.4.1 writes it:
  * atoms, quoted-strings with quoted-pairs and folds, joined by dots) in

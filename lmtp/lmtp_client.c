@@ -154,7 +154,6 @@ struct lmtp {
 	struct lmtp_sess *dead;		/* closed, freed from the reaper */
 	struct ev_timer reaper;
 	struct lmtp_tx *qhead, *qtail;
-	struct lmtp_stats st;
 	struct lmtp_spool *spool;
 	char why_buf[160];		/* a result's reason built at run time */
 	unsigned gen;			/* bumped by lmtp_reconfigure */
@@ -897,7 +896,6 @@ sess_close(struct lmtp_sess *s, const char *why)
 				delivered++;
 			else if (tx->res[i].status != LMTP_RCPT_REJECTED)
 				tx->res[i].status = LMTP_RCPT_TEMPFAIL;
-		l->st.failures++;
 		tx_finish(tx, delivered == 0, why);
 	}
 	/* The server could not be reached or greeted, and no other session is
@@ -1056,21 +1054,16 @@ tx_finish(struct lmtp_tx *tx, int tempfail, const char *why)
 				for (i = 0; i < tx->n_rcpt; i++)
 					if (tx->res[i].status == LMTP_RCPT_TEMPFAIL && tx->res[i].code / 100 == 4)
 						tx->res[i].status = LMTP_RCPT_SPOOLED;
-				l->st.spooled_rcpts += k;
 			} else {
 				/* they stay undelivered: the Email is a temporary
 				 * failure and the sender retries (README, Delivery) */
 				snprintf(l->why_buf, sizeof(l->why_buf),
 				    "4xx after the data and the spool cannot be written: %s", strerror(errno));
 				why = l->why_buf;
-				l->st.spool_write_errors++;
 			}
 			free(rc);
 		}
 	}
-	l->st.transactions++;
-	if (tempfail)
-		l->st.failures++;
 	memset(&r, 0, sizeof(r));
 	r.tempfail = tempfail;
 	r.permfail = tempfail && tx->permfail;
@@ -1189,12 +1182,10 @@ lmtp_cancel(struct lmtp_tx **tx_p)
 	tx->cb = NULL;
 }
 
-void
-lmtp_get_stats(struct lmtp *l, struct lmtp_stats *st)
+uint64_t
+lmtp_spool_depth(const struct lmtp *l)
 {
-	if (l->spool)
-		lmtp_spool_stats(l->spool, &l->st);
-	*st = l->st;
+	return l->spool != NULL ? lmtp_spool_entries(l->spool) : 0;
 }
 
 /* "unix:/path" or "host:port" into a socket address. */

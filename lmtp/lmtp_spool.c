@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,26 +54,10 @@ struct lmtp_spool {
 	unsigned n_inflight, max_inflight;
 	int more;			/* a scan stopped for lack of a slot */
 	unsigned counter;
-	uint64_t delivered, rejected, expired, retries;
 	uint64_t depth;
-	int event;
-	char last[256];
 	void (*cb)(void *arg, const struct lmtp_spool_event *ev);
 	void *cb_arg;
 };
-
-/* Remember something worth logging (the receiver logs it); truncation is fine. */
-static void event(struct lmtp_spool *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-event(struct lmtp_spool *sp, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sp->last, sizeof(sp->last), fmt, ap);
-	va_end(ap);
-	sp->event = 1;
-}
 
 static void
 emit(struct lmtp_spool *sp, const struct lmtp_spool_event *ev)
@@ -385,7 +368,6 @@ scan(struct lmtp_spool *sp)
 			    "not a spool entry; moved to failed/", 0, 0 };
 
 			depth--;
-			event(sp, "unreadable spool entry %s moved aside", de->d_name);
 			move_failed(sp, e);
 			emit(sp, &ev);
 			entry_free(e);
@@ -400,9 +382,6 @@ scan(struct lmtp_spool *sp)
 
 			move_failed(sp, e);
 			depth--;
-			sp->expired++;
-			event(sp, "spooled Email from %s expired undelivered, moved to failed/ (%s)",
-			    e->from, de->d_name);
 			emit(sp, &ev);
 			entry_free(e);
 			continue;
@@ -440,15 +419,11 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 	for (i = 0; i < r->n_rcpt && i < e->n_rcpt; i++) {
 		switch (r->tempfail ? LMTP_RCPT_TEMPFAIL : r->rcpt[i].status) {
 		case LMTP_RCPT_DELIVERED:
-			sp->delivered++;
 			nd++;
 			break;
 		case LMTP_RCPT_REJECTED:
-			sp->rejected++;
 			nb++;
 			why = r->rcpt[i].text;
-			event(sp, "spooled recipient %s rejected permanently (%s); SMTPsec has no bounce path",
-			    rcpt[i], r->rcpt[i].text);
 			break;
 		default:
 			left[n++] = rcpt[i];
@@ -464,7 +439,6 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 	ev.n_delivered = nd;
 	ev.n_bounced = nb;
 	ev.n_deferred = n;
-	sp->retries++;
 	if (n == 0) {
 		unlink(e->path);
 		fsync_dir(sp->dir);
@@ -487,7 +461,6 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 		 * only means a recipient may be tried once more */
 		if (store(sp, e->path, e->from, left, n, e->created, e->attempts + 1, now + delay,
 		    &seg, 1) < 0) {
-			event(sp, "cannot rewrite spool entry %s: %s", e->path, strerror(errno));
 			ev.result = "rewrite_failed";
 			why = strerror(errno);
 		}
@@ -518,18 +491,10 @@ on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 	scan(sp);
 }
 
-void
-lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st)
+uint64_t
+lmtp_spool_entries(const struct lmtp_spool *sp)
 {
-	st->spool_delivered = sp->delivered;
-	st->spool_rejected = sp->rejected;
-	st->spool_expired = sp->expired;
-	st->spool_retries = sp->retries;
-	st->spool_depth = sp->depth;
-	if (sp->event) {
-		snprintf(st->spool_last, sizeof(st->spool_last), "%s", sp->last);
-		sp->event = 0;
-	}
+	return sp->depth;
 }
 
 int

@@ -45,7 +45,8 @@ int lmtp_spool_write(struct lmtp_spool *sp, const char *from, const char **rcpt,
 void lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e,
     const struct lmtp_result *r, const char *const *rcpt);
 
-void lmtp_spool_stats(struct lmtp_spool *sp, struct lmtp_stats *st);
+/* Entries waiting (as the last scan found them, plus those written since). */
+uint64_t lmtp_spool_entries(const struct lmtp_spool *sp);
 
 /* in lmtp_client.c: a delivery on behalf of a spool entry */
 struct lmtp_tx *lmtp_deliver_spooled(struct lmtp *l, const struct lmtp_msg *m,

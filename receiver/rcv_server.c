@@ -418,13 +418,10 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		RCV_METRIC_GAUGE(dns_redis_up, ds.redis_up > 0);
 	}
 	if (srv->lmtp != NULL) {
-		struct lmtp_stats ls;
-
-		lmtp_get_stats(srv->lmtp, &ls);
 		/* every worker sees the whole spool directory: the host's
 		 * depth is reported once, by worker 0, so the gauge summed over
 		 * workers is the number of entries on the host */
-		RCV_METRIC_GAUGE(spool_depth, g_worker_index == 0 ? (int64_t)ls.spool_depth : 0);
+		RCV_METRIC_GAUGE(spool_depth, g_worker_index == 0 ? (int64_t)lmtp_spool_depth(srv->lmtp) : 0);
 		/* each spool outcome is logged when it happens (spool_cb) */
 	}
 	if (m != NULL) {

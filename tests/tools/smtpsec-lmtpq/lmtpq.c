@@ -45,6 +45,16 @@ sample_anon(void)
 }
 static const char *rcpts[64];
 static size_t n_rcpt;
+/* spool outcomes, from lmtp_options.spool_cb */
+static size_t sp_delivered, sp_rejected, sp_spooled;
+
+static void
+on_spool(void *arg, const struct lmtp_spool_event *ev)
+{
+	(void)arg;
+	sp_delivered += ev->n_delivered;
+	sp_rejected += ev->n_bounced;
+}
 
 static const char *
 st_name(enum lmtp_rcpt_status s)
@@ -65,9 +75,11 @@ done(void *arg, const struct lmtp_result *r)
 
 	printf("tx=%ld tempfail=%d permfail=%d why=\"%s\"\n", k, r->tempfail, r->permfail,
 	    r->why ? r->why : "");
-	for (i = 0; i < r->n_rcpt; i++)
+	for (i = 0; i < r->n_rcpt; i++) {
 		printf("tx=%ld rcpt=%s status=%s code=%d\n", k, rcpts[i], st_name(r->rcpt[i].status),
 		    r->rcpt[i].code);
+		sp_spooled += r->rcpt[i].status == LMTP_RCPT_SPOOLED;
+	}
 	fflush(stdout);
 	pending--;
 }
@@ -97,7 +109,6 @@ main(int argc, char **argv)
 	};
 	struct lmtp_options o;
 	struct lmtp *l;
-	struct lmtp_stats st;
 	struct ev_loop *loop = EV_DEFAULT;
 	struct ev_timer tick;
 	const char *from = NULL, *file = NULL;
@@ -112,6 +123,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.lhlo_name = "lmtpq.test";
+	o.spool_cb = on_spool;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 't': o.target = optarg; break;
@@ -162,10 +174,8 @@ main(int argc, char **argv)
 	ev_timer_init(&tick, on_tick, 0.01, 0.01);
 	ev_timer_start(loop, &tick);
 	ev_run(loop, 0);
-	lmtp_get_stats(l, &st);
-	printf("spool delivered=%llu rejected=%llu depth=%llu spooled=%llu last=\"%s\"\n",
-	    (unsigned long long)st.spool_delivered, (unsigned long long)st.spool_rejected,
-	    (unsigned long long)st.spool_depth, (unsigned long long)st.spooled_rcpts, st.spool_last);
+	printf("spool delivered=%zu rejected=%zu depth=%llu spooled=%zu\n", sp_delivered, sp_rejected,
+	    (unsigned long long)lmtp_spool_depth(l), sp_spooled);
 	lmtp_deinit(&l);
 	if (map)
 		munmap(map, len);
