@@ -29,17 +29,22 @@
 #define SPOOL_MAX_RCPT	1000
 #define SPOOL_BACKOFF_MAX 3600
 
+/* The header of an entry ("SMTPSEC-SPOOL 1" ... blank line). */
+struct hdr {
+	uint64_t created, attempts, next;
+	char from[512];
+	char *rcpt[SPOOL_MAX_RCPT];	/* owned */
+	size_t n_rcpt, body_off;
+};
+
 struct lmtp_spool_entry {
 	struct lmtp_spool_entry *next;	/* in the spool's in-flight list */
 	int fd;				/* owned: holds the claim (flock) */
 	char path[1024];
 	const char *name;		/* borrowed: the base name in path */
-	char from[512];
-	char *rcpt[SPOOL_MAX_RCPT];
-	size_t n_rcpt;
-	uint64_t created, attempts;
+	struct hdr h;
 	uint8_t *map;
-	size_t map_len, body_off;
+	size_t map_len;
 };
 
 struct lmtp_spool {
@@ -151,30 +156,6 @@ lmtp_spool_write(struct lmtp_spool *sp, const char *from, const char **rcpt, siz
 }
 
 static void
-entry_free(struct lmtp_spool_entry *e)
-{
-	size_t i;
-
-	if (e == NULL)
-		return;
-	for (i = 0; i < e->n_rcpt; i++)
-		free(e->rcpt[i]);
-	if (e->map != NULL)
-		munmap(e->map, e->map_len);
-	if (e->fd >= 0)
-		close(e->fd);	/* releases the claim */
-	free(e);
-}
-
-/* The header of an entry ("SMTPSEC-SPOOL 1" ... blank line). */
-struct hdr {
-	uint64_t created, attempts, next;
-	char from[512];
-	char *rcpt[SPOOL_MAX_RCPT];	/* owned */
-	size_t n_rcpt, body_off;
-};
-
-static void
 hdr_free(struct hdr *h)
 {
 	size_t i;
@@ -182,6 +163,19 @@ hdr_free(struct hdr *h)
 	for (i = 0; i < h->n_rcpt; i++)
 		free(h->rcpt[i]);
 	h->n_rcpt = 0;
+}
+
+static void
+entry_free(struct lmtp_spool_entry *e)
+{
+	if (e == NULL)
+		return;
+	hdr_free(&e->h);
+	if (e->map != NULL)
+		munmap(e->map, e->map_len);
+	if (e->fd >= 0)
+		close(e->fd);	/* releases the claim */
+	free(e);
 }
 
 /* 0, or -1 when it is not a spool entry (h holds what was read: free it) */
@@ -284,15 +278,13 @@ enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
  * the scan saw it; CLAIM_BAD: unreadable, *e_r still holds the claim so it
  * can be moved aside. */
 static enum claim
-entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
+entry_claim(const char *path, struct lmtp_spool_entry **e_r)
 {
 	struct lmtp_spool_entry *e = mem_calloc(1, sizeof(*e));
-	struct hdr h;
 	const char *slash;
 	int why;
 
 	*e_r = NULL;
-	*next_r = 0;
 	e->fd = -1;
 	if (snprintf(e->path, sizeof(e->path), "%s", path) >= (int)sizeof(e->path)) {
 		free(e);
@@ -308,15 +300,8 @@ entry_claim(const char *path, struct lmtp_spool_entry **e_r, uint64_t *next_r)
 		return why == LMTP_SPOOL_BUSY ? CLAIM_BUSY : CLAIM_GONE;
 	}
 	*e_r = e;
-	if (map_entry(e->fd, &e->map, &e->map_len, &h) < 0)
+	if (map_entry(e->fd, &e->map, &e->map_len, &e->h) < 0)
 		return CLAIM_BAD;
-	snprintf(e->from, sizeof(e->from), "%s", h.from);
-	memcpy(e->rcpt, h.rcpt, h.n_rcpt * sizeof(h.rcpt[0]));
-	e->n_rcpt = h.n_rcpt;
-	e->created = h.created;
-	e->attempts = h.attempts;
-	*next_r = h.next;
-	e->body_off = h.body_off;
 	return CLAIM_OK;
 }
 
@@ -346,7 +331,6 @@ scan(struct lmtp_spool *sp)
 		char path[1100];
 		size_t nl = strlen(de->d_name);
 		struct lmtp_spool_entry *e;
-		uint64_t next;
 
 		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0)
 			continue;
@@ -357,7 +341,7 @@ scan(struct lmtp_spool *sp)
 		}
 		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		switch (entry_claim(path, &e, &next)) {
+		switch (entry_claim(path, &e)) {
 		case CLAIM_BUSY:
 			continue;	/* another worker's retry, or our own */
 		case CLAIM_GONE:
@@ -376,9 +360,9 @@ scan(struct lmtp_spool *sp)
 		case CLAIM_OK:
 			break;
 		}
-		if (e->created + sp->max_age_s <= now) {
-			struct lmtp_spool_event ev = { e->name, e->from, "expired", (unsigned)e->attempts,
-			    0, e->n_rcpt, 0, "spool_max_age reached; moved to failed/", 0, 0 };
+		if (e->h.created + sp->max_age_s <= now) {
+			struct lmtp_spool_event ev = { e->name, e->h.from, "expired", (unsigned)e->h.attempts,
+			    0, e->h.n_rcpt, 0, "spool_max_age reached; moved to failed/", 0, 0 };
 
 			move_failed(sp, e);
 			depth--;
@@ -386,13 +370,13 @@ scan(struct lmtp_spool *sp)
 			entry_free(e);
 			continue;
 		}
-		if (next > now) {
+		if (e->h.next > now) {
 			entry_free(e);
 			continue;
 		}
 		{
-			struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
-			struct lmtp_msg m = { e->from, (const char *const *)e->rcpt, e->n_rcpt, &seg, 1,
+			struct lmtp_seg seg = { e->map + e->h.body_off, e->map_len - e->h.body_off };
+			struct lmtp_msg m = { e->h.from, (const char *const *)e->h.rcpt, e->h.n_rcpt, &seg, 1,
 			    e->map, e->map_len, -1, 1 };
 
 			e->next = sp->inflight;
@@ -416,7 +400,7 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 	struct lmtp_spool_entry **pp;
 	const char *why = NULL;
 
-	for (i = 0; i < r->n_rcpt && i < e->n_rcpt; i++) {
+	for (i = 0; i < r->n_rcpt && i < e->h.n_rcpt; i++) {
 		switch (r->tempfail ? LMTP_RCPT_TEMPFAIL : r->rcpt[i].status) {
 		case LMTP_RCPT_DELIVERED:
 			nd++;
@@ -434,8 +418,8 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.entry = e->name;
-	ev.from = e->from;
-	ev.attempt = (unsigned)e->attempts + 1;
+	ev.from = e->h.from;
+	ev.attempt = (unsigned)e->h.attempts + 1;
 	ev.n_delivered = nd;
 	ev.n_bounced = nb;
 	ev.n_deferred = n;
@@ -446,10 +430,10 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 			sp->depth--;
 		ev.result = nb ? "bounced" : "delivered";
 	} else {
-		struct lmtp_seg seg = { e->map + e->body_off, e->map_len - e->body_off };
+		struct lmtp_seg seg = { e->map + e->h.body_off, e->map_len - e->h.body_off };
 
 		delay = (uint64_t)sp->retry_ms / 1000;
-		for (i = 0; i < e->attempts + 1 && delay < SPOOL_BACKOFF_MAX; i++)
+		for (i = 0; i < e->h.attempts + 1 && delay < SPOOL_BACKOFF_MAX; i++)
 			delay *= 2;
 		if (delay > SPOOL_BACKOFF_MAX)
 			delay = SPOOL_BACKOFF_MAX;
@@ -459,7 +443,7 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 		ev.next_s = (unsigned)delay;
 		/* rewrite in place: a crash between leaves the old entry, which
 		 * only means a recipient may be tried once more */
-		if (store(sp, e->path, e->from, left, n, e->created, e->attempts + 1, now + delay,
+		if (store(sp, e->path, e->h.from, left, n, e->h.created, e->h.attempts + 1, now + delay,
 		    &seg, 1) < 0) {
 			ev.result = "rewrite_failed";
 			why = strerror(errno);
@@ -609,24 +593,42 @@ admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_
 	return fd;
 }
 
-static void
-item_fill(struct lmtp_spool_item *it, const char *name, int failed, const struct hdr *h, size_t size,
-    int busy)
+/* The entry open at fd (file name `name`) into *it: 0, or -1 when it is
+ * not a spool entry (it->unreadable, from "?"). */
+static int
+item_read(int fd, const char *name, int failed, struct lmtp_spool_item *it)
 {
-	size_t nl = strlen(name);
+	size_t nl = strlen(name), len = 0;
+	uint8_t *map;
+	struct hdr h;
+	int r;
 
+	memset(it, 0, sizeof(*it));
+	/* a shared lock fails only while a retry holds its claim */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		it->busy = errno == EWOULDBLOCK;
+	else
+		flock(fd, LOCK_UN);
+	r = map_entry(fd, &map, &len, &h);
+	if (r < 0) {
+		memset(&h, 0, sizeof(h));
+		snprintf(h.from, sizeof(h.from), "?");
+		len = 0;
+	} else
+		munmap(map, len);
 	snprintf(it->id, sizeof(it->id), "%.*s", (int)(nl > 4 ? nl - 4 : nl), name);
 	it->failed = failed;
-	it->busy = busy;
-	it->created = h->created;
-	it->attempts = h->attempts;
-	it->next = h->next;
-	it->size = size;
-	it->body_off = h->body_off;
-	snprintf(it->from, sizeof(it->from), "%s", h->from);
-	it->n_rcpt = h->n_rcpt;
-	it->rcpt = mem_calloc(h->n_rcpt ? h->n_rcpt : 1, sizeof(*it->rcpt));
-	memcpy(it->rcpt, h->rcpt, h->n_rcpt * sizeof(*it->rcpt));	/* moved */
+	it->unreadable = r < 0;
+	it->created = h.created;
+	it->attempts = h.attempts;
+	it->next = h.next;
+	it->size = len;
+	it->body_off = h.body_off;
+	snprintf(it->from, sizeof(it->from), "%s", h.from);
+	it->n_rcpt = h.n_rcpt;
+	it->rcpt = mem_calloc(h.n_rcpt ? h.n_rcpt : 1, sizeof(*it->rcpt));
+	memcpy(it->rcpt, h.rcpt, h.n_rcpt * sizeof(*it->rcpt));	/* moved */
+	return r;
 }
 
 static int
@@ -644,10 +646,7 @@ items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n
 	while ((de = readdir(d)) != NULL) {
 		size_t nl = strlen(de->d_name);
 		char path[1400];
-		uint8_t *map;
-		size_t len;
-		struct hdr h;
-		int fd, busy = 0;
+		int fd;
 
 		if (nl < 5 || strcmp(de->d_name + nl - 4, ".msg") != 0 ||
 		    snprintf(path, sizeof(path), "%s/%s", sub, de->d_name) >= (int)sizeof(path))
@@ -655,24 +654,9 @@ items_dir(const char *dir, int failed, struct lmtp_spool_item **items, size_t *n
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;	/* delivered or moved since readdir */
-		/* a shared lock fails only while a retry holds its claim */
-		if (flock(fd, LOCK_SH | LOCK_NB) < 0)
-			busy = errno == EWOULDBLOCK;
-		else
-			flock(fd, LOCK_UN);
-		if (map_entry(fd, &map, &len, &h) < 0) {
-			memset(&h, 0, sizeof(h));
-			snprintf(h.from, sizeof(h.from), "?");
-			len = 0;
-		} else
-			munmap(map, len);
-		close(fd);
 		*items = mem_grow(*items, cap, *n, sizeof(**items));
-		memset(&(*items)[*n], 0, sizeof(**items));
-		item_fill(&(*items)[*n], de->d_name, failed, &h, len, busy);
-		if (len == 0)
-			(*items)[*n].unreadable = 1;
-		(*n)++;
+		(void)item_read(fd, de->d_name, failed, &(*items)[(*n)++]);
+		close(fd);
 	}
 	closedir(d);
 	return 0;
@@ -740,10 +724,7 @@ int
 lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it, char *err, size_t errlen)
 {
 	char path[1400];
-	uint8_t *map;
-	size_t len;
-	struct hdr h;
-	int fd, failed, i;
+	int fd, failed;
 
 	memset(it, 0, sizeof(*it));
 	for (failed = 0; failed <= 1; failed++) {
@@ -752,17 +733,13 @@ lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (map_entry(fd, &map, &len, &h) < 0) {
+		if (item_read(fd, strrchr(path, '/') + 1, failed, it) < 0) {
+			lmtp_spool_item_clear(it);
 			snprintf(err, errlen, "%s: not a spool entry", path);
 			close(fd);
 			errno = EINVAL;
 			return -1;
 		}
-		munmap(map, len);
-		i = flock(fd, LOCK_SH | LOCK_NB);
-		item_fill(it, strrchr(path, '/') + 1, failed, &h, len, i < 0 && errno == EWOULDBLOCK);
-		if (i == 0)
-			flock(fd, LOCK_UN);
 		return fd;	/* the caller reads the copy from it->body_off */
 	}
 	snprintf(err, errlen, "no spool entry %s", id);
