@@ -8,12 +8,18 @@
 #include <unistd.h>
 
 uint64_t
-sys_now_ms(void)
+sys_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
+sys_now_ms(void)
+{
+	return sys_now_us() / 1000u;
 }
 
 uint32_t

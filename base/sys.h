@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Monotonic milliseconds. */
+/* Monotonic microseconds, milliseconds. */
+uint64_t sys_now_us(void);
 uint64_t sys_now_ms(void);
 
 /* Random 32 / 64 bits from the kernel's CSPRNG (see sys.c for the

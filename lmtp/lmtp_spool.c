@@ -71,15 +71,6 @@ emit(struct lmtp_spool *sp, const struct lmtp_spool_event *ev)
 		sp->cb(sp->cb_arg, ev);
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int
 fsync_dir(const char *dir)
 {
@@ -395,7 +386,7 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 {
 	const char *left[SPOOL_MAX_RCPT];
 	size_t i, n = 0, nd = 0, nb = 0;
-	uint64_t now = (uint64_t)time(NULL), delay = 0, t0 = mono_us();
+	uint64_t now = (uint64_t)time(NULL), delay = 0, t0 = sys_now_us();
 	struct lmtp_spool_event ev;
 	struct lmtp_spool_entry **pp;
 	const char *why = NULL;
@@ -450,7 +441,7 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 		}
 	}
 	ev.why = why ? why : "";
-	ev.record_us = mono_us() - t0;
+	ev.record_us = sys_now_us() - t0;
 	emit(sp, &ev);
 	for (pp = &sp->inflight; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == e) {
