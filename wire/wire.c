@@ -582,12 +582,6 @@ wire_set_grow_cb(struct wire *w, wire_grow_cb *cb, void *arg)
 	w->grow_arg = arg;
 }
 
-size_t
-wire_buffered(const struct wire *w)
-{
-	return w->buf_cap;
-}
-
 /* The owner refused to buffer the frame: internal_error, close (SMTPSEC.md 5). */
 static int
 refuse_budget(struct wire *w, size_t *consumed_r, size_t pos)

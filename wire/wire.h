@@ -183,8 +183,6 @@ void wire_set_grow_cb(struct wire *w, wire_grow_cb *cb, void *arg);
 /* The caller is done with the last frame's views: release a large buffer
  * now, not at the next call (an idle session would keep it). */
 void wire_release(struct wire *w);
-/* Bytes the decoder's buffer holds now (its capacity). */
-size_t wire_buffered(const struct wire *w);
 
 /* 1 when the decoder is between frames (nothing partly read). */
 int wire_idle(const struct wire *w);

@@ -30,15 +30,6 @@ wire_alg_by_name(const char *name)
 	return NULL;
 }
 
-const struct wire_alg *
-wire_alg_by_key(enum wire_key key)
-{
-	for (size_t i = 0; i < wire_alg_count; i++)
-		if (wire_alg_table[i].key == key)
-			return &wire_alg_table[i];
-	return NULL;
-}
-
 size_t
 wire_alg_sig_len(uint16_t code)
 {

@@ -44,11 +44,10 @@ struct wire_alg {
 extern const struct wire_alg wire_alg_table[];
 extern const size_t wire_alg_count;
 
-/* The entry for a code point, a name (case-insensitive) or a key type;
- * NULL when there is none. */
+/* The entry for a code point or a name (case-insensitive); NULL when
+ * there is none. */
 const struct wire_alg *wire_alg_by_code(uint16_t code);
 const struct wire_alg *wire_alg_by_name(const char *name);
-const struct wire_alg *wire_alg_by_key(enum wire_key key);
 /* Signature length for a code point, 0 if unknown. */
 size_t wire_alg_sig_len(uint16_t code);
 /* "ed25519", "ecdsa-p256", ..., "unknown". */

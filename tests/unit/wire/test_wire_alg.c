@@ -55,7 +55,10 @@ t_lookups(void)
 			upper[j] = (char)(a->name[j] >= 'a' && a->name[j] <= 'z' ? a->name[j] - 32 : a->name[j]);
 		upper[j] = '\0';
 		T_ASSERT(wire_alg_by_name(upper) == a);
-		T_ASSERT(wire_alg_by_key(a->key) == a);
+		/* one algorithm per key type (verify/ checks a key against it) */
+		for (j = 0; j < wire_alg_count; j++)
+			T_ASSERT(j == i || wire_alg_table[j].key != a->key);
+		T_ASSERT(a->key != WIRE_KEY_UNKNOWN && a->key != WIRE_KEY_RSA);
 		T_EQ_INT(wire_alg_sig_len(a->code), a->sig_len);
 		/* ECDSA r||s and EdDSA R||S: two field-sized halves */
 		T_EQ_INT(a->sig_len, 2 * a->field_len);
@@ -66,8 +69,6 @@ t_lookups(void)
 	T_EQ_INT(wire_alg_sig_len(0x0804), 0);
 	T_ASSERT(wire_alg_by_name("ed25519x") == NULL);
 	T_ASSERT(wire_alg_by_name("") == NULL);
-	T_ASSERT(wire_alg_by_key(WIRE_KEY_RSA) == NULL);
-	T_ASSERT(wire_alg_by_key(WIRE_KEY_UNKNOWN) == NULL);
 	T_EQ_STR(wire_alg_key_name(WIRE_KEY_UNKNOWN), "unknown");
 }
 
