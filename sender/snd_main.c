@@ -87,6 +87,7 @@ struct sconn {
 	int fd;
 	WOLFSSL *ssl;
 	int hs_done, closed, failed;
+	int want_write;		/* wolfSSL's last call would block on writing */
 	struct buf out, in;
 	struct wire *w;
 	size_t next;		/* next Email index to queue */
@@ -364,10 +365,12 @@ step(struct sconn *c, short revents)
 	uint8_t buf[16384];
 	int r;
 
+	c->want_write = 0;
 	if (!c->hs_done) {
 		r = wolfSSL_connect(c->ssl);
 		if (r != WOLFSSL_SUCCESS) {
 			r = wolfSSL_get_error(c->ssl, r);
+			c->want_write = r == WOLFSSL_ERROR_WANT_WRITE;
 			if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE)
 				return 0;
 			wolfSSL_ERR_error_string_n((unsigned long)r, (char *)buf, 80);
@@ -391,6 +394,7 @@ step(struct sconn *c, short revents)
 			continue;
 		}
 		r = wolfSSL_get_error(c->ssl, r);
+		c->want_write = r == WOLFSSL_ERROR_WANT_WRITE;
 		if (r == WOLFSSL_ERROR_WANT_WRITE || r == WOLFSSL_ERROR_WANT_READ)
 			break;
 		c->closed = 1;
@@ -427,6 +431,8 @@ step(struct sconn *c, short revents)
 			continue;
 		}
 		r = wolfSSL_get_error(c->ssl, r);
+		if (r == WOLFSSL_ERROR_WANT_WRITE)
+			c->want_write = 1;
 		if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE)
 			break;
 		c->closed = 1;
@@ -434,6 +440,8 @@ step(struct sconn *c, short revents)
 	}
 	if (c->closed)
 		return -1;
+	if (c->out.len && c->hs_done)
+		c->want_write = 1;	/* queued by the replies just read: written on POLLOUT */
 	if (c->answered >= c->total && c->next >= c->total && c->out.len == 0) {
 		if (o.n_raw == 0 && o.no_hello == 0)
 			return -1;
@@ -530,6 +538,7 @@ conn_open(struct sconn *c, WOLFSSL_CTX *ctx, uint8_t **der, size_t *derl, size_t
 	if (raw_len)
 		buf_add(&c->out, raw_bytes, raw_len);
 	c->first_email_no = (o.no_hello ? 0 : 1) + (uint32_t)o.n_raw;
+	c->want_write = 1;	/* connected, so writable: the first step starts the handshake */
 	return 0;
 }
 
@@ -907,20 +916,29 @@ main(int argc, char **argv)
 			{ rc = 2; goto done; }
 	}
 	alive = (int)o.concurrency;
+	/* Each connection is stepped when poll() reports it (POLLOUT only
+	 * while wolfSSL waits to write: a socket is nearly always writable,
+	 * and asking for POLLOUT during the handshake made this loop spin),
+	 * and every connection on a timeout, for the --wait-seconds checks. */
 	while (alive > 0) {
-		int k = 0;
+		int k = 0, nready;
 
 		for (i = 0; i < o.concurrency; i++) {
 			pfd[i].fd = cs[i].fd >= 0 && !cs[i].closed ? cs[i].fd : -1;
-			pfd[i].events = POLLIN | (cs[i].out.len ? POLLOUT : 0);
+			pfd[i].events = POLLIN | (cs[i].want_write ? POLLOUT : 0);
 		}
-		if (poll(pfd, o.concurrency, 100) < 0 && errno != EINTR)
+		nready = poll(pfd, o.concurrency, 100);
+		if (nready < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < o.concurrency; i++) {
 			struct sconn *c = &cs[i];
 
 			if (c->fd < 0 || c->closed)
 				continue;
+			if (nready > 0 && pfd[i].revents == 0) {
+				k++;
+				continue;
+			}
 			if (step(c, pfd[i].revents) < 0) {
 				wolfSSL_shutdown(c->ssl);
 				close(c->fd);

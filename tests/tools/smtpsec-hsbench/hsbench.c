@@ -81,6 +81,7 @@ struct hs_conn {
 	WOLFSSL *ssl;		/* owned */
 	WOLFSSL_SESSION *sess;	/* owned: the session to resume (client, --resume) */
 	int hs_done;
+	int want_write;		/* client: connecting, or wolfSSL would block on writing */
 	size_t got;		/* hello bytes read (client) or written (server) */
 };
 
@@ -254,6 +255,7 @@ client_open(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_
 	}
 	if (o->resume && c->sess)
 		wolfSSL_set_session(c->ssl, c->sess);
+	c->want_write = 1;	/* POLLOUT: the connect completes */
 	return 0;
 }
 
@@ -264,10 +266,12 @@ client_step(struct hs_conn *c, const struct hs_opts *o, struct hs_result *res)
 	uint8_t buf[256];
 	int r;
 
+	c->want_write = 0;
 	if (!c->hs_done) {
 		r = wolfSSL_connect(c->ssl);
 		if (r != WOLFSSL_SUCCESS) {
 			r = wolfSSL_get_error(c->ssl, r);
+			c->want_write = r == WOLFSSL_ERROR_WANT_WRITE;
 			if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE)
 				return 0;
 			if (res->failed == 0) {
@@ -287,6 +291,7 @@ client_step(struct hs_conn *c, const struct hs_opts *o, struct hs_result *res)
 			continue;
 		}
 		r = wolfSSL_get_error(c->ssl, r);
+		c->want_write = r == WOLFSSL_ERROR_WANT_WRITE;
 		return (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE) ? 0 : -1;
 	}
 	if (res->done == 0) {
@@ -331,7 +336,10 @@ client_run(WOLFSSL_CTX *ctx, const struct hs_opts *o, unsigned port, struct hs_r
 				started++;
 			}
 			pfd[i].fd = cs[i].fd;
-			pfd[i].events = POLLIN | (cs[i].hs_done ? 0 : POLLOUT);
+			/* POLLOUT only while it is needed: a connected socket is
+			 * writable, and asking for it through the handshake made
+			 * this loop spin (as smtpsec-send's load mode did) */
+			pfd[i].events = POLLIN | (cs[i].want_write ? POLLOUT : 0);
 			if (cs[i].fd >= 0)
 				alive = 1;
 		}
