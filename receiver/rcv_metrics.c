@@ -4,10 +4,14 @@
  *
  * Accounting: value[k] is what this process has counted; sent[k] is what
  * Redis has acknowledged.  A batch carries value - sent and remembers it in
- * inflight[]; only a successful EXEC moves inflight into sent, so a failed
- * batch is simply resent (with whatever was added meanwhile) next time.
- * The one ambiguous case, a connection lost after EXEC ran but before its
- * reply arrived, can count a batch twice; it is logged as a Redis outage.
+ * inflight[]; only a successful EXEC moves inflight into sent.  A batch
+ * whose reply never came (connection lost, Redis hung and dropped) may
+ * still be applied: its commands can sit in Redis's socket buffer.  So the
+ * counters of a batch are added by one script that first checks the
+ * batch's number against the last one applied for this process (key
+ * smtpsec:batch:<instance>:<id>), and an unconfirmed batch is resent
+ * unchanged, with the same number: whichever copy arrives first counts,
+ * the other is skipped, and nothing is counted twice.
  */
 #include "receiver/rcv_metrics.h"
 
@@ -21,6 +25,7 @@
 #include <time.h>
 
 #include "base/mem.h"
+#include "base/sys.h"
 #include "receiver/rcv_log.h"
 #include "verify/vfy.h"
 
@@ -42,6 +47,21 @@ static const unsigned char metric_gauge[RCV_M__COUNT] = {
 /* Batches stuck longer than this drop the connection. */
 #define RCV_METRICS_STUCK_S	5.0
 
+/*
+ * KEYS: the batch guard, the instance's hash, the total hash; ARGV: the
+ * batch number, then name, delta pairs.  Applies the deltas once per
+ * batch number: 1 applied now, 0 applied before (a resent copy).
+ */
+static const char batch_script[] =
+	"local last = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+	"if tonumber(ARGV[1]) <= last then return 0 end\n"
+	"redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)\n"
+	"for i = 2, #ARGV, 2 do\n"
+	"  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])\n"
+	"  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])\n"
+	"end\n"
+	"return 1\n";
+
 struct rcv_metrics {
 	struct ev_loop *loop;		/* borrowed */
 	struct ev_timer timer;
@@ -49,12 +69,14 @@ struct rcv_metrics {
 	char *own[2];			/* owned copies of instance and fleet */
 	struct vfy_redis *redis;	/* owned; NULL without Redis */
 	int in_flight;
+	int resend;			/* inflight[] was not confirmed: send it again */
+	uint64_t seq;			/* the number of the batch in inflight[] */
 	ev_tstamp flight_start;
 	uint64_t exec_errors;		/* batches Redis refused */
 	int64_t value[RCV_M__COUNT];
 	int64_t sent[RCV_M__COUNT];
 	int64_t inflight[RCV_M__COUNT];
-	char key_inst[300], key_total[32], key_owners[300];
+	char key_inst[300], key_total[32], key_owners[300], key_batch[340];
 	char run_hex[20];
 	int64_t dup_logged;		/* other live runs last logged */
 	long long start_s;		/* time of rcv_metrics_new */
@@ -168,8 +190,10 @@ on_state(void *arg, struct vfy_redis *r, int up)
 	struct rcv_metrics *m = arg;
 	struct vfy_redis_status st;
 
-	if (!up)
+	if (!up && m->in_flight) {
 		m->in_flight = 0;	/* inflight deltas were not confirmed: resend */
+		m->resend = 1;
+	}
 	if (m->opt.state_cb != NULL) {
 		vfy_redis_status(r, &st);
 		st.errors += m->exec_errors;
@@ -180,7 +204,7 @@ on_state(void *arg, struct vfy_redis *r, int up)
 static void
 send_argv(struct rcv_metrics *m, redisCallbackFn *fn, int argc, const char **argv)
 {
-	size_t lens[8];
+	size_t lens[7 + 2 * RCV_M__COUNT];
 	int i;
 
 	for (i = 0; i < argc; i++)
@@ -349,8 +373,10 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
 		if (reply != NULL)
 			m->exec_errors++;
-		return;		/* EXECABORT, OOM, ...: resend later */
+		m->resend = 1;	/* EXECABORT, OOM, ...: the same batch later */
+		return;
 	}
+	m->resend = 0;
 	for (k = 0; k < RCV_M__COUNT; k++) {
 		m->sent[k] += m->inflight[k];
 		m->inflight[k] = 0;
@@ -364,9 +390,10 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 int
 rcv_metrics_flush(struct rcv_metrics *m)
 {
-	char num[32], field[96], now_s[32], ival[32];
-	const char *a[5];
-	int k;
+	char num[32], field[96], now_s[32], ival[32], seq[24];
+	char deltas[RCV_M__COUNT][24];
+	const char *a[7 + 2 * RCV_M__COUNT];	/* EVAL's: script, keys, number, pairs */
+	int k, n = 7;
 
 	if (vfy_redis_ctx(m->redis) == NULL || m->in_flight)
 		return -1;
@@ -381,14 +408,21 @@ rcv_metrics_flush(struct rcv_metrics *m)
 			m->inflight[k] = 0;
 			continue;
 		}
-		m->inflight[k] = m->value[k] - m->sent[k];
+		if (!m->resend)
+			m->inflight[k] = m->value[k] - m->sent[k];
 		if (m->inflight[k] == 0)
 			continue;
-		snprintf(num, sizeof(num), "%lld", (long long)m->inflight[k]);
-		a[0] = "HINCRBY"; a[1] = m->key_inst; a[2] = metric_names[k]; a[3] = num;
-		send_argv(m, NULL, 4, a);
-		a[1] = m->key_total;
-		send_argv(m, NULL, 4, a);
+		snprintf(deltas[k], sizeof(deltas[k]), "%lld", (long long)m->inflight[k]);
+		a[n++] = metric_names[k];
+		a[n++] = deltas[k];
+	}
+	if (n > 7) {
+		if (!m->resend)
+			m->seq++;
+		snprintf(seq, sizeof(seq), "%llu", (unsigned long long)m->seq);
+		a[0] = "EVAL"; a[1] = batch_script; a[2] = "3";
+		a[3] = m->key_batch; a[4] = m->key_inst; a[5] = m->key_total; a[6] = seq;
+		send_argv(m, NULL, n, a);
 	}
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)time(NULL));
 	snprintf(ival, sizeof(ival), "%u", m->opt.interval_ms);
@@ -453,6 +487,8 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 	snprintf(m->key_inst, sizeof(m->key_inst), "smtpsec:stats:%s", m->opt.instance);
 	snprintf(m->key_total, sizeof(m->key_total), "smtpsec:stats:total");
 	snprintf(m->key_owners, sizeof(m->key_owners), "smtpsec:owners:%s", m->opt.instance);
+	snprintf(m->key_batch, sizeof(m->key_batch), "smtpsec:batch:%s:%016llx", m->opt.instance,
+	    sys_random64());
 	m->opt.run_id = opt->run_id;
 	m->opt.fleet = m->own[1] = mem_strdup_opt(opt->fleet);
 	m->start_s = (long long)time(NULL);

@@ -15,6 +15,10 @@
  *                             gateways share the instance name: logged once
  *                             (event=instance_duplicate) and the gauge
  *                             instance_duplicate counts the other live runs
+ *   smtpsec:batch:<instance>:<id>  string: the number of the last
+ *                             counter batch of one writer (random id per
+ *                             process) Redis applied; a resent copy of it
+ *                             is skipped (a day's expiry)
  *   smtpsec:fleet             hash: instance -> "<heartbeat> k=v ..." (the
  *                             settings that must be equal: authserv_id,
  *                             cache key id); a live gateway whose value

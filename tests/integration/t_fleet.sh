@@ -82,8 +82,8 @@ redis_start fl33t || { t_fail redis_start "redis-server did not start"; exit 1; 
 # smtpsec-stats read-only access; any denied command would count as a
 # dns_redis_errors / stats_redis_errors below (checked to stay 0)
 rcli ACL SETUSER smtpsec-gateway on '>gwpass' resetkeys '~smtpsec:dns:*' '~smtpsec:stats:*' \
-	'~smtpsec:instances' '~smtpsec:owners:*' '~smtpsec:fleet' resetchannels -@all +auth +select +ping +get +set \
-	+multi +exec +hincrby +hset +zadd +expire +hgetall +hdel >/dev/null
+	'~smtpsec:instances' '~smtpsec:owners:*' '~smtpsec:fleet' '~smtpsec:batch:*' resetchannels -@all +auth +select \
+	+ping +get +set +multi +exec +eval +hincrby +hset +zadd +expire +hgetall +hdel >/dev/null
 rcli ACL SETUSER smtpsec-stats on '>stpass' resetkeys '%R~smtpsec:*' resetchannels -@all +auth \
 	+select +ping +zrange +hgetall >/dev/null
 

@@ -244,3 +244,21 @@ if [ -n "$got" ] && [ "$got" -ge $((want - 5)) ] && [ "$got" -le "$want" ] && gr
 else
 	t_fail hung_redis_then_flush "counted $want, Redis has '${got}': $(tr '\n' ' ' <"$T_TMP/gw6.out")"
 fi
+
+# 8. The batch a hung Redis holds is applied when Redis wakes up, and the
+#    writer, which never got its reply, sends it again on a new
+#    connection: the batch number makes one copy count, not both (without
+#    it Redis had 2000).  Flushes every 1 s; the 1000 are added at 1.5 s,
+#    after Redis stopped at 1.3 s, so they travel only in the batch of 2 s,
+#    which is dropped as stuck at about 8 s; Redis wakes at 9.3 s.
+"$mq" --instance gw7:4650 --host 127.0.0.1 --port "$port" --password s3cret --interval-ms 1000 --run-ms 13000 \
+	--add emails_received=1000 --add-after-ms 1500 >"$T_TMP/gw7.out" &
+mqpid=$!
+sleep 1.3
+kill -STOP "$REDIS_PID"
+sleep 8
+kill -CONT "$REDIS_PID"
+wait "$mqpid"
+got=$(rcli HGET smtpsec:stats:gw7:4650 emails_received)
+t_check hung_redis_batch_counted_once "counted 1000, Redis has '${got}': $(tr '\n' ' ' <"$T_TMP/gw7.out")" \
+	test "$got" = 1000

@@ -6,10 +6,10 @@
  *   smtpsec-metricsq --instance NAME [--worker N] --host H --port P
  *       [--password PW] [--user U] [--db N] [--interval-ms MS]
  *       [--run-ms MS] [--add NAME=DELTA]... [--gauge NAME=VALUE]...
- *       [--add-every-ms MS]
+ *       [--add-every-ms MS] [--add-after-ms MS]
  *
- * The --add deltas are applied once at start, and again every
- * --add-every-ms when given.  At the end it prints "total NAME=VALUE" for
+ * The --add deltas are applied once at start (or --add-after-ms later), and
+ * again every --add-every-ms when given.  At the end it prints "total NAME=VALUE" for
  * every counter it touched and "redis=up|down".
  */
 #include <ev.h>
@@ -74,12 +74,13 @@ main(int argc, char **argv)
 		{ "db", 1, NULL, 'd' }, { "interval-ms", 1, NULL, 'i' },
 		{ "run-ms", 1, NULL, 'r' }, { "add", 1, NULL, 'a' },
 		{ "gauge", 1, NULL, 'g' }, { "add-every-ms", 1, NULL, 'e' },
+		{ "add-after-ms", 1, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rcv_metrics_options o = { 0 };
 	struct ev_loop *loop = EV_DEFAULT;
-	struct ev_timer t_end, t_add;
-	long run_ms = 1500, every = 0;
+	struct ev_timer t_end, t_add, t_first;
+	long run_ms = 1500, every = 0, after = 0;
 	int opt, i;
 	struct vfy_redis_status st;
 
@@ -95,6 +96,7 @@ main(int argc, char **argv)
 		case 'i': o.interval_ms = (unsigned)atoi(optarg); break;
 		case 'r': run_ms = atol(optarg); break;
 		case 'e': every = atol(optarg); break;
+		case 'A': after = atol(optarg); break;
 		case 'a':
 		case 'g': {
 			char *eq = strchr(optarg, '=');
@@ -118,7 +120,12 @@ main(int argc, char **argv)
 	if (run_ms <= 0 || run_ms > 60000)
 		return 64;
 	m = rcv_metrics_new(loop, &o);
-	apply();
+	if (after > 0) {
+		ev_timer_init(&t_first, on_add, (double)after / 1000.0, 0);
+		ev_timer_start(loop, &t_first);
+	} else {
+		apply();
+	}
 	ev_timer_init(&t_end, on_end, (double)run_ms / 1000.0, 0);
 	ev_timer_start(loop, &t_end);
 	if (every > 0) {
