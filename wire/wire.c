@@ -209,16 +209,6 @@ get_vec(struct cur *c, size_t pfx, struct wire_bytes *b_r)
 	return 0;
 }
 
-static void
-set_err(struct wire *w, enum wire_err_code code, int fatal, uint32_t number, const char *why)
-{
-	w->err.code = code;
-	w->err.fatal = fatal;
-	w->err.number = number;
-	w->err.no_reference = 0;
-	w->err.why = why;
-}
-
 /* Extensions (SMTPSEC.md 2.1).  Returns NULL or the reason it is malformed. */
 static const char *
 parse_ext(struct wire *w, struct cur *c)
@@ -582,23 +572,32 @@ wire_set_grow_cb(struct wire *w, wire_grow_cb *cb, void *arg)
 	w->grow_arg = arg;
 }
 
-/* The owner refused to buffer the frame: internal_error, close (SMTPSEC.md 5). */
-static int
-refuse_budget(struct wire *w, size_t *consumed_r, size_t pos)
-{
-	set_err(w, WIRE_ERR_INTERNAL_ERROR, 1, w->frame.number,
-	    "worker buffer budget exhausted");
-	w->state = W_FATAL;
-	*consumed_r = pos;
-	return -1;
-}
-
 /* Start skipping the rest of the current frame; `seen` body bytes read. */
 static void
 start_skip(struct wire *w, uint64_t seen)
 {
 	w->skip_left = (w->size - 9) - seen;
 	w->state = w->skip_left ? W_SKIP : W_HDR;
+}
+
+/* An error in the current frame, reported after `pos` input bytes: a fatal
+ * one sticks; after any other, the rest of the frame (`seen` of its body
+ * bytes read) is skipped. */
+static int
+frame_err(struct wire *w, enum wire_err_code code, int fatal, uint64_t seen, const char *why,
+    size_t *consumed_r, size_t pos)
+{
+	w->err.code = code;
+	w->err.fatal = fatal;
+	w->err.number = w->frame.number;
+	w->err.no_reference = 0;
+	w->err.why = why;
+	if (fatal)
+		w->state = W_FATAL;
+	else
+		start_skip(w, seen);
+	*consumed_r = pos;
+	return -1;
 }
 
 int
@@ -642,11 +641,10 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 				 * name an earlier Email).  End the session as on
 				 * shutdown: service_unavailable without a reference;
 				 * the peer retries what was not answered. */
-				set_err(w, WIRE_ERR_SERVICE_UNAVAILABLE, 1, WIRE_NUMBER_MAX,
-				    "message numbers exhausted (2^24 Messages on one connection)");
+				frame_err(w, WIRE_ERR_SERVICE_UNAVAILABLE, 1, 0,
+				    "message numbers exhausted (2^24 Messages on one connection)", consumed_r, pos);
+				w->err.number = WIRE_NUMBER_MAX;
 				w->err.no_reference = 1;
-				w->state = W_FATAL;
-				*consumed_r = pos;
 				return -1;
 			}
 			memset(&w->frame, 0, sizeof(w->frame));
@@ -655,40 +653,26 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			w->frame.size = size;
 			w->frame.require_security = -1;
 			w->buf_len = 0;
-			if (size < WIRE_FRAME_MIN) {
-				/* SMTPSEC.md 7: framing is lost */
-				set_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 1, w->frame.number,
-				    "frame size below 11");
-				w->state = W_FATAL;
-				*consumed_r = pos;
-				return -1;
-			}
-			if (w->type > WIRE_MSG_EMAIL_DELIVERED) {
-				set_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 0, w->frame.number,
-				    "unknown message type");
-				start_skip(w, 0);
-				*consumed_r = pos;
-				return -1;
-			}
+			if (size < WIRE_FRAME_MIN)	/* SMTPSEC.md 7: framing is lost */
+				return frame_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 1, 0, "frame size below 11",
+				    consumed_r, pos);
+			if (w->type > WIRE_MSG_EMAIL_DELIVERED)
+				return frame_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 0, 0, "unknown message type",
+				    consumed_r, pos);
 			if (w->type == WIRE_MSG_EMAIL) {
-				if (size > w->lim.max_message_size) {
-					set_err(w, WIRE_ERR_TOO_LARGE, 0, w->frame.number,
-					    "Email larger than max_message_size");
-					start_skip(w, 0);
-					*consumed_r = pos;
-					return -1;
-				}
+				if (size > w->lim.max_message_size)
+					return frame_err(w, WIRE_ERR_TOO_LARGE, 0, 0,
+					    "Email larger than max_message_size", consumed_r, pos);
 				w->state = W_EMAIL_HEAD;
 			} else {
-				if (size > w->lim.max_other_size) {
-					set_err(w, WIRE_ERR_TOO_LARGE, 1, w->frame.number,
-					    "message larger than 1 MiB");
-					w->state = W_FATAL;
-					*consumed_r = pos;
-					return -1;
-				}
+				if (size > w->lim.max_other_size)
+					return frame_err(w, WIRE_ERR_TOO_LARGE, 1, 0, "message larger than 1 MiB",
+					    consumed_r, pos);
+				/* the owner refused to buffer the frame: internal_error,
+				 * close (SMTPSEC.md 5) */
 				if (buf_need(w, (size_t)(size - 9)) < 0)
-					return refuse_budget(w, consumed_r, pos);
+					return frame_err(w, WIRE_ERR_INTERNAL_ERROR, 1, 0,
+					    "worker buffer budget exhausted", consumed_r, pos);
 				w->state = W_FRAME;
 			}
 			break;
@@ -707,10 +691,9 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			if (n < want)
 				return 0;
 			w->state = W_HDR;
-			if ((why = parse_other(w)) != NULL) {
-				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
-				return -1;
-			}
+			if ((why = parse_other(w)) != NULL)
+				return frame_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->buf_len, why,
+				    consumed_r, pos);
 			*frame_r = w->frame;
 			w->returned = 1;
 			return 1;
@@ -723,12 +706,9 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			int64_t need;
 
 			need = email_head(w, w->buf, w->buf_len, w->size - 9, &head_len, &why);
-			if (need < 0) {
-				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number, why);
-				start_skip(w, w->buf_len);
-				*consumed_r = pos;
-				return -1;
-			}
+			if (need < 0)
+				return frame_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->buf_len, why,
+				    consumed_r, pos);
 			if (need > 0) {
 				size_t n = (size_t)need - w->buf_len;
 
@@ -739,7 +719,8 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 					return 0;
 				}
 				if (buf_need(w, (size_t)need) < 0)
-					return refuse_budget(w, consumed_r, pos);
+					return frame_err(w, WIRE_ERR_INTERNAL_ERROR, 1, 0,
+					    "worker buffer budget exhausted", consumed_r, pos);
 				memcpy(w->buf + w->buf_len, in + pos, n);
 				w->buf_len += n;
 				pos += n;
@@ -747,14 +728,10 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			}
 			/* head complete: it and the message must fill the frame exactly */
 			msg_len = w->frame.message_len;
-			if (msg_len != (w->size - 9) - head_len) {
-				set_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->frame.number,
+			if (msg_len != (w->size - 9) - head_len)
+				return frame_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->buf_len,
 				    msg_len > (w->size - 9) - head_len ?
-				    "message overruns the frame" : "bytes after the message");
-				start_skip(w, w->buf_len);
-				*consumed_r = pos;
-				return -1;
-			}
+				    "message overruns the frame" : "bytes after the message", consumed_r, pos);
 			w->msg_left = msg_len;
 			if (msg_len == 0) {
 				w->state = W_HDR;
