@@ -916,12 +916,9 @@ wire_enc_error(struct buf *b, const struct wire_ext_out *e, uint8_t code, int64_
 	}
 }
 
-/* Everything of an Email up to and including the message length; the
- * caller appends exactly message_len body bytes after it.
- * Returns -1 (nothing written) when a field is too long for its vector. */
-static int
-wire_enc_email_head(struct buf *b, const struct wire_ext_out *e,
-    const struct wire_email_out *m, uint64_t message_len)
+int
+wire_enc_email(struct buf *b, const struct wire_ext_out *e,
+    const struct wire_email_out *m, const uint8_t *msg, size_t msg_len)
 {
 	uint64_t tl = 0, rl = 0, head;
 	size_t i;
@@ -941,9 +938,9 @@ wire_enc_email_head(struct buf *b, const struct wire_ext_out *e,
 	if (tl > 0xffffff || rl > 0xffffff || ext_len(e) > 0xffff)
 		return -1;
 	head = 3 + 2 + 2 + m->parameters.len + m->signature.len + 3 + tl + 3 + rl + 8;
-	if (message_len > UINT64_MAX - head - 64)
+	if (msg_len > UINT64_MAX - head - 64)
 		return -1;
-	put_start(b, WIRE_MSG_EMAIL, e, head + message_len);
+	put_start(b, WIRE_MSG_EMAIL, e, head + msg_len);
 	put_uint(b, m->chain_index, 3);
 	put_uint(b, m->algorithm, 2);
 	put_uint(b, m->parameters.len, 2);
@@ -961,16 +958,7 @@ wire_enc_email_head(struct buf *b, const struct wire_ext_out *e,
 		put_uint(b, m->rcpt[i].len, 2);
 		buf_add(b, m->rcpt[i].p, m->rcpt[i].len);
 	}
-	put_uint(b, message_len, 8);
-	return 0;
-}
-
-int
-wire_enc_email(struct buf *b, const struct wire_ext_out *e,
-    const struct wire_email_out *m, const uint8_t *msg, size_t msg_len)
-{
-	if (wire_enc_email_head(b, e, m, msg_len) < 0)
-		return -1;
+	put_uint(b, msg_len, 8);
 	buf_add(b, msg, msg_len);
 	return 0;
 }

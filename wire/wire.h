@@ -230,6 +230,7 @@ struct wire_email_out {
 	size_t n_rcpt;
 };
 
+/* Returns -1 (nothing written) when a field is too long for its vector. */
 int wire_enc_email(struct buf *b, const struct wire_ext_out *ext,
     const struct wire_email_out *e, const uint8_t *msg, size_t msg_len);
 
