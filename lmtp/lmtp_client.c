@@ -190,14 +190,6 @@ set_text(char *dst, size_t dlen, const char *src, size_t n)
 
 /* --- output ------------------------------------------------------------------- */
 
-/* Append one formatted command (fmt is always a literal at the call site). */
-#define OUT_CMD(s, ...) do {						\
-	char l_[1200];							\
-	int n_ = snprintf(l_, sizeof(l_), __VA_ARGS__);			\
-	if (n_ > 0 && (size_t)n_ < sizeof(l_))				\
-		buf_add(&(s)->out, l_, (size_t)n_);			\
-} while (0)
-
 static void
 arm_timer(struct lmtp_sess *s, unsigned ms)
 {
@@ -431,7 +423,6 @@ static void
 begin_data(struct lmtp_sess *s)
 {
 	struct lmtp_tx *tx = s->tx;
-	char line[64];
 
 	s->seg_i = s->seg_off = 0;
 	tx->body_dropped = 0;
@@ -440,8 +431,7 @@ begin_data(struct lmtp_sess *s)
 	s->last2[0] = s->last2[1] = 0;
 	s->chunk_len = s->chunk_off = 0;
 	if (s->chunking && !s->l->opt.no_chunking) {
-		snprintf(line, sizeof(line), "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
-		buf_add(&s->out, line, strlen(line));
+		buf_printf(&s->out, "BDAT %llu LAST\r\n", (unsigned long long)tx->total);
 		s->stuff = 0;
 		s->state = S_BODY;
 	} else {
@@ -506,10 +496,10 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 		params = " BODY=8BITMIME";
 	if ((utf8 || tx->from_utf8) && s->smtputf8)
 		params = tx->eight_bit && s->eightbit ? " BODY=8BITMIME SMTPUTF8" : " SMTPUTF8";
-	OUT_CMD(s, "MAIL FROM:<%s>%s\r\n", tx->from, params);
+	buf_printf(&s->out, "MAIL FROM:<%s>%s\r\n", tx->from, params);
 	if (s->pipelining) {
 		for (i = 0; i < tx->n_send; i++)
-			OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[tx->send[i]], "");
+			buf_printf(&s->out, "RCPT TO:<%s>\r\n", tx->rcpt[tx->send[i]]);
 		s->next_cmd = tx->n_send;
 		if (tx->n_send == 1 && s->chunking && !s->l->opt.no_chunking &&
 		    tx->total <= LMTP_PIPE_MAX) {
@@ -611,7 +601,7 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 			s->any_4xx_envelope = 1;
 	}
 	if (!s->pipelining && s->mail_ok && s->next_cmd < tx->n_send) {
-		OUT_CMD(s, "RCPT TO:<%s>%s\r\n", tx->rcpt[tx->send[s->next_cmd++]], "");
+		buf_printf(&s->out, "RCPT TO:<%s>\r\n", tx->rcpt[tx->send[s->next_cmd++]]);
 		sess_write(s);
 		return;
 	}
@@ -678,7 +668,7 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 			sess_close(s, "bad greeting");
 			return;
 		}
-		OUT_CMD(s, "LHLO %s%s\r\n", s->l->opt.lhlo_name, "");
+		buf_printf(&s->out, "LHLO %s\r\n", s->l->opt.lhlo_name);
 		s->state = S_LHLO;
 		arm_timer(s, s->l->opt.timeout_ms);
 		sess_write(s);
@@ -695,12 +685,10 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 		return;
 	case S_DATA354:
 		if (code != 354) {
-			/* every accepted recipient: not delivered */
+			/* every accepted recipient: not delivered (still
+			 * LMTP_RCPT_TEMPFAIL, nothing after RCPT changed it) */
 			struct lmtp_tx *tx = s->tx;
-			size_t i;
 
-			for (i = 0; i < tx->n_accepted; i++)
-				tx->res[tx->accepted[i]].status = LMTP_RCPT_TEMPFAIL;
 			s->tx = NULL;
 			tx->sess = NULL;
 			s->state = S_RSET;
