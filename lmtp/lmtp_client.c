@@ -58,6 +58,7 @@ enum env_fail {
 	ENV_MAIL_REFUSED,	/* temporary failure */
 	ENV_4XX,		/* a 4xx at RCPT: temporary failure */
 	ENV_NONE_ACCEPTED,	/* every recipient rejected */
+	ENV_DATA_REFUSED,	/* no 354 after DATA: temporary failure */
 };
 
 enum sess_state {
@@ -531,10 +532,12 @@ sess_idle(struct lmtp_sess *s)
 	dispatch(s->l);
 }
 
-/* The envelope failed (s->env_fail): the Email ends without data. */
+/* The envelope or DATA failed (s->env_fail): the Email ends without data. */
 static void
 env_fail_finish(struct lmtp_sess *s)
 {
+	static const char *const why[] = { "", "MAIL FROM refused", "4xx at RCPT",
+	    "every recipient rejected", "DATA refused" };
 	struct lmtp_tx *tx = s->tx;
 	int how = s->env_fail;
 
@@ -543,10 +546,7 @@ env_fail_finish(struct lmtp_sess *s)
 	s->tx = NULL;
 	tx->sess = NULL;
 	s->state = S_RSET;
-	if (how == ENV_NONE_ACCEPTED)
-		tx_finish(tx, 0, "every recipient rejected");
-	else
-		tx_finish(tx, 1, how == ENV_MAIL_REFUSED ? "MAIL FROM refused" : "4xx at RCPT");
+	tx_finish(tx, how != ENV_NONE_ACCEPTED, why[how]);
 }
 
 /* ... and the session goes on after RSET */
@@ -687,14 +687,8 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 		if (code != 354) {
 			/* every accepted recipient: not delivered (still
 			 * LMTP_RCPT_TEMPFAIL, nothing after RCPT changed it) */
-			struct lmtp_tx *tx = s->tx;
-
-			s->tx = NULL;
-			tx->sess = NULL;
-			s->state = S_RSET;
-			tx_finish(tx, 1, "DATA refused");
-			buf_add(&s->out, "RSET\r\n", 6);
-			sess_write(s);
+			s->env_fail = ENV_DATA_REFUSED;
+			env_fail_end(s);
 			return;
 		}
 		s->state = S_BODY;
