@@ -26,8 +26,8 @@ B        := build$(if $(SANITIZE),-san)$(if $(filter system,$(WOLFSSL)),-syswolf
 
 WOLFSSL_VER := $(shell dpkg-query -W -f='$${Version}' libwolfssl-dev 2>/dev/null)
 # r2: the library's own wolfssl/options.h installed with it; r3: without
-# SESSION_CERTS (config/wolfssl/build.sh)
-WOLF_REV    := r3
+# SESSION_CERTS; r4: seeded with getrandom(2) (config/wolfssl/build.sh)
+WOLF_REV    := r4
 WOLF_DIR    := $(CURDIR)/deps/wolfssl/$(WOLFSSL_VER)-$(WOLF_REV)
 ifeq ($(WOLFSSL),system)
 PKGS       := wolfssl libunbound hiredis libsystemd libidn2 jansson

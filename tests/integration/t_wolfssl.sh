@@ -78,6 +78,17 @@ else
 fi
 out=$("$T_TMP/cpu_check" "$T_TMP/chain.pem" "$D/leaf.key" "$D/root.pem" mx1.example.test 2>&1)
 t_check this_cpu_tls "$out" test "$(grep -c ' ok$' <<<"$out")" = 4
+# the DRBG of every wolfSSL_new is seeded with one getrandom(2), not an
+# open/read/close of /dev/urandom (config/wolfssl/build.sh, r4): the same
+# handshakes under strace
+if command -v strace >/dev/null; then
+	strace -f -e trace=open,openat,getrandom -o "$T_TMP/seed.trace" "$T_TMP/cpu_check" "$T_TMP/chain.pem" \
+	    "$D/leaf.key" "$D/root.pem" mx1.example.test >/dev/null 2>&1
+	t_check seed_getrandom "$(grep -E 'urandom|getrandom' "$T_TMP/seed.trace" | head -3)" bash -c \
+	    '! grep -q "/dev/u\?random" "$1" && grep -q "getrandom(" "$1"' _ "$T_TMP/seed.trace"
+else
+	t_fail seed_getrandom "strace missing (apt-get install strace)"
+fi
 out=$(timeout 120 "$Q" -cpu Nehalem "$T_TMP/cpu_check" "$T_TMP/chain.pem" "$D/leaf.key" "$D/root.pem" \
     mx1.example.test 2>&1)
 t_check old_cpu_tls "$out" test "$(grep -c ' ok$' <<<"$out")" = 4
