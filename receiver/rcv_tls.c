@@ -7,6 +7,7 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <errno.h>
 #include <stdlib.h>
+#include "base/mem.h"
 #include "verify/vfy.h"
 
 #include <stdio.h>
@@ -103,14 +104,10 @@ rcv_tls_cert_spki_sha256(const char *cert_pem, uint8_t out[32], int *named_r, co
 		snprintf(err, errlen, "cannot read certificate %s: %s", cert_pem, strerror(errno));
 		return -1;
 	}
-	pem = malloc(1 << 20);
-	if (pem == NULL)
-		abort();
+	pem = mem_alloc(1 << 20);
 	pl = (long)fread(pem, 1, (1 << 20) - 1, f);
 	fclose(f);
-	der = malloc(1 << 20);
-	if (der == NULL)
-		abort();
+	der = mem_alloc(1 << 20);
 	/* the first certificate of the file (the leaf) */
 	dl = wc_CertPemToDer((const unsigned char *)pem, (int)pl, der, 1 << 20, CERT_TYPE);
 	free(pem);
