@@ -142,6 +142,31 @@ static const struct key keys[] = {
 
 _Static_assert(NKEYS <= RCV_CONFIG_MAX_KEYS, "raise RCV_CONFIG_MAX_KEYS");
 
+/* The units a number is written in, largest first: a value is printed in
+ * the largest one that divides it. */
+struct unit {
+	const char *suffix;
+	uint64_t mul;
+};
+static const struct unit u_ms[] = { { "d", DAY }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 } };
+static const struct unit u_size[] = { { "G", 1ULL << 30 }, { "M", 1ULL << 20 }, { "K", 1ULL << 10 }, { "", 1 } };
+static const struct unit u_none[] = { { "", 1 } };
+
+static const struct unit *
+units(enum ktype t)
+{
+	return t == K_SIZE ? u_size : t == K_DURATION ? u_ms : u_none;
+}
+
+/* 0 is "0s" as a duration, "0" as a size */
+static void
+fmt_unit(char *buf, size_t len, uint64_t v, const struct unit *u)
+{
+	while (v % u->mul != 0 || (v == 0 && u->mul > 1000))
+		u++;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(v / u->mul), u->suffix);
+}
+
 struct parse {
 	const char *file;
 	struct rcv_config *cfg;
@@ -226,6 +251,7 @@ rcv_config_parse_duration(const char *s, uint64_t *ms_r)
 	char *end;
 	unsigned long long v;
 	uint64_t mul;
+	size_t i;
 
 	if (!isdigit((unsigned char)*s))
 		return -1;
@@ -233,19 +259,11 @@ rcv_config_parse_duration(const char *s, uint64_t *ms_r)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -1;
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		mul = 1000;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600000;
-	else if (strcmp(end, "d") == 0)
-		mul = DAY;
-	else
-		return -1;
-	if (v > UINT64_MAX / mul)
+	mul = *end == '\0' ? 1000 : 0;	/* a bare number is seconds */
+	for (i = 0; mul == 0 && i < sizeof(u_ms) / sizeof(u_ms[0]); i++)
+		if (strcmp(end, u_ms[i].suffix) == 0)
+			mul = u_ms[i].mul;
+	if (mul == 0 || v > UINT64_MAX / mul)
 		return -1;
 	*ms_r = v * mul;
 	return 0;
@@ -878,34 +896,6 @@ rcv_config_key(size_t i, const char **section_r, const char **name_r, const char
 	return 0;
 }
 
-static void
-fmt_ms(char *buf, size_t len, uint64_t ms)
-{
-	if (ms % DAY == 0 && ms)
-		snprintf(buf, len, "%llud", (unsigned long long)(ms / DAY));
-	else if (ms % 3600000 == 0 && ms)
-		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms % 60000 == 0 && ms)
-		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(buf, len, "%llums", (unsigned long long)ms);
-}
-
-static void
-fmt_size(char *buf, size_t len, uint64_t v)
-{
-	if (v && v % (1ULL << 30) == 0)
-		snprintf(buf, len, "%lluG", (unsigned long long)(v >> 30));
-	else if (v && v % (1ULL << 20) == 0)
-		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
-	else if (v && v % (1ULL << 10) == 0)
-		snprintf(buf, len, "%lluK", (unsigned long long)(v >> 10));
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-}
-
 /* One key's value as it would be written in the file ("listen": every
  * address, comma-separated, for comparing). */
 static void
@@ -933,13 +923,9 @@ render(const struct rcv_config *c, const struct key *k, int flags, char *v, size
 			snprintf(v, len, "%s", base);
 		break;
 	case K_SIZE:
-		fmt_size(v, len, *(const uint64_t *)(const void *)base);
-		break;
 	case K_UINT:
-		snprintf(v, len, "%llu", (unsigned long long)*(const uint64_t *)(const void *)base);
-		break;
 	case K_DURATION:
-		fmt_ms(v, len, *(const uint64_t *)(const void *)base);
+		fmt_unit(v, len, *(const uint64_t *)(const void *)base, units(k->type));
 		break;
 	case K_LISTEN:
 		v[0] = '\0';
@@ -1105,16 +1091,8 @@ rcv_config_man(FILE *out, const char *version)
 		if (k->type == K_UINT || ((k->type == K_SIZE || k->type == K_DURATION) && k->max)) {
 			char lo[64], hi[64];
 
-			if (k->type == K_SIZE) {
-				fmt_size(lo, sizeof(lo), k->min);
-				fmt_size(hi, sizeof(hi), k->max);
-			} else if (k->type == K_DURATION) {
-				fmt_ms(lo, sizeof(lo), k->min);
-				fmt_ms(hi, sizeof(hi), k->max);
-			} else {
-				snprintf(lo, sizeof(lo), "%llu", (unsigned long long)k->min);
-				snprintf(hi, sizeof(hi), "%llu", (unsigned long long)k->max);
-			}
+			fmt_unit(lo, sizeof(lo), k->min, units(k->type));
+			fmt_unit(hi, sizeof(hi), k->max, units(k->type));
 			fprintf(out, "; %s to %s", lo, hi);
 		}
 		fputs(".\n", out);
