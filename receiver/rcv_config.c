@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/cli.h"
 #include "base/mem.h"
 
 enum ktype {
@@ -452,6 +453,7 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 {
 	char *base = (char *)p->cfg + k->off;
 	uint64_t n = 0;
+	unsigned long long u;
 	const char *why = "";
 
 	switch (k->type) {
@@ -472,15 +474,11 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 			return fail(p, line, "%s: '%s' is not a duration (e.g. 500ms, 10s, 5m, 1h, 2d)",
 			    k->name, v);
 		break;
-	case K_UINT: {
-		char *e;
-
-		errno = 0;
-		n = strtoull(v, &e, 10);
-		if (!isdigit((unsigned char)*v) || *e || errno)
+	case K_UINT:
+		if (cli_uint(v, 0, UINT64_MAX, &u) < 0)
 			return fail(p, line, "%s: '%s' is not a number", k->name, v);
+		n = u;
 		break;
-	}
 	case K_LISTEN: {
 		struct rcv_config *c = p->cfg;
 
@@ -493,19 +491,13 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 		c->n_listen++;
 		return 0;
 	}
-	case K_WORKERS:
-		if (strcmp(v, "auto") == 0) {
-			*(unsigned *)(void *)base = 0;
-			return 0;
-		} else {
-			char *e;
-			unsigned long w = strtoul(v, &e, 10);
-			if (!isdigit((unsigned char)*v) || *e || w < 1 || w > k->max)
-				return fail(p, line, "workers: '%s' must be auto or 1-%llu", v,
-				    (unsigned long long)k->max);
-			*(unsigned *)(void *)base = (unsigned)w;
-			return 0;
-		}
+	case K_WORKERS:	/* auto: 0 */
+		if (strcmp(v, "auto") == 0)
+			u = 0;
+		else if (cli_uint(v, 1, k->max, &u) < 0)
+			return fail(p, line, "workers: '%s' must be auto or 1-%llu", v, (unsigned long long)k->max);
+		*(unsigned *)(void *)base = (unsigned)u;
+		return 0;
 	case K_TLSVER:
 		if (strcmp(v, "1.3") == 0)
 			*(int *)(void *)base = 13;
