@@ -545,16 +545,10 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 void
 rcv_config_defaults(struct rcv_config *cfg)
 {
-	struct parse p;
-	char err[256];
+	struct parse p = { .file = "defaults", .cfg = cfg };
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
-	memset(&p, 0, sizeof(p));
-	p.file = "defaults";
-	p.cfg = cfg;
-	p.err = err;
-	p.errlen = sizeof(err);
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].def != NULL && keys[i].type != K_LISTEN)
 			set_value(&p, 0, &keys[i], keys[i].def);
@@ -780,85 +774,52 @@ finish(struct parse *p)
 	return p->nerr ? -1 : 0;
 }
 
-static int
-load_text(const char *name, const char *text, struct rcv_config *cfg, char *err, size_t errlen,
-    rcv_config_report_fn *report, void *arg, unsigned *nerr_r, int partial)
+/* The file name (at most 1 MiB, no NUL byte) or, when text is given (the
+ * tests), text, over the defaults: the number of problems, the first in
+ * err, every one to report. */
+static unsigned
+load(const char *name, const char *text, struct rcv_config *cfg, int partial, char *err, size_t errlen,
+    rcv_config_report_fn *report, void *arg)
 {
-	struct parse p;
+	struct parse p = { .file = name, .cfg = cfg, .err = err, .errlen = errlen, .report = report,
+	    .report_arg = arg, .partial = partial };
+	char *file = NULL;
+	size_t len;
 
 	rcv_config_defaults(cfg);
-	memset(&p, 0, sizeof(p));
-	p.file = name;
-	p.cfg = cfg;
-	p.err = err;
-	p.errlen = errlen;
-	p.report = report;
-	p.report_arg = arg;
-	p.partial = partial;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-	parse_text(&p, text);
-	finish(&p);
-	if (nerr_r != NULL)
-		*nerr_r = p.nerr;
-	return p.nerr ? -1 : 0;
+	if (text == NULL) {
+		text = file = (char *)buf_read_file(name, (1 << 20) - 2, &len);
+		if (file == NULL)
+			fail(&p, 0, "%s", errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
+		else if (strlen(file) != len)
+			fail(&p, 0, "NUL byte in file");
+	}
+	if (p.nerr == 0) {
+		parse_text(&p, text);
+		finish(&p);
+	}
+	free(file);
+	return p.nerr;
 }
 
 int
 rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
     char *err, size_t errlen)
 {
-	return load_text(name, text, cfg, err, errlen, NULL, NULL, NULL, 0);
-}
-
-/* The whole file, NUL-terminated (at most 1 MiB): malloc'd, or NULL with
- * the reason in err. */
-static char *
-read_file(const char *path, char *err, size_t errlen)
-{
-	size_t len;
-	char *text = (char *)buf_read_file(path, (1 << 20) - 2, &len);
-
-	if (text == NULL) {
-		snprintf(err, errlen, "%s: %s", path, errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
-		return NULL;
-	}
-	if (strlen(text) != len) {
-		snprintf(err, errlen, "%s: NUL byte in file", path);
-		free(text);
-		return NULL;
-	}
-	return text;
+	return load(name, text, cfg, 0, err, errlen, NULL, NULL) ? -1 : 0;
 }
 
 int
 rcv_config_load(const char *path, struct rcv_config *cfg, int partial, char *err, size_t errlen)
 {
-	char *text = read_file(path, err, errlen);
-	int r;
-
-	if (text == NULL)
-		return -1;
-	r = load_text(path, text, cfg, err, errlen, NULL, NULL, NULL, partial);
-	free(text);
-	return r;
+	return load(path, NULL, cfg, partial, err, errlen, NULL, NULL) ? -1 : 0;
 }
 
 unsigned
 rcv_config_load_all(const char *path, struct rcv_config *cfg, rcv_config_report_fn *report, void *arg)
 {
-	char err[1536];
-	char *text = read_file(path, err, sizeof(err));
-	unsigned nerr = 0;
-
-	if (text == NULL) {
-		rcv_config_defaults(cfg);
-		snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-		report(arg, err);
-		return 1;
-	}
-	load_text(path, text, cfg, err, sizeof(err), report, arg, &nerr, 0);
-	free(text);
-	return nerr;
+	return load(path, NULL, cfg, 0, NULL, 0, report, arg);
 }
 
 int
