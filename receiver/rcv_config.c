@@ -422,17 +422,11 @@ parse_trace(struct rcv_config *cfg, const char *v)
 
 	cfg->n_trace_allow = 0;
 	while (*p) {
-		const char *e;
 		size_t n;
 
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
+		p += strspn(p, ", \t");
+		if ((n = strcspn(p, ", \t")) == 0)
 			break;
-		e = p;
-		while (*e && *e != ',' && *e != ' ' && *e != '\t')
-			e++;
-		n = (size_t)(e - p);
 		if (n >= sizeof(cfg->trace_allow[0]) || cfg->n_trace_allow == RCV_CONFIG_MAX_TRACE)
 			return -1;
 		/* a '*' may only end the entry */
@@ -443,7 +437,7 @@ parse_trace(struct rcv_config *cfg, const char *v)
 		memcpy(cfg->trace_allow[cfg->n_trace_allow], p, n);
 		cfg->trace_allow[cfg->n_trace_allow][n] = '\0';
 		cfg->n_trace_allow++;
-		p = e;
+		p += n;
 	}
 	return 0;
 }
@@ -570,6 +564,17 @@ trim(char *s)
 }
 
 static int
+key_row(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
 parse_text(struct parse *p, const char *text)
 {
 	char section[64] = "";
@@ -581,7 +586,7 @@ parse_text(struct parse *p, const char *text)
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		char buf[4096], *s, *eq, *name, *val;
-		size_t i;
+		int i;
 
 		lineno++;
 		if (len >= sizeof(buf)) {
@@ -607,10 +612,10 @@ parse_text(struct parse *p, const char *text)
 			}
 			*rb = '\0';
 			strcpy(section, s + 1);
-			for (i = 0; i < NKEYS; i++)
+			for (i = 0; i < (int)NKEYS; i++)
 				if (strcmp(keys[i].section, section) == 0)
 					break;
-			if (i == NKEYS) {
+			if (i == (int)NKEYS) {
 				/* its keys are not reported one by one */
 				fail(p, lineno, "unknown section [%s]", section);
 				continue;
@@ -639,10 +644,7 @@ parse_text(struct parse *p, const char *text)
 				fail(p, lineno, "key '%s' outside any [section]", name);
 			continue;
 		}
-		for (i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
-				break;
-		if (i == NKEYS) {
+		if ((i = key_row(section, name)) < 0) {
 			fail(p, lineno, "unknown key '%s' in [%s]", name, section);
 			continue;
 		}
@@ -662,17 +664,6 @@ parse_text(struct parse *p, const char *text)
 			p->cfg->key_bad[i] = 1;
 	}
 	return p->nerr ? -1 : 0;
-}
-
-static int
-key_row(const char *section, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
-			return (int)i;
-	return -1;
 }
 
 /* the line that set a key, 0 when it has its default */
