@@ -44,6 +44,12 @@ struct key {
 	const char *help;
 };
 
+/* The two words of a choice, for the values min and min + 1 */
+static const char *const words[][2] = {
+	[K_TLSVER] = { "1.2", "1.3" },
+	[K_CACHE] = { "memory", "redis" },
+};
+
 #define O(f) offsetof(struct rcv_config, f)
 #define SZ(f) sizeof(((struct rcv_config *)0)->f)
 #define DAY (24ULL * 3600 * 1000)
@@ -63,7 +69,7 @@ static const struct key keys[] = {
 	  "PEM certificate chain, leaf first (required)" },
 	{ "tls", "key", K_STR, O(key), "", 0, SZ(key),
 	  "PEM private key of the certificate (required)" },
-	{ "tls", "min_version", K_TLSVER, O(min_version), "1.3", 0, 0,
+	{ "tls", "min_version", K_TLSVER, O(min_version), "1.3", 12, 13,
 	  "1.3, or 1.2 to also accept TLS 1.2 (not recommended)" },
 	{ "dns", "unbound_conf", K_STR, O(unbound_conf), "", 0, SZ(unbound_conf),
 	  "unbound.conf-syntax file for libunbound: stub/forward zones, trust anchors" },
@@ -71,7 +77,7 @@ static const struct key keys[] = {
 	  SZ(trust_anchor_file), "DNSSEC root trust anchor (empty: only unbound_conf's)" },
 	{ "dns", "timeout", K_DURATION, O(dns_timeout_ms), "5s", 100, 120000,
 	  "per-lookup timeout; a timeout is a temporary failure" },
-	{ "dns", "cache", K_CACHE, O(dns_cache_redis), "memory", 0, 0,
+	{ "dns", "cache", K_CACHE, O(dns_cache_redis), "memory", 0, 1,
 	  "memory (per process) or redis (shared by every gateway)" },
 	{ "dns", "cache_max_ttl", K_DURATION, O(cache_max_ttl_ms), "1h", 0, 7 * DAY,
 	  "cap on the TTL of cached DNS answers" },
@@ -493,20 +499,11 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 		*(unsigned *)(void *)base = (unsigned)u;
 		return 0;
 	case K_TLSVER:
-		if (strcmp(v, "1.3") == 0)
-			*(int *)(void *)base = 13;
-		else if (strcmp(v, "1.2") == 0)
-			*(int *)(void *)base = 12;
-		else
-			return fail(p, line, "min_version: '%s' must be 1.2 or 1.3", v);
-		return 0;
 	case K_CACHE:
-		if (strcmp(v, "memory") == 0)
-			*(int *)(void *)base = 0;
-		else if (strcmp(v, "redis") == 0)
-			*(int *)(void *)base = 1;
-		else
-			return fail(p, line, "cache: '%s' must be memory or redis", v);
+		if (strcmp(v, words[k->type][0]) != 0 && strcmp(v, words[k->type][1]) != 0)
+			return fail(p, line, "%s: '%s' must be %s or %s", k->name, v, words[k->type][0],
+			    words[k->type][1]);
+		*(int *)(void *)base = (int)k->min + (strcmp(v, words[k->type][1]) == 0);
 		return 0;
 	case K_TRACE:
 		if (strlen(v) >= k->max)
@@ -884,10 +881,8 @@ render(const struct rcv_config *c, const struct key *k, int flags, char *v, size
 			snprintf(v, len, "auto");
 		break;
 	case K_TLSVER:
-		snprintf(v, len, "%s", c->min_version == 12 ? "1.2" : "1.3");
-		break;
 	case K_CACHE:
-		snprintf(v, len, "%s", c->dns_cache_redis ? "redis" : "memory");
+		snprintf(v, len, "%s", words[k->type][*(const int *)(const void *)base != (int)k->min]);
 		break;
 	}
 }
@@ -962,10 +957,9 @@ type_name(enum ktype t)
 	case K_UINT: return "number";
 	case K_LISTEN: return "address";
 	case K_WORKERS: return "auto|number";
-	case K_TLSVER: return "1.2|1.3";
-	case K_CACHE: return "memory|redis";
 	case K_TRACE: return "list";
 	case K_REDIS: return "url";
+	case K_TLSVER: case K_CACHE: break;	/* words[] */
 	}
 	return "value";
 }
@@ -1023,7 +1017,11 @@ rcv_config_man(FILE *out, const char *version)
 			fprintf(out, ".SS [%s]\n", k->section);
 			sec = k->section;
 		}
-		fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s\\fR", k->name, type_name(k->type));
+		if (k->type == K_TLSVER || k->type == K_CACHE)
+			fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s|%s\\fR", k->name, words[k->type][0],
+			    words[k->type][1]);
+		else
+			fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s\\fR", k->name, type_name(k->type));
 		if (k->def != NULL && k->def[0]) {
 			fputs(" (default: \\fB", out);
 			man_text(out, k->def);
