@@ -42,13 +42,10 @@ rcv_rq_push(struct rcv_rq *q, uint32_t number)
 }
 
 void
-rcv_rq_complete(struct rcv_rq_ent *e, const uint8_t *bytes, size_t len)
+rcv_rq_complete(struct rcv_rq_ent *e, struct buf *b)
 {
 	free(e->bytes);
-	e->bytes = mem_alloc(len);
-	memcpy(e->bytes, bytes, len);
-	e->len = len;
-	e->done = 1;
+	e->bytes = buf_steal(b, &e->len);
 }
 
 size_t
@@ -56,7 +53,7 @@ rcv_rq_drain(struct rcv_rq *q, struct buf *out)
 {
 	size_t n = 0;
 
-	while (q->head && q->head->done) {
+	while (q->head && q->head->bytes != NULL) {
 		struct rcv_rq_ent *e = q->head;
 
 		buf_add(out, e->bytes, e->len);
@@ -94,9 +91,8 @@ reply_error(struct rcv_rq_ent *e, unsigned code, int64_t ref, const struct wire_
 	struct buf b = { 0 };
 
 	wire_enc_error(&b, NULL, (uint8_t)code, ref, addr, n_addr);
-	rcv_rq_complete(e, b.p, b.len);
+	rcv_rq_complete(e, &b);
 	rcv_metrics_reply(rcv_metrics_default, code);
-	buf_free(&b);
 }
 
 /* An immediate Error in its place in the reply order. */
@@ -450,8 +446,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		struct buf b = { 0 };
 
 		wire_enc_email_delivered(&b, NULL, e->n);
-		rcv_rq_complete(e->rq, b.p, b.len);
-		buf_free(&b);
+		rcv_rq_complete(e->rq, &b);
 		RCV_METRIC_ADD(reply_email_delivered, 1);
 		RCV_METRIC_ADD(emails_delivered, 1);
 		email_log(e, "pass", "-", "delivered", "email_delivered", "", NULL, 0);

@@ -158,15 +158,14 @@ void rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *r
  * arrival order ---------------------------------------------------------- */
 struct rcv_rq_ent {
 	uint32_t number;	/* message number it answers */
-	int done;
-	uint8_t *bytes;		/* encoded reply, owned */
+	uint8_t *bytes;		/* encoded reply, owned; NULL until complete */
 	size_t len;
 	struct rcv_rq_ent *next;
 };
 
 struct rcv_rq_ent *rcv_rq_push(struct rcv_rq *q, uint32_t number);
-/* Mark an entry complete with its encoded reply (copied). */
-void rcv_rq_complete(struct rcv_rq_ent *e, const uint8_t *bytes, size_t len);
+/* Mark an entry complete with its encoded reply (taken: b is empty after). */
+void rcv_rq_complete(struct rcv_rq_ent *e, struct buf *b);
 /* Pop the completed entries at the head, appending their bytes to out.
  * Returns how many were popped. */
 size_t rcv_rq_drain(struct rcv_rq *q, struct buf *out);
