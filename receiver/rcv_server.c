@@ -442,28 +442,28 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * never waits for either: the cache falls back to the resolver, stats
  * keep counting in process.
  */
+struct redis_user {
+	const char *name, *note;
+	enum rcv_metric up;	/* its gauge */
+};
+static struct redis_user redis_cache = { "redis_cache", "DNS lookups go to the resolver", RCV_M_dns_redis_up };
+static struct redis_user redis_stats = { "redis_stats", "counting in process", RCV_M_stats_redis_up };
+
 static void
-redis_log(const char *user, const char *note, const struct vfy_redis_status *st)
+redis_state_cb(void *arg, const struct vfy_redis_status *st)
 {
+	const struct redis_user *u = arg;
 	char why[260];
 
-	if (st->up) {
-		rcv_log(RCV_LOG_INFO, "conn=- event=%s state=up errors=%llu", user,
+	if (st->up)
+		rcv_log(RCV_LOG_INFO, "conn=- event=%s state=up errors=%llu", u->name,
 		    (unsigned long long)st->errors);
-		return;
-	}
-	rcv_log(st->fault == VFY_REDIS_AUTH ? RCV_LOG_ERR : RCV_LOG_WARN,
-	    "conn=- event=%s state=down fault=%s why=%s retry_in=%.1fs errors=%llu note=\"%s\"", user,
-	    vfy_redis_fault_str(st->fault), rcv_log_q(why, sizeof(why), st->why, strlen(st->why)),
-	    st->retry_in, (unsigned long long)st->errors, note);
-}
-
-static void
-redis_cache_state_cb(void *arg, const struct vfy_redis_status *st)
-{
-	(void)arg;
-	redis_log("redis_cache", "DNS lookups go to the resolver", st);
-	RCV_METRIC_GAUGE(dns_redis_up, st->up);
+	else
+		rcv_log(st->fault == VFY_REDIS_AUTH ? RCV_LOG_ERR : RCV_LOG_WARN,
+		    "conn=- event=%s state=down fault=%s why=%s retry_in=%.1fs errors=%llu note=\"%s\"",
+		    u->name, vfy_redis_fault_str(st->fault), rcv_log_q(why, sizeof(why), st->why,
+		    strlen(st->why)), st->retry_in, (unsigned long long)st->errors, u->note);
+	rcv_metrics_gauge(rcv_metrics_default, u->up, st->up);
 }
 
 /* The verifier's options from the configuration.  Step 9 uses ct_log_list;
@@ -486,18 +486,11 @@ vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 	if (cfg->dns_cache_redis && cfg->have_redis) {
 		vo->dns.cache = VFY_DNS_CACHE_REDIS;
 		vfy_redis_url_options(&cfg->redis, &vo->dns.redis);
-		vo->dns.redis_state_cb = redis_cache_state_cb;
+		vo->dns.redis_state_cb = redis_state_cb;
+		vo->dns.redis_state_arg = &redis_cache;
 		vo->dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
 	}
 	vo->dns.shcache = g_shcache;
-}
-
-static void
-redis_stats_state_cb(void *arg, const struct vfy_redis_status *st)
-{
-	(void)arg;
-	redis_log("redis_stats", "counting in process", st);
-	RCV_METRIC_GAUGE(stats_redis_up, st->up);
 }
 
 /* One line per spool retry and per entry moved aside, and its counters. */
@@ -770,7 +763,8 @@ metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
 	if (cfg->have_redis) {
 		vfy_redis_url_options(&cfg->redis, &mo.redis);
-		mo.state_cb = redis_stats_state_cb;
+		mo.state_cb = redis_state_cb;
+		mo.state_arg = &redis_stats;
 	}
 	return rcv_metrics_new(srv->loop, &mo);
 }
