@@ -1,12 +1,10 @@
 /*
- * vfy_cache: value codec, in-process LRU and the chain verdict cache.  See
+ * vfy_cache: value codec, shared cache and the in-process LRU.  See
  * vfy_cache.h.
  *
  * The LRU is a chained hash table plus a doubly linked recency list; each
  * entry owns its key and value.  Lookups move the entry to the front;
- * inserting past the bound drops the tail.  The verdict cache is the same
- * shape over a fixed array (indexes instead of pointers, no allocation
- * after creation).
+ * inserting past the bound drops the tail.
  */
 #include "verify/vfy_cache.h"
 
@@ -561,219 +559,21 @@ vfy_lru_count(const struct vfy_lru *l)
 }
 
 void
+vfy_lru_clear(struct vfy_lru *l)
+{
+	while (l->head)
+		drop(l, l->head);
+}
+
+void
 vfy_lru_free(struct vfy_lru **l_p)
 {
 	struct vfy_lru *l = *l_p;
 
 	if (l == NULL)
 		return;
-	while (l->head)
-		drop(l, l->head);
+	vfy_lru_clear(l);
 	free(l->buckets);
 	free(l);
 	*l_p = NULL;
-}
-
-/* --- chain verdict cache ---------------------------------------------------- */
-
-#define VC_NIL	UINT32_MAX
-
-struct vc_ent {
-	uint32_t hnext;			/* hash chain, or the free list */
-	uint32_t prev, next;		/* recency list, head = most recent */
-	time_t expires;
-	uint8_t fp[32];
-	char f[VFY_VCACHE_F_MAX];
-};
-
-struct vfy_vcache {
-	size_t max, count, vsize;
-	uint32_t mask;			/* buckets - 1 */
-	uint32_t *bucket;
-	struct vc_ent *e;
-	uint8_t *val;			/* max x vsize */
-	uint32_t head, tail, free;
-};
-
-static uint32_t
-vc_hash(const struct vfy_vcache *c, const uint8_t fp[32], const char *f)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a over F, then the fingerprint's first 8 bytes */
-	size_t i;
-
-	for (; *f; f++)
-		h = (h ^ (uint8_t)*f) * 1099511628211ULL;
-	for (i = 0; i < 8; i++)
-		h = (h ^ fp[i]) * 1099511628211ULL;
-	return (uint32_t)(h ^ (h >> 32)) & c->mask;
-}
-
-struct vfy_vcache *
-vfy_vcache_new(size_t max, size_t vsize)
-{
-	struct vfy_vcache *c = mem_calloc(1, sizeof(*c));
-	size_t nb = 16;
-
-	c->max = max ? max : 1;
-	if (c->max > (VC_NIL >> 2))
-		c->max = VC_NIL >> 2;
-	while (nb < c->max)
-		nb *= 2;
-	c->mask = (uint32_t)(nb - 1);
-	c->vsize = vsize ? vsize : 1;
-	c->bucket = mem_alloc(nb * sizeof(*c->bucket));
-	c->e = mem_calloc(c->max, sizeof(*c->e));
-	c->val = mem_calloc(c->max, c->vsize);
-	vfy_vcache_clear(c);
-	return c;
-}
-
-void
-vfy_vcache_clear(struct vfy_vcache *c)
-{
-	size_t i;
-
-	for (i = 0; i <= c->mask; i++)
-		c->bucket[i] = VC_NIL;
-	for (i = 0; i < c->max; i++) {
-		c->e[i].hnext = i + 1 < c->max ? (uint32_t)(i + 1) : VC_NIL;
-	}
-	c->free = 0;
-	c->head = c->tail = VC_NIL;
-	c->count = 0;
-}
-
-void
-vfy_vcache_free(struct vfy_vcache **c_p)
-{
-	struct vfy_vcache *c = *c_p;
-
-	if (c == NULL)
-		return;
-	free(c->bucket);
-	free(c->e);
-	free(c->val);
-	free(c);
-	*c_p = NULL;
-}
-
-size_t
-vfy_vcache_count(const struct vfy_vcache *c)
-{
-	return c->count;
-}
-
-size_t
-vfy_vcache_bucket(const struct vfy_vcache *c, const uint8_t fp[32], const char *f)
-{
-	return vc_hash(c, fp, f);
-}
-
-size_t
-vfy_vcache_buckets(const struct vfy_vcache *c)
-{
-	return (size_t)c->mask + 1;
-}
-
-static void
-vc_unlink(struct vfy_vcache *c, uint32_t i)
-{
-	struct vc_ent *e = &c->e[i];
-
-	if (e->prev != VC_NIL)
-		c->e[e->prev].next = e->next;
-	else
-		c->head = e->next;
-	if (e->next != VC_NIL)
-		c->e[e->next].prev = e->prev;
-	else
-		c->tail = e->prev;
-}
-
-static void
-vc_front(struct vfy_vcache *c, uint32_t i)
-{
-	struct vc_ent *e = &c->e[i];
-
-	e->prev = VC_NIL;
-	e->next = c->head;
-	if (c->head != VC_NIL)
-		c->e[c->head].prev = i;
-	c->head = i;
-	if (c->tail == VC_NIL)
-		c->tail = i;
-}
-
-/* Drop entry i: out of its chain and the recency list, onto the free list. */
-static void
-vc_drop(struct vfy_vcache *c, uint32_t i)
-{
-	struct vc_ent *e = &c->e[i];
-	uint32_t *pp = &c->bucket[vc_hash(c, e->fp, e->f)];
-
-	while (*pp != i)
-		pp = &c->e[*pp].hnext;
-	*pp = e->hnext;
-	vc_unlink(c, i);
-	e->hnext = c->free;
-	c->free = i;
-	c->count--;
-}
-
-static uint32_t
-vc_find(const struct vfy_vcache *c, const uint8_t fp[32], const char *f)
-{
-	uint32_t i = c->bucket[vc_hash(c, fp, f)];
-
-	while (i != VC_NIL && (memcmp(c->e[i].fp, fp, 32) != 0 || strcmp(c->e[i].f, f) != 0))
-		i = c->e[i].hnext;
-	return i;
-}
-
-void *
-vfy_vcache_get(struct vfy_vcache *c, const uint8_t fp[32], const char *f, time_t now, time_t *expires_r)
-{
-	uint32_t i;
-
-	if (strlen(f) >= VFY_VCACHE_F_MAX)
-		return NULL;
-	i = vc_find(c, fp, f);
-	if (i == VC_NIL)
-		return NULL;
-	if (now >= c->e[i].expires) {
-		vc_drop(c, i);
-		return NULL;
-	}
-	vc_unlink(c, i);
-	vc_front(c, i);
-	*expires_r = c->e[i].expires;
-	return c->val + (size_t)i * c->vsize;
-}
-
-void
-vfy_vcache_put(struct vfy_vcache *c, const uint8_t fp[32], const char *f, const void *val, time_t expires)
-{
-	size_t fl = strlen(f);
-	uint32_t i, b;
-
-	if (fl >= VFY_VCACHE_F_MAX)
-		return;
-	i = vc_find(c, fp, f);
-	if (i != VC_NIL) {
-		vc_unlink(c, i);
-	} else {
-		if (c->free == VC_NIL)
-			vc_drop(c, c->tail);	/* full: the least recently used goes */
-		i = c->free;
-		c->free = c->e[i].hnext;
-		memcpy(c->e[i].fp, fp, 32);
-		memcpy(c->e[i].f, f, fl + 1);
-		b = vc_hash(c, fp, f);
-		c->e[i].hnext = c->bucket[b];
-		c->bucket[b] = i;
-		c->count++;
-	}
-	c->e[i].expires = expires;
-	memcpy(c->val + (size_t)i * c->vsize, val, c->vsize);
-	vc_front(c, i);
 }

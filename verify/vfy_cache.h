@@ -78,41 +78,17 @@ int vfy_shcache_get(struct vfy_shcache *c, const char *key, uint64_t now, uint8_
 void vfy_shcache_put(struct vfy_shcache *c, const char *key, const uint8_t *v, size_t len,
     uint64_t expiry, uint64_t now);
 
-/* In-process LRU of encoded values, bounded by entry count. */
+/* In-process LRU of values, bounded by entry count: the DNS cache's encoded
+ * values, and the chain verdict cache of vfy_check. */
 struct vfy_lru;
 struct vfy_lru *vfy_lru_new(size_t max_entries);
 void vfy_lru_free(struct vfy_lru **lru_p);
-/* Borrowed value (valid until the next put/free), or NULL when absent or
+/* Borrowed value (valid until the next put, clear or free), or NULL when absent or
  * expired (an expired entry is dropped). */
 const uint8_t *vfy_lru_get(struct vfy_lru *lru, const char *key, uint64_t now, size_t *len_r);
 /* Copy the value in, replacing an old one; evicts the least recently used. */
 void vfy_lru_put(struct vfy_lru *lru, const char *key, const uint8_t *val, size_t len, uint64_t expiry);
 size_t vfy_lru_count(const struct vfy_lru *lru);
-
-/*
- * The chain verdict cache (vfy_check): up to max_entries values of one
- * size, keyed by (a 32-byte chain fingerprint, the author domain F), each
- * with a wall-clock expiry.  A hash table over a fixed array of entries
- * with a recency list: a lookup costs one bucket's chain whatever the
- * number of entries; a full table evicts the least recently used entry.
- */
-#define VFY_VCACHE_F_MAX	256	/* F of this many bytes or more is never stored */
-struct vfy_vcache;
-struct vfy_vcache *vfy_vcache_new(size_t max_entries, size_t value_size);
-void vfy_vcache_free(struct vfy_vcache **c_p);
-/* The value for (fp, f), made the most recent, with its expiry; NULL when
- * absent or expired at now (an expired entry is dropped).  Borrowed until
- * the next put or clear. */
-void *vfy_vcache_get(struct vfy_vcache *c, const uint8_t fp[32], const char *f, time_t now,
-    time_t *expires_r);
-/* Store a copy of val (value_size bytes): replaces the key's value, else
- * takes a free entry, else evicts the least recently used one. */
-void vfy_vcache_put(struct vfy_vcache *c, const uint8_t fp[32], const char *f, const void *val,
-    time_t expires);
-void vfy_vcache_clear(struct vfy_vcache *c);
-size_t vfy_vcache_count(const struct vfy_vcache *c);
-/* Tests: the bucket (fp, f) falls in, of vfy_vcache_buckets(). */
-size_t vfy_vcache_bucket(const struct vfy_vcache *c, const uint8_t fp[32], const char *f);
-size_t vfy_vcache_buckets(const struct vfy_vcache *c);
+void vfy_lru_clear(struct vfy_lru *lru);
 
 #endif

@@ -31,7 +31,7 @@ struct vfy {
 	vfy_lookup_fn *lookup;
 	vfy_lookup_cancel_fn *lookup_cancel;
 	void *lookup_arg;
-	struct vfy_vcache *cache;	/* verdicts (vfy_cache.h), wall-clock expiry */
+	struct vfy_lru *cache;		/* struct cached by cache_key (vfy_cache.h) */
 	struct vfy_stats st;
 };
 
@@ -257,11 +257,32 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 
 /* ---- cache ------------------------------------------------------------ */
 
+/* A verdict for (chain, F) with the second it expires (wall clock). */
+struct cached {
+	time_t expires;
+	struct vfy_verdict vd;
+};
+
+#define CACHE_KEY_MAX	(64 + 1 + VFY_FROM_DOMAIN_MAX)
+
+/* The chain's fingerprint in hex, ':', F. */
+static void
+cache_key(const struct vfy_chain *c, const char *f, char key[CACHE_KEY_MAX])
+{
+	for (size_t i = 0; i < 32; i++) {
+		key[2 * i] = "0123456789abcdef"[c->fingerprint[i] >> 4];
+		key[2 * i + 1] = "0123456789abcdef"[c->fingerprint[i] & 15];
+	}
+	snprintf(key + 64, CACHE_KEY_MAX - 64, ":%s", f);
+}
+
 static void
 cache_put(struct vfy *v, const struct vfy_chain *c, const char *f,
     const struct vfy_verdict *vd, uint32_t ttl)
 {
-	time_t t = time(NULL), exp;
+	time_t t = time(NULL);
+	struct cached ce;
+	char key[CACHE_KEY_MAX];
 
 	if (vd->result != VFY_PASS && vd->result != VFY_PERMFAIL)
 		return;		/* never a tempfail */
@@ -269,13 +290,15 @@ cache_put(struct vfy *v, const struct vfy_chain *c, const char *f,
 		ttl = v->lifetime;
 	if (ttl == 0)
 		return;
-	exp = t + (time_t)ttl;
-	if (c->not_after_min < exp)
-		exp = c->not_after_min;
-	if (exp <= t)
+	ce.expires = t + (time_t)ttl;
+	if (c->not_after_min < ce.expires)
+		ce.expires = c->not_after_min;
+	if (ce.expires <= t)
 		return;
-	vfy_vcache_put(v->cache, c->fingerprint, f, vd, exp);
-	v->st.cache_entries = vfy_vcache_count(v->cache);
+	ce.vd = *vd;
+	cache_key(c, f, key);
+	vfy_lru_put(v->cache, key, (const uint8_t *)&ce, sizeof(ce), (uint64_t)ce.expires);
+	v->st.cache_entries = vfy_lru_count(v->cache);
 }
 
 /* ---- the asynchronous check ------------------------------------------ */
@@ -443,10 +466,10 @@ vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
     time_t now, vfy_check_cb *cb, void *arg)
 {
 	struct vfy_check *c;
-	const struct vfy_verdict *e;
-	time_t expires, t;
-	char qname[300];
-	size_t fl = strlen(f);
+	const struct cached *e;
+	time_t t;
+	char qname[300], key[CACHE_KEY_MAX];
+	size_t fl = strlen(f), len;
 
 	if (fl == 0 || fl >= VFY_FROM_DOMAIN_MAX || f[fl - 1] == '.')
 		return NULL;
@@ -463,14 +486,15 @@ vfy_check_start(struct vfy *v, const struct vfy_chain *chain, const char *f,
 	ev_timer_init(&c->deliver, on_deliver, 0., 0.);
 	c->deliver.data = c;
 	t = time(NULL);
-	e = vfy_vcache_get(v->cache, chain->fingerprint, f, t, &expires);
-	v->st.cache_entries = vfy_vcache_count(v->cache);
+	cache_key(chain, f, key);
+	e = (const struct cached *)vfy_lru_get(v->cache, key, (uint64_t)t, &len);
+	v->st.cache_entries = vfy_lru_count(v->cache);
 	if (e != NULL) {
 		v->st.cache_hits++;
-		c->verdict = *e;
+		c->verdict = e->vd;
 		c->verdict.cached = 1;
 		c->verdict.dns_lookups = 0;
-		c->verdict.ttl = (uint32_t)(expires - t);
+		c->verdict.ttl = (uint32_t)(e->expires - t);
 		ev_timer_start(v->loop, &c->deliver);
 		return c;
 	}
@@ -523,7 +547,7 @@ vfy_init(struct vfy **v_r, struct ev_loop *loop, const struct vfy_options *opt,
 	v->loop = loop;
 	v->min_scts = opt->ct_min_scts ? opt->ct_min_scts : 1;
 	v->lifetime = opt->cache_lifetime ? opt->cache_lifetime : 600;
-	v->cache = vfy_vcache_new(opt->cache_entries ? opt->cache_entries : 4096, sizeof(struct vfy_verdict));
+	v->cache = vfy_lru_new(opt->cache_entries ? opt->cache_entries : 4096);
 	v->ct = opt->ct_check;
 	v->ct_arg = opt->ct_arg;
 	if (v->ct == NULL && opt->ct_log_list != NULL) {
@@ -596,7 +620,7 @@ vfy_reload(struct vfy *v, const char *ca_file, const char *ct_log_list, char *er
 		v->ct_logs = ct;
 		v->ct_arg = ct;
 	}
-	vfy_vcache_clear(v->cache);
+	vfy_lru_clear(v->cache);
 	v->st.cache_entries = 0;
 	return 0;
 }
@@ -612,7 +636,7 @@ vfy_deinit(struct vfy **v_p)
 	vfy_pkix_free(&v->pkix);
 	vfy_ct_logs_free(&v->ct_logs);
 	free(v->ca_file);
-	vfy_vcache_free(&v->cache);
+	vfy_lru_free(&v->cache);
 	free(v);
 	*v_p = NULL;
 }

@@ -1,4 +1,4 @@
-/* Unit tests for verify/vfy_cache.c (value codec, LRU, verdict cache) and the wire
+/* Unit tests for verify/vfy_cache.c (value codec, shared cache, LRU) and the wire
  * helpers of verify/vfy_dns.c (names, negative TTL, RFC 2782 order). */
 #include <sys/wait.h>
 #include <unistd.h>
@@ -331,238 +331,170 @@ t_srv_order(void)
 
 /* --- the chain verdict cache --------------------------------------------- */
 
-static void
-fp_of(uint8_t fp[32], unsigned k)
+/* The LRU as the verdict cache uses it: fixed-size values under keys. */
+static const char *
+key_of(unsigned k)
 {
-	memset(fp, 0, 32);
-	fp[0] = (uint8_t)k;
-	fp[1] = (uint8_t)(k >> 8);
-	fp[31] = 0xa5;		/* beyond the 8 bytes hashed: must still be compared */
+	static char buf[32];
+
+	snprintf(buf, sizeof(buf), "k%u", k);
+	return buf;
 }
 
 static void
-t_vcache_basic(void)
+put_u(struct vfy_lru *l, unsigned k, unsigned v, uint64_t exp)
 {
-	struct vfy_vcache *c = vfy_vcache_new(4, sizeof(int));
-	uint8_t fp[32], fp2[32];
-	char longf[VFY_VCACHE_F_MAX + 1];
-	time_t exp = 0;
-	int v = 7, *got;
+	vfy_lru_put(l, key_of(k), (const uint8_t *)&v, sizeof(v), exp);
+}
 
-	fp_of(fp, 1);
-	T_ASSERT(vfy_vcache_get(c, fp, "a.test", 100, &exp) == NULL);
-	vfy_vcache_put(c, fp, "a.test", &v, 200);
-	got = vfy_vcache_get(c, fp, "a.test", 100, &exp);
-	T_ASSERT(got != NULL);
-	T_EQ_INT(*got, 7);
-	T_EQ_INT(exp, 200);
-	/* the key is the pair: another F, or a fingerprint differing past
-	 * the hashed bytes, is another entry */
-	T_ASSERT(vfy_vcache_get(c, fp, "b.test", 100, &exp) == NULL);
-	memcpy(fp2, fp, 32);
-	fp2[31] ^= 1;
-	T_ASSERT(vfy_vcache_get(c, fp2, "a.test", 100, &exp) == NULL);
-	/* replaced in place */
-	v = 8;
-	vfy_vcache_put(c, fp, "a.test", &v, 300);
-	T_EQ_INT(vfy_vcache_count(c), 1);
-	got = vfy_vcache_get(c, fp, "a.test", 299, &exp);
-	T_ASSERT(got != NULL && *got == 8 && exp == 300);
-	/* expired at its expiry second, and dropped */
-	T_ASSERT(vfy_vcache_get(c, fp, "a.test", 300, &exp) == NULL);
-	T_EQ_INT(vfy_vcache_count(c), 0);
-	/* an F too long for an entry is never stored */
-	memset(longf, 'x', VFY_VCACHE_F_MAX);
-	longf[VFY_VCACHE_F_MAX] = '\0';
-	vfy_vcache_put(c, fp, longf, &v, 300);
-	T_EQ_INT(vfy_vcache_count(c), 0);
-	T_ASSERT(vfy_vcache_get(c, fp, longf, 100, &exp) == NULL);
-	vfy_vcache_put(c, fp, "a.test", &v, 300);
-	vfy_vcache_clear(c);
-	T_EQ_INT(vfy_vcache_count(c), 0);
-	T_ASSERT(vfy_vcache_get(c, fp, "a.test", 100, &exp) == NULL);
-	vfy_vcache_free(&c);
-	T_ASSERT(c == NULL);
+/* The value under key k at now, or -1 when absent. */
+static long
+get_u(struct vfy_lru *l, unsigned k, uint64_t now)
+{
+	const uint8_t *p;
+	size_t len = 0;
+	unsigned v;
+
+	p = vfy_lru_get(l, key_of(k), now, &len);
+	if (p == NULL || len != sizeof(v))
+		return -1;
+	memcpy(&v, p, sizeof(v));
+	return (long)v;
 }
 
 /* At capacity the least recently used entry goes; a lookup or a
- * replacement makes an entry recent; a replacement never evicts. */
+ * replacement makes an entry recent; a replacement never evicts; clear
+ * empties it. */
 static void
-t_vcache_eviction(void)
+t_lru_eviction(void)
 {
-	struct vfy_vcache *c = vfy_vcache_new(4, sizeof(int));
-	uint8_t fp[32];
-	time_t exp;
+	struct vfy_lru *l = vfy_lru_new(4);
 	unsigned k;
-	int v;
 
-	for (k = 0; k < 4; k++) {
-		fp_of(fp, k);
-		v = (int)k;
-		vfy_vcache_put(c, fp, "f.test", &v, 1000);
-	}
-	T_EQ_INT(vfy_vcache_count(c), 4);
-	fp_of(fp, 0);
-	T_ASSERT(vfy_vcache_get(c, fp, "f.test", 10, &exp) != NULL);	/* 0 recent: 1 is oldest */
-	fp_of(fp, 2);
-	v = 22;
-	vfy_vcache_put(c, fp, "f.test", &v, 1000);			/* 2 recent, nothing evicted */
-	T_EQ_INT(vfy_vcache_count(c), 4);
-	fp_of(fp, 4);
-	v = 4;
-	vfy_vcache_put(c, fp, "f.test", &v, 1000);			/* evicts 1 */
-	T_EQ_INT(vfy_vcache_count(c), 4);
-	fp_of(fp, 1);
-	T_ASSERT(vfy_vcache_get(c, fp, "f.test", 10, &exp) == NULL);
-	fp_of(fp, 5);
-	vfy_vcache_put(c, fp, "f.test", &v, 1000);			/* evicts 3 */
-	fp_of(fp, 3);
-	T_ASSERT(vfy_vcache_get(c, fp, "f.test", 10, &exp) == NULL);
-	for (k = 0; k < 6; k++) {
-		int *got;
-
-		if (k == 1 || k == 3)
-			continue;
-		fp_of(fp, k);
-		got = vfy_vcache_get(c, fp, "f.test", 10, &exp);
-		T_ASSERT(got != NULL);
-		T_EQ_INT(*got, k == 2 ? 22 : (int)(k == 5 ? 4 : k));
-	}
+	for (k = 0; k < 4; k++)
+		put_u(l, k, k, 1000);
+	T_EQ_INT(vfy_lru_count(l), 4);
+	T_EQ_INT(get_u(l, 0, 10), 0);		/* 0 recent: 1 is oldest */
+	put_u(l, 2, 22, 1000);			/* 2 recent, nothing evicted */
+	T_EQ_INT(vfy_lru_count(l), 4);
+	put_u(l, 4, 4, 1000);			/* evicts 1 */
+	T_EQ_INT(vfy_lru_count(l), 4);
+	T_EQ_INT(get_u(l, 1, 10), -1);
+	put_u(l, 5, 4, 1000);			/* evicts 3 */
+	T_EQ_INT(get_u(l, 3, 10), -1);
+	for (k = 0; k < 6; k++)
+		if (k != 1 && k != 3)
+			T_EQ_INT(get_u(l, k, 10), k == 2 ? 22 : (long)(k == 5 ? 4 : k));
 	/* an expired entry frees its place: no eviction for the next one */
-	fp_of(fp, 0);
-	v = 0;
-	vfy_vcache_put(c, fp, "f.test", &v, 20);
-	T_ASSERT(vfy_vcache_get(c, fp, "f.test", 20, &exp) == NULL);
-	T_EQ_INT(vfy_vcache_count(c), 3);
-	fp_of(fp, 6);
-	vfy_vcache_put(c, fp, "f.test", &v, 1000);
-	T_EQ_INT(vfy_vcache_count(c), 4);
-	for (k = 2; k < 7; k++) {
-		fp_of(fp, k);
+	put_u(l, 0, 0, 20);
+	T_EQ_INT(get_u(l, 0, 20), -1);
+	T_EQ_INT(vfy_lru_count(l), 3);
+	put_u(l, 6, 0, 1000);
+	T_EQ_INT(vfy_lru_count(l), 4);
+	for (k = 2; k < 7; k++)
 		if (k != 3)
-			T_ASSERT(vfy_vcache_get(c, fp, "f.test", 10, &exp) != NULL);
-	}
-	vfy_vcache_free(&c);
+			T_ASSERT(get_u(l, k, 10) >= 0);
+	vfy_lru_clear(l);
+	T_EQ_INT(vfy_lru_count(l), 0);
+	T_EQ_INT(get_u(l, 2, 10), -1);
+	vfy_lru_free(&l);
 }
 
-/* Keys sharing a bucket: each found, each dropped (expiry, eviction,
- * replacement) without losing the others on its chain. */
+/* As many keys as buckets: many share a bucket (a random hash leaves
+ * about 37% of the buckets empty).  Each is found, and each dropped
+ * (expiry, eviction, replacement) without losing the others. */
 static void
-t_vcache_collisions(void)
+t_lru_chains(void)
 {
-	struct vfy_vcache *c = vfy_vcache_new(8, sizeof(unsigned));
-	unsigned same[5], n = 0, k, j;
-	uint8_t fp[32];
-	size_t b0;
-	time_t exp;
+	enum { N = 4096 };
+	struct vfy_lru *l = vfy_lru_new(N);
+	unsigned k;
+	int bad = 0;
 
-	fp_of(fp, 0);
-	b0 = vfy_vcache_bucket(c, fp, "c.test");
-	same[n++] = 0;
-	for (k = 1; k < 100000 && n < 5; k++) {
-		fp_of(fp, k);
-		if (vfy_vcache_bucket(c, fp, "c.test") == b0)
-			same[n++] = k;
-	}
-	T_EQ_INT(n, 5);
-	T_ASSERT(vfy_vcache_buckets(c) >= 8);
-	for (j = 0; j < 5; j++) {
-		fp_of(fp, same[j]);
-		vfy_vcache_put(c, fp, "c.test", &same[j], j == 2 ? 50 : 1000);
-	}
-	for (j = 0; j < 5; j++) {
-		unsigned *got;
+	for (k = 0; k < N; k++)
+		put_u(l, k, k, k % 3 == 1 ? 50 : 1000);
+	for (k = 0; k < N && !bad; k++)
+		bad = get_u(l, k, 10) != (long)k;
+	T_EQ_INT(bad, 0);
+	/* every third expires: the rest stay */
+	for (k = 0; k < N && !bad; k++)
+		bad = get_u(l, k, 60) != (k % 3 == 1 ? -1 : (long)k);
+	T_EQ_INT(bad, 0);
+	T_EQ_INT(vfy_lru_count(l), N - N / 3);
+	/* replace every fifth in place */
+	for (k = 0; k < N; k += 5)
+		if (k % 3 != 1)
+			put_u(l, k, k + 1, 1000);
+	T_EQ_INT(vfy_lru_count(l), N - N / 3);
+	/* ten more keys than places: the ten least recent go (read in order,
+	 * the replaced ones made recent since) */
+	for (k = N; k < N + N / 3 + 10; k++)
+		put_u(l, k, k, 1000);
+	T_EQ_INT(vfy_lru_count(l), N);
+	for (k = 0; k < N + N / 3 + 10 && !bad; k++) {
+		static const unsigned gone[] = { 2, 3, 6, 8, 9, 11, 12, 14, 17, 18 };
+		long want = k % 5 == 0 && k < N ? (long)k + 1 : (long)k;
 
-		fp_of(fp, same[j]);
-		got = vfy_vcache_get(c, fp, "c.test", 10, &exp);
-		T_ASSERT(got != NULL);
-		T_EQ_INT(*got, same[j]);
+		for (size_t j = 0; j < sizeof(gone) / sizeof(gone[0]); j++)
+			if (k == gone[j] || (k < N && k % 3 == 1))
+				want = -1;
+		if (get_u(l, k, 60) != want) {
+			T_FAIL("key %u: %ld, want %ld", k, get_u(l, k, 60), want);
+			bad = 1;
+		}
 	}
-	/* the middle of the chain expires: the rest stay */
-	fp_of(fp, same[2]);
-	T_ASSERT(vfy_vcache_get(c, fp, "c.test", 60, &exp) == NULL);
-	for (j = 0; j < 5; j++) {
-		fp_of(fp, same[j]);
-		T_EQ_INT(vfy_vcache_get(c, fp, "c.test", 60, &exp) != NULL, j != 2);
-	}
-	/* fill up with other keys: the colliding ones go in recency order
-	 * (same[0] first: all were read in order 0, 1, 3, 4) */
-	for (k = 0; k < 4; k++) {
-		unsigned x = 200000 + k;
-
-		fp_of(fp, x);
-		vfy_vcache_put(c, fp, "other.test", &x, 1000);
-	}
-	T_EQ_INT(vfy_vcache_count(c), 8);
-	fp_of(fp, 300000);
-	vfy_vcache_put(c, fp, "other.test", &k, 1000);		/* evicts same[0] */
-	fp_of(fp, same[0]);
-	T_ASSERT(vfy_vcache_get(c, fp, "c.test", 60, &exp) == NULL);
-	for (j = 1; j < 5; j++) {
-		fp_of(fp, same[j]);
-		T_EQ_INT(vfy_vcache_get(c, fp, "c.test", 60, &exp) != NULL, j != 2);
-	}
-	vfy_vcache_free(&c);
+	vfy_lru_free(&l);
 }
 
-/* Against the linear scan it replaced (stamps for recency, the first free
- * slot, else the oldest stamp): the same answers over a random run with
- * few keys, a small table and moving time. */
+/* Against a linear scan (stamps for recency, the first free slot, else
+ * the oldest stamp): the same answers over a random run with few keys, a
+ * small table and moving time. */
 struct ref_ent {
 	int used;
 	unsigned key, val;
-	time_t exp;
+	uint64_t exp;
 	uint64_t stamp;
 };
 
 static void
-t_vcache_model(void)
+t_lru_model(void)
 {
 	enum { CAP = 6, KEYS = 20, OPS = 50000 };
-	struct vfy_vcache *c = vfy_vcache_new(CAP, sizeof(unsigned));
+	struct vfy_lru *l = vfy_lru_new(CAP);
 	struct ref_ent ref[CAP];
-	uint64_t clock = 0, seed = 12345;
-	static const char *fs[4] = { "a.test", "b.test", "c.test", "d.test" };
-	time_t now = 1000;
+	uint64_t clock = 0, seed = 12345, now = 1000;
 	int op, bad = 0;
 
 	memset(ref, 0, sizeof(ref));
 	for (op = 0; op < OPS && !bad; op++) {
-		unsigned key, r, i, *got;
-		uint8_t fp[32];
-		time_t exp = 0;
+		unsigned key, r, i;
 		int found = -1;
 
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		r = (unsigned)(seed >> 33);
 		key = r % KEYS;
-		fp_of(fp, key / 4);
 		now += (r >> 8) % 3;
 		for (i = 0; i < CAP; i++)
 			if (ref[i].used && ref[i].key == key)
 				found = (int)i;
 		if ((r >> 12) % 2 == 0) {
 			/* get */
-			unsigned want = 0;
-			int hit = 0;
+			long want = -1, got;
 
 			if (found >= 0 && now >= ref[found].exp)
 				ref[found].used = 0;
 			else if (found >= 0) {
 				ref[found].stamp = ++clock;
 				want = ref[found].val;
-				hit = 1;
 			}
-			got = vfy_vcache_get(c, fp, fs[key % 4], now, &exp);
-			if ((got != NULL) != hit || (hit && (*got != want || exp != ref[found].exp))) {
-				T_FAIL("op %d get key %u: cache %s, model %s", op, key, got ? "hit" : "miss",
-				    hit ? "hit" : "miss");
+			got = get_u(l, key, now);
+			if (got != want) {
+				T_FAIL("op %d get key %u: cache %ld, model %ld", op, key, got, want);
 				bad = 1;
 			}
 		} else {
 			/* put */
-			unsigned val = r;
-			time_t e = now + 1 + (time_t)((r >> 16) % 20);
+			uint64_t e = now + 1 + (r >> 16) % 20;
 			int slot = found;
 
 			for (i = 0; slot < 0 && i < CAP; i++)
@@ -576,24 +508,24 @@ t_vcache_model(void)
 			}
 			ref[slot].used = 1;
 			ref[slot].key = key;
-			ref[slot].val = val;
+			ref[slot].val = r & 0x7fffffff;
 			ref[slot].exp = e;
 			ref[slot].stamp = ++clock;
-			vfy_vcache_put(c, fp, fs[key % 4], &val, e);
+			put_u(l, key, r & 0x7fffffff, e);
 		}
 		{
 			size_t n = 0;
 
 			for (i = 0; i < CAP; i++)
 				n += ref[i].used;
-			if (n != vfy_vcache_count(c)) {
-				T_FAIL("op %d: count %zu, model %zu", op, vfy_vcache_count(c), n);
+			if (n != vfy_lru_count(l)) {
+				T_FAIL("op %d: count %zu, model %zu", op, vfy_lru_count(l), n);
 				bad = 1;
 			}
 		}
 	}
 	T_EQ_INT(bad, 0);
-	vfy_vcache_free(&c);
+	vfy_lru_free(&l);
 }
 
 int
@@ -604,10 +536,9 @@ main(void)
 	T_RUN(t_seal);
 	T_RUN(t_shcache);
 	T_RUN(t_lru);
-	T_RUN(t_vcache_basic);
-	T_RUN(t_vcache_eviction);
-	T_RUN(t_vcache_collisions);
-	T_RUN(t_vcache_model);
+	T_RUN(t_lru_eviction);
+	T_RUN(t_lru_chains);
+	T_RUN(t_lru_model);
 	T_RUN(t_wire_names);
 	T_RUN(t_negative_ttl);
 	T_RUN(t_srv_order);
