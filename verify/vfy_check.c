@@ -653,9 +653,3 @@ vfy_get_dns(struct vfy *v)
 {
 	return v->dns;
 }
-
-const struct vfy_pkix *
-vfy_get_pkix(const struct vfy *v)
-{
-	return v->pkix;
-}

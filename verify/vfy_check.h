@@ -127,8 +127,6 @@ void vfy_check_cancel(struct vfy_check **c_p);
 void vfy_get_stats(const struct vfy *v, struct vfy_stats *st_r);
 /* The resolver (NULL when a lookup seam is used), e.g. for its stats. */
 struct vfy_dns *vfy_get_dns(struct vfy *v);
-/* The CA store loaded at init/reload (NULL if none). */
-const struct vfy_pkix *vfy_get_pkix(const struct vfy *v);
 
 const char *vfy_result_str(enum vfy_result r);
 const char *vfy_step_str(enum vfy_step s);

@@ -418,7 +418,15 @@ t_cache(void)
 		T_EQ_INT(r.v.dns_lookups, 1);
 	}
 	T_EQ_INT(vfy_reload(v, "/nonexistent.pem", NULL, err, sizeof(err)), -1);
-	T_ASSERT(vfy_get_pkix(v) != NULL);	/* old store kept */
+	/* the old store is kept: a path to it still validates */
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (strcmp(rows[i].label, "no_tlsa_pkix_ct") == 0)
+			fake_set = rows[i].rr;
+	fake_n = 2;
+	T_ASSERT(vfy_check_start(v, chain, "example.test", time(NULL), done, &r) != NULL);
+	ev_run(loop, 0);
+	T_EQ_INT(r.v.cached, 0);
+	T_EQ_STR(r.v.trust, "pkix+ct");
 	vfy_deinit(&v);
 }
 
