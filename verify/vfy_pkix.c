@@ -8,8 +8,6 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
-#include <wolfssl/wolfcrypt/ed25519.h>
-#include <wolfssl/wolfcrypt/ed448.h>
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/rsa.h>
 #include <wolfssl/wolfcrypt/signature.h>
@@ -467,35 +465,6 @@ ecdsa_verify(enum wire_key kt, const uint8_t *pub, size_t pub_len, enum wc_HashT
 	return ok;
 }
 
-static int
-eddsa_verify(enum wire_key kt, const uint8_t *pub, size_t pub_len,
-    const uint8_t *tbs, size_t tbs_len, const uint8_t *sig, size_t sig_len)
-{
-	int res = 0;
-
-	if (kt == WIRE_KEY_ED25519) {
-		ed25519_key key;
-
-		if (wc_ed25519_init(&key) != 0)
-			return 0;
-		if (wc_ed25519_import_public(pub, (word32)pub_len, &key) != 0 ||
-		    wc_ed25519_verify_msg(sig, (word32)sig_len, tbs, (word32)tbs_len, &res, &key) != 0)
-			res = 0;
-		wc_ed25519_free(&key);
-	} else if (kt == WIRE_KEY_ED448) {
-		ed448_key key;
-
-		if (wc_ed448_init(&key) != 0)
-			return 0;
-		if (wc_ed448_import_public(pub, (word32)pub_len, &key) != 0 ||
-		    wc_ed448_verify_msg(sig, (word32)sig_len, tbs, (word32)tbs_len, &res, &key,
-		    NULL, 0) != 0)
-			res = 0;
-		wc_ed448_free(&key);
-	}
-	return res == 1;
-}
-
 /* 1 when `issuer`'s key verifies the signature on `c` (wolfCrypt), 0 when
  * it does not, -1 for an algorithm or key we do not support;
  * algorithms: RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA P-256/
@@ -511,6 +480,7 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 	enum sig_kind k = SK_NONE;
 	enum wc_HashType h = WC_HASH_TYPE_NONE;
 	int salt = 0;
+	const char *why;
 
 	if (vfy_der_expect(&in, VFY_DER_SEQUENCE, &t) < 0)
 		return 0;
@@ -566,11 +536,10 @@ vfy_pkix_sig_ok(const struct vfy_cert *c, const struct vfy_cert *issuer)
 	case SK_ECDSA:
 		return ecdsa_verify(kt, pub, pub_len, h, tbs.raw, tbs.raw_len, sig.val + 1, sig.len - 1);
 	case SK_ED25519:
-		return kt == WIRE_KEY_ED25519 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
-		    sig.val + 1, sig.len - 1);
 	case SK_ED448:
-		return kt == WIRE_KEY_ED448 && eddsa_verify(kt, pub, pub_len, tbs.raw, tbs.raw_len,
-		    sig.val + 1, sig.len - 1);
+		/* as an Email's signature: the issuer's key must be of that type */
+		return vfy_sig_verify(issuer->spki, issuer->spki_len, k == SK_ED25519 ? WIRE_SIG_ED25519 :
+		    WIRE_SIG_ED448, sig.val + 1, sig.len - 1, tbs.raw, tbs.raw_len, &why) == VFY_SIG_OK;
 	default:
 		return 0;
 	}

@@ -25,8 +25,8 @@
 int vfy_spki_parse(const uint8_t *spki, size_t len, enum wire_key *type_r,
     const uint8_t **pub_r, size_t *pub_len_r);
 
-/* Verify sig over msg with the key in spki under alg.  Returns one of the
- * VFY_SIG_* values; *why_r gets a short reason when not OK. */
+/* Verify sig over msg with the key in spki under alg (also vfy_pkix's, for
+ * EdDSA certificates).  Returns a VFY_SIG_* value; *why_r when not OK. */
 int vfy_sig_verify(const uint8_t *spki, size_t spki_len, uint16_t alg,
     const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len,
     const char **why_r);
