@@ -84,9 +84,10 @@ fsync_dir(const char *dir)
 	return r;
 }
 
-/* Write header + body to final (atomically, durably). */
+/* Write header + body to final in dir (atomically, durably); tmp_n makes
+ * the temporary name unique in this process. */
 static int
-store(struct lmtp_spool *sp, const char *final, const char *from, const char *const *rcpt,
+store(const char *dir, unsigned tmp_n, const char *final, const char *from, const char *const *rcpt,
     size_t n, uint64_t created, uint64_t attempts, uint64_t next,
     const struct lmtp_seg *seg, size_t n_seg)
 {
@@ -94,7 +95,10 @@ store(struct lmtp_spool *sp, const char *final, const char *from, const char *co
 	size_t i;
 	int fd, hl, saved;
 
-	snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", sp->dir, (int)getpid(), sp->counter++);
+	if (snprintf(tmp, sizeof(tmp), "%s/tmp.%d.%u", dir, (int)getpid(), tmp_n) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -116,7 +120,7 @@ store(struct lmtp_spool *sp, const char *final, const char *from, const char *co
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, final) < 0 || fsync_dir(sp->dir) < 0)
+	if (rename(tmp, final) < 0 || fsync_dir(dir) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -139,7 +143,7 @@ lmtp_spool_write(struct lmtp_spool *sp, const char *from, const char **rcpt, siz
 		return -1;
 	snprintf(final, sizeof(final), "%s/%llu-%d-%u.msg", sp->dir, (unsigned long long)now,
 	    (int)getpid(), sp->counter++);
-	if (store(sp, final, from, (const char *const *)rcpt, n, now, 0,
+	if (store(sp->dir, sp->counter++, final, from, (const char *const *)rcpt, n, now, 0,
 	    now + sp->retry_ms / 1000, seg, n_seg) < 0)
 		return -1;
 	sp->depth++;
@@ -296,16 +300,18 @@ entry_claim(const char *path, struct lmtp_spool_entry **e_r)
 	return CLAIM_OK;
 }
 
-/* Move a claimed entry to failed/ (still holding its claim). */
+/* Move a claimed entry to failed/ (still holding its claim), report ev,
+ * then free the entry (the claim goes with it). */
 static void
-move_failed(struct lmtp_spool *sp, struct lmtp_spool_entry *e)
+move_failed(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct lmtp_spool_event *ev)
 {
 	char dst[1200];
 
-	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, e->name) >= (int)sizeof(dst))
-		return;
-	if (rename(e->path, dst) == 0)
+	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, e->name) < (int)sizeof(dst) &&
+	    rename(e->path, dst) == 0)
 		fsync_dir(sp->dir);
+	emit(sp, ev);
+	entry_free(e);
 }
 
 static void
@@ -343,9 +349,7 @@ scan(struct lmtp_spool *sp)
 			    "not a spool entry; moved to failed/", 0, 0 };
 
 			depth--;
-			move_failed(sp, e);
-			emit(sp, &ev);
-			entry_free(e);
+			move_failed(sp, e, &ev);
 			continue;
 		}
 		case CLAIM_OK:
@@ -355,10 +359,8 @@ scan(struct lmtp_spool *sp)
 			struct lmtp_spool_event ev = { e->name, e->h.from, "expired", (unsigned)e->h.attempts,
 			    0, e->h.n_rcpt, 0, "spool_max_age reached; moved to failed/", 0, 0 };
 
-			move_failed(sp, e);
 			depth--;
-			emit(sp, &ev);
-			entry_free(e);
+			move_failed(sp, e, &ev);
 			continue;
 		}
 		if (e->h.next > now) {
@@ -434,7 +436,7 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 		ev.next_s = (unsigned)delay;
 		/* rewrite in place: a crash between leaves the old entry, which
 		 * only means a recipient may be tried once more */
-		if (store(sp, e->path, e->h.from, left, n, e->h.created, e->h.attempts + 1, now + delay,
+		if (store(sp->dir, sp->counter++, e->path, e->h.from, left, n, e->h.created, e->h.attempts + 1, now + delay,
 		    &seg, 1) < 0) {
 			ev.result = "rewrite_failed";
 			why = strerror(errno);
@@ -738,59 +740,41 @@ lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it
 	return -1;
 }
 
-/* Rewrite the claimed entry at path to dst with next = 0 (created = now
- * when it comes back from failed/, or it would expire again at once). */
-static int
-admin_requeue(const char *dir, int fd, const char *path, const char *dst, int from_failed,
-    char *err, size_t errlen)
-{
-	struct lmtp_spool sp;
-	uint8_t *map;
-	size_t len;
-	struct hdr h;
-	int r;
-
-	memset(&sp, 0, sizeof(sp));
-	snprintf(sp.dir, sizeof(sp.dir), "%s", dir);
-	if (map_entry(fd, &map, &len, &h) < 0) {
-		snprintf(err, errlen, "%s: not a spool entry", path);
-		return -1;
-	}
-	{
-		struct lmtp_seg seg = { map + h.body_off, len - h.body_off };
-
-		r = store(&sp, dst, h.from, (const char *const *)h.rcpt, h.n_rcpt,
-		    from_failed ? (uint64_t)time(NULL) : h.created, h.attempts, 0, &seg, 1);
-	}
-	if (r < 0)
-		snprintf(err, errlen, "cannot rewrite %s: %s", dst, strerror(errno));
-	else if (from_failed && (unlink(path) < 0 || fsync_dir(sp.dir) < 0)) {
-		snprintf(err, errlen, "requeued %s but cannot remove %s: %s", dst, path, strerror(errno));
-		r = -1;
-	}
-	hdr_free(&h);
-	munmap(map, len);
-	return r;
-}
-
+/* The claimed entry is rewritten to dst with next = 0 (created = now when
+ * it comes back from failed/, or it would expire again at once). */
 int
 lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen)
 {
 	char path[1400], dst[1400];
-	int fd, failed, why, r;
+	uint8_t *map;
+	size_t len;
+	struct hdr h;
+	int fd, failed, why, r = -1;
 
 	fd = admin_find(dir, id, path, sizeof(path), &failed, &why, err, errlen);
 	if (fd < 0)
 		return why;
-	if (failed) {
-		if (admin_path(dst, sizeof(dst), dir, "", id) < 0 || access(dst, F_OK) == 0) {
-			snprintf(err, errlen, "%s exists in the spool and in failed/", id);
-			close(fd);
-			return -1;
-		}
-	} else
+	if (!failed)
 		snprintf(dst, sizeof(dst), "%s", path);
-	r = admin_requeue(dir, fd, path, dst, failed, err, errlen);
+	if (failed && (admin_path(dst, sizeof(dst), dir, "", id) < 0 || access(dst, F_OK) == 0))
+		snprintf(err, errlen, "%s exists in the spool and in failed/", id);
+	else if (map_entry(fd, &map, &len, &h) < 0)
+		snprintf(err, errlen, "%s: not a spool entry", path);
+	else {
+		struct lmtp_seg seg = { map + h.body_off, len - h.body_off };
+
+		r = store(dir, 0, dst, h.from, (const char *const *)h.rcpt, h.n_rcpt,
+		    failed ? (uint64_t)time(NULL) : h.created, h.attempts, 0, &seg, 1);
+		if (r < 0)
+			snprintf(err, errlen, "cannot rewrite %s: %s", dst, strerror(errno));
+		else if (failed && (unlink(path) < 0 || fsync_dir(dir) < 0)) {
+			snprintf(err, errlen, "requeued %s but cannot remove %s: %s", dst, path,
+			    strerror(errno));
+			r = -1;
+		}
+		hdr_free(&h);
+		munmap(map, len);
+	}
 	close(fd);	/* releases the claim, after the rewrite */
 	return r;
 }
