@@ -786,7 +786,10 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 	}
 }
 
-/* --- encoders ------------------------------------------------------------- */
+/* --- encoders ---------------------------------------------------------------
+ * A vector's length prefix is written as 0 and set from what was written
+ * after it (vec_end).  A length that does not fit its prefix fails the
+ * frame, which frame_end then takes back out of the buffer. */
 
 static void
 put_uint(struct buf *b, uint64_t v, size_t n)
@@ -797,168 +800,155 @@ put_uint(struct buf *b, uint64_t v, size_t n)
 	buf_add(b, tmp, n);
 }
 
-static size_t
-ext_len(const struct wire_ext_out *e)
+/* Set the pfx-byte (at most 4) length at `at` to the bytes after it: 0, or
+ * -1 when they do not fit it (its low bytes are written all the same). */
+static int
+vec_end(struct buf *b, size_t at, size_t pfx)
 {
-	size_t n = 0, i;
+	uint64_t n = b->len - at - pfx;
 
-	if (e == NULL)
-		return 0;
-	if (e->require_security >= 0)
-		n += 1 + 4 + 1;
-	for (i = 0; i < e->n_extra; i++)
-		n += 1 + 4 + e->extra[i].data.len;
-	return n;
+	cur_put_be(b->p + at, n, pfx);
+	return n >> (8 * pfx) != 0 ? -1 : 0;
 }
 
-/* size, type and extensions; `body` is what follows the extensions. */
-static void
-put_start(struct buf *b, uint8_t type, const struct wire_ext_out *e, uint64_t body)
+/* One field as a vector with a pfx-byte (at most 4) length: as vec_end. */
+static int
+put_vec(struct buf *b, size_t pfx, const uint8_t *p, size_t len)
 {
-	size_t el = ext_len(e), i;
+	put_uint(b, len, pfx);
+	buf_add(b, p, len);
+	return (uint64_t)len >> (8 * pfx) != 0 ? -1 : 0;
+}
 
-	put_uint(b, 8 + 1 + 2 + el + body, 8);
+/* size (set by frame_end), type and extensions; *start_r is where the
+ * frame starts.  0, or -1 when the extensions overflow their vector. */
+static int
+put_start(struct buf *b, uint8_t type, const struct wire_ext_out *e, size_t *start_r)
+{
+	size_t at, i;
+
+	*start_r = b->len;
+	put_uint(b, 0, 8);
 	put_uint(b, type, 1);
-	put_uint(b, el, 2);
-	if (e == NULL)
-		return;
-	if (e->require_security >= 0) {
+	at = b->len;
+	put_uint(b, 0, 2);
+	if (e != NULL && e->require_security >= 0) {
 		put_uint(b, WIRE_EXT_REQUIRE_SECURITY, 1);
 		put_uint(b, 1, 4);
 		put_uint(b, (uint64_t)e->require_security, 1);
 	}
-	for (i = 0; i < e->n_extra; i++) {
+	for (i = 0; e != NULL && i < e->n_extra; i++) {
 		put_uint(b, e->extra[i].type, 1);
-		put_uint(b, e->extra[i].data.len, 4);
-		buf_add(b, e->extra[i].data.p, e->extra[i].data.len);
+		(void)put_vec(b, 4, e->extra[i].data.p, e->extra[i].data.len);
 	}
+	return vec_end(b, at, 2);
+}
+
+/* The frame from start is written: set its size, or with `bad` take it
+ * back out (-1, nothing written). */
+static int
+frame_end(struct buf *b, size_t start, int bad)
+{
+	if (bad) {
+		b->len = start;
+		return -1;
+	}
+	cur_put_be(b->p + start, b->len - start, 8);
+	return 0;
 }
 
 void
 wire_enc_server_hello(struct buf *b, const struct wire_ext_out *e, uint8_t version)
 {
-	put_start(b, WIRE_MSG_SERVER_HELLO, e, 1);
+	size_t start;
+
+	(void)put_start(b, WIRE_MSG_SERVER_HELLO, e, &start);
 	put_uint(b, version, 1);
+	(void)frame_end(b, start, 0);
 }
 
 int
 wire_enc_client_hello(struct buf *b, const struct wire_ext_out *e, uint8_t version,
     const struct wire_chain *chains, size_t n_chains)
 {
-	size_t all = 0, i, j;
+	size_t start, all, chain, i, j;
+	int bad = put_start(b, WIRE_MSG_CLIENT_HELLO, e, &start);
 
-	for (i = 0; i < n_chains; i++) {
-		size_t cl = 0;
-
-		for (j = 0; j < chains[i].n_certs; j++) {
-			if (chains[i].certs[j].len > 0xffffff)
-				return -1;
-			cl += 3 + chains[i].certs[j].len;
-		}
-		if (cl > 0xffff)
-			return -1;
-		all += 2 + cl;
-	}
-	if (all > 0xffffff || ext_len(e) > 0xffff)
-		return -1;
-	put_start(b, WIRE_MSG_CLIENT_HELLO, e, 1 + 3 + all);
 	put_uint(b, version, 1);
-	put_uint(b, all, 3);
+	all = b->len;
+	put_uint(b, 0, 3);
 	for (i = 0; i < n_chains; i++) {
-		size_t cl = 0;
-
+		chain = b->len;
+		put_uint(b, 0, 2);
 		for (j = 0; j < chains[i].n_certs; j++)
-			cl += 3 + chains[i].certs[j].len;
-		put_uint(b, cl, 2);
-		for (j = 0; j < chains[i].n_certs; j++) {
-			put_uint(b, chains[i].certs[j].len, 3);
-			buf_add(b, chains[i].certs[j].p, chains[i].certs[j].len);
-		}
+			bad |= put_vec(b, 3, chains[i].certs[j].p, chains[i].certs[j].len);
+		bad |= vec_end(b, chain, 2);
 	}
-	return 0;
+	bad |= vec_end(b, all, 3);
+	return frame_end(b, start, bad);
 }
 
 void
 wire_enc_email_delivered(struct buf *b, const struct wire_ext_out *e, uint32_t email)
 {
-	put_start(b, WIRE_MSG_EMAIL_DELIVERED, e, 3);
+	size_t start;
+
+	(void)put_start(b, WIRE_MSG_EMAIL_DELIVERED, e, &start);
 	put_uint(b, email, 3);
+	(void)frame_end(b, start, 0);
 }
 
 void
 wire_enc_error(struct buf *b, const struct wire_ext_out *e, uint8_t code, int64_t ref,
     const struct wire_bytes *addr, size_t n_addr)
 {
-	size_t body = 2 + (ref >= 0 ? 3 : 0), al = 0, i;
+	size_t start, all, i;
 
-	if (code == WIRE_ERR_UNKNOWN_ADDRESS) {
-		for (i = 0; i < n_addr; i++)
-			if (al + 2 + addr[i].len <= 0xffff)	/* what fits */
-				al += 2 + addr[i].len;
-		body += 2 + al;
-	}
-	put_start(b, WIRE_MSG_ERROR, e, body);
+	(void)put_start(b, WIRE_MSG_ERROR, e, &start);
 	put_uint(b, code, 1);
 	put_uint(b, ref >= 0 ? 1 : 0, 1);
 	if (ref >= 0)
 		put_uint(b, (uint64_t)ref, 3);
 	if (code == WIRE_ERR_UNKNOWN_ADDRESS) {
-		size_t done = 0;
-
-		put_uint(b, al, 2);
-		for (i = 0; i < n_addr; i++) {
-			if (done + 2 + addr[i].len > al)
-				continue;
-			put_uint(b, addr[i].len, 2);
-			buf_add(b, addr[i].p, addr[i].len);
-			done += 2 + addr[i].len;
-		}
+		all = b->len;
+		put_uint(b, 0, 2);
+		for (i = 0; i < n_addr; i++)
+			if ((b->len - all - 2) + 2 + addr[i].len <= 0xffff)	/* what fits */
+				(void)put_vec(b, 2, addr[i].p, addr[i].len);
+		(void)vec_end(b, all, 2);
 	}
+	(void)frame_end(b, start, 0);
 }
 
 int
 wire_enc_email(struct buf *b, const struct wire_ext_out *e,
     const struct wire_email_out *m, const uint8_t *msg, size_t msg_len)
 {
-	uint64_t tl = 0, rl = 0, head;
-	size_t i;
+	size_t start, all, i;
+	int bad = put_start(b, WIRE_MSG_EMAIL, e, &start);
 
-	if (m->parameters.len > 0xffff || m->chain_index > 0xffffff)
-		return -1;
-	for (i = 0; i < m->n_trace; i++) {
-		if (m->trace[i].name.len > 0xffff || m->trace[i].value.len > 0xffffff)
-			return -1;
-		tl += 2 + m->trace[i].name.len + 3 + m->trace[i].value.len;
-	}
-	for (i = 0; i < m->n_rcpt; i++) {
-		if (m->rcpt[i].len > 0xffff)
-			return -1;
-		rl += 2 + m->rcpt[i].len;
-	}
-	if (tl > 0xffffff || rl > 0xffffff || ext_len(e) > 0xffff)
-		return -1;
-	head = 3 + 2 + 2 + m->parameters.len + m->signature.len + 3 + tl + 3 + rl + 8;
-	if (msg_len > UINT64_MAX - head - 64)
-		return -1;
-	put_start(b, WIRE_MSG_EMAIL, e, head + msg_len);
+	if (m->chain_index > 0xffffff)
+		bad = -1;
 	put_uint(b, m->chain_index, 3);
 	put_uint(b, m->algorithm, 2);
-	put_uint(b, m->parameters.len, 2);
-	buf_add(b, m->parameters.p, m->parameters.len);
+	bad |= put_vec(b, 2, m->parameters.p, m->parameters.len);
 	buf_add(b, m->signature.p, m->signature.len);
-	put_uint(b, tl, 3);
+	all = b->len;
+	put_uint(b, 0, 3);
 	for (i = 0; i < m->n_trace; i++) {
-		put_uint(b, m->trace[i].name.len, 2);
-		buf_add(b, m->trace[i].name.p, m->trace[i].name.len);
-		put_uint(b, m->trace[i].value.len, 3);
-		buf_add(b, m->trace[i].value.p, m->trace[i].value.len);
+		bad |= put_vec(b, 2, m->trace[i].name.p, m->trace[i].name.len);
+		bad |= put_vec(b, 3, m->trace[i].value.p, m->trace[i].value.len);
 	}
-	put_uint(b, rl, 3);
-	for (i = 0; i < m->n_rcpt; i++) {
-		put_uint(b, m->rcpt[i].len, 2);
-		buf_add(b, m->rcpt[i].p, m->rcpt[i].len);
-	}
+	bad |= vec_end(b, all, 3);
+	all = b->len;
+	put_uint(b, 0, 3);
+	for (i = 0; i < m->n_rcpt; i++)
+		bad |= put_vec(b, 2, m->rcpt[i].p, m->rcpt[i].len);
+	bad |= vec_end(b, all, 3);
+	/* the frame's size must fit its 64 bits */
+	if (bad || msg_len > UINT64_MAX - (b->len - start) - 64)
+		return frame_end(b, start, -1);
 	put_uint(b, msg_len, 8);
 	buf_add(b, msg, msg_len);
-	return 0;
+	return frame_end(b, start, 0);
 }
