@@ -57,7 +57,6 @@ struct wire {
 	struct wire_header *trace;
 	struct wire_bytes *rcpt;
 	struct wire_bytes *addr;
-	size_t max_addr_entries;
 	/* trace, rcpt and addr grow on demand: an idle session does not
 	 * hold room for a thousand recipients */
 	size_t cap_trace, cap_rcpt, cap_addr;
@@ -95,8 +94,6 @@ wire_new(const struct wire_limits *lim, wire_body_cb *body, void *body_arg)
 	w->ext = mem_calloc(w->lim.max_extensions, sizeof(*w->ext));
 	w->chains = mem_calloc(w->lim.max_chains, sizeof(*w->chains));
 	w->certs = mem_calloc((size_t)w->lim.max_chains * w->lim.max_certs, sizeof(*w->certs));
-	/* unknown_address lists come from a server: as many as one Email had */
-	w->max_addr_entries = w->lim.max_recipients;
 	return w;
 }
 
@@ -329,7 +326,8 @@ parse_error(struct wire *w, struct cur *c)
 
 			if (get_vec(&a, 2, &one) < 0)
 				return "address overruns its vector";
-			if (w->frame.n_addr == w->max_addr_entries)
+			/* an unknown_address list: at most one Email's recipients */
+			if (w->frame.n_addr == w->lim.max_recipients)
 				return "too many addresses";
 			w->addr = mem_grow(w->addr, &w->cap_addr, w->frame.n_addr, sizeof(*w->addr));
 			w->addr[w->frame.n_addr++] = one;
