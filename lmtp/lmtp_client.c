@@ -766,15 +766,13 @@ on_read(struct ev_loop *loop, struct ev_io *w, int revents)
 	}
 	s->inlen += (size_t)n;
 	for (;;) {
-		char *nl = memchr(s->in, '\n', s->inlen);
+		char *nl = memchr(s->in, '\n', s->inlen), text[160];
 		size_t ll, used;
 		int code, last;
 
 		if (nl == NULL) {
-			if (s->inlen > LMTP_LINE_MAX) {
+			if (s->inlen > LMTP_LINE_MAX)
 				sess_close(s, "reply line too long");
-				return;
-			}
 			return;
 		}
 		used = (size_t)(nl - s->in) + 1;
@@ -789,24 +787,18 @@ on_read(struct ev_loop *loop, struct ev_io *w, int revents)
 			sess_close(s, "reply code changed inside a multi-line reply");
 			return;
 		}
-		s->rcode = code;
+		s->rcode = last ? 0 : code;
 		if (s->state == S_LHLO)
 			lhlo_line(s, s->in, ll);
-		if (last) {
-			char text[160];
-			enum sess_state before = s->state;
-
+		if (last)
 			set_text(text, sizeof(text), s->in, ll);
-			s->rcode = 0;
-			memmove(s->in, s->in + used, s->inlen - used);
-			s->inlen -= used;
-			on_reply(s, code, text);
-			if (before != S_DEAD && s->state == S_DEAD)
-				return;		/* closed; freed later by the reaper */
-			continue;
-		}
 		memmove(s->in, s->in + used, s->inlen - used);
 		s->inlen -= used;
+		if (last) {
+			on_reply(s, code, text);
+			if (s->state == S_DEAD)
+				return;		/* closed; freed later by the reaper */
+		}
 	}
 }
 
@@ -932,13 +924,12 @@ static struct lmtp_sess *
 sess_open(struct lmtp *l)
 {
 	struct lmtp_sess *s = mem_calloc(1, sizeof(*s));
-
-	s->gen = l->gen;
-	int fd;
+	int fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	s->l = l;
+	s->gen = l->gen;
+	s->state = S_CONNECTING;
 	s->chunk = mem_alloc(LMTP_CHUNK + 16);
-	fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->fd = fd;
 	ev_io_init(&s->rio, on_read, fd, EV_READ);
 	ev_io_init(&s->wio, on_writable, fd, EV_WRITE);
@@ -947,14 +938,12 @@ sess_open(struct lmtp *l)
 	l->sessions = s;
 	l->n_sessions++;
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&l->addr, l->addrlen) < 0 && errno != EINPROGRESS)) {
-		s->state = S_CONNECTING;
 		s->fail_why = "connect failed";
 		/* report from the loop, not from inside lmtp_deliver() */
 		ev_timer_set(&s->timer, 0, 0);
 		ev_timer_start(l->loop, &s->timer);
 		return s;
 	}
-	s->state = S_CONNECTING;
 	ev_io_start(l->loop, &s->wio);
 	arm_timer(s, l->opt.timeout_ms);
 	return s;
@@ -966,6 +955,7 @@ static void
 dispatch(struct lmtp *l)
 {
 	struct lmtp_sess *s;
+	struct lmtp_tx *tx;
 
 	while (l->qhead != NULL) {
 		for (s = l->sessions; s != NULL; s = s->next)
@@ -982,16 +972,13 @@ dispatch(struct lmtp *l)
 				sess_open(l);
 			return;
 		}
-		{
-			struct lmtp_tx *tx = l->qhead;
-
-			l->qhead = tx->next;
-			if (l->qhead == NULL)
-				l->qtail = NULL;
-			tx->next = NULL;
-			tx->queued = 0;
-			start_tx(s, tx);
-		}
+		tx = l->qhead;
+		l->qhead = tx->next;
+		if (l->qhead == NULL)
+			l->qtail = NULL;
+		tx->next = NULL;
+		tx->queued = 0;
+		start_tx(s, tx);
 	}
 }
 
