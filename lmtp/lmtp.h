@@ -22,19 +22,13 @@
 #include <stdint.h>
 
 struct ev_loop;
+struct wire_header;		/* wire/wire.h: a trace header as received */
 
 /* --- delivered copy (SMTPSEC.md 8) ------------------------------------------- */
 
 struct lmtp_seg {
 	const uint8_t *p;	/* borrowed */
 	size_t len;
-};
-
-struct lmtp_trace {
-	const uint8_t *name;	/* borrowed, as received */
-	size_t name_len;
-	const uint8_t *value;
-	size_t value_len;
 };
 
 struct lmtp_copy_info {
@@ -68,7 +62,7 @@ struct lmtp_copy {
 /* Build the delivered copy of msg (borrowed; must outlive the copy).
  * Returns 0, or -1 with a reason when a trace header is invalid (the
  * Email is illegal_parameter). */
-int lmtp_copy_build(const struct lmtp_copy_info *info, const struct lmtp_trace *trace,
+int lmtp_copy_build(const struct lmtp_copy_info *info, const struct wire_header *trace,
     size_t n_trace, const uint8_t *msg, size_t msg_len, struct lmtp_copy *copy_r,
     const char **why_r);
 void lmtp_copy_free(struct lmtp_copy *copy);

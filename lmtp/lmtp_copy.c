@@ -264,7 +264,7 @@ claims_ours(const struct lmtp_copy_info *in, const uint8_t *v, size_t len)
 }
 
 int
-lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace, size_t n_trace,
+lmtp_copy_build(const struct lmtp_copy_info *in, const struct wire_header *trace, size_t n_trace,
     const uint8_t *msg, size_t msg_len, struct lmtp_copy *c, const char **why_r)
 {
 	struct buf b = { 0 };
@@ -276,13 +276,9 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 
 	memset(c, 0, sizeof(*c));
 	*why_r = "";
-	for (i = 0; i < n_trace; i++) {
-		struct wire_header h = { { trace[i].name, trace[i].name_len },
-		    { trace[i].value, trace[i].value_len } };
-
-		if (wire_trace_valid(&h, why_r) < 0)
+	for (i = 0; i < n_trace; i++)
+		if (wire_trace_valid(&trace[i], why_r) < 0)
 			return -1;
-	}
 
 	rfc5322_date(in->date, date, sizeof(date));
 	buf_printf(&b, "Received: from %s (%s [%s])\r\n\tby %s with SMTPSEC id %s\r\n\t(%s %s); %s\r\n",
@@ -307,13 +303,15 @@ lmtp_copy_build(const struct lmtp_copy_info *in, const struct lmtp_trace *trace,
 		buf_add(&b, "SMTPsec-Used:\r\n", 15);
 
 	for (i = 0; i < n_trace; i++) {
-		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, trace[i].name, trace[i].name_len))
+		const struct wire_bytes *name = &trace[i].name, *value = &trace[i].value;
+
+		if (!lmtp_trace_allowed(in->trace_allow, in->n_trace_allow, name->p, name->len))
 			continue;
-		buf_add(&b, trace[i].name, trace[i].name_len);
+		buf_add(&b, name->p, name->len);
 		buf_add(&b, ":", 1);
-		if (trace[i].value_len > 0 && trace[i].value[0] != ' ' && trace[i].value[0] != '\t')
+		if (value->len > 0 && value->p[0] != ' ' && value->p[0] != '\t')
 			buf_add(&b, " ", 1);
-		add_folded(&b, trace[i].name_len + 2, trace[i].value, trace[i].value_len);
+		add_folded(&b, name->len + 2, value->p, value->len);
 		buf_add(&b, "\r\n", 2);
 	}
 	c->head = (char *)buf_steal(&b, &c->head_len);

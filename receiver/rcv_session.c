@@ -151,8 +151,8 @@ email_free(struct rcv_sess_email **e_p)
 		free(e->rcpt[i]);
 	free(e->rcpt);
 	for (i = 0; i < e->n_trace; i++) {
-		free((void *)(uintptr_t)e->trace[i].name);
-		free((void *)(uintptr_t)e->trace[i].value);
+		free((void *)(uintptr_t)e->trace[i].name.p);
+		free((void *)(uintptr_t)e->trace[i].value.p);
 	}
 	free(e->trace);
 	free(e);
@@ -514,10 +514,10 @@ email_start(struct rcv_session *s, const struct wire_frame *f)
 	e->n_rcpt = f->n_rcpt;
 	e->trace = mem_calloc(f->n_trace ? f->n_trace : 1, sizeof(*e->trace));
 	for (i = 0; i < f->n_trace; i++) {
-		e->trace[i].name = (const uint8_t *)mem_dup0(f->trace[i].name.p, f->trace[i].name.len);
-		e->trace[i].name_len = f->trace[i].name.len;
-		e->trace[i].value = (const uint8_t *)mem_dup0(f->trace[i].value.p, f->trace[i].value.len);
-		e->trace[i].value_len = f->trace[i].value.len;
+		e->trace[i].name.p = (const uint8_t *)mem_dup0(f->trace[i].name.p, f->trace[i].name.len);
+		e->trace[i].name.len = f->trace[i].name.len;
+		e->trace[i].value.p = (const uint8_t *)mem_dup0(f->trace[i].value.p, f->trace[i].value.len);
+		e->trace[i].value.len = f->trace[i].value.len;
 		e->n_trace = i + 1;
 	}
 

@@ -22,7 +22,6 @@
 #include "wire/wire.h"
 
 struct lmtp_result;
-struct lmtp_trace;
 struct rcv_server_stats;
 
 /* SMTPSEC.md 3: one state, each with its handler in rcv_session.c */
@@ -40,7 +39,7 @@ struct rcv_sess_email {
 	uint32_t n;			/* its message number */
 	char **rcpt;			/* owned, NUL-terminated copies */
 	size_t n_rcpt;
-	struct lmtp_trace *trace;	/* owned copies */
+	struct wire_header *trace;	/* owned copies */
 	size_t n_trace;
 	int require_security;		/* -1 absent, 0, 1 */
 	const uint8_t *msg;		/* the whole body once the Email is complete */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lmtp/lmtp.h"
+#include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,7 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const allow[] = { "Received", "X-*", "*" };
 	const uint8_t *z1 = memchr(data, 0, size), *z2;
-	struct lmtp_trace t;
+	struct wire_header t;
 	struct lmtp_copy_info in;
 	struct lmtp_copy c;
 	const char *why;
@@ -26,16 +27,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z2 = memchr(z1 + 1, 0, size - (size_t)(z1 + 1 - data));
 	if (z2 == NULL)
 		return 0;
-	t.name = data;
-	t.name_len = (size_t)(z1 - data);
-	t.value = z1 + 1;
-	t.value_len = (size_t)(z2 - (z1 + 1));
+	t.name.p = data;
+	t.name.len = (size_t)(z1 - data);
+	t.value.p = z1 + 1;
+	t.value.len = (size_t)(z2 - (z1 + 1));
 	memset(&in, 0, sizeof(in));
 	in.authserv_id = "mx.b.test";
 	in.hostname = "mx.b.test";
 	in.require_security = -1;
 	in.trace_allow = allow;
-	in.n_trace_allow = (t.name_len % 3) + 1;
+	in.n_trace_allow = (t.name.len % 3) + 1;
 	if (lmtp_copy_build(&in, &t, 1, z2 + 1, size - (size_t)(z2 + 1 - data), &c, &why) < 0)
 		return 0;
 	for (i = 0; i < c.head_len; i++) {

@@ -18,6 +18,7 @@
 
 #include "lmtp/lmtp.h"
 #include "tests/lib/tutil.h"
+#include "wire/wire.h"
 #include "tests/unit/t.h"
 
 #define MAX_TRACE 32
@@ -59,7 +60,7 @@ one(const char *name)
 	const char *allow[16];
 	size_t n_allow = 0, n_trace = 0, len, off = 0, rlen, i;
 	uint8_t *in, *ref, *tbuf[MAX_TRACE * 2];
-	struct lmtp_trace trace[MAX_TRACE];
+	struct wire_header trace[MAX_TRACE];
 	struct lmtp_copy_info info;
 	struct lmtp_copy c;
 	const char *why;
@@ -82,16 +83,16 @@ one(const char *name)
 		}
 		if (ll > 7 && memcmp(l, "@trace ", 7) == 0 && n_trace < MAX_TRACE) {
 			const char *tab = memchr(l + 7, '\t', ll - 7);
-			struct lmtp_trace *t = &trace[n_trace];
+			struct wire_header *t = &trace[n_trace];
 
 			T_ASSERT(tab != NULL);
 			tbuf[2 * n_trace] = malloc(ll);
 			tbuf[2 * n_trace + 1] = malloc(ll);
 			T_ASSERT(tbuf[2 * n_trace] && tbuf[2 * n_trace + 1]);
-			t->name = tbuf[2 * n_trace];
-			t->name_len = unescape(l + 7, (size_t)(tab - (l + 7)), tbuf[2 * n_trace]);
-			t->value = tbuf[2 * n_trace + 1];
-			t->value_len = unescape(tab + 1, ll - (size_t)(tab + 1 - l), tbuf[2 * n_trace + 1]);
+			t->name.p = tbuf[2 * n_trace];
+			t->name.len = unescape(l + 7, (size_t)(tab - (l + 7)), tbuf[2 * n_trace]);
+			t->value.p = tbuf[2 * n_trace + 1];
+			t->value.len = unescape(tab + 1, ll - (size_t)(tab + 1 - l), tbuf[2 * n_trace + 1]);
 			n_trace++;
 		} else if (ll > 7 && memcmp(l, "@allow ", 7) == 0 && ll - 7 < sizeof(allow_buf)) {
 			memcpy(allow_buf, l + 7, ll - 7);
