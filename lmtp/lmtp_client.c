@@ -31,7 +31,6 @@
 #include "base/mem.h"
 #include "base/buf.h"
 #include "lmtp/lmtp.h"
-#include "lmtp/lmtp_spool.h"
 #include "lmtp/lmtp_int.h"
 
 #include <errno.h>

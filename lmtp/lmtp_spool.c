@@ -1,14 +1,30 @@
 /*
- * lmtp_spool: durable spool and retry loop.  See lmtp_spool.h.
+ * lmtp_spool: the durable spool for recipients that got a 4xx after the
+ * data (SMTPSEC.md 5), and its retry loop.
+ *
+ * One file per Email in spool_dir, "<created>-<pid>-<n>.msg":
+ *   SMTPSEC-SPOOL 1\n  created U\n  attempts N\n  next U\n  from ADDR\n
+ *   rcpt ADDR\n (one per waiting recipient)  \n  <the delivered copy>
+ * Written to a temp name, fsync'd, renamed, and the directory fsync'd before
+ * anyone is told.  A retry rewrites the file the same way with the
+ * recipients still waiting, or removes it when none are; after max_age it
+ * moves to spool_dir/failed/.
+ *
+ * One owner per entry: every worker of a gateway (and a restarted one)
+ * scans the same directory, so a retry first claims its entry with
+ * flock(LOCK_EX|LOCK_NB) on the open file and keeps the lock until the
+ * entry is removed or rewritten.  The kernel drops the lock when its
+ * owner dies, so a claim of a killed worker is free again at once (no
+ * stale claim to recover).  A claimer checks that the file it locked is
+ * still the one at the name (not removed, not replaced by a rewrite)
+ * before it reads it.  spool_dir must be a local file system.
  *
  * Each process runs up to `connections` retries at a time: the spool is a
  * safety net for a mailstore that is over quota or briefly unwell, not a
  * queue manager.  Entries are found by scanning the directory, so they
- * survive restarts with no other state; a retry owns its entry through a
- * flock on it (lmtp_spool.h), so several workers never deliver one entry
- * twice.
+ * survive restarts with no other state.
  */
-#include "lmtp/lmtp_spool.h"
+#include "lmtp/lmtp_int.h"
 
 #include <dirent.h>
 #include <errno.h>

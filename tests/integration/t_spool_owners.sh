@@ -1,5 +1,5 @@
 #!/bin/bash
-# One owner per spool entry (lmtp/lmtp_spool.h), with workers = 4, the real
+# One owner per spool entry (lmtp/lmtp_spool.c), with workers = 4, the real
 # gateway, Redis for the stats and a mailstore stand-in (lmtp_flaky.py) that
 # answers 451 after the data for the first attempts of each Email, then 250.
 # Every Email is tracked by its Message-ID in the stand-in's log.

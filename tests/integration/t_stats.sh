@@ -158,7 +158,7 @@ out=$("$st" --url "redis://127.0.0.1:$port" --check --spool-warn x 2>&1); rc=$?
 t_check check_usage "rc $rc" test "$rc" = 64
 
 # --spool-dir: the age of this host's oldest waiting Email (the spool format
-# of lmtp/lmtp_spool.h; entries in failed/ do not count)
+# of lmtp/lmtp_spool.c; entries in failed/ do not count)
 mkdir -p "$T_TMP/sp/failed"
 rc=$(ck --warn-stale 0 --spool-dir "$T_TMP/sp")
 t_check check_spool_empty "rc $rc: $(cat "$T_TMP/ck.out")" bash -c "[ $rc = 0 ] && grep -q 'spool_age=0s;3600;86400;0' '$T_TMP/ck.out'"
