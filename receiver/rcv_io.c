@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/mem.h"
 #include "base/sys.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
@@ -29,7 +32,112 @@
 /* Input handled per event before the other sessions get a turn. */
 #define RCV_READ_BUDGET		(256u * 1024u)
 
+/* What one recv asks for when wolfSSL wants less (a record's 5-byte
+ * header, a short record's body): the records that arrived together are
+ * then read with one system call instead of two per record. */
+#define RCV_READ_AHEAD		16384
+
 static void io_close(struct rcv_io *io, const char *reason);
+
+/*
+ * wolfSSL's receive callback.  wolfSSL asks for exactly what it needs next
+ * (5 bytes of header, then the body), so its own socket callback makes two
+ * recv calls per record.  Here a short request reads up to RCV_READ_AHEAD
+ * bytes into one buffer per thread (read_ahead) and the surplus serves the
+ * next requests; a request at least that long is read straight into
+ * wolfSSL's buffer.  The surplus stays in read_ahead while its connection
+ * is the last to read; when another connection needs the buffer, it moves
+ * to the owner's io->pend (malloc'd, freed when drained).  So an idle
+ * session holds no read-ahead memory: it goes idle only after wolfSSL
+ * asked for more than was pending (WANT_READ).
+ */
+static _Thread_local struct {
+	struct rcv_io *owner;		/* whose bytes buf[off, len) are */
+	size_t off, len;
+	uint8_t buf[RCV_READ_AHEAD];
+} read_ahead;
+
+static int
+io_pending(const struct rcv_io *io)
+{
+	return io->pend != NULL || (read_ahead.owner == io && read_ahead.off < read_ahead.len);
+}
+
+/* read_ahead's surplus to its owner's own buffer (read_ahead is needed) */
+static void
+read_ahead_spill(void)
+{
+	struct rcv_io *o = read_ahead.owner;
+
+	if (o != NULL && read_ahead.off < read_ahead.len) {
+		o->pend_len = (uint32_t)(read_ahead.len - read_ahead.off);
+		o->pend_off = 0;
+		o->pend = mem_alloc(o->pend_len);
+		memcpy(o->pend, read_ahead.buf + read_ahead.off, o->pend_len);
+	}
+	read_ahead.owner = NULL;
+	read_ahead.off = read_ahead.len = 0;
+}
+
+static int
+io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
+{
+	struct rcv_io *io = ctx;
+	ssize_t r;
+	size_t n;
+
+	if (sz <= 0)
+		return 0;
+	if (io->pend != NULL) {
+		n = io->pend_len - io->pend_off;
+		n = n < (size_t)sz ? n : (size_t)sz;
+		memcpy(p, io->pend + io->pend_off, n);
+		io->pend_off += (uint32_t)n;
+		if (io->pend_off == io->pend_len) {
+			free(io->pend);
+			io->pend = NULL;
+			io->pend_off = io->pend_len = 0;
+		}
+		return (int)n;
+	}
+	if (read_ahead.owner != io || read_ahead.off == read_ahead.len) {
+		if ((size_t)sz >= sizeof(read_ahead.buf))
+			r = recv(io->fd, p, (size_t)sz, 0);
+		else {
+			if (read_ahead.owner != io)
+				read_ahead_spill();
+			r = recv(io->fd, read_ahead.buf, sizeof(read_ahead.buf), 0);
+			if (r > 0) {
+				read_ahead.owner = io;
+				read_ahead.off = 0;
+				read_ahead.len = (size_t)r;
+			}
+		}
+		if (r == 0)
+			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+		if (r < 0) {
+			/* as wolfSSL's own callback (wolfio.c) translates them */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return WOLFSSL_CBIO_ERR_WANT_READ;
+			if (errno == EINTR)
+				return WOLFSSL_CBIO_ERR_ISR;
+			if (errno == ECONNRESET)
+				return WOLFSSL_CBIO_ERR_CONN_RST;
+			if (errno == EPIPE || errno == ECONNABORTED)
+				return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+			return WOLFSSL_CBIO_ERR_GENERAL;
+		}
+		if (read_ahead.owner != io)
+			return (int)r;		/* read straight into wolfSSL's buffer */
+	}
+	n = read_ahead.len - read_ahead.off;
+	n = n < (size_t)sz ? n : (size_t)sz;
+	memcpy(p, read_ahead.buf + read_ahead.off, n);
+	read_ahead.off += n;
+	if (read_ahead.off == read_ahead.len)
+		read_ahead.owner = NULL;
+	return (int)n;
+}
 
 static int
 can_read(const struct rcv_io *io)
@@ -144,8 +252,9 @@ io_update(struct rcv_io *io)
 			ev_io_start(io->loop, &io->io);
 		}
 	}
-	/* wolfSSL may hold decrypted records that no fd event will announce */
-	if (can_read(io) && wolfSSL_pending(io->ssl) > 0)
+	/* wolfSSL may hold decrypted records, and io_recv_cb bytes read
+	 * ahead, that no fd event will announce */
+	if (can_read(io) && (wolfSSL_pending(io->ssl) > 0 || io_pending(io)))
 		ev_idle_start(io->loop, &io->kick);
 }
 
@@ -287,6 +396,8 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 {
 	io->loop = loop;
 	io->fd = fd;
+	io->pend = NULL;
+	io->pend_off = io->pend_len = 0;
 	io->id = id;
 	io->s = s;
 	io->gone = gone;
@@ -301,6 +412,8 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 		close(fd);
 		return -1;
 	}
+	wolfSSL_SSLSetIORecv(io->ssl, io_recv_cb);
+	wolfSSL_SetIOReadCtx(io->ssl, io);
 	ev_io_init(&io->io, io_cb, fd, EV_READ);
 	ev_init(&io->timer, timer_cb);
 	io->timer.repeat = (double)handshake_ms / 1000.0;
@@ -388,6 +501,12 @@ rcv_io_deinit(struct rcv_io *io)
 	if (io->ssl)
 		wolfSSL_free(io->ssl);
 	io->ssl = NULL;
+	if (read_ahead.owner == io) {
+		read_ahead.owner = NULL;
+		read_ahead.off = read_ahead.len = 0;
+	}
+	free(io->pend);
+	io->pend = NULL;
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
