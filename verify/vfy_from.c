@@ -17,16 +17,21 @@
 
 #define FROM_VALUE_MAX	(64 * 1024)
 
-/*
- * Walk the header section.  For each field, call fn(name, nlen, value,
- * vlen).  Fields end at CRLF not followed by WSP.  Returns 0, or -1 when
- * the section is malformed (bare CR/LF, NUL, a line that is neither a field
- * nor a continuation).
- */
-typedef int field_fn(void *arg, const uint8_t *name, size_t nlen, const uint8_t *val, size_t vlen);
+/* The fields named name (case-insensitive): how many, the first one's value. */
+struct find {
+	const char *name;
+	int count;
+	const uint8_t *val;
+	size_t vlen;
+};
 
+/*
+ * Walk the header section, counting the fields f names.  Fields end at CRLF
+ * not followed by WSP.  Returns 0, or -1 when the section is malformed (bare
+ * CR/LF, NUL, a line that is neither a field nor a continuation).
+ */
 static int
-walk_headers(const uint8_t *m, size_t len, field_fn *fn, void *arg, const char **why_r)
+walk_headers(const uint8_t *m, size_t len, struct find *f, const char **why_r)
 {
 	size_t i = 0;
 
@@ -96,28 +101,10 @@ walk_headers(const uint8_t *m, size_t len, field_fn *fn, void *arg, const char *
 			}
 			i++;
 		}
-		if (fn(arg, m + start, nend - start, m + vstart, end - vstart) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-struct find {
-	const char *name;
-	int count;
-	const uint8_t *val;
-	size_t vlen;
-};
-
-static int
-find_cb(void *arg, const uint8_t *name, size_t nlen, const uint8_t *val, size_t vlen)
-{
-	struct find *f = arg;
-
-	if (nlen == strlen(f->name) && strncasecmp((const char *)name, f->name, nlen) == 0) {
-		if (f->count++ == 0) {
-			f->val = val;
-			f->vlen = vlen;
+		if (nend - start == strlen(f->name) &&
+		    strncasecmp((const char *)m + start, f->name, nend - start) == 0 && f->count++ == 0) {
+			f->val = m + vstart;
+			f->vlen = end - vstart;
 		}
 	}
 	return 0;
@@ -130,7 +117,7 @@ vfy_from_find_header(const uint8_t *msg, size_t len, const char *name,
 	struct find f = { name, 0, NULL, 0 };
 	const char *why;
 
-	if (walk_headers(msg, len, find_cb, &f, &why) < 0)
+	if (walk_headers(msg, len, &f, &why) < 0)
 		return -1;
 	if (value_r)
 		*value_r = f.val;
@@ -361,34 +348,27 @@ normalize_domain(const char *in, char *out, size_t outlen, const char **why_r)
 		in = ascii;
 	}
 	n = strlen(in);
-	if (n == 0 || n >= outlen || n > 253) {
-		free(ascii);
-		*why_r = "domain length";
-		return -1;
-	}
+	*why_r = "domain length";
+	if (n == 0 || n >= outlen || n > 253)
+		goto bad;
 	for (i = 0; i < n; i++) {
 		char c = in[i];
 
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		if (c == '.') {
-			if (label == 0 || in[i - 1] == '-') {
-				free(ascii);
-				*why_r = "bad domain label";
-				return -1;
-			}
+			*why_r = "bad domain label";
+			if (label == 0 || in[i - 1] == '-')
+				goto bad;
 			label = 0;
 			labels++;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0)) {
-			if (++label > 63) {
-				free(ascii);
-				*why_r = "domain label too long";
-				return -1;
-			}
+			*why_r = "domain label too long";
+			if (++label > 63)
+				goto bad;
 		} else {
-			free(ascii);
 			*why_r = "domain has a character outside letters, digits and hyphen";
-			return -1;
+			goto bad;
 		}
 		out[i] = c;
 	}
@@ -398,7 +378,11 @@ normalize_domain(const char *in, char *out, size_t outlen, const char **why_r)
 		*why_r = labels < 2 ? "single-label domain" : "bad domain label";
 		return -1;
 	}
+	*why_r = "";
 	return 0;
+bad:
+	free(ascii);
+	return -1;
 }
 
 static int
@@ -500,7 +484,7 @@ vfy_from_parse(const uint8_t *msg, size_t len, struct vfy_from *f, const char **
 
 	memset(f, 0, sizeof(*f));
 	*why_r = "";
-	if (walk_headers(msg, len, find_cb, &fd, why_r) < 0)
+	if (walk_headers(msg, len, &fd, why_r) < 0)
 		return -1;
 	if (fd.count == 0) {
 		*why_r = "no From header field";
