@@ -26,6 +26,7 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include "base/cur.h"
 #include "base/mem.h"
 #include "verify/vfy_cache.h"
 #include "verify/vfy_redis.h"
@@ -164,12 +165,6 @@ skip_name(const uint8_t *pkt, size_t len, size_t *off)
 	return 0;
 }
 
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int64_t
 vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len)
 {
@@ -178,9 +173,9 @@ vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len)
 
 	if (pkt == NULL || len < 12)
 		return -1;
-	qd = (unsigned)pkt[4] << 8 | pkt[5];
-	an = (unsigned)pkt[6] << 8 | pkt[7];
-	ns = (unsigned)pkt[8] << 8 | pkt[9];
+	qd = (unsigned)cur_be(pkt + 4, 2);
+	an = (unsigned)cur_be(pkt + 6, 2);
+	ns = (unsigned)cur_be(pkt + 8, 2);
 	for (i = 0; i < qd; i++) {
 		if (skip_name(pkt, len, &off) < 0 || len - off < 4)
 			return -1;
@@ -192,9 +187,9 @@ vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len)
 
 		if (skip_name(pkt, len, &off) < 0 || len - off < 10)
 			return -1;
-		type = (uint16_t)(pkt[off] << 8 | pkt[off + 1]);
-		ttl = rd32(pkt + off + 4);
-		rdlen = (uint16_t)(pkt[off + 8] << 8 | pkt[off + 9]);
+		type = (uint16_t)cur_be(pkt + off, 2);
+		ttl = (uint32_t)cur_be(pkt + off + 4, 4);
+		rdlen = (uint16_t)cur_be(pkt + off + 8, 2);
 		off += 10;
 		if (len - off < rdlen)
 			return -1;
@@ -204,7 +199,7 @@ vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len)
 
 			if (skip_name(pkt, end, &r) < 0 || skip_name(pkt, end, &r) < 0 || end - r != 20)
 				return -1;
-			minimum = rd32(pkt + r + 16);
+			minimum = (uint32_t)cur_be(pkt + r + 16, 4);
 			if (ttl & 0x80000000u)
 				ttl = 0;
 			if (minimum & 0x80000000u)
@@ -317,7 +312,6 @@ deliver(struct vfy_dns_query *q, struct vfy_dns_answer *a)
 	if (ev_is_active(&q->timer) || ev_is_pending(&q->timer))
 		ev_timer_stop(q->dns->loop, &q->timer);
 	q->cb(q->arg, a);
-	q->prev = q->next = NULL;
 	q_free(q);
 }
 
@@ -412,6 +406,7 @@ ub_done(void *mydata, int err, struct ub_result *r)
 	struct vfy_dns_answer a;
 	struct vfy_srv *srv = NULL;
 	struct vfy_tlsa *tlsa = NULL;
+	enum vfy_dns_status fail = VFY_DNS_UNCHECKED;
 	char why[300];
 	size_t n = 0, i;
 	uint32_t cap = d->opt.cache_max_ttl;
@@ -422,16 +417,12 @@ ub_done(void *mydata, int err, struct ub_result *r)
 	a.qtype = q->qtype;
 	if (err != 0 || r == NULL) {
 		snprintf(why, sizeof(why), "resolver error: %s", ub_strerror(err));
-		if (r)
-			ub_resolve_free(r);
-		deliver_tempfail(q, VFY_DNS_UNCHECKED, why);
-		return;
+		goto tempfail;
 	}
 	if (r->bogus) {
 		snprintf(why, sizeof(why), "bogus: %s", r->why_bogus ? r->why_bogus : "validation failed");
-		ub_resolve_free(r);
-		deliver_tempfail(q, VFY_DNS_BOGUS, why);
-		return;
+		fail = VFY_DNS_BOGUS;
+		goto tempfail;
 	}
 	a.status = r->secure ? VFY_DNS_SECURE : VFY_DNS_INSECURE;
 	a.rcode = r->rcode;
@@ -439,9 +430,7 @@ ub_done(void *mydata, int err, struct ub_result *r)
 		a.result = VFY_DNS_NXDOMAIN;
 	} else if (r->rcode != 0) {
 		snprintf(why, sizeof(why), "rcode %d", r->rcode);
-		ub_resolve_free(r);
-		deliver_tempfail(q, VFY_DNS_UNCHECKED, why);
-		return;
+		goto tempfail;
 	} else if (!r->havedata) {
 		a.result = VFY_DNS_NODATA;
 	} else {
@@ -469,9 +458,9 @@ ub_done(void *mydata, int err, struct ub_result *r)
 				if (l < 7 || vfy_dns_name_from_wire(p + 6, l - 6, srv[a.n_srv].target,
 				    sizeof(srv[a.n_srv].target)) != (int)(l - 6))
 					continue;	/* malformed record: skipped */
-				srv[a.n_srv].priority = (uint16_t)(p[0] << 8 | p[1]);
-				srv[a.n_srv].weight = (uint16_t)(p[2] << 8 | p[3]);
-				srv[a.n_srv].port = (uint16_t)(p[4] << 8 | p[5]);
+				srv[a.n_srv].priority = (uint16_t)cur_be(p, 2);
+				srv[a.n_srv].weight = (uint16_t)cur_be(p + 2, 2);
+				srv[a.n_srv].port = (uint16_t)cur_be(p + 4, 2);
 				a.n_srv++;
 			}
 			vfy_dns_srv_order(srv, a.n_srv, NULL);
@@ -495,18 +484,20 @@ ub_done(void *mydata, int err, struct ub_result *r)
 		}
 		if (a.n_srv + a.n_tlsa == 0 && (q->qtype == VFY_DNS_T_SRV || q->qtype == VFY_DNS_T_TLSA)) {
 			/* only malformed records: as good as a broken answer */
-			free(srv);
-			free(tlsa);
-			ub_resolve_free(r);
-			deliver_tempfail(q, VFY_DNS_UNCHECKED, "malformed records");
-			return;
+			snprintf(why, sizeof(why), "malformed records");
+			goto tempfail;
 		}
 	}
 	store(q, &a);
 	deliver(q, &a);
+	goto out;
+tempfail:
+	deliver_tempfail(q, fail, why);
+out:
 	free(srv);
 	free(tlsa);
-	ub_resolve_free(r);
+	if (r != NULL)
+		ub_resolve_free(r);
 }
 
 static void
@@ -713,13 +704,8 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 	d->st.lookups++;
 
 	v = vfy_lru_get(d->lru, q->key, (uint64_t)time(NULL), &len);
-	if (v != NULL && vfy_cache_decode(v, len, &q->cached) == 0) {
-		d->st.mem_hits++;
-		q->from_cache = 1;
-		ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
-		ev_timer_start(d->loop, &q->timer);
-		return q;
-	}
+	if (v != NULL && vfy_cache_decode(v, len, &q->cached) == 0)
+		goto hit;
 	if (d->opt.shcache != NULL) {
 		uint8_t sv[VFY_SHC_VALUE];
 		uint64_t exp;
@@ -728,12 +714,8 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 		    vfy_cache_decode(sv, len, &q->cached) == 0) {
 			if (q->cached.qtype == qtype) {
 				vfy_lru_put(d->lru, q->key, sv, len, exp);
-				d->st.mem_hits++;
 				d->st.shared_hits++;
-				q->from_cache = 1;
-				ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
-				ev_timer_start(d->loop, &q->timer);
-				return q;
+				goto hit;
 			}
 			vfy_cache_answer_free(&q->cached);
 		}
@@ -750,6 +732,12 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 		return q;
 	}
 	start_resolver(q);
+	return q;
+hit:
+	d->st.mem_hits++;
+	q->from_cache = 1;
+	ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
+	ev_timer_start(d->loop, &q->timer);
 	return q;
 }
 
