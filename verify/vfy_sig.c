@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "base/mem.h"
 #include "verify/vfy_der.h"
 
 static const uint8_t oid_ed25519[] = { 0x2b, 0x65, 0x70 };
@@ -100,6 +101,7 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 	enum wire_key kt;
 	struct vfy_sig_stream *st;
 	const uint8_t *pub;
+	const char *bad_key = NULL;
 	size_t pub_len;
 	int r = -1;
 
@@ -129,11 +131,7 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 		*why_r = "bad EC public key";
 		return NULL;
 	}
-	st = calloc(1, sizeof(*st));
-	if (st == NULL) {
-		*why_r = "out of memory";
-		return NULL;
-	}
+	st = mem_calloc(1, sizeof(*st));
 	st->kt = kt;
 	memcpy(st->sig, sig, sig_len);
 	st->sig_len = sig_len;
@@ -143,28 +141,20 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 	case WIRE_KEY_ED25519:
 		if (wc_ed25519_init(&st->u.ed25519) != 0)
 			break;
-		if (wc_ed25519_import_public(pub, (word32)pub_len, &st->u.ed25519) != 0) {
-			wc_ed25519_free(&st->u.ed25519);
-			*rc_r = VFY_SIG_BADKEY;
-			*why_r = "bad Ed25519 public key";
-			free(st);
-			return NULL;
-		}
-		r = wc_ed25519_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed25519, (byte)Ed25519, NULL, 0);
+		if (wc_ed25519_import_public(pub, (word32)pub_len, &st->u.ed25519) != 0)
+			bad_key = "bad Ed25519 public key";
+		else
+			r = wc_ed25519_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed25519, (byte)Ed25519, NULL, 0);
 		if (r != 0)
 			wc_ed25519_free(&st->u.ed25519);
 		break;
 	case WIRE_KEY_ED448:
 		if (wc_ed448_init(&st->u.ed448) != 0)
 			break;
-		if (wc_ed448_import_public(pub, (word32)pub_len, &st->u.ed448) != 0) {
-			wc_ed448_free(&st->u.ed448);
-			*rc_r = VFY_SIG_BADKEY;
-			*why_r = "bad Ed448 public key";
-			free(st);
-			return NULL;
-		}
-		r = wc_ed448_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed448, (byte)Ed448, NULL, 0);
+		if (wc_ed448_import_public(pub, (word32)pub_len, &st->u.ed448) != 0)
+			bad_key = "bad Ed448 public key";
+		else
+			r = wc_ed448_verify_msg_init(st->sig, (word32)sig_len, &st->u.ed448, (byte)Ed448, NULL, 0);
 		if (r != 0)
 			wc_ed448_free(&st->u.ed448);
 		break;
@@ -181,7 +171,8 @@ vfy_sig_stream_begin(const uint8_t *spki, size_t spki_len, uint16_t alg, const u
 		break;
 	}
 	if (r != 0) {
-		*why_r = "signature set-up failed";
+		*rc_r = bad_key != NULL ? VFY_SIG_BADKEY : VFY_SIG_BAD;
+		*why_r = bad_key != NULL ? bad_key : "signature set-up failed";
 		free(st);
 		return NULL;
 	}
