@@ -16,85 +16,64 @@
 #include <sys/mman.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/cur.h"
 #include "base/mem.h"
 
 /* --- value codec ------------------------------------------------------------ */
 
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int overflow;
-};
-
+/* Append v as an n-byte big-endian number. */
 static void
-w_put(struct wbuf *w, const void *p, size_t n)
+put_be(struct buf *b, uint64_t v, size_t n)
 {
-	if (w->overflow || w->cap - w->len < n) {
-		w->overflow = 1;
-		return;
-	}
-	memcpy(w->p + w->len, p, n);
-	w->len += n;
-}
+	uint8_t t[8];
 
-static void
-w_uint(struct wbuf *w, uint64_t v, size_t n)
-{
-	uint8_t b[8];
-
-	cur_put_be(b, v, n);
-	w_put(w, b, n);
+	cur_put_be(t, v, n);
+	buf_add(b, t, n);
 }
 
 uint8_t *
 vfy_cache_encode(const struct vfy_dns_answer *a, uint64_t expiry, size_t *len_r)
 {
-	struct wbuf w = { mem_alloc(VFY_CACHE_MAX_VALUE), 0, VFY_CACHE_MAX_VALUE, 0 };
+	struct buf b = { NULL, 0, 0 };
 	size_t i;
 
-	if (a->n_srv > VFY_CACHE_MAX_RECORDS || a->n_tlsa > VFY_CACHE_MAX_RECORDS) {
-		free(w.p);
+	if (a->n_srv > VFY_CACHE_MAX_RECORDS || a->n_tlsa > VFY_CACHE_MAX_RECORDS)
 		return NULL;
-	}
-	w_put(&w, "SDC\x01", 4);
-	w_uint(&w, a->qtype, 2);
-	w_uint(&w, (uint64_t)a->result, 1);
-	w_uint(&w, (uint64_t)a->status, 1);
-	w_uint(&w, (uint64_t)(a->rcode & 0xff), 1);
-	w_uint(&w, expiry, 8);
-	w_uint(&w, a->n_srv, 2);
+	buf_add(&b, "SDC\x01", 4);
+	put_be(&b, a->qtype, 2);
+	put_be(&b, (uint64_t)a->result, 1);
+	put_be(&b, (uint64_t)a->status, 1);
+	put_be(&b, (uint64_t)(a->rcode & 0xff), 1);
+	put_be(&b, expiry, 8);
+	put_be(&b, a->n_srv, 2);
 	for (i = 0; i < a->n_srv; i++) {
 		size_t tl = strlen(a->srv[i].target);
 
-		if (tl > 255) {
-			w.overflow = 1;
-			break;
-		}
-		w_uint(&w, a->srv[i].priority, 2);
-		w_uint(&w, a->srv[i].weight, 2);
-		w_uint(&w, a->srv[i].port, 2);
-		w_uint(&w, tl, 1);
-		w_put(&w, a->srv[i].target, tl);
+		if (tl > 255)
+			goto too_large;
+		put_be(&b, a->srv[i].priority, 2);
+		put_be(&b, a->srv[i].weight, 2);
+		put_be(&b, a->srv[i].port, 2);
+		put_be(&b, tl, 1);
+		buf_add(&b, a->srv[i].target, tl);
 	}
-	w_uint(&w, a->n_tlsa, 2);
+	put_be(&b, a->n_tlsa, 2);
 	for (i = 0; i < a->n_tlsa; i++) {
-		if (a->tlsa[i].len > 0xffff) {
-			w.overflow = 1;
-			break;
-		}
-		w_uint(&w, a->tlsa[i].usage, 1);
-		w_uint(&w, a->tlsa[i].selector, 1);
-		w_uint(&w, a->tlsa[i].mtype, 1);
-		w_uint(&w, a->tlsa[i].len, 2);
-		w_put(&w, a->tlsa[i].data, a->tlsa[i].len);
+		if (a->tlsa[i].len > 0xffff)
+			goto too_large;
+		put_be(&b, a->tlsa[i].usage, 1);
+		put_be(&b, a->tlsa[i].selector, 1);
+		put_be(&b, a->tlsa[i].mtype, 1);
+		put_be(&b, a->tlsa[i].len, 2);
+		buf_add(&b, a->tlsa[i].data, a->tlsa[i].len);
 	}
-	if (w.overflow) {
-		free(w.p);
-		return NULL;
-	}
-	*len_r = w.len;
-	return w.p;
+	if (b.len > VFY_CACHE_MAX_VALUE)
+		goto too_large;
+	return buf_steal(&b, len_r);
+too_large:
+	buf_free(&b);
+	return NULL;
 }
 
 void
@@ -205,18 +184,14 @@ cache_mac(const uint8_t mac_key[VFY_CACHE_KEY_LEN], const char *rkey, const uint
 	rc = wc_HmacSetKey(&h, WC_SHA256, mac_key, VFY_CACHE_KEY_LEN);
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, (const byte *)label, sizeof(label) - 1);
-	hdr[0] = (uint8_t)(kl >> 8);
-	hdr[1] = (uint8_t)kl;
+	cur_put_be(hdr, kl, 2);
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, hdr, 2);
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, (const byte *)rkey, (word32)kl);
 	if (rc == 0)		/* the expiry, as the value states it */
 		rc = wc_HmacUpdate(&h, v + EXPIRY_OFF, 8);
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
+	cur_put_be(hdr, len, 4);
 	if (rc == 0)
 		rc = wc_HmacUpdate(&h, hdr, 4);
 	if (rc == 0)

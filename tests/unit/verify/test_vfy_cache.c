@@ -56,6 +56,34 @@ t_roundtrip(void)
 	vfy_cache_answer_free(&d);
 }
 
+/* What the format cannot hold is not encoded (then not cached): a value
+ * over VFY_CACHE_MAX_VALUE, a record over its length field, too many. */
+static void
+t_too_large(void)
+{
+	static uint8_t big[0x10000];
+	struct vfy_tlsa t[2] = { { 3, 1, 1, 0xffff, big }, { 3, 1, 1, 0xffff, big } };
+	struct vfy_dns_answer a = { .qtype = VFY_DNS_T_TLSA, .result = VFY_DNS_DATA,
+	    .status = VFY_DNS_SECURE, .n_tlsa = 1, .tlsa = t };
+	uint8_t *v;
+	size_t len;
+
+	t[0].len = VFY_CACHE_MAX_VALUE - 26;	/* 21 + 5 bytes around it: fits exactly */
+	v = vfy_cache_encode(&a, 99, &len);
+	T_ASSERT(v != NULL && len == VFY_CACHE_MAX_VALUE);
+	free(v);
+	t[0].len++;
+	T_ASSERT(vfy_cache_encode(&a, 99, &len) == NULL);
+	t[0].len = 0x10;
+	a.n_tlsa = 2;				/* each fits, both do not */
+	T_ASSERT(vfy_cache_encode(&a, 99, &len) == NULL);
+	a.n_tlsa = 1;
+	t[0].len = 0x10000;
+	T_ASSERT(vfy_cache_encode(&a, 99, &len) == NULL);
+	a.n_tlsa = VFY_CACHE_MAX_RECORDS + 1;
+	T_ASSERT(vfy_cache_encode(&a, 99, &len) == NULL);
+}
+
 /* Every truncation and a flipped magic are misses, never a crash. */
 static void
 t_truncations_rejected(void)
@@ -532,6 +560,7 @@ int
 main(void)
 {
 	T_RUN(t_roundtrip);
+	T_RUN(t_too_large);
 	T_RUN(t_truncations_rejected);
 	T_RUN(t_seal);
 	T_RUN(t_shcache);
