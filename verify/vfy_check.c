@@ -382,15 +382,6 @@ tlsa_next(struct vfy_check *c)
 	}
 }
 
-static const char *
-dns_match_name(const struct vfy_chain *ch, const char *d)
-{
-	for (size_t i = 0; i < ch->n_dns; i++)
-		if (vfy_x509_name_match(ch->dns[i], d))
-			return ch->dns[i];
-	return NULL;
-}
-
 static void
 on_srv(void *arg, const struct vfy_dns_answer *ans)
 {
@@ -431,7 +422,7 @@ on_srv(void *arg, const struct vfy_dns_answer *ans)
 
 		if (strcmp(s->target, ".") == 0)
 			continue;
-		dn = dns_match_name(c->chain, s->target);
+		dn = vfy_chain_has_dns(c->chain, s->target);
 		if (dn == NULL && !srvname)
 			continue;
 		c->t[c->n_t].srv = *s;

@@ -176,7 +176,7 @@ vfy_pkix_only(const struct vfy_chain *chain, const char *host, const char *ca_fi
 	struct vfy_path path;
 
 	memset(r, 0, sizeof(*r));
-	r->named = vfy_chain_has_dns(chain, host);
+	r->named = vfy_chain_has_dns(chain, host) != NULL;
 	if (vfy_pkix_load(ca_file, &store, err, errlen) < 0)
 		return -1;
 	r->n_ca = vfy_pkix_count(store);

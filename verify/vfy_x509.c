@@ -377,13 +377,13 @@ vfy_x509_name_match(const char *pattern, const char *name)
 	return strcasecmp(pdot, ndot) == 0;
 }
 
-int
+const char *
 vfy_chain_has_dns(const struct vfy_chain *c, const char *d)
 {
 	for (size_t i = 0; i < c->n_dns; i++)
 		if (vfy_x509_name_match(c->dns[i], d))
-			return 1;
-	return 0;
+			return c->dns[i];
+	return NULL;
 }
 
 int

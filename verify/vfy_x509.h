@@ -60,8 +60,8 @@ int vfy_x509_cert_parse(const uint8_t *der, size_t len, struct vfy_cert *cert_r,
  * wildcards.  1 match, 0 not. */
 int vfy_x509_name_match(const char *pattern, const char *name);
 
-/* 1 when the leaf carries dNSName matching D. */
-int vfy_chain_has_dns(const struct vfy_chain *c, const char *d);
+/* The leaf's first dNSName matching D (borrowed), or NULL. */
+const char *vfy_chain_has_dns(const struct vfy_chain *c, const char *d);
 /* 1 when the leaf carries SRVName "_smtpsec.F". */
 int vfy_chain_has_srvname(const struct vfy_chain *c, const char *f);
 
