@@ -171,8 +171,8 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 	struct vfy_dane_match m;
 	struct tlsa_set ts = { NULL, 0 };
 	struct vfy_pkix_params prm = { .at = now };
-	const char *why = NULL, *w;
-	int pkix_failed = 0, no_store = 0;
+	const char *why = NULL, *w;	/* why: the first PKIX failure */
+	int no_store = 0;
 
 	vd->trust = "";
 	vd->tlsa_usage = -1;
@@ -210,7 +210,6 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 		if (pkix_and_ct(pkix, &prm, ct, ct_arg, min_scts, chain, 1, "pkix-ee", vd, &w) == 0)
 			return;
 		why = w;
-		pkix_failed = 1;
 	}
 	if (m.ta) {		/* DANE-TA: path to a sent certificate a record names */
 		struct vfy_pkix_params p2 = { .at = now, .is_anchor = ta_anchor, .arg = &ts };
@@ -222,10 +221,8 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 			return;
 		/* -2: the named certificate is not on any path from the leaf:
 		 * it matches nothing, as for usage 0 */
-		if (r == -1 && !pkix_failed) {
+		if (r == -1 && why == NULL)
 			why = w;
-			pkix_failed = 1;
-		}
 	}
 	if (m.pkix_ta && pkix == NULL) {
 		no_store = 1;
@@ -237,17 +234,15 @@ vfy_check_after_tlsa(const struct vfy_pkix *pkix, vfy_ct_fn *ct, void *ct_arg,
 		r = pkix_and_ct(pkix, &p0, ct, ct_arg, min_scts, chain, 0, "pkix+ct", vd, &w);
 		if (r == 0)
 			return;
-		if (r == -1 && !pkix_failed) {
+		if (r == -1 && why == NULL)
 			why = w;
-			pkix_failed = 1;
-		}
 	}
 	if (no_store) {		/* a record we could not judge: ours, temporary */
 		vd->tlsa_usage = -1;
 		set(vd, VFY_TEMPFAIL, VFY_STEP_PKIX, "no CA store configured (local)");
 		return;
 	}
-	if (pkix_failed) {
+	if (why != NULL) {
 		set(vd, VFY_PERMFAIL, VFY_STEP_PKIX, "%s", why);
 		return;
 	}
