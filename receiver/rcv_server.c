@@ -224,7 +224,6 @@ accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct rcv_server *srv = w->data;
 	size_t i;
 
-	srv->accept_paused = 0;
 	if (srv->stopping)
 		return;
 	for (i = 0; i < srv->n_lis; i++)
@@ -238,7 +237,6 @@ accept_pause(struct rcv_server *srv)
 
 	for (i = 0; i < srv->n_lis; i++)
 		ev_io_stop(srv->loop, &srv->lis[i].io);
-	srv->accept_paused = 1;
 	ev_timer_stop(srv->loop, &srv->accept_pause);
 	ev_timer_set(&srv->accept_pause, 0.1, 0.);
 	ev_timer_start(srv->loop, &srv->accept_pause);
@@ -740,27 +738,21 @@ rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen
 static struct rcv_metrics *
 metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
 {
-	struct rcv_metrics_options mo;
+	struct rcv_metrics_options mo = { .instance = cfg->instance, .worker = g_worker_index,
+	    .interval_ms = (unsigned)cfg->stats_interval_ms };
+	char fleet[400], kid[17] = "none";
 
-	memset(&mo, 0, sizeof(mo));
 	if (g_run_id == 0)
 		g_run_id = sys_random64() | 1;	/* single-process mode: no master */
-	mo.instance = cfg->instance;
-	mo.worker = g_worker_index;
 	mo.run_id = g_run_id;
-	{
-		char kid[17] = "none";
-
-		if (g_have_cache_key)
-			vfy_cache_key_id(g_cache_key, kid);
-		snprintf(srv->fleet_sig, sizeof(srv->fleet_sig), "authserv_id=%s cache_key=%s",
-		    cfg->authserv_id, kid);
-		for (char *q = srv->fleet_sig + 12; *q && q < srv->fleet_sig + 12 + strlen(cfg->authserv_id); q++)
-			if (*q == ' ')
-				*q = '_';
-		mo.fleet = srv->fleet_sig;
-	}
-	mo.interval_ms = (unsigned)cfg->stats_interval_ms;
+	if (g_have_cache_key)
+		vfy_cache_key_id(g_cache_key, kid);
+	/* the settings compared across the fleet (copied by rcv_metrics_new) */
+	snprintf(fleet, sizeof(fleet), "authserv_id=%s cache_key=%s", cfg->authserv_id, kid);
+	for (char *q = fleet + 12; *q && q < fleet + 12 + strlen(cfg->authserv_id); q++)
+		if (*q == ' ')
+			*q = '_';
+	mo.fleet = fleet;
 	if (cfg->have_redis) {
 		vfy_redis_url_options(&cfg->redis, &mo.redis);
 		mo.state_cb = redis_state_cb;

@@ -67,13 +67,11 @@ struct rcv_server {
 	size_t n_lis;
 	ev_timer accept_pause;
 	ev_timer stats_timer;
-	int accept_paused;
 
 	struct rcv_iptab iptab;
 	uint64_t n_conns;
 	struct rcv_conn *conns;	/* list of live connections */
 	uint64_t next_conn_id;
-	char fleet_sig[400];		/* settings compared across the fleet */
 	uint64_t buf_bytes;	/* held under [limits] worker_buffer_budget (rcv_conn.c) */
 
 	struct rcv_config *cfg_owned;	/* owned: the configuration of the last
