@@ -255,42 +255,24 @@ op_deliver(void *arg, struct rcv_sess_email *e)
 		return;
 	}
 	snprintf(qid, sizeof(qid), "%016llx.%u", c->id, e->n);
-	memset(&info, 0, sizeof(info));
-	info.authserv_id = cfg->authserv_id;
-	info.hostname = cfg->hostname;
-	info.sender_host = vd->target;
-	info.cert_name = vd->matched_name;
-	info.client_ip = c->ip;
-	info.id = qid;
-	info.tls_version = wolfSSL_get_version(c->io.ssl);
-	info.tls_cipher = wolfSSL_get_cipher_name(c->io.ssl);
-	info.from_domain = from->domain;
-	info.trust = e->trust;
-	info.require_security = e->require_security;
-	info.date = (int64_t)time(NULL);
 	for (i = 0; i < cfg->n_authserv_also; i++)
 		also[i] = cfg->authserv_also[i];
-	info.authserv_also = also;
-	info.n_authserv_also = cfg->n_authserv_also;
 	for (i = 0; i < cfg->n_trace_allow; i++)
 		allow[i] = cfg->trace_allow[i];
-	info.trace_allow = allow;
-	info.n_trace_allow = cfg->n_trace_allow;
+	info = (struct lmtp_copy_info){ .authserv_id = cfg->authserv_id, .hostname = cfg->hostname,
+	    .sender_host = vd->target, .cert_name = vd->matched_name, .client_ip = c->ip, .id = qid,
+	    .tls_version = wolfSSL_get_version(c->io.ssl), .tls_cipher = wolfSSL_get_cipher_name(c->io.ssl),
+	    .from_domain = from->domain, .trust = e->trust, .require_security = e->require_security,
+	    .date = (int64_t)time(NULL), .authserv_also = also, .n_authserv_also = cfg->n_authserv_also,
+	    .trace_allow = allow, .n_trace_allow = cfg->n_trace_allow };
 	if (lmtp_copy_build(&info, e->trace, e->n_trace, e->msg, (size_t)e->len, &ce->copy, &why) < 0) {
 		rcv_session_fail(e, WIRE_ERR_ILLEGAL_PARAMETER, "headers", why);
 		return;
 	}
 	ce->have_copy = 1;
-	memset(&m, 0, sizeof(m));
-	m.mail_from = from->addr;
-	m.rcpt = (const char *const *)e->rcpt;
-	m.n_rcpt = e->n_rcpt;
-	m.seg = ce->copy.seg;
-	m.n_seg = ce->copy.n_seg;
-	m.body = e->msg;
-	m.body_len = (size_t)e->len;
-	m.body_8bit = e->body_8bit;
-	m.body_mapped = e->body_mapped;
+	m = (struct lmtp_msg){ .mail_from = from->addr, .rcpt = (const char *const *)e->rcpt,
+	    .n_rcpt = e->n_rcpt, .seg = ce->copy.seg, .n_seg = ce->copy.n_seg, .body = e->msg,
+	    .body_len = (size_t)e->len, .body_8bit = e->body_8bit, .body_mapped = e->body_mapped };
 	ce->tx = lmtp_deliver(c->srv->lmtp, &m, lmtp_done, ce);
 	if (ce->tx == NULL)
 		rcv_session_fail(e, WIRE_ERR_SERVICE_UNAVAILABLE, "lmtp", "delivery could not start");
@@ -391,13 +373,8 @@ rcv_conn_new(struct rcv_server *srv, int fd, const char *ip)
 	lim.max_recipients = (unsigned)cfg->max_recipients;
 	lim.max_trace_headers = (unsigned)cfg->max_trace_headers;
 	lim.max_trace_bytes = (size_t)cfg->max_trace_bytes;
-	memset(&sp, 0, sizeof(sp));
-	sp.lim = &lim;
-	sp.memory_threshold = cfg->memory_threshold;
-	sp.spool_dir = cfg->spool_dir;
-	sp.id = c->id;
-	sp.ip = c->ip;
-	sp.st = &srv->st;
+	sp = (struct rcv_session_params){ .lim = &lim, .memory_threshold = cfg->memory_threshold,
+	    .spool_dir = cfg->spool_dir, .id = c->id, .ip = c->ip, .st = &srv->st };
 	c->s = rcv_session_new(&sp, &conn_ops, c);
 	if (rcv_io_init(&c->io, srv->loop, srv->ctx, fd, c->id, cfg->handshake_timeout_ms,
 	    cfg->idle_timeout_ms, c->s, conn_gone) != 0) {

@@ -471,16 +471,13 @@ redis_state_cb(void *arg, const struct vfy_redis_status *st)
 static void
 vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 {
-	memset(vo, 0, sizeof(*vo));
-	vo->ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL;
-	vo->ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL;
-	vo->ct_min_scts = (unsigned)cfg->ct_min_scts;
-	vo->cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000);
-	vo->dns.unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL;
-	vo->dns.trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL;
-	vo->dns.timeout_ms = (unsigned)cfg->dns_timeout_ms;
-	vo->dns.cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000);
-	vo->dns.cache_entries = (size_t)cfg->cache_entries;
+	*vo = (struct vfy_options){ .ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL,
+	    .ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL,
+	    .ct_min_scts = (unsigned)cfg->ct_min_scts, .cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000),
+	    .dns = { .unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL,
+	    .trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL,
+	    .timeout_ms = (unsigned)cfg->dns_timeout_ms, .cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000),
+	    .cache_entries = (size_t)cfg->cache_entries, .shcache = g_shcache } };
 	if (cfg->dns_cache_redis && cfg->have_redis) {
 		vo->dns.cache = VFY_DNS_CACHE_REDIS;
 		vfy_redis_url_options(&cfg->redis, &vo->dns.redis);
@@ -488,7 +485,6 @@ vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 		vo->dns.redis_state_arg = &redis_cache;
 		vo->dns.cache_mac_key = g_have_cache_key ? g_cache_key : NULL;
 	}
-	vo->dns.shcache = g_shcache;
 }
 
 /* One line per spool retry and per entry moved aside, and its counters. */
@@ -784,15 +780,11 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 		free(srv);
 		return RCV_EXIT_INIT;
 	}
-	memset(&lo, 0, sizeof(lo));
-	lo.target = cfg->lmtp_target;
-	lo.lhlo_name = cfg->hostname;
-	lo.connections = (unsigned)cfg->lmtp_connections;
-	lo.timeout_ms = (unsigned)cfg->lmtp_timeout_ms;
-	lo.spool_dir = cfg->spool_dir[0] ? cfg->spool_dir : NULL;
-	lo.spool_retry_ms = (unsigned)cfg->spool_retry_ms;
-	lo.spool_max_age_ms = cfg->spool_max_age_ms;
-	lo.spool_cb = spool_cb;
+	lo = (struct lmtp_options){ .target = cfg->lmtp_target, .lhlo_name = cfg->hostname,
+	    .connections = (unsigned)cfg->lmtp_connections, .timeout_ms = (unsigned)cfg->lmtp_timeout_ms,
+	    .spool_dir = cfg->spool_dir[0] ? cfg->spool_dir : NULL,
+	    .spool_retry_ms = (unsigned)cfg->spool_retry_ms, .spool_max_age_ms = cfg->spool_max_age_ms,
+	    .spool_cb = spool_cb };
 	if (cfg->lmtp_target[0] && lmtp_init(&srv->lmtp, srv->loop, &lo, err, sizeof(err)) != 0) {
 		rcv_log(RCV_LOG_ERR, "conn=- event=start result=fail why=\"lmtp: %s\"", err);
 		wolfSSL_CTX_free(srv->ctx);
