@@ -160,13 +160,10 @@ check_dns(struct check *c, struct ev_loop *loop)
 		problem(c, "dns", "trust_anchor_file", "%s", why);
 	if (cfg->unbound_conf[0] && !bad(cfg, "dns", "unbound_conf")) {
 		/* the worker's libunbound set-up, with this file alone */
-		struct vfy_dns_options o;
+		struct vfy_dns_options o = { .unbound_conf = cfg->unbound_conf, .cache = VFY_DNS_CACHE_MEMORY,
+		    .cache_entries = 16 };
 		struct vfy_dns *d = NULL;
 
-		memset(&o, 0, sizeof(o));
-		o.unbound_conf = cfg->unbound_conf;
-		o.cache = VFY_DNS_CACHE_MEMORY;
-		o.cache_entries = 16;
 		if (vfy_dns_init(&d, loop, &o, why, sizeof(why)) < 0)
 			problem(c, "dns", "unbound_conf", "%s", why);
 		vfy_dns_deinit(&d);
@@ -177,17 +174,14 @@ static void
 check_lmtp(struct check *c, struct ev_loop *loop)
 {
 	const struct rcv_config *cfg = c->cfg;
-	struct lmtp_options o;
+	/* the worker's LMTP set-up without the spool (checked below, and
+	 * lmtp_init would create it) */
+	struct lmtp_options o = { .target = cfg->lmtp_target, .lhlo_name = cfg->hostname };
 	struct lmtp *l = NULL;
 	char why[512];
 
 	if (bad(cfg, "lmtp", "target"))
 		return;
-	/* the worker's LMTP set-up without the spool (checked below, and
-	 * lmtp_init would create it) */
-	memset(&o, 0, sizeof(o));
-	o.target = cfg->lmtp_target;
-	o.lhlo_name = cfg->hostname;
 	if (lmtp_init(&l, loop, &o, why, sizeof(why)) < 0)
 		problem(c, "lmtp", "target", "%s", why);
 	lmtp_deinit(&l);

@@ -479,16 +479,10 @@ main(int argc, char **argv)
 
 	/* steps 5-9 on the real resolver */
 	loop = ev_loop_new(EVFLAG_AUTO);
-	memset(&o, 0, sizeof(o));
-	o.ca_file = ca_file;
-	o.ct_log_list = ct_usable ? ct_list : NULL;
-	o.ct_min_scts = (unsigned)cfg.ct_min_scts;
-	o.dns.unbound_conf = unbound_conf;
-	o.dns.trust_anchor_file = trust_anchor;
-	o.dns.timeout_ms = (unsigned)cfg.dns_timeout_ms;
-	o.dns.cache = VFY_DNS_CACHE_MEMORY;
-	o.dns.cache_max_ttl = 60;
-	o.dns.cache_entries = 64;
+	o = (struct vfy_options){ .ca_file = ca_file, .ct_log_list = ct_usable ? ct_list : NULL,
+	    .ct_min_scts = (unsigned)cfg.ct_min_scts, .dns = { .unbound_conf = unbound_conf,
+	    .trust_anchor_file = trust_anchor, .timeout_ms = (unsigned)cfg.dns_timeout_ms,
+	    .cache = VFY_DNS_CACHE_MEMORY, .cache_max_ttl = 60, .cache_entries = 64 } };
 	if (vfy_dns_init(&dns, loop, &o.dns, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smtpsec-verify: resolver: %s\n", err);
 		rc = EX_UNAVAILABLE;
