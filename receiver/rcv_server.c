@@ -887,6 +887,8 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 /* --- master ------------------------------------------------------------------------------------ */
 
 static volatile sig_atomic_t m_term, m_hup, m_chld;
+/* what the master catches (m_sig) and a worker takes back to the default */
+static const int m_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 
 static void
 m_sig(int s)
@@ -931,6 +933,7 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 
 	if (p == 0) {
 		sigset_t none;
+		size_t k;
 
 		/* a worker does not outlive its master */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -939,10 +942,8 @@ spawn(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip, unsi
 		if (g_ready_rd >= 0)
 			close(g_ready_rd);
 		sigemptyset(&none);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
+		for (k = 0; k < sizeof(m_signals) / sizeof(m_signals[0]); k++)
+			signal(m_signals[k], SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		{
 			int rc = worker_run(cfg, fds, n_fds, skip);
@@ -1012,7 +1013,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	int init_failed = 0, exit_status;
 	const struct rcv_config *cur = cfg;	/* for workers started from now on */
 	struct rcv_config *cur_owned = NULL;	/* the last reload's */
-	struct sigaction sa;
+	struct sigaction sa = { .sa_handler = m_sig };
 	sigset_t block, old;
 
 	g_run_id = sys_random64() | 1;	/* before the first fork: every worker shares it */
@@ -1032,20 +1033,14 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	pid = mem_calloc(workers, sizeof(*pid));
 	started = mem_calloc(workers, sizeof(*started));
 	fails = mem_calloc(workers, sizeof(*fails));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = m_sig;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(m_signals) / sizeof(m_signals[0]); i++) {
+		sigaction(m_signals[i], &sa, NULL);
+		sigaddset(&block, m_signals[i]);
+	}
 	/* a closed log pipe or peer costs an error return, not the process */
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	{
 		int rp[2];
