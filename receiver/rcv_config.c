@@ -541,7 +541,7 @@ rcv_config_defaults(struct rcv_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NKEYS; i++)
-		if (keys[i].def != NULL && keys[i].type != K_LISTEN)
+		if (keys[i].def != NULL)
 			set_value(&p, 0, &keys[i], keys[i].def);
 	if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) < 0 || cfg->hostname[0] == '\0')
 		strcpy(cfg->hostname, "localhost");
@@ -679,10 +679,6 @@ finish(struct parse *p)
 	struct rcv_config *c = p->cfg;
 	size_t i, j;
 
-	if (c->n_listen == 0) {
-		parse_listen("0.0.0.0:4650", &c->listen[0]);
-		c->n_listen = 1;
-	}
 	/* each address once: a second bind of it would fail at start (and
 	 * 0.0.0.0 or [::] with the same port covers every address of its family) */
 	for (i = 1; i < c->n_listen; i++)
@@ -897,8 +893,6 @@ rcv_config_dump(const struct rcv_config *c, FILE *out, int flags)
 	int first = 1;
 
 	rcv_config_defaults(d);
-	if (parse_listen("0.0.0.0:4650", &d->listen[0]) == 0)
-		d->n_listen = 1;
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 		int same;
