@@ -366,7 +366,6 @@ on_exec(redisAsyncContext *ac, void *r, void *priv)
 	redisReply *reply = r;
 	int k;
 
-	(void)ac;
 	if (!m->in_flight)
 		return;		/* a disconnect already wrote this batch off */
 	m->in_flight = 0;
@@ -461,7 +460,6 @@ on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
 	struct rcv_metrics *m = (struct rcv_metrics *)((char *)w - offsetof(struct rcv_metrics, timer));
 
-	(void)revents;
 	if (vfy_redis_ctx(m->redis) == NULL)
 		return;		/* vfy_redis reconnects on its own */
 	if (m->in_flight && ev_now(loop) - m->flight_start > RCV_METRICS_STUCK_S) {

@@ -387,8 +387,6 @@ stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct rcv_server *srv = w->data;
 	struct rcv_metrics *m = rcv_metrics_default;
 
-	(void)loop;
-	(void)revents;
 	RCV_METRIC_GAUGE(conn_active, (int64_t)srv->n_conns);
 	RCV_METRIC_GAUGE(buffer_bytes, (int64_t)srv->buf_bytes);
 	if (srv->vfy != NULL) {
@@ -494,7 +492,6 @@ spool_cb(void *arg, const struct lmtp_spool_event *ev)
 	char q[300], f[600];
 	int warn = strcmp(ev->result, "delivered") != 0 && strcmp(ev->result, "deferred") != 0;
 
-	(void)arg;
 	if (strcmp(ev->result, "expired") == 0)
 		RCV_METRIC_ADD(spool_expired, 1);
 	else if (strcmp(ev->result, "unreadable") != 0) {
@@ -665,8 +662,6 @@ sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct rcv_server *srv = w->data;
 
-	(void)loop;
-	(void)revents;
 	if (w->signum == SIGHUP) {
 		worker_reload(srv);
 		return;
@@ -804,16 +799,14 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 			return RCV_EXIT_INIT;
 		}
 	}
-	{
-		rcv_metrics_default = metrics_new(srv, cfg);
-		if (g_worker_restarted)
-			RCV_METRIC_ADD(worker_restarts, 1);
-		ev_timer_init(&srv->stats_timer, stats_cb, cfg->stats_interval_ms / 1000.0,
-		    cfg->stats_interval_ms / 1000.0);
-		srv->stats_timer.data = srv;
-		ev_timer_start(srv->loop, &srv->stats_timer);
-		ev_unref(srv->loop);
-	}
+	rcv_metrics_default = metrics_new(srv, cfg);
+	if (g_worker_restarted)
+		RCV_METRIC_ADD(worker_restarts, 1);
+	ev_timer_init(&srv->stats_timer, stats_cb, cfg->stats_interval_ms / 1000.0,
+	    cfg->stats_interval_ms / 1000.0);
+	srv->stats_timer.data = srv;
+	ev_timer_start(srv->loop, &srv->stats_timer);
+	ev_unref(srv->loop);
 	rcv_iptab_init(&srv->iptab, 64);
 	ev_init(&srv->accept_pause, accept_pause_cb);
 	srv->accept_pause.data = srv;
@@ -867,14 +860,10 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 		vfy_deinit(&srv->vfy);
 	wolfSSL_CTX_free(srv->ctx);
 	rcv_iptab_free(&srv->iptab);
-	{
-		size_t k;
-
-		for (k = 0; k < srv->n_cfg_old; k++)
-			free(srv->cfg_old[k]);
-		free(srv->cfg_old);
-		free(srv->cfg_owned);
-	}
+	for (i = 0; i < srv->n_cfg_old; i++)
+		free(srv->cfg_old[i]);
+	free(srv->cfg_old);
+	free(srv->cfg_owned);
 	rcv_log(RCV_LOG_INFO, "conn=- event=worker_exit accepted=%llu refused_global=%llu "
 	    "refused_ip=%llu emails=%llu delivered=%llu failed=%llu",
 	    (unsigned long long)srv->st.accepted, (unsigned long long)srv->st.refused_global,

@@ -124,7 +124,6 @@ wire_grow(void *arg, size_t have, size_t want)
 {
 	struct rcv_session *s = arg;
 
-	(void)have;
 	if (s->ops->charge(s->arg, &s->held_wire, want) == 0)
 		return 0;
 	RCV_METRIC_ADD(buffer_budget_refused, 1);

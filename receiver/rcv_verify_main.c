@@ -193,7 +193,6 @@ tap_lookup(void *arg, const char *name, uint16_t qtype, vfy_dns_cb *cb, void *cb
 static void
 tap_cancel(void *arg, struct vfy_dns_query **q_p)
 {
-	(void)arg;
 	vfy_dns_cancel(q_p);	/* only on error paths; the tap leaks then */
 }
 
@@ -208,7 +207,6 @@ on_email(void *arg, struct vfy_email *e)
 {
 	struct outcome *o = arg;
 
-	(void)e;
 	o->done = 1;
 	ev_break(o->loop, EVBREAK_ALL);	/* the resolver keeps watchers running */
 }
