@@ -677,6 +677,7 @@ static int
 finish(struct parse *p)
 {
 	struct rcv_config *c = p->cfg;
+	const char *q = c->authserv_also_raw;
 	size_t i, j;
 
 	/* each address once: a second bind of it would fail at start (and
@@ -731,27 +732,23 @@ finish(struct parse *p)
 			snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", c->hostname);
 		c->authserv_id_derived = 1;
 	}
-	{
-		const char *q = c->authserv_also_raw;
+	c->n_authserv_also = 0;
+	while (*q) {
+		size_t n;
 
-		c->n_authserv_also = 0;
-		while (*q) {
-			size_t n;
-
-			q += strspn(q, ", \t");
-			n = strcspn(q, ", \t");
-			if (n == 0)
-				break;
-			if (n >= sizeof(c->authserv_also[0]) || c->n_authserv_also == RCV_CONFIG_MAX_AUTHSERV) {
-				fail(p, line_of(p, "headers", "authserv_id_also"), "[headers] authserv_id_also: "
-				    "at most %d ids of at most %zu characters", RCV_CONFIG_MAX_AUTHSERV,
-				    sizeof(c->authserv_also[0]) - 1);
-				break;
-			}
-			memcpy(c->authserv_also[c->n_authserv_also], q, n);
-			c->authserv_also[c->n_authserv_also++][n] = '\0';
-			q += n;
+		q += strspn(q, ", \t");
+		n = strcspn(q, ", \t");
+		if (n == 0)
+			break;
+		if (n >= sizeof(c->authserv_also[0]) || c->n_authserv_also == RCV_CONFIG_MAX_AUTHSERV) {
+			fail(p, line_of(p, "headers", "authserv_id_also"), "[headers] authserv_id_also: "
+			    "at most %d ids of at most %zu characters", RCV_CONFIG_MAX_AUTHSERV,
+			    sizeof(c->authserv_also[0]) - 1);
+			break;
 		}
+		memcpy(c->authserv_also[c->n_authserv_also], q, n);
+		c->authserv_also[c->n_authserv_also++][n] = '\0';
+		q += n;
 	}
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof(c->instance), "%s:%d", c->hostname, c->listen[0].port);

@@ -474,6 +474,7 @@ struct rcv_metrics *
 rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 {
 	struct rcv_metrics *m = mem_calloc(1, sizeof(*m));
+	struct vfy_redis_options ro = opt->redis;
 
 	m->loop = loop;
 	m->opt.instance = m->own[0] = mem_strdup_opt(opt->instance ? opt->instance : "unknown");
@@ -496,12 +497,8 @@ rcv_metrics_new(struct ev_loop *loop, const struct rcv_metrics_options *opt)
 		ev_timer_init(&m->timer, on_timer, iv, iv);
 		ev_timer_start(loop, &m->timer);
 		ev_unref(loop);	/* stats alone must not keep the loop alive */
-		{
-			struct vfy_redis_options ro = opt->redis;
-
-			ro.backoff_min = 1.0;
-			m->redis = vfy_redis_new(loop, &ro, on_state, m);
-		}
+		ro.backoff_min = 1.0;
+		m->redis = vfy_redis_new(loop, &ro, on_state, m);
 	}
 	return m;
 }

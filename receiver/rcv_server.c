@@ -248,7 +248,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct rcv_listener *lis = w->data;
 	struct rcv_server *srv = lis->srv;
 	const struct rcv_config *cfg = srv->cfg;
-	int k;
+	int k, sb = RCV_SOCK_SNDBUF, one = 1;
 
 	for (k = 0; k < 64; k++) {
 		struct sockaddr_storage ss;
@@ -298,24 +298,16 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		{
-			/* The gateway only sends replies (a few dozen bytes per
-			 * Email): a small kernel send buffer bounds what a client
-			 * that never reads can park in the kernel, per session,
-			 * before our own output limits apply. */
-			int sb = RCV_SOCK_SNDBUF;
-
-			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
-		}
-		{
-			/* replies and handshake flights go out at once: with Nagle a
-			 * write after the session ticket waited ~40 ms for the peer's
-			 * delayed ACK (one Email per connection ran at 0.45 of raw
-			 * wolfSSL handshakes) */
-			int one = 1;
-
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		}
+		/* The gateway only sends replies (a few dozen bytes per Email): a
+		 * small kernel send buffer bounds what a client that never reads
+		 * can park in the kernel, per session, before our own output
+		 * limits apply. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		/* replies and handshake flights go out at once: with Nagle a write
+		 * after the session ticket waited ~40 ms for the peer's delayed
+		 * ACK (one Email per connection ran at 0.45 of raw wolfSSL
+		 * handshakes) */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		srv->n_conns++;
 		srv->st.accepted++;
 		RCV_METRIC_ADD(conn_accepted, 1);
@@ -762,6 +754,7 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 	char err[256];
 	size_t i;
 	int rc = 0;
+	ev_tstamp end;
 
 	/* a peer that closes while we write must cost its connection (EPIPE),
 	 * not the worker and every session in it */
@@ -846,12 +839,9 @@ worker_run(const struct rcv_config *cfg, const int *fds, size_t n_fds, int skip_
 		stats_cb(srv->loop, &srv->stats_timer, 0);
 		rcv_metrics_flush(rcv_metrics_default);
 		/* give the last batch a moment to leave (bounded) */
-		{
-			ev_tstamp end = ev_time() + 0.3;
-
-			while (ev_time() < end && ev_run(srv->loop, EVRUN_NOWAIT))
-				;
-		}
+		end = ev_time() + 0.3;
+		while (ev_time() < end && ev_run(srv->loop, EVRUN_NOWAIT))
+			;
 		rcv_metrics_free(&rcv_metrics_default);
 	}
 	if (srv->lmtp)
@@ -999,7 +989,7 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	uint64_t *started;
 	unsigned *fails;
 	unsigned i, alive = 0;
-	int init_failed = 0, exit_status;
+	int init_failed = 0, exit_status, rp[2];
 	const struct rcv_config *cur = cfg;	/* for workers started from now on */
 	struct rcv_config *cur_owned = NULL;	/* the last reload's */
 	struct sigaction sa = { .sa_handler = m_sig };
@@ -1031,13 +1021,9 @@ rcv_server_master(const struct rcv_config *cfg, const int *fds, size_t n_fds, un
 	/* a closed log pipe or peer costs an error return, not the process */
 	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	{
-		int rp[2];
-
-		if (pipe2(rp, O_CLOEXEC) == 0) {
-			g_ready_rd = rp[0];
-			g_ready_wr = rp[1];
-		}
+	if (pipe2(rp, O_CLOEXEC) == 0) {
+		g_ready_rd = rp[0];
+		g_ready_wr = rp[1];
 	}
 	for (i = 0; i < workers; i++) {
 		pid[i] = spawn(cfg, fds, n_fds, skip_chain_checks, i, 0);
