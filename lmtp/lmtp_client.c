@@ -311,14 +311,8 @@ body_iov(struct lmtp_sess *s, struct iovec *iov, int max)
 		i++;
 		off = 0;
 	}
-	if (n == 0) {
-		while (s->seg_i < tx->n_seg && s->seg_off >= tx->seg[s->seg_i].len) {
-			s->seg_i++;
-			s->seg_off = 0;
-		}
-		if (s->seg_i >= tx->n_seg)
-			s->body_done = 1;
-	}
+	if (n == 0)	/* the loop ends without a vector only past the last segment */
+		s->body_done = 1;
 	return n;
 }
 
@@ -447,7 +441,6 @@ static void
 start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 {
 	size_t i;
-	const char *params = "";
 	int utf8 = 0;
 
 	s->tx = tx;
@@ -492,11 +485,9 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 		sess_write(s);
 		return;
 	}
-	if (tx->eight_bit && s->eightbit)
-		params = " BODY=8BITMIME";
-	if ((utf8 || tx->from_utf8) && s->smtputf8)
-		params = tx->eight_bit && s->eightbit ? " BODY=8BITMIME SMTPUTF8" : " SMTPUTF8";
-	buf_printf(&s->out, "MAIL FROM:<%s>%s\r\n", tx->from, params);
+	buf_printf(&s->out, "MAIL FROM:<%s>%s%s\r\n", tx->from,
+	    tx->eight_bit && s->eightbit ? " BODY=8BITMIME" : "",
+	    (utf8 || tx->from_utf8) && s->smtputf8 ? " SMTPUTF8" : "");
 	if (s->pipelining) {
 		for (i = 0; i < tx->n_send; i++)
 			buf_printf(&s->out, "RCPT TO:<%s>\r\n", tx->rcpt[tx->send[i]]);
