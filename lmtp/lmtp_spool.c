@@ -452,8 +452,8 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 		ev.next_s = (unsigned)delay;
 		/* rewrite in place: a crash between leaves the old entry, which
 		 * only means a recipient may be tried once more */
-		if (store(sp->dir, sp->counter++, e->path, e->h.from, left, n, e->h.created, e->h.attempts + 1, now + delay,
-		    &seg, 1) < 0) {
+		if (store(sp->dir, sp->counter++, e->path, e->h.from, left, n, e->h.created,
+		    e->h.attempts + 1, now + delay, &seg, 1) < 0) {
 			ev.result = "rewrite_failed";
 			why = strerror(errno);
 		}

@@ -640,7 +640,8 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 				 * shutdown: service_unavailable without a reference;
 				 * the peer retries what was not answered. */
 				frame_err(w, WIRE_ERR_SERVICE_UNAVAILABLE, 1, 0,
-				    "message numbers exhausted (2^24 Messages on one connection)", consumed_r, pos);
+				    "message numbers exhausted (2^24 Messages on one connection)",
+				    consumed_r, pos);
 				w->err.number = WIRE_NUMBER_MAX;
 				w->err.no_reference = 1;
 				return -1;
@@ -664,8 +665,8 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 				w->state = W_EMAIL_HEAD;
 			} else {
 				if (size > w->lim.max_other_size)
-					return frame_err(w, WIRE_ERR_TOO_LARGE, 1, 0, "message larger than 1 MiB",
-					    consumed_r, pos);
+					return frame_err(w, WIRE_ERR_TOO_LARGE, 1, 0,
+					    "message larger than 1 MiB", consumed_r, pos);
 				/* the owner refused to buffer the frame: internal_error,
 				 * close (SMTPSEC.md 5) */
 				if (buf_need(w, (size_t)(size - 9)) < 0)
@@ -729,7 +730,8 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			if (msg_len != (w->size - 9) - head_len)
 				return frame_err(w, WIRE_ERR_ILLEGAL_PARAMETER, 0, w->buf_len,
 				    msg_len > (w->size - 9) - head_len ?
-				    "message overruns the frame" : "bytes after the message", consumed_r, pos);
+				    "message overruns the frame" : "bytes after the message",
+				    consumed_r, pos);
 			w->msg_left = msg_len;
 			if (msg_len == 0) {
 				w->state = W_HDR;
