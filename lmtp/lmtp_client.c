@@ -479,7 +479,8 @@ start_tx(struct lmtp_sess *s, struct lmtp_tx *tx)
 	}
 	if (s->refuse != NULL) {
 		/* cannot be sent: finish the Email from the loop (the RSET
-		 * reply), never from inside lmtp_deliver() */
+		 * reply, S_RSET), never from inside lmtp_deliver() */
+		s->state = S_RSET;
 		buf_add(&s->out, "RSET\r\n", 6);
 		arm_timer(s, s->l->opt.timeout_ms);
 		sess_write(s);
@@ -554,24 +555,6 @@ envelope_reply(struct lmtp_sess *s, int code, const char *text)
 	struct lmtp_tx *tx = s->tx;
 	size_t k = s->env_replies++;
 
-	if (s->refuse != NULL) {
-		const char *why = s->refuse;
-
-		s->refuse = NULL;
-		s->tx = NULL;
-		tx->sess = NULL;
-		if (s->refuse_none_left)
-			tx_finish(tx, 0, why);	/* unknown_address for all */
-		else {
-			tx->permfail = 1;
-			tx_finish(tx, 1, why);
-		}
-		if (code / 100 == 2)
-			sess_idle(s);
-		else
-			sess_close(s, "RSET refused");
-		return;
-	}
 	if (k == 0) {
 		s->mail_ok = code / 100 == 2;
 		if (!s->mail_ok && !s->pipelining) {
@@ -693,6 +676,17 @@ on_reply(struct lmtp_sess *s, int code, const char *text)
 			final_reply(s, code, text);
 		return;
 	case S_RSET:
+		if (s->tx != NULL) {
+			/* the RSET start_tx sent instead of MAIL: the Email ends
+			 * (every recipient rejected: unknown_address for all;
+			 * else the author address, for good: permfail) */
+			struct lmtp_tx *tx = s->tx;
+
+			s->tx = NULL;
+			tx->sess = NULL;
+			tx->permfail = !s->refuse_none_left;
+			tx_finish(tx, !s->refuse_none_left, s->refuse);
+		}
 		if (code / 100 != 2) {
 			sess_close(s, "RSET refused");
 			return;
