@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cur.h"
 #include "base/mem.h"
 #include "verify/vfy_der.h"
 #include "verify/vfy_x509.h"
@@ -371,7 +372,7 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 	if (tbs == NULL)
 		return list == NULL ? 0 : -1;	/* no SCT extension: nothing counts */
 	if (wc_Sha256Hash(issuer_spki, (word32)spki_len, ikh) != 0 || list_len < 2 ||
-	    (size_t)((list[0] << 8) | list[1]) != list_len - 2 || tbs_len > 0xffffff) {
+	    (size_t)cur_be(list, 2) != list_len - 2 || tbs_len > 0xffffff) {
 		free(tbs);
 		return -1;
 	}
@@ -383,11 +384,10 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 		const uint8_t *q;
 		size_t sl, ext_len, sig_len, d = 0;
 		const struct ct_log *lg;
-		uint64_t ts = 0;
+		uint64_t ts;
 		uint8_t ha, sa;
-		int i;
 
-		if (left < 2 || (sl = (size_t)(p[0] << 8 | p[1])) > left - 2) {
+		if (left < 2 || (sl = (size_t)cur_be(p, 2)) > left - 2) {
 			free(tbs);
 			free(data);
 			return -1;
@@ -402,15 +402,14 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 		if (sl < 1 + 32 + 8 + 2 || q[0] != 0)
 			continue;
 		memcpy(s->log_id, q + 1, 32);
-		for (i = 0; i < 8; i++)
-			ts = ts << 8 | q[33 + i];
+		ts = cur_be(q + 33, 8);
 		s->timestamp_ms = ts;
-		ext_len = (size_t)(q[41] << 8 | q[42]);
+		ext_len = (size_t)cur_be(q + 41, 2);
 		if (sl - 43 < ext_len + 4)
 			continue;
 		ha = q[43 + ext_len];
 		sa = q[44 + ext_len];
-		sig_len = (size_t)(q[45 + ext_len] << 8 | q[46 + ext_len]);
+		sig_len = (size_t)cur_be(q + 45 + ext_len, 2);
 		if (sl - 47 - ext_len != sig_len)
 			continue;
 		lg = find_log(logs, s->log_id);
@@ -428,9 +427,8 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 		data[d++] = 1;				/* precert_entry */
 		memcpy(data + d, ikh, 32);
 		d += 32;
-		data[d++] = (uint8_t)(tbs_len >> 16);
-		data[d++] = (uint8_t)(tbs_len >> 8);
-		data[d++] = (uint8_t)tbs_len;
+		cur_put_be(data + d, tbs_len, 3);
+		d += 3;
 		memcpy(data + d, tbs, tbs_len);
 		d += tbs_len;
 		memcpy(data + d, q + 41, 2 + ext_len);	/* extensions with length */
@@ -457,7 +455,6 @@ vfy_ct_check_leaf(const struct vfy_ct_logs *logs, const uint8_t *leaf, size_t le
 			s->why = "certificate expiry outside the log's temporal interval";
 			continue;
 		}
-		s->ok = 1;
 		s->why = "ok";
 		for (k = 0; k < n_seen; k++)
 			if (memcmp(seen[k], s->log_id, 32) == 0)

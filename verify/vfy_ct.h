@@ -22,8 +22,7 @@ struct vfy_ct_sct {
 	uint8_t log_id[32];
 	uint64_t timestamp_ms;
 	const char *log;	/* description from the list, or "unknown log" */
-	int ok;			/* counted */
-	const char *why;	/* "ok" or the reason it does not count */
+	const char *why;	/* "ok" (counted) or the reason it does not count */
 };
 
 struct vfy_ct_report {
