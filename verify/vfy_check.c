@@ -78,10 +78,7 @@ vfy_step_str(enum vfy_step s)
 	return (unsigned)s < VFY_STEP_COUNT ? n[s] : "unknown";
 }
 
-static void set(struct vfy_verdict *vd, enum vfy_result r, enum vfy_step s,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void
+static void __attribute__((format(printf, 4, 5)))
 set(struct vfy_verdict *vd, enum vfy_result r, enum vfy_step s, const char *fmt, ...)
 {
 	va_list ap;
