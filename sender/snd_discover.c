@@ -33,7 +33,7 @@
 
 #include <ev.h>
 
-#include "verify/vfy_check.h"
+#include "verify/vfy.h"
 #include "verify/vfy_ct.h"
 #include "verify/vfy_dns.h"
 #include "verify/vfy_pkix.h"

@@ -2,7 +2,7 @@
  * vfy_check: steps 5-9 of SMTPSEC.md 4 as an asynchronous state machine on
  * libev, plus the chain verdict cache and per-step counters.
  */
-#include "verify/vfy_check.h"
+#include "verify/vfy.h"
 
 #include <ev.h>
 

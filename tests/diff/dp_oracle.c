@@ -55,7 +55,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "verify/vfy_check.h"
+#include "verify/vfy.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_x509.h"
 

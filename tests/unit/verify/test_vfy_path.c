@@ -12,7 +12,7 @@
 
 #include "tests/lib/tutil.h"
 #include "tests/unit/t.h"
-#include "verify/vfy_check.h"
+#include "verify/vfy.h"
 #include "verify/vfy_nc.h"
 #include "verify/vfy_pkix.h"
 
