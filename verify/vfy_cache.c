@@ -419,11 +419,7 @@ struct vfy_lru {
 static size_t
 hash(const char *s, size_t nb)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-	return (size_t)(h % nb);
+	return (size_t)(shc_hash(s) % nb);
 }
 
 struct vfy_lru *
