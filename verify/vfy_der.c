@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "base/cur.h"
+
 int
 vfy_der_next(struct vfy_der *in, struct vfy_der_tlv *tlv_r)
 {
@@ -23,7 +25,7 @@ vfy_der_next(struct vfy_der *in, struct vfy_der_tlv *tlv_r)
 		len = p[1];
 		hdr = 2;
 	} else {
-		size_t n = p[1] & 0x7f, i;
+		size_t n = p[1] & 0x7f;
 
 		if (n == 0 || n > 4)		/* indefinite, or >= 2^32 */
 			return -1;
@@ -31,9 +33,7 @@ vfy_der_next(struct vfy_der *in, struct vfy_der_tlv *tlv_r)
 			return -1;
 		if (p[2] == 0)			/* leading zero: not minimal */
 			return -1;
-		len = 0;
-		for (i = 0; i < n; i++)
-			len = (len << 8) | p[2 + i];
+		len = (size_t)cur_be(p + 2, n);
 		if (len < 0x80)			/* long form for a short length */
 			return -1;
 		hdr = 2 + n;
@@ -95,7 +95,7 @@ vfy_der_header_len(size_t len)
 size_t
 vfy_der_put_header(uint8_t *buf, uint8_t tag, size_t len)
 {
-	size_t h = vfy_der_header_len(len), i;
+	size_t h = vfy_der_header_len(len);
 
 	buf[0] = tag;
 	if (h == 2) {
@@ -103,7 +103,6 @@ vfy_der_put_header(uint8_t *buf, uint8_t tag, size_t len)
 		return 2;
 	}
 	buf[1] = (uint8_t)(0x80 | (h - 2));
-	for (i = 0; i < h - 2; i++)
-		buf[h - 1 - i] = (uint8_t)(len >> (8 * i));
+	cur_put_be(buf + 2, len, h - 2);
 	return h;
 }
