@@ -127,6 +127,8 @@ static const uint8_t oid_poison[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 
 /* id-kp-serverAuth 1.3.6.1.5.5.7.3.1, anyExtendedKeyUsage 2.5.29.37.0 */
 static const uint8_t oid_kp_server[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
 static const uint8_t oid_any_eku[] = { 0x55, 0x1d, 0x25, 0x00 };
+/* 1.2.840.113549.1.1.x: the RSA signature algorithms */
+static const uint8_t oid_rsa_pfx[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01 };
 
 static int
 known_ext(const struct vfy_der_tlv *oid)
@@ -283,8 +285,7 @@ vfy_x509_ext_parse(const struct vfy_cert *c, struct vfy_x509_ext *e)
 int
 vfy_pkix_weak_sigalg(const struct vfy_cert *c)
 {
-	/* 1.2.840.113549.1.1.{2,4,5}: md2/md5/sha1WithRSAEncryption */
-	static const uint8_t rsa_pfx[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01 };
+	/* oid_rsa_pfx.{2,3,4,5}: md2/md4/md5/sha1WithRSAEncryption */
 	/* 1.2.840.10045.4.1 ecdsa-with-SHA1, 1.2.840.10040.4.3 dsa-with-sha1 */
 	static const uint8_t ecdsa_sha1[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01 };
 	static const uint8_t dsa_sha1[] = { 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x03 };
@@ -293,7 +294,7 @@ vfy_pkix_weak_sigalg(const struct vfy_cert *c)
 	const uint8_t *o = c->sig_alg_oid;
 	size_t l = c->sig_alg_oid_len;
 
-	if (l == sizeof(rsa_pfx) + 1 && memcmp(o, rsa_pfx, sizeof(rsa_pfx)) == 0)
+	if (l == sizeof(oid_rsa_pfx) + 1 && memcmp(o, oid_rsa_pfx, sizeof(oid_rsa_pfx)) == 0)
 		return o[l - 1] == 2 || o[l - 1] == 3 || o[l - 1] == 4 || o[l - 1] == 5;
 	return (l == sizeof(ecdsa_sha1) && memcmp(o, ecdsa_sha1, l) == 0) ||
 	    (l == sizeof(dsa_sha1) && memcmp(o, dsa_sha1, l) == 0) ||
@@ -302,8 +303,6 @@ vfy_pkix_weak_sigalg(const struct vfy_cert *c)
 
 /* ---- certificate signatures (wolfCrypt) ------------------------------- */
 
-/* 1.2.840.113549.1.1.x */
-static const uint8_t oid_rsa_pfx[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01 };
 /* 1.2.840.10045.4.3.x */
 static const uint8_t oid_ecdsa_pfx[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03 };
 static const uint8_t oid_ed25519[] = { 0x2b, 0x65, 0x70 };
