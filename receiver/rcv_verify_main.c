@@ -28,7 +28,6 @@
 
 #define EX_PASS		EX_OK
 #define EX_FAIL		1		/* the chain or Email fails: a verdict */
-#define EX_TEMP		EX_TEMPFAIL
 #define MAX_INPUT	((size_t)1 << 31)	/* a chain or message file */
 
 static int
@@ -221,12 +220,6 @@ print_verdict(const struct vfy_verdict *v)
 	printf("result: %s at step %s: %s%s%s\n", vfy_result_str(v->result), vfy_step_str(v->step),
 	    v->why, v->result == VFY_PASS ? ", smtp.cert=" : "", v->result == VFY_PASS ? v->trust : "");
 	printf("dns lookups: %u\n", v->dns_lookups);
-}
-
-static int
-exit_for(enum vfy_result r)
-{
-	return r == VFY_PASS ? EX_PASS : r == VFY_PERMFAIL ? EX_FAIL : EX_TEMP;
 }
 
 /* --pkix-only: steps 6 and 8 printed; the result is the gateway's (it
@@ -506,7 +499,7 @@ main(int argc, char **argv)
 		    msg_file != NULL ? from->domain : domain);
 	else
 		print_verdict(&out.v);
-	rc = exit_for(out.v.result);
+	rc = out.v.result == VFY_PASS ? EX_PASS : out.v.result == VFY_PERMFAIL ? EX_FAIL : EX_TEMPFAIL;
 out:
 	vfy_email_free(&ve);
 	vfy_deinit(&v);
