@@ -35,9 +35,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ev_loop;
-struct vfy_redis_status;
-
 #include "verify/vfy.h"
 
 #define RCV_METRICS_LIST(C, G)						\

@@ -19,7 +19,6 @@
 
 struct WOLFSSL_CTX;
 struct lmtp;
-struct vfy;
 struct rcv_conn;
 
 /* Per client IP connection counts (open addressing, no allocation per

@@ -94,7 +94,6 @@ struct rcv_session_params {
 	struct rcv_server_stats *st;	/* borrowed: counters, may be NULL */
 };
 
-struct rcv_rq_ent;
 struct rcv_rq {
 	struct rcv_rq_ent *head, *tail;
 	size_t n;
