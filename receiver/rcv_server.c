@@ -335,29 +335,6 @@ rcv_server_conn_closed(struct rcv_server *srv, const char *ip)
 		ev_break(srv->loop, EVBREAK_ALL);
 }
 
-static void vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo);
-
-/* --- start-up checks ---------------------------------------------------------------------- */
-
-int
-rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err, size_t errlen)
-{
-	struct vfy_options vo;
-	char why[256];
-	WOLFSSL_CTX *ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why,
-	    sizeof(why));
-
-	if (ctx == NULL) {
-		snprintf(err, errlen, "%s", why);
-		return -1;
-	}
-	wolfSSL_CTX_free(ctx);
-	if (skip_chain_checks)
-		return 0;
-	vfy_opts(cfg, &vo);
-	return vfy_preflight(&vo, err, errlen);
-}
-
 /* --- worker -------------------------------------------------------------------------------- */
 
 static unsigned g_worker_index;		/* set by the master before fork */
@@ -477,6 +454,26 @@ vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 	}
 }
 
+/* start-up check: see rcv_server.h */
+int
+rcv_server_preflight(const struct rcv_config *cfg, int skip_chain_checks, char *err, size_t errlen)
+{
+	struct vfy_options vo;
+	char why[256];
+	WOLFSSL_CTX *ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why,
+	    sizeof(why));
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	wolfSSL_CTX_free(ctx);
+	if (skip_chain_checks)
+		return 0;
+	vfy_opts(cfg, &vo);
+	return vfy_preflight(&vo, err, errlen);
+}
+
 /* One line per spool retry and per entry moved aside, and its counters. */
 static void
 spool_cb(void *arg, const struct lmtp_spool_event *ev)
@@ -567,7 +564,31 @@ keep_restart_keys(const struct rcv_config *old, struct rcv_config *n, char *igno
 		snprintf(ignored + strlen(ignored), len - strlen(ignored), "%sspool", ignored[0] ? "," : "");
 }
 
-static struct rcv_metrics *metrics_new(struct rcv_server *srv, const struct rcv_config *cfg);
+static struct rcv_metrics *
+metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
+{
+	struct rcv_metrics_options mo = { .instance = cfg->instance, .worker = g_worker_index,
+	    .interval_ms = (unsigned)cfg->stats_interval_ms };
+	char fleet[400], kid[17] = "none";
+
+	if (g_run_id == 0)
+		g_run_id = sys_random64() | 1;	/* single-process mode: no master */
+	mo.run_id = g_run_id;
+	if (g_have_cache_key)
+		vfy_cache_key_id(g_cache_key, kid);
+	/* the settings compared across the fleet (copied by rcv_metrics_new) */
+	snprintf(fleet, sizeof(fleet), "authserv_id=%s cache_key=%s", cfg->authserv_id, kid);
+	for (char *q = fleet + 12; *q && q < fleet + 12 + strlen(cfg->authserv_id); q++)
+		if (*q == ' ')
+			*q = '_';
+	mo.fleet = fleet;
+	if (cfg->have_redis) {
+		vfy_redis_url_options(&cfg->redis, &mo.redis);
+		mo.state_cb = redis_state_cb;
+		mo.state_arg = &redis_stats;
+	}
+	return rcv_metrics_new(srv->loop, &mo);
+}
 
 /*
  * SIGHUP: read the whole file again.  Invalid (syntax, or a file it names
@@ -716,32 +737,6 @@ rcv_server_load_cache_key(const struct rcv_config *cfg, char *err, size_t errlen
 		rcv_log(RCV_LOG_INFO, "conn=- event=start note=\"[redis] cache_key_file set, the DNS "
 		    "cache is not in Redis\"");
 	return 0;
-}
-
-static struct rcv_metrics *
-metrics_new(struct rcv_server *srv, const struct rcv_config *cfg)
-{
-	struct rcv_metrics_options mo = { .instance = cfg->instance, .worker = g_worker_index,
-	    .interval_ms = (unsigned)cfg->stats_interval_ms };
-	char fleet[400], kid[17] = "none";
-
-	if (g_run_id == 0)
-		g_run_id = sys_random64() | 1;	/* single-process mode: no master */
-	mo.run_id = g_run_id;
-	if (g_have_cache_key)
-		vfy_cache_key_id(g_cache_key, kid);
-	/* the settings compared across the fleet (copied by rcv_metrics_new) */
-	snprintf(fleet, sizeof(fleet), "authserv_id=%s cache_key=%s", cfg->authserv_id, kid);
-	for (char *q = fleet + 12; *q && q < fleet + 12 + strlen(cfg->authserv_id); q++)
-		if (*q == ' ')
-			*q = '_';
-	mo.fleet = fleet;
-	if (cfg->have_redis) {
-		vfy_redis_url_options(&cfg->redis, &mo.redis);
-		mo.state_cb = redis_state_cb;
-		mo.state_arg = &redis_stats;
-	}
-	return rcv_metrics_new(srv->loop, &mo);
 }
 
 /* Run one worker loop in this process on the given sockets; returns the
