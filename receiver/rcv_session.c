@@ -112,13 +112,6 @@ close_after(struct rcv_session *s, const char *reason)
 		s->close_reason = reason;
 }
 
-static void
-count_failed(struct rcv_session *s)
-{
-	if (s->p.st)
-		s->p.st->failed++;
-}
-
 static int
 wire_grow(void *arg, size_t have, size_t want)
 {
@@ -378,7 +371,7 @@ rcv_session_fail(struct rcv_sess_email *e, unsigned code, const char *step, cons
 	reply_error(e->rq, code, e->n, NULL, 0);
 	email_log(e, code == WIRE_ERR_AUTHENTICATION_FAILED ? "fail" : "error", step, "none",
 	    wire_err_name(code), why, NULL, 0);
-	count_failed(s);
+	s->p.st->failed++;
 	/* SMTPSEC.md 5: close after earlier replies are flushed */
 	if (code == WIRE_ERR_SERVICE_UNAVAILABLE || code == WIRE_ERR_INTERNAL_ERROR)
 		close_after(s, wire_err_name(code));
@@ -440,7 +433,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 	if (n_unk) {
 		reply_error(e->rq, WIRE_ERR_UNKNOWN_ADDRESS, e->n, unk, n_unk);
 		email_log(e, "pass", "-", n_ok ? "partial" : "none", "unknown_address", "", unk, n_unk);
-		count_failed(s);
+		s->p.st->failed++;
 	} else {
 		struct buf b = { 0 };
 
@@ -449,8 +442,7 @@ rcv_session_delivered(struct rcv_sess_email *e, const struct lmtp_result *res)
 		RCV_METRIC_ADD(reply_email_delivered, 1);
 		RCV_METRIC_ADD(emails_delivered, 1);
 		email_log(e, "pass", "-", "delivered", "email_delivered", "", NULL, 0);
-		if (s->p.st)
-			s->p.st->delivered++;
+		s->p.st->delivered++;
 	}
 	free(unk);
 	inflight_remove(s, e);
@@ -488,8 +480,7 @@ email_start(struct rcv_session *s, const struct wire_frame *f)
 	if (e == NULL)
 		e = email_new(s, f->number);
 	s->emails++;
-	if (s->p.st)
-		s->p.st->emails++;
+	s->p.st->emails++;
 	RCV_METRIC_ADD(emails_received, 1);
 	e->rq = rcv_rq_push(&s->rq, f->number);
 	e->next = s->inflight;
@@ -623,7 +614,7 @@ frame_error(struct rcv_session *s)
 	 * every earlier reply (SMTPSEC.md 2.5, README) */
 	queue_error(s, err->number, err->code, err->no_reference ? -1 : (int64_t)err->number);
 	if (err->code == WIRE_ERR_TOO_LARGE || err->code == WIRE_ERR_ILLEGAL_PARAMETER)
-		count_failed(s);
+		s->p.st->failed++;
 	if (err->code == WIRE_ERR_INTERNAL_ERROR) {
 		s->ops->budget(s->arg, &held, &budget);
 		rcv_log(RCV_LOG_WARN, "conn=%016llx event=frame_error n=%u code=%s fatal=%d why=%s "

@@ -91,7 +91,7 @@ struct rcv_session_params {
 	const char *spool_dir;		/* borrowed: where that file is made */
 	unsigned long long id;		/* the connection id, for log lines */
 	const char *ip;			/* borrowed: the client's address, for log lines */
-	struct rcv_server_stats *st;	/* borrowed: counters, may be NULL */
+	struct rcv_server_stats *st;	/* borrowed: counters */
 };
 
 struct rcv_rq {

@@ -22,9 +22,13 @@
 
 #include "lmtp/lmtp.h"
 #include "receiver/rcv_log.h"
+#include "receiver/rcv_server.h"
 #include "receiver/rcv_session.h"
 #include "wire/wire.h"
 #include "tests/unit/t.h"
+
+/* the worker's counters every session adds to */
+static struct rcv_server_stats counters;
 
 /* --- the fake owner ------------------------------------------------------------ */
 
@@ -450,6 +454,7 @@ run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
 	lim.max_recipients = 2 + (strstr(r->name, "unknown") != NULL) * 6;
 	lim.max_trace_headers = strstr(r->name, "trace_headers") ? 0 : 100;
 	memset(&p, 0, sizeof(p));
+	p.st = &counters;
 	p.lim = &lim;
 	p.memory_threshold = r->memory_threshold ? r->memory_threshold : 1024 * 1024;
 	p.spool_dir = r->no_spool ? "/nonexistent/spool" : spool_dir;
@@ -541,6 +546,7 @@ t_replies_of_one_read_batched(void)
 	memset(&f, 0, sizeof(f));
 	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
+	p.st = &counters;
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;
 	p.spool_dir = spool_dir;
@@ -576,6 +582,7 @@ t_inflight_cap(void)
 	memset(&f, 0, sizeof(f));
 	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
+	p.st = &counters;
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;
 	p.spool_dir = spool_dir;
@@ -639,6 +646,7 @@ t_body_8bit(void)
 				f.last_8bit = -1;
 				wire_limits_default(&lim);
 				memset(&p, 0, sizeof(p));
+				p.st = &counters;
 				p.lim = &lim;
 				p.memory_threshold = 1 << 20;
 				p.spool_dir = spool_dir;
@@ -685,6 +693,7 @@ t_error_cap(void)
 	memset(&f, 0, sizeof(f));
 	wire_limits_default(&lim);
 	memset(&p, 0, sizeof(p));
+	p.st = &counters;
 	p.lim = &lim;
 	p.memory_threshold = 1 << 20;
 	p.spool_dir = spool_dir;
