@@ -49,12 +49,6 @@ struct rcv_conn {
 
 #define CONN_OF_IO(p) ((struct rcv_conn *)(void *)((char *)(p) - offsetof(struct rcv_conn, io)))
 
-struct rcv_conn *
-rcv_conn_next(const struct rcv_conn *c)
-{
-	return c->next;
-}
-
 /*
  * The worker's buffer budget ([limits] worker_buffer_budget): what every
  * session of this worker holds for partly received non-Email Messages and
@@ -415,7 +409,12 @@ rcv_conn_free(struct rcv_conn **c_p)
 }
 
 void
-rcv_conn_shutdown(struct rcv_conn *c)
+rcv_conn_shutdown_all(struct rcv_conn *c)
 {
-	rcv_io_shutdown(&c->io);
+	struct rcv_conn *nx;
+
+	for (; c != NULL; c = nx) {
+		nx = c->next;	/* c may be freed now */
+		rcv_io_shutdown(&c->io);
+	}
 }

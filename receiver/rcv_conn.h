@@ -12,13 +12,12 @@ struct rcv_conn;
 /* Take over an accepted socket (already counted in the caps). */
 struct rcv_conn *rcv_conn_new(struct rcv_server *srv, int fd, const char *ip);
 
-/* Graceful shutdown (SIGTERM): stop reading; once in-flight Emails are
- * answered, send service_unavailable without a reference and close. */
-void rcv_conn_shutdown(struct rcv_conn *c);
+/* Graceful shutdown (SIGTERM) of c and every connection after it in the
+ * list: stop reading; once in-flight Emails are answered, send
+ * service_unavailable without a reference and close. */
+void rcv_conn_shutdown_all(struct rcv_conn *c);
 
 /* Free a connection at once (worker exit). */
 void rcv_conn_free(struct rcv_conn **c_p);
-
-struct rcv_conn *rcv_conn_next(const struct rcv_conn *c);
 
 #endif

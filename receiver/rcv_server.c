@@ -500,7 +500,6 @@ spool_cb(void *arg, const struct lmtp_spool_event *ev)
 static void
 worker_stop(struct rcv_server *srv)
 {
-	struct rcv_conn *c, *nx;
 	size_t i;
 
 	if (srv->stopping)
@@ -510,10 +509,7 @@ worker_stop(struct rcv_server *srv)
 	for (i = 0; i < srv->n_lis; i++)
 		ev_io_stop(srv->loop, &srv->lis[i].io);
 	ev_timer_stop(srv->loop, &srv->accept_pause);
-	for (c = srv->conns; c; c = nx) {
-		nx = rcv_conn_next(c);
-		rcv_conn_shutdown(c);
-	}
+	rcv_conn_shutdown_all(srv->conns);
 	if (srv->n_conns == 0)
 		ev_break(srv->loop, EVBREAK_ALL);
 }
