@@ -41,44 +41,31 @@ lmtp_addr_smtp(const char *addr, char *out, size_t cap, int *utf8_r, const char 
 	char val[LMTP_ADDR_MAX];
 	size_t i = 0, n = 0, o = 0, dom;
 	const unsigned char *a = (const unsigned char *)addr;
+	int q = 0;			/* inside a quoted-string */
 
 	*utf8_r = 0;
 	*why_r = "";
 	/* local part: words and dots up to the "@" outside quotes */
-	while (a[i] != '\0' && a[i] != '@') {
+	for (; a[i] != '\0' && (q || a[i] != '@'); i++) {
 		unsigned char c = a[i];
 
 		if (c == '"') {
-			for (i++; a[i] != '"'; i++) {
-				c = a[i];
-				if (c == '\0') {
-					*why_r = "unterminated quoted local part";
-					return -1;
-				}
-				if (c == '\\') {
-					c = a[++i];
-					if (c == '\0') {
-						*why_r = "unterminated quoted local part";
-						return -1;
-					}
-				} else if (c == '\r' && a[i + 1] == '\n' && (a[i + 2] == ' ' || a[i + 2] == '\t')) {
-					i++;	/* RFC 5322 3.2.4: a fold's CRLF is not content */
-					continue;
-				}
-				if (c < 32 || c == 127) {
-					*why_r = "control character in the local part (not expressible in SMTP)";
-					return -1;
-				}
-				if (n == sizeof(val)) {
-					*why_r = "address too long";
-					return -1;
-				}
-				val[n++] = (char)c;
-			}
-			i++;
+			q = !q;
 			continue;
 		}
-		if (c != '.' && !is_atext(c)) {
+		if (q && c == '\\') {
+			c = a[++i];
+			if (c == '\0')
+				break;	/* unterminated */
+		} else if (q && c == '\r' && a[i + 1] == '\n' && (a[i + 2] == ' ' || a[i + 2] == '\t')) {
+			i++;	/* RFC 5322 3.2.4: a fold's CRLF is not content */
+			continue;
+		}
+		if (q && (c < 32 || c == 127)) {
+			*why_r = "control character in the local part (not expressible in SMTP)";
+			return -1;
+		}
+		if (!q && c != '.' && !is_atext(c)) {
 			*why_r = "character outside quotes not allowed in a local part";
 			return -1;
 		}
@@ -87,7 +74,10 @@ lmtp_addr_smtp(const char *addr, char *out, size_t cap, int *utf8_r, const char 
 			return -1;
 		}
 		val[n++] = (char)c;
-		i++;
+	}
+	if (q) {
+		*why_r = "unterminated quoted local part";
+		return -1;
 	}
 	if (a[i] != '@' || i == 0 || n > 64 || a[i + 1] == '\0') {	/* ""@x is legal */
 		*why_r = n > 64 ? "local part over 64 octets" : "not local-part@domain";
