@@ -649,7 +649,6 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			memset(&w->frame, 0, sizeof(w->frame));
 			w->frame.number = w->next_number++;
 			w->frame.type = w->type;
-			w->frame.size = size;
 			w->frame.require_security = -1;
 			w->buf_len = 0;
 			if (size < WIRE_FRAME_MIN)	/* SMTPSEC.md 7: framing is lost */

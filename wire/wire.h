@@ -99,7 +99,6 @@ struct wire_chain {
 struct wire_frame {
 	enum wire_msg_type type;
 	uint32_t number;	/* zero-based count of the peer's Messages */
-	uint64_t size;		/* the frame's size field */
 	size_t n_ext;
 	const struct wire_ext *ext;
 	int require_security;	/* -1 absent, else 0 or 1 */
