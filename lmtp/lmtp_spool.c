@@ -580,21 +580,22 @@ admin_path(char *buf, size_t len, const char *dir, const char *sub, const char *
 	return r < 0 || (size_t)r >= len ? -1 : 0;
 }
 
-/* Find and claim id in dir, then in dir/failed: the fd, or -1 with *why_r
- * (LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND) and the reason in err. */
+/* Find id in dir, then in dir/failed, and open it (with `claim`, take the
+ * claim): the fd, or -1 with *why_r (LMTP_SPOOL_BUSY / LMTP_SPOOL_NOT_FOUND)
+ * and the reason in err. */
 static int
-admin_find(const char *dir, const char *id, char *path, size_t len, int *failed_r, int *why_r,
-    char *err, size_t errlen)
+admin_find(const char *dir, const char *id, int claim, char *path, size_t len, int *failed_r,
+    int *why_r, char *err, size_t errlen)
 {
 	int fd = -1;
 
 	*failed_r = 0;
 	*why_r = LMTP_SPOOL_NOT_FOUND;
 	if (admin_path(path, len, dir, "", id) == 0)
-		fd = claim_fd(path, why_r);
+		fd = claim ? claim_fd(path, why_r) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && *why_r != LMTP_SPOOL_BUSY && admin_path(path, len, dir, "failed", id) == 0) {
 		*failed_r = 1;
-		fd = claim_fd(path, why_r);
+		fd = claim ? claim_fd(path, why_r) : open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0)
 		snprintf(err, errlen, *why_r == LMTP_SPOOL_BUSY ? "%s is being delivered right now"
@@ -733,27 +734,22 @@ int
 lmtp_spool_open_item(const char *dir, const char *id, struct lmtp_spool_item *it, char *err, size_t errlen)
 {
 	char path[1400];
-	int fd, failed;
+	int fd, failed, why;
 
 	memset(it, 0, sizeof(*it));
-	for (failed = 0; failed <= 1; failed++) {
-		if (admin_path(path, sizeof(path), dir, failed ? "failed" : "", id) < 0)
-			break;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (item_read(fd, strrchr(path, '/') + 1, failed, it) < 0) {
-			lmtp_spool_item_clear(it);
-			snprintf(err, errlen, "%s: not a spool entry", path);
-			close(fd);
-			errno = EINVAL;
-			return -1;
-		}
-		return fd;	/* the caller reads the copy from it->body_off */
+	fd = admin_find(dir, id, 0, path, sizeof(path), &failed, &why, err, errlen);
+	if (fd < 0) {
+		errno = ENOENT;
+		return -1;
 	}
-	snprintf(err, errlen, "no spool entry %s", id);
-	errno = ENOENT;
-	return -1;
+	if (item_read(fd, strrchr(path, '/') + 1, failed, it) < 0) {
+		lmtp_spool_item_clear(it);
+		snprintf(err, errlen, "%s: not a spool entry", path);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;	/* the caller reads the copy from it->body_off */
 }
 
 /* The claimed entry is rewritten to dst with next = 0 (created = now when
@@ -767,7 +763,7 @@ lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen)
 	struct hdr h;
 	int fd, failed, why, r = -1;
 
-	fd = admin_find(dir, id, path, sizeof(path), &failed, &why, err, errlen);
+	fd = admin_find(dir, id, 1, path, sizeof(path), &failed, &why, err, errlen);
 	if (fd < 0)
 		return why;
 	if (!failed)
@@ -801,7 +797,7 @@ lmtp_spool_remove(const char *dir, const char *id, char *err, size_t errlen)
 	char path[1400], sub[1100];
 	int fd, failed, why, r = 0;
 
-	fd = admin_find(dir, id, path, sizeof(path), &failed, &why, err, errlen);
+	fd = admin_find(dir, id, 1, path, sizeof(path), &failed, &why, err, errlen);
 	if (fd < 0)
 		return why;
 	snprintf(sub, sizeof(sub), "%s%s", dir, failed ? "/failed" : "");
