@@ -139,6 +139,71 @@ io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
 	return (int)n;
 }
 
+/*
+ * wolfSSL's send callback.  Records up to RCV_COALESCE bytes in all are
+ * queued in io->wq and sent together by wire_flush, which io_update,
+ * handshake and io_close call before they return to the loop: the session
+ * ticket that ends the handshake and the ServerHello frame after it leave
+ * in one send instead of two.  A longer write sends what is queued first,
+ * then itself straight from wolfSSL's buffer.  io->wq is freed when sent, so
+ * an idle session holds none of it.
+ */
+#define RCV_COALESCE		4096
+
+/* 0: sent, or the rest waits for EV_WRITE; -1: the socket failed */
+static int
+wire_flush(struct rcv_io *io)
+{
+	while (io->wq.len && !io->wdead) {
+		ssize_t r = send(io->fd, io->wq.p, io->wq.len, MSG_NOSIGNAL);
+
+		if (r > 0) {
+			buf_consume(&io->wq, (size_t)r);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		io->wdead = 1;
+	}
+	if (io->wdead)
+		return -1;
+	buf_free(&io->wq);
+	return 0;
+}
+
+static int
+io_send_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
+{
+	struct rcv_io *io = ctx;
+	ssize_t r;
+
+	if (sz <= 0)
+		return 0;
+	if (!io->wdead && io->wq.len + (size_t)sz <= RCV_COALESCE) {
+		buf_add(&io->wq, p, (size_t)sz);
+		return sz;
+	}
+	if (wire_flush(io) < 0)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	if (io->wq.len)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	r = send(io->fd, p, (size_t)sz, MSG_NOSIGNAL);
+	if (r >= 0)
+		return (int)r;
+	/* as wolfSSL's own callback (wolfio.c) translates them */
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return WOLFSSL_CBIO_ERR_WANT_WRITE;
+	if (errno == EINTR)
+		return WOLFSSL_CBIO_ERR_ISR;
+	if (errno == ECONNRESET)
+		return WOLFSSL_CBIO_ERR_CONN_RST;
+	if (errno == EPIPE || errno == ECONNABORTED)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
 static int
 can_read(const struct rcv_io *io)
 {
@@ -233,17 +298,17 @@ io_update(struct rcv_io *io)
 		io_close(io, "output_queue_full");
 		return;
 	}
-	if (flush_out(io) < 0) {
+	if (flush_out(io) < 0 || wire_flush(io) < 0) {
 		io_close(io, "tls_write");
 		return;
 	}
-	if (io->out.len == 0 && io->s->state == RCV_SESS_DONE) {
+	if (io->out.len == 0 && io->wq.len == 0 && io->s->state == RCV_SESS_DONE) {
 		io_close(io, io->s->close_reason ? io->s->close_reason : "done");
 		return;
 	}
 	if (can_read(io) || (!rcv_session_reading(io->s) && !io->peer_eof))
 		ev |= EV_READ;
-	if (io->out.len || io->tls_want_write)
+	if (io->out.len || io->tls_want_write || io->wq.len)
 		ev |= EV_WRITE;
 	if (ev != (io->io.events & (EV_READ | EV_WRITE)) || !ev_is_active(&io->io)) {
 		ev_io_stop(io->loop, &io->io);
@@ -291,9 +356,11 @@ handshake(struct rcv_io *io)
 		char eb[80];
 
 		r = wolfSSL_get_error(io->ssl, r);
-		if (r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE) {
+		if ((r == WOLFSSL_ERROR_WANT_READ || r == WOLFSSL_ERROR_WANT_WRITE) && wire_flush(io) == 0) {
 			int ev = r == WOLFSSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
 
+			if (io->wq.len)
+				ev |= EV_WRITE;
 			if (io->io.events != ev) {
 				ev_io_stop(io->loop, &io->io);
 				ev_io_set(&io->io, io->fd, ev);
@@ -398,6 +465,8 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 	io->fd = fd;
 	io->pend = NULL;
 	io->pend_off = io->pend_len = 0;
+	memset(&io->wq, 0, sizeof(io->wq));
+	io->wdead = 0;
 	io->id = id;
 	io->s = s;
 	io->gone = gone;
@@ -414,6 +483,8 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 	}
 	wolfSSL_SSLSetIORecv(io->ssl, io_recv_cb);
 	wolfSSL_SetIOReadCtx(io->ssl, io);
+	wolfSSL_SSLSetIOSend(io->ssl, io_send_cb);
+	wolfSSL_SetIOWriteCtx(io->ssl, io);
 	ev_io_init(&io->io, io_cb, fd, EV_READ);
 	ev_init(&io->timer, timer_cb);
 	io->timer.repeat = (double)handshake_ms / 1000.0;
@@ -469,6 +540,7 @@ io_close(struct rcv_io *io, const char *reason)
 	graceful = io->state == RCV_IO_OPEN && io->out.len == 0 && io->s->n_inflight == 0;
 	if (graceful)
 		(void)wolfSSL_shutdown(io->ssl);	/* one close_notify attempt, no wait */
+	(void)wire_flush(io);			/* what is queued: one attempt, no wait */
 	rcv_log(RCV_LOG_INFO, "conn=%016llx event=close reason=%s emails=%llu ms=%llu replies=%llu "
 	    "reads=%llu writes=%llu", io->id, reason, (unsigned long long)io->s->emails,
 	    (unsigned long long)(sys_now_ms() - io->t_start), (unsigned long long)io->s->replies,
@@ -511,6 +583,7 @@ rcv_io_deinit(struct rcv_io *io)
 		close(io->fd);
 	io->fd = -1;
 	buf_free(&io->out);
+	buf_free(&io->wq);
 }
 
 void

@@ -37,6 +37,8 @@ struct rcv_io {
 	ev_prepare later;		/* rcv_io_update_later: once, before the loop blocks */
 	uint64_t reads, writes;		/* read events that got data; TLS writes (close line) */
 	struct buf out;		/* bytes not yet written */
+	struct buf wq;			/* TLS records queued by io_send_cb, not yet sent */
+	int wdead;			/* a send failed: the socket takes nothing more */
 	int peer_eof;
 	int tls_want_write;
 	size_t window_bytes;		/* read since the idle timer last restarted */
