@@ -155,8 +155,10 @@ struct unit {
 	const char *suffix;
 	uint64_t mul;
 };
-static const struct unit u_ms[] = { { "d", DAY }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 } };
-static const struct unit u_size[] = { { "G", 1ULL << 30 }, { "M", 1ULL << 20 }, { "K", 1ULL << 10 }, { "", 1 } };
+static const struct unit u_ms[] = {
+	{ "d", DAY }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 } };
+static const struct unit u_size[] = {
+	{ "G", 1ULL << 30 }, { "M", 1ULL << 20 }, { "K", 1ULL << 10 }, { "", 1 } };
 static const struct unit u_none[] = { { "", 1 } };
 
 static const struct unit *
@@ -495,7 +497,8 @@ set_value(struct parse *p, unsigned line, const struct key *k, const char *v)
 		if (strcmp(v, "auto") == 0)
 			u = 0;
 		else if (cli_uint(v, 1, k->max, &u) < 0)
-			return fail(p, line, "workers: '%s' must be auto or 1-%llu", v, (unsigned long long)k->max);
+			return fail(p, line, "workers: '%s' must be auto or 1-%llu", v,
+			    (unsigned long long)k->max);
 		*(unsigned *)(void *)base = (unsigned)u;
 		return 0;
 	case K_TLSVER:

@@ -411,7 +411,8 @@ struct redis_user {
 	const char *name, *note;
 	enum rcv_metric up;	/* its gauge */
 };
-static struct redis_user redis_cache = { "redis_cache", "DNS lookups go to the resolver", RCV_M_dns_redis_up };
+static struct redis_user redis_cache = { "redis_cache", "DNS lookups go to the resolver",
+	RCV_M_dns_redis_up };
 static struct redis_user redis_stats = { "redis_stats", "counting in process", RCV_M_stats_redis_up };
 
 static void
@@ -440,10 +441,12 @@ vfy_opts(const struct rcv_config *cfg, struct vfy_options *vo)
 {
 	*vo = (struct vfy_options){ .ca_file = cfg->ca_file[0] ? cfg->ca_file : NULL,
 	    .ct_log_list = cfg->ct_log_list[0] ? cfg->ct_log_list : NULL,
-	    .ct_min_scts = (unsigned)cfg->ct_min_scts, .cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000),
+	    .ct_min_scts = (unsigned)cfg->ct_min_scts,
+	    .cache_lifetime = (unsigned)(cfg->chain_cache_ttl_ms / 1000),
 	    .dns = { .unbound_conf = cfg->unbound_conf[0] ? cfg->unbound_conf : NULL,
 	    .trust_anchor_file = cfg->trust_anchor_file[0] ? cfg->trust_anchor_file : NULL,
-	    .timeout_ms = (unsigned)cfg->dns_timeout_ms, .cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000),
+	    .timeout_ms = (unsigned)cfg->dns_timeout_ms,
+	    .cache_max_ttl = (unsigned)(cfg->cache_max_ttl_ms / 1000),
 	    .cache_entries = (size_t)cfg->cache_entries, .shcache = g_shcache } };
 	if (cfg->dns_cache_redis && cfg->have_redis) {
 		vo->dns.cache = VFY_DNS_CACHE_REDIS;

@@ -208,7 +208,8 @@ main(int argc, char **argv)
 		case 'h': return usage(stdout, EX_OK);
 		case 'V': return cli_version("smtpsec-spool");
 		default:	/* ':' or '?' */
-			return cli_usage_error("smtpsec-spool", "%s", cli_bad_option(opt, argv, dirbuf, sizeof(dirbuf)));
+			return cli_usage_error("smtpsec-spool", "%s", cli_bad_option(opt, argv, dirbuf,
+			    sizeof(dirbuf)));
 		}
 	}
 	if (optind >= argc || (cfgfile != NULL && dir != NULL))

@@ -826,7 +826,8 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return EX_OK;
 		case 'V': case O_VERSION: return cli_version("smtpsec-stats");
 		default:	/* ':' or '?' */
-			return cli_usage_error("smtpsec-stats", "%s", cli_bad_option(opt, argv, cerr, sizeof(cerr)));
+			return cli_usage_error("smtpsec-stats", "%s", cli_bad_option(opt, argv, cerr,
+			    sizeof(cerr)));
 		}
 	}
 	if (optind != argc)

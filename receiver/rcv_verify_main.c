@@ -331,7 +331,8 @@ main(int argc, char **argv)
 		case 'h': return usage(stdout, EX_PASS);
 		case 'V': return cli_version("smtpsec-verify");
 		default:	/* ':' or '?' */
-			return cli_usage_error("smtpsec-verify", "%s", cli_bad_option(c, argv, err, sizeof(err)));
+			return cli_usage_error("smtpsec-verify", "%s", cli_bad_option(c, argv, err,
+			    sizeof(err)));
 		}
 	}
 	if (check_list != NULL) {
