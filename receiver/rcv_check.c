@@ -47,11 +47,7 @@ report(void *arg, const char *msg)
 /* One finding about [section] key, at the line that set it or naming the
  * default: a problem ("FILE:LINE: [s] k: ...", counted, -t fails) or a
  * warning (something the gateway starts with but that is likely a mistake). */
-static void
-finding(struct check *c, int warn, const char *section, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void
+static void __attribute__((format(printf, 5, 6)))
 finding(struct check *c, int warn, const char *section, const char *name, const char *fmt, ...)
 {
 	char where[RCV_CONFIG_STR + 32], msg[1024];

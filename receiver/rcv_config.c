@@ -188,13 +188,9 @@ struct parse {
 	int partial;		/* rcv_config_load(partial) */
 };
 
-static int
-fail(struct parse *p, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Record one problem and go on: a file is read to its end so that a check
  * reports every problem at once.  Always -1. */
-static int
+static int __attribute__((format(printf, 3, 4)))
 fail(struct parse *p, unsigned line, const char *fmt, ...)
 {
 	char msg[1536];

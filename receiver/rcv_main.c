@@ -63,10 +63,7 @@ usage(FILE *f)
 
 /* A start error: one log line (journald priority err), then exit code;
  * a usage error (EX_USAGE) points to --help. */
-static int
-start_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
+static int __attribute__((format(printf, 2, 3)))
 start_fail(int code, const char *fmt, ...)
 {
 	char msg[1024], q[1200];
