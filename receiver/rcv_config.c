@@ -754,52 +754,42 @@ finish(struct parse *p)
 	return p->nerr ? -1 : 0;
 }
 
-/* The file name (at most 1 MiB, no NUL byte) or, when text is given (the
- * tests), text, over the defaults: the number of problems, the first in
- * err, every one to report. */
+/* The file (at most 1 MiB, no NUL byte) over the defaults: the number of
+ * problems, the first in err, every one to report. */
 static unsigned
-load(const char *name, const char *text, struct rcv_config *cfg, int partial, char *err, size_t errlen,
+load(const char *path, struct rcv_config *cfg, int partial, char *err, size_t errlen,
     rcv_config_report_fn *report, void *arg)
 {
-	struct parse p = { .file = name, .cfg = cfg, .err = err, .errlen = errlen, .report = report,
+	struct parse p = { .file = path, .cfg = cfg, .err = err, .errlen = errlen, .report = report,
 	    .report_arg = arg, .partial = partial };
-	char *file = NULL;
 	size_t len;
+	char *text;
 
 	rcv_config_defaults(cfg);
-	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-	if (text == NULL) {
-		text = file = (char *)buf_read_file(name, (1 << 20) - 2, &len);
-		if (file == NULL)
-			fail(&p, 0, "%s", errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
-		else if (strlen(file) != len)
-			fail(&p, 0, "NUL byte in file");
-	}
-	if (p.nerr == 0) {
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	text = (char *)buf_read_file(path, (1 << 20) - 2, &len);
+	if (text == NULL)
+		fail(&p, 0, "%s", errno == EFBIG ? "file larger than 1 MiB" : strerror(errno));
+	else if (strlen(text) != len)
+		fail(&p, 0, "NUL byte in file");
+	else {
 		parse_text(&p, text);
 		finish(&p);
 	}
-	free(file);
+	free(text);
 	return p.nerr;
-}
-
-int
-rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg,
-    char *err, size_t errlen)
-{
-	return load(name, text, cfg, 0, err, errlen, NULL, NULL) ? -1 : 0;
 }
 
 int
 rcv_config_load(const char *path, struct rcv_config *cfg, int partial, char *err, size_t errlen)
 {
-	return load(path, NULL, cfg, partial, err, errlen, NULL, NULL) ? -1 : 0;
+	return load(path, cfg, partial, err, errlen, NULL, NULL) ? -1 : 0;
 }
 
 unsigned
 rcv_config_load_all(const char *path, struct rcv_config *cfg, rcv_config_report_fn *report, void *arg)
 {
-	return load(path, NULL, cfg, 0, NULL, 0, report, arg);
+	return load(path, cfg, 0, NULL, 0, report, arg);
 }
 
 int

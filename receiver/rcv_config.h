@@ -116,10 +116,6 @@ void rcv_config_defaults(struct rcv_config *cfg);
 int rcv_config_load(const char *path, struct rcv_config *cfg_r, int partial, char *err,
     size_t errlen);
 
-/* Same, from a string (tests); `name` is used in messages. */
-int rcv_config_load_string(const char *name, const char *text, struct rcv_config *cfg_r,
-    char *err, size_t errlen);
-
 /* Load path and report every problem (not only the first), each as one
  * "FILE:LINE: message" to report(); the keys whose value was refused are
  * marked in key_bad.  Returns the number of problems. */

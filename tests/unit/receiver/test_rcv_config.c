@@ -10,12 +10,29 @@
 
 static struct rcv_config cfg;
 static char err[1024];
+static char dir[] = "/tmp/test_rcv_config.XXXXXX";	/* made by main */
+
+/* text as the file DIR/name, loaded into c the way the gateway loads it */
+static int
+load_as(const char *name, const char *text, struct rcv_config *c)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		t_failf_(__FILE__, __LINE__, "cannot write %s", path);
+		return -2;	/* neither 0 nor -1: every check of it fails */
+	}
+	err[0] = '\0';
+	return rcv_config_load(path, c, 0, err, sizeof(err));
+}
 
 static int
 load(const char *text)
 {
-	err[0] = '\0';
-	return rcv_config_load_string("test.conf", text, &cfg, err, sizeof(err));
+	return load_as("test.conf", text, &cfg);
 }
 
 static void
@@ -136,14 +153,15 @@ static void
 bad_row(size_t i)
 {
 	int r = load(bad[i].text);
+	const char *e = err + strlen(dir) + 1;	/* from the file name on */
 
 	if (bad[i].want == NULL) {	/* a repeated section header is fine */
 		T_EQ_INT(r, 0);
 		return;
 	}
 	T_EQ_INT(r, -1);
-	if (strncmp(err, bad[i].want, strlen(bad[i].want)) != 0)
-		T_FAIL("error \"%s\", want prefix \"%s\"", err, bad[i].want);
+	if (strncmp(err, dir, strlen(dir)) != 0 || strncmp(e, bad[i].want, strlen(bad[i].want)) != 0)
+		T_FAIL("error \"%s\", want prefix \"%s/%s\"", err, dir, bad[i].want);
 }
 
 static void
@@ -417,7 +435,7 @@ t_dump_changed_round_trip(void)
 	T_ASSERT(strstr(d1, "min_version") == NULL);
 	T_ASSERT(strstr(d1, "max_recipients") == NULL);
 	T_ASSERT(strstr(d1, "[dns]") == NULL);
-	T_ASSERT(rcv_config_load_string("dump.conf", d1, c2, err, sizeof(err)) == 0);
+	T_ASSERT(load_as("dump.conf", d1, c2) == 0);
 	d2 = dump_of(c2, RCV_CONFIG_DUMP_CHANGED | RCV_CONFIG_DUMP_SECRETS);
 	T_EQ_STR(d2, d1);
 	free(d2);
@@ -465,7 +483,12 @@ int
 main(void)
 {
 	size_t i;
+	char path[64];
 
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
 	T_RUN(t_defaults);
 	T_RUN(t_types);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -480,5 +503,10 @@ main(void)
 	T_RUN(t_all_problems);
 	T_RUN(t_dump_changed_round_trip);
 	T_RUN(t_dump_all_every_key);
+	snprintf(path, sizeof(path), "%s/test.conf", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dump.conf", dir);
+	unlink(path);
+	rmdir(dir);
 	return T_END();
 }
