@@ -89,7 +89,6 @@ struct lmtp_sess {
 	int rcode;
 	/* commands to write */
 	struct buf out;		/* commands not yet written */
-	size_t outoff;
 	/* body streaming: BDAT from the segments, DATA through chunk */
 	uint8_t *chunk;
 	size_t chunk_len, chunk_off;
@@ -349,14 +348,14 @@ sess_write(struct lmtp_sess *s)
 {
 	struct iovec iov[LMTP_IOV];
 	ssize_t n;
-	size_t cmd, done;
+	size_t cmd, done, used;
 	int k;
 
 	for (;;) {
 		k = 0;
-		cmd = s->out.len - s->outoff;
+		cmd = s->out.len;
 		if (cmd > 0) {
-			iov[k].iov_base = s->out.p + s->outoff;
+			iov[k].iov_base = s->out.p;
 			iov[k].iov_len = cmd;
 			k++;
 		}
@@ -374,7 +373,6 @@ sess_write(struct lmtp_sess *s)
 			}
 		}
 		if (k == 0) {
-			s->outoff = s->out.len = 0;
 			if (s->state == S_BODY && s->body_done) {
 				s->state = S_FINAL;
 				s->final_replies = 0;
@@ -390,13 +388,9 @@ sess_write(struct lmtp_sess *s)
 			return;
 		}
 		done = (size_t)n;
-		if (done >= cmd) {
-			s->outoff = s->out.len = 0;
-			done -= cmd;
-		} else {
-			s->outoff += done;
-			done = 0;
-		}
+		used = done < cmd ? done : cmd;	/* the command bytes went first */
+		buf_consume(&s->out, used);
+		done -= used;
 		if (done > 0) {
 			if (s->stuff)
 				s->chunk_off += done;
@@ -405,7 +399,7 @@ sess_write(struct lmtp_sess *s)
 			arm_timer(s, s->l->opt.timeout_ms);	/* progress */
 		}
 	}
-	if (s->outoff < s->out.len || (s->state == S_BODY))
+	if (s->out.len > 0 || s->state == S_BODY)
 		ev_io_start(s->l->loop, &s->wio);
 	else
 		ev_io_stop(s->l->loop, &s->wio);
