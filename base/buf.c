@@ -68,19 +68,14 @@ buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 }
 
-char *
-buf_cstr(struct buf *b)
-{
-	buf_reserve(b, 0);
-	b->p[b->len] = '\0';
-	return (char *)b->p;
-}
-
 uint8_t *
 buf_steal(struct buf *b, size_t *len_r)
 {
-	uint8_t *p = (uint8_t *)buf_cstr(b);
+	uint8_t *p;
 
+	buf_reserve(b, 0);
+	b->p[b->len] = '\0';
+	p = b->p;
 	*len_r = b->len;
 	b->p = NULL;
 	b->len = b->cap = 0;

@@ -6,7 +6,8 @@
  * from a peer cap them before they append.
  *
  * A zeroed struct buf is an empty buffer.  The byte after the last one is
- * always room for a NUL (buf_cstr), so text built here is a C string.
+ * always room for a NUL (buf_steal writes it), so text built here is a C
+ * string.
  */
 #ifndef BUF_H
 #define BUF_H
@@ -24,8 +25,6 @@ void buf_add(struct buf *b, const void *p, size_t n);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drop n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
-/* The contents as a NUL-terminated string (never NULL). */
-char *buf_cstr(struct buf *b);
 /* Hand the bytes (NUL-terminated) to the caller; b is empty after. */
 uint8_t *buf_steal(struct buf *b, size_t *len_r);
 void buf_free(struct buf *b);

@@ -28,10 +28,9 @@ t_add_consume(void)
 	T_EQ_MEM(b.p + 9990, 10, "0123456789", 10);
 	buf_consume(&b, 9995);
 	T_EQ_INT(b.len, 5);
-	T_EQ_STR(buf_cstr(&b), "56789");
+	T_EQ_MEM(b.p, b.len, "56789", 5);
 	buf_consume(&b, 100);
 	T_EQ_INT(b.len, 0);
-	T_EQ_STR(buf_cstr(&b), "");
 	buf_add(&b, "", 0);
 	T_EQ_INT(b.len, 0);
 	buf_free(&b);
