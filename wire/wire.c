@@ -604,10 +604,7 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 {
 	size_t pos = 0;
 
-	if (w->returned) {
-		w->returned = 0;
-		buf_release(w);
-	}
+	wire_release(w);	/* the last frame's views end here */
 	*consumed_r = 0;
 	if (w->state == W_FATAL)
 		return -1;
