@@ -510,24 +510,25 @@ on_ub_io(struct ev_loop *loop, struct ev_io *w, int revents)
 	ub_process(d->ub);
 }
 
+static void start_resolver(struct vfy_dns_query *q);
+
+/* A query's one timer: a cache hit's delivery from the loop, the wait for
+ * Redis, or the resolver's timeout (or its failure to start). */
 static void
-on_timeout(struct ev_loop *loop, struct ev_timer *w, int revents)
+on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
 	struct vfy_dns_query *q = (struct vfy_dns_query *)((char *)w - offsetof(struct vfy_dns_query, timer));
 
 	(void)loop;
 	(void)revents;
-	deliver_tempfail(q, VFY_DNS_UNCHECKED, "timeout");
-}
-
-static void
-on_deliver_cached(struct ev_loop *loop, struct ev_timer *w, int revents)
-{
-	struct vfy_dns_query *q = (struct vfy_dns_query *)((char *)w - offsetof(struct vfy_dns_query, timer));
-
-	(void)loop;
-	(void)revents;
-	deliver_cached(q);
+	if (q->from_cache) {
+		deliver_cached(q);
+	} else if (q->redis_id != 0) {
+		q->dns->st.redis_errors++;	/* slow Redis counts as an error */
+		start_resolver(q);
+	} else {
+		deliver_tempfail(q, VFY_DNS_UNCHECKED, "timeout");
+	}
 }
 
 static void
@@ -540,13 +541,13 @@ start_resolver(struct vfy_dns_query *q)
 	q->redis_id = 0;
 	if (ev_is_active(&q->timer))
 		ev_timer_stop(d->loop, &q->timer);
-	ev_timer_init(&q->timer, on_timeout, d->opt.timeout_ms / 1000.0, 0);
+	ev_timer_init(&q->timer, on_timer, d->opt.timeout_ms / 1000.0, 0);
 	ev_timer_start(d->loop, &q->timer);
 	rc = ub_resolve_async(d->ub, q->name, q->qtype, 1, q, ub_done, &q->ub_id);
 	if (rc != 0) {
 		/* deliver from the loop, never before lookup() returns */
 		ev_timer_stop(d->loop, &q->timer);
-		ev_timer_init(&q->timer, on_timeout, 0, 0);
+		ev_timer_init(&q->timer, on_timer, 0, 0);
 		ev_timer_start(d->loop, &q->timer);
 		return;
 	}
@@ -638,17 +639,6 @@ on_redis_get(redisAsyncContext *ac, void *r, void *priv)
 	deliver_cached(q);
 }
 
-static void
-on_redis_wait(struct ev_loop *loop, struct ev_timer *w, int revents)
-{
-	struct vfy_dns_query *q = (struct vfy_dns_query *)((char *)w - offsetof(struct vfy_dns_query, timer));
-
-	(void)loop;
-	(void)revents;
-	q->dns->st.redis_errors++;	/* slow Redis counts as an error */
-	start_resolver(q);
-}
-
 /* --- public ----------------------------------------------------------------- */
 
 static int
@@ -700,7 +690,7 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 	if (d->queries)
 		d->queries->prev = q;
 	d->queries = q;
-	ev_init(&q->timer, on_timeout);
+	ev_init(&q->timer, on_timer);
 	d->st.lookups++;
 
 	v = vfy_lru_get(d->lru, q->key, (uint64_t)time(NULL), &len);
@@ -727,7 +717,7 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 
 		q->redis_id = ++d->next_id;
 		redisAsyncCommandArgv(vfy_redis_ctx(d->redis), on_redis_get, (void *)(uintptr_t)q->redis_id, 2, argv, lens);
-		ev_timer_init(&q->timer, on_redis_wait, d->opt.redis_timeout_ms / 1000.0, 0);
+		ev_timer_init(&q->timer, on_timer, d->opt.redis_timeout_ms / 1000.0, 0);
 		ev_timer_start(d->loop, &q->timer);
 		return q;
 	}
@@ -736,7 +726,7 @@ vfy_dns_lookup(struct vfy_dns *d, const char *name, uint16_t qtype, vfy_dns_cb *
 hit:
 	d->st.mem_hits++;
 	q->from_cache = 1;
-	ev_timer_init(&q->timer, on_deliver_cached, 0, 0);
+	ev_timer_init(&q->timer, on_timer, 0, 0);
 	ev_timer_start(d->loop, &q->timer);
 	return q;
 }
