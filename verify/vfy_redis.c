@@ -2,9 +2,10 @@
  * vfy_redis: one Redis connection with a checked handshake and backoff.
  * See vfy_redis.h.
  *
- * States: down (retry timer armed) -> connecting (context exists, AUTH /
- * SELECT / PING queued, handshake timer armed) -> up (PING answered PONG
- * after every earlier reply was good).  Any failure goes back to down.
+ * States: down (the timer armed for the retry) -> connecting (context
+ * exists, AUTH / SELECT / PING queued, the timer armed for the handshake)
+ * -> up (PING answered PONG after every earlier reply was good).  Any
+ * failure goes back to down.
  *
  * Ownership: r->ac is ours.  Dropping it clears ac->data first, so every
  * hiredis callback that still runs for it (pending replies with NULL, the
@@ -38,8 +39,8 @@ struct vfy_redis {
 	int up;
 	int reported;			/* a state has been reported once */
 	double backoff;
-	struct ev_timer retry;		/* next connect while down */
-	struct ev_timer hs;		/* handshake deadline while connecting */
+	struct ev_timer timer;		/* down: the next connect; connecting: the
+					 * handshake's deadline */
 	struct vfy_redis_status st;
 };
 
@@ -76,9 +77,9 @@ static void
 schedule_retry(struct vfy_redis *r)
 {
 	r->st.retry_in = r->backoff;
-	ev_timer_stop(r->loop, &r->retry);
-	ev_timer_set(&r->retry, r->backoff, 0);
-	ev_timer_start(r->loop, &r->retry);
+	ev_timer_stop(r->loop, &r->timer);
+	ev_timer_set(&r->timer, r->backoff, 0);
+	ev_timer_start(r->loop, &r->timer);
 	r->backoff = r->backoff * 2 > r->opt.backoff_max ? r->opt.backoff_max : r->backoff * 2;
 }
 
@@ -89,7 +90,7 @@ drop(struct vfy_redis *r, enum vfy_redis_fault fault, const char *why)
 	redisAsyncContext *ac = r->ac;
 
 	r->ac = NULL;
-	ev_timer_stop(r->loop, &r->hs);
+	ev_timer_stop(r->loop, &r->timer);
 	if (ac != NULL) {
 		ac->data = NULL;
 		redisAsyncFree(ac);	/* deferred when inside a hiredis callback */
@@ -199,22 +200,10 @@ on_handshake(redisAsyncContext *ac, void *rep, void *priv)
 	}
 	if (strcmp(cmd, "PING") != 0)
 		return;
-	ev_timer_stop(r->loop, &r->hs);
+	ev_timer_stop(r->loop, &r->timer);
 	r->backoff = r->opt.backoff_min;
 	r->st.retry_in = 0;
 	set_state(r, 1, VFY_REDIS_OK, "");
-}
-
-static void
-on_hs_timeout(struct ev_loop *loop, struct ev_timer *w, int revents)
-{
-	struct vfy_redis *r = (struct vfy_redis *)((char *)w - offsetof(struct vfy_redis, hs));
-	char why[200];
-
-	(void)loop;
-	(void)revents;
-	snprintf(why, sizeof(why), "no handshake reply within %u ms", r->opt.handshake_ms);
-	drop(r, VFY_REDIS_TIMEOUT, why);
 }
 
 static void
@@ -248,19 +237,25 @@ start_connect(struct vfy_redis *r)
 	if (r->opt.db > 0)
 		redisAsyncCommand(ac, on_handshake, "SELECT", "SELECT %d", r->opt.db);
 	redisAsyncCommand(ac, on_handshake, "PING", "PING");
-	ev_timer_set(&r->hs, r->opt.handshake_ms / 1000.0, 0);
-	ev_timer_start(r->loop, &r->hs);
+	ev_timer_set(&r->timer, r->opt.handshake_ms / 1000.0, 0);
+	ev_timer_start(r->loop, &r->timer);
 }
 
+/* Down: time for the next connect; connecting: no handshake reply in time. */
 static void
-on_retry(struct ev_loop *loop, struct ev_timer *w, int revents)
+on_timer(struct ev_loop *loop, struct ev_timer *w, int revents)
 {
-	struct vfy_redis *r = (struct vfy_redis *)((char *)w - offsetof(struct vfy_redis, retry));
+	struct vfy_redis *r = (struct vfy_redis *)((char *)w - offsetof(struct vfy_redis, timer));
+	char why[200];
 
 	(void)loop;
 	(void)revents;
-	if (r->ac == NULL)
+	if (r->ac == NULL) {
 		start_connect(r);
+		return;
+	}
+	snprintf(why, sizeof(why), "no handshake reply within %u ms", r->opt.handshake_ms);
+	drop(r, VFY_REDIS_TIMEOUT, why);
 }
 
 struct vfy_redis *
@@ -287,8 +282,7 @@ vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt, vfy_red
 	r->cb = cb;
 	r->arg = arg;
 	r->backoff = r->opt.backoff_min;
-	ev_init(&r->retry, on_retry);
-	ev_init(&r->hs, on_hs_timeout);
+	ev_init(&r->timer, on_timer);
 	start_connect(r);
 	return r;
 }
@@ -301,8 +295,7 @@ vfy_redis_free(struct vfy_redis **r_p)
 
 	if (r == NULL)
 		return;
-	ev_timer_stop(r->loop, &r->retry);
-	ev_timer_stop(r->loop, &r->hs);
+	ev_timer_stop(r->loop, &r->timer);
 	r->cb = NULL;
 	if (r->ac != NULL) {
 		redisAsyncContext *ac = r->ac;
