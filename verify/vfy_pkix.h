@@ -1,20 +1,10 @@
 /*
  * vfy_pkix: RFC 5280 path building and validation of a sent chain at the
  * receipt time (SMTPSEC.md 4 step 8), our own code over wolfCrypt's
- * signature primitives.
- *
- * The path is built from the sent certificates in any order (after the
- * leaf), ignoring unneeded ones, up to a trust anchor: a CA of the
- * configured store (which need not be sent), or for DANE-TA the sent
- * certificate(s) a TLSA record names.  Every candidate path is validated
- * whole (signatures, validity at `at`, basic constraints and path length,
- * key usage, extended key usage, unknown critical extensions, weak keys and
- * digests, and the name constraints of every CA on the path, accumulated
- * down to the leaf for dNSName, SRVName (RFC 4985), iPAddress, rfc822Name
- * and directoryName); the first that passes, and that the caller's accept
- * hook takes (DANE PKIX-TA), is the validated path.  The subject CN is never
- * used as a name.  Work is bounded (path length, candidate count, signature
- * checks per call).
+ * signature primitives.  How paths are searched, what every certificate
+ * on one must satisfy (name constraints of every CA included: vfy_nc) and
+ * the bounds on the work are written once, in README (Protocol notes,
+ * Verification: the "PKIX" item).
  */
 #ifndef VFY_PKIX_H
 #define VFY_PKIX_H
