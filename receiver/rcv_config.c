@@ -927,22 +927,11 @@ man_text(FILE *out, const char *s)
 	}
 }
 
-static const char *
-type_name(enum ktype t)
-{
-	switch (t) {
-	case K_STR: return "string";
-	case K_SIZE: return "size";
-	case K_DURATION: return "duration";
-	case K_UINT: return "number";
-	case K_LISTEN: return "address";
-	case K_WORKERS: return "auto|number";
-	case K_TRACE: return "list";
-	case K_REDIS: return "url";
-	case K_TLSVER: case K_CACHE: break;	/* words[] */
-	}
-	return "value";
-}
+/* the man page's name of each type (min_version and cache: their words) */
+static const char *const type_names[] = {
+	[K_STR] = "string", [K_SIZE] = "size", [K_DURATION] = "duration", [K_UINT] = "number",
+	[K_LISTEN] = "address", [K_WORKERS] = "auto|number", [K_TRACE] = "list", [K_REDIS] = "url",
+};
 
 void
 rcv_config_man(FILE *out, const char *version)
@@ -1001,7 +990,7 @@ rcv_config_man(FILE *out, const char *version)
 			fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s|%s\\fR", k->name, words[k->type][0],
 			    words[k->type][1]);
 		else
-			fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s\\fR", k->name, type_name(k->type));
+			fprintf(out, ".TP\n\\fB%s\\fR = \\fI%s\\fR", k->name, type_names[k->type]);
 		if (k->def != NULL && k->def[0]) {
 			fputs(" (default: \\fB", out);
 			man_text(out, k->def);
