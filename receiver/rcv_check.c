@@ -213,7 +213,7 @@ static void
 check_local(struct check *c)
 {
 	const struct rcv_config *cfg = c->cfg;
-	const struct passwd *pw = NULL;
+	const struct passwd *pw = NULL, *me;
 	char who[80];
 	struct stat sb;
 	int e;
@@ -225,16 +225,11 @@ check_local(struct check *c)
 	}
 	if (geteuid() != 0)
 		pw = NULL;	/* the gateway drops privileges only when root */
-	if (pw != NULL)
-		snprintf(who, sizeof(who), "user %s", pw->pw_name);
-	else {
-		const struct passwd *me = getpwuid(geteuid());
-
-		if (me != NULL)
-			snprintf(who, sizeof(who), "user %s", me->pw_name);
-		else
-			snprintf(who, sizeof(who), "uid %u", (unsigned)geteuid());
-	}
+	me = pw != NULL ? pw : getpwuid(geteuid());
+	if (me != NULL)
+		snprintf(who, sizeof(who), "user %s", me->pw_name);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)geteuid());
 	if (cfg->spool_dir[0] && !bad(cfg, "lmtp", "spool_dir")) {
 		if (stat(cfg->spool_dir, &sb) < 0)
 			problem(c, "lmtp", "spool_dir", "%s: %s", cfg->spool_dir, strerror(errno));
