@@ -82,30 +82,22 @@ rcv_log(enum rcv_log_level lvl, const char *fmt, ...)
 	struct tm tm;
 	size_t n = 0;
 	va_list ap;
-	int journal, r;
+	int r;
 
 	if ((int)lvl > rcv_log_verbosity)
 		return;
-	journal = !rcv_log_to_syslog && rcv_log_journal();
-	if (journal) {
-		r = snprintf(line, sizeof(line), "<%d>", rcv_log_prio[lvl]);
-		if (r > 0)
-			n += (size_t)r;
-	} else if (!rcv_log_to_syslog) {
+	if (rcv_log_to_syslog) {	/* syslog adds the time and the pid itself */
+		r = snprintf(line, sizeof(line), "%s ", names[lvl]);
+	} else if (rcv_log_journal()) {
+		r = snprintf(line, sizeof(line), "<%d>smtpsec-gateway[%d] %s ", rcv_log_prio[lvl],
+		    (int)log_getpid(), names[lvl]);
+	} else {
 		gettimeofday(&tv, NULL);
 		gmtime_r(&tv.tv_sec, &tm);
 		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		r = snprintf(line + n, sizeof(line) - n, ".%03dZ ", (int)(tv.tv_usec / 1000));
-		if (r > 0)
-			n += (size_t)r;
+		r = snprintf(line + n, sizeof(line) - n, ".%03dZ smtpsec-gateway[%d] %s ",
+		    (int)(tv.tv_usec / 1000), (int)log_getpid(), names[lvl]);
 	}
-	/* syslog adds the time and the pid itself: from the level name on */
-	if (!rcv_log_to_syslog) {
-		r = snprintf(line + n, sizeof(line) - n, "smtpsec-gateway[%d] ", (int)log_getpid());
-		if (r > 0)
-			n += (size_t)r;
-	}
-	r = snprintf(line + n, sizeof(line) - n, "%s ", names[lvl]);
 	if (r > 0)
 		n += (size_t)r;
 	va_start(ap, fmt);
