@@ -128,18 +128,12 @@ print_dns(const struct rcv_config *cfg, const char *domain)
 static int
 write_pid_file(const char *path)
 {
-	char buf[32];
-	int fd, n;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
+	n = dprintf(fd, "%d\n", (int)getpid());
+	return close(fd) == 0 && n > 0 ? 0 : -1;
 }
 
 enum { O_PRINT_DNS = 256, O_WORKERS, O_SKIP, O_SYSLOG, O_CONF_MAN };
