@@ -37,7 +37,6 @@ struct wire {
 	size_t hdr_have;
 	uint32_t next_number;
 	uint64_t size;		/* current frame's size field */
-	uint8_t type;
 	uint64_t skip_left;
 	uint64_t msg_left;
 	int returned;		/* last call returned a frame: reset buf */
@@ -629,7 +628,6 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			}
 			w->hdr_have = 0;
 			w->size = size = cur_be(w->hdr, 8);
-			w->type = w->hdr[8];
 			if (w->next_number > WIRE_NUMBER_MAX) {
 				/* SMTPSEC.md 2.5: this Message would need number 2^24,
 				 * which no reply can carry (and a wrapped one would
@@ -645,16 +643,16 @@ wire_decode(struct wire *w, const uint8_t *in, size_t len,
 			}
 			memset(&w->frame, 0, sizeof(w->frame));
 			w->frame.number = w->next_number++;
-			w->frame.type = w->type;
+			w->frame.type = w->hdr[8];
 			w->frame.require_security = -1;
 			w->buf_len = 0;
 			if (size < WIRE_FRAME_MIN)	/* SMTPSEC.md 7: framing is lost */
 				return frame_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 1, 0, "frame size below 11",
 				    consumed_r, pos);
-			if (w->type > WIRE_MSG_EMAIL_DELIVERED)
+			if (w->hdr[8] > WIRE_MSG_EMAIL_DELIVERED)
 				return frame_err(w, WIRE_ERR_ILLEGAL_MESSAGE, 0, 0, "unknown message type",
 				    consumed_r, pos);
-			if (w->type == WIRE_MSG_EMAIL) {
+			if (w->hdr[8] == WIRE_MSG_EMAIL) {
 				if (size > w->lim.max_message_size)
 					return frame_err(w, WIRE_ERR_TOO_LARGE, 0, 0,
 					    "Email larger than max_message_size", consumed_r, pos);
