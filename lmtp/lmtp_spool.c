@@ -69,8 +69,8 @@ struct lmtp_spool {
 	char dir[900];
 	unsigned retry_ms;
 	uint64_t max_age_s;
-	struct ev_timer timer;		/* periodic scan */
-	struct ev_timer kick;		/* a rescan once a retry slot is free */
+	struct ev_timer timer;		/* periodic scan; fed for a rescan once a
+					 * retry slot is free */
 	struct lmtp_spool_entry *inflight;	/* claimed, retry running */
 	unsigned n_inflight, max_inflight;
 	int more;			/* a scan stopped for lack of a slot */
@@ -468,10 +468,8 @@ lmtp_spool_done(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct 
 			break;
 		}
 	entry_free(e);	/* releases the claim, after the entry was updated */
-	if (sp->more && !ev_is_active(&sp->kick)) {
-		ev_timer_set(&sp->kick, 0., 0.);
-		ev_timer_start(sp->loop, &sp->kick);
-	}
+	if (sp->more)	/* from the loop; a pending feed is not doubled */
+		ev_feed_event(sp->loop, &sp->timer, EV_TIMER);
 }
 
 static void
@@ -529,8 +527,6 @@ lmtp_spool_open(struct lmtp_spool **sp_r, struct lmtp *l, struct ev_loop *loop,
 	sp->timer.data = sp;
 	ev_timer_start(loop, &sp->timer);
 	ev_unref(loop);		/* the spool alone does not keep a loop running */
-	ev_init(&sp->kick, on_timer);
-	sp->kick.data = sp;
 	*sp_r = sp;
 	return 0;
 }
@@ -544,7 +540,6 @@ lmtp_spool_close(struct lmtp_spool **sp_p)
 		return;
 	ev_ref(sp->loop);
 	ev_timer_stop(sp->loop, &sp->timer);
-	ev_timer_stop(sp->loop, &sp->kick);
 	/* retries in flight were detached by lmtp_deinit; their entries stay
 	 * on disk, unclaimed once freed */
 	while (sp->inflight != NULL) {
