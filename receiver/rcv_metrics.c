@@ -31,14 +31,12 @@
 
 struct rcv_metrics *rcv_metrics_default;
 
-#define RCV_M_NAME_(n) #n,
-static const char *const metric_names[RCV_M__COUNT] = {
-	RCV_METRICS_LIST(RCV_M_NAME_, RCV_M_NAME_)
-};
-#undef RCV_M_NAME_
-#define RCV_M_C_(n) 0,
-#define RCV_M_G_(n) 1,
-static const unsigned char metric_gauge[RCV_M__COUNT] = {
+#define RCV_M_C_(n) { #n, 0 },
+#define RCV_M_G_(n) { #n, 1 },
+static const struct {
+	const char *name;
+	unsigned char gauge;
+} metric[RCV_M__COUNT] = {
 	RCV_METRICS_LIST(RCV_M_C_, RCV_M_G_)
 };
 #undef RCV_M_C_
@@ -86,13 +84,13 @@ struct rcv_metrics {
 const char *
 rcv_metrics_name(enum rcv_metric k)
 {
-	return (unsigned)k < RCV_M__COUNT ? metric_names[k] : "?";
+	return (unsigned)k < RCV_M__COUNT ? metric[k].name : "?";
 }
 
 int
 rcv_metrics_is_gauge(enum rcv_metric k)
 {
-	return (unsigned)k < RCV_M__COUNT && metric_gauge[k];
+	return (unsigned)k < RCV_M__COUNT && metric[k].gauge;
 }
 
 void
@@ -399,8 +397,8 @@ rcv_metrics_flush(struct rcv_metrics *m)
 	a[0] = "MULTI";
 	send_argv(m, NULL, 1, a);
 	for (k = 0; k < RCV_M__COUNT; k++) {
-		if (metric_gauge[k]) {
-			snprintf(field, sizeof(field), "%s.w%u", metric_names[k], m->opt.worker);
+		if (metric[k].gauge) {
+			snprintf(field, sizeof(field), "%s.w%u", metric[k].name, m->opt.worker);
 			snprintf(num, sizeof(num), "%lld", (long long)m->value[k]);
 			a[0] = "HSET"; a[1] = m->key_inst; a[2] = field; a[3] = num;
 			send_argv(m, NULL, 4, a);
@@ -412,7 +410,7 @@ rcv_metrics_flush(struct rcv_metrics *m)
 		if (m->inflight[k] == 0)
 			continue;
 		snprintf(deltas[k], sizeof(deltas[k]), "%lld", (long long)m->inflight[k]);
-		a[n++] = metric_names[k];
+		a[n++] = metric[k].name;
 		a[n++] = deltas[k];
 	}
 	if (n > 7) {
