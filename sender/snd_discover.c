@@ -35,7 +35,6 @@
 
 #include "verify/vfy.h"
 #include "verify/vfy_ct.h"
-#include "verify/vfy_dns.h"
 #include "verify/vfy_pkix.h"
 #include "verify/vfy_x509.h"
 

@@ -40,7 +40,7 @@
 #include "base/mem.h"
 #include "base/hex.h"
 #include "base/sys.h"
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 #include "wire/wire.h"
 #include "sender/snd.h"
 

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "wire/wire.h"
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 #include "verify/vfy_from.h"
 
 #define SND_MAX_MESSAGE	(50u << 20)	/* the gateway's default max_message_size */

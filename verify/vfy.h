@@ -19,10 +19,263 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "verify/vfy_dns.h"
 #include "verify/vfy_from.h"
-#include "verify/vfy_redis.h"
 #include "verify/vfy_x509.h"
+
+struct ev_loop;
+struct redisAsyncContext;
+struct redisContext;
+struct vfy;
+struct vfy_check;
+struct vfy_dns;
+struct vfy_dns_query;
+struct vfy_pkix;
+struct vfy_redis;
+struct vfy_shcache;
+
+/*
+ * vfy_redis: the one Redis connection module (hiredis async on libev),
+ * shared by the DNS cache (vfy_dns) and the stats writer (rcv_metrics); its
+ * blocking form (vfy_redis_connect_sync) is smtpsec-stats' connection.
+ *
+ * It connects, sends AUTH / SELECT / PING and reads their replies: the
+ * connection is "up" only after all of them succeeded.  Any failure
+ * (refused, AUTH or SELECT rejected, NOAUTH, no reply within the handshake
+ * timeout, a lost connection) makes it "down" with a reason, and it
+ * reconnects with exponential backoff.  The owner's state callback runs on
+ * every transition and when the kind of failure changes (unreachable ->
+ * refused the password), never once per retry, so a caller that logs in it
+ * logs each outage once.  The first outcome after creation is always
+ * reported (a Redis unreachable at start is a transition too).
+ *
+ * Ownership: the redisAsyncContext is owned by this module; a user sends
+ * commands on vfy_redis_ctx() while it is up and must not free it.  Reply
+ * callbacks of commands still pending when the connection is dropped run
+ * with a NULL reply.  Nothing here logs.
+ */
+struct vfy_redis_options {
+	const char *host;		/* TCP, or */
+	int port;			/* 0 = 6379 */
+	const char *path;		/* a unix socket */
+	const char *user;		/* ACL user, may be NULL */
+	const char *password;		/* may be NULL */
+	int db;
+	double backoff_min;		/* seconds; 0 = 0.5 */
+	double backoff_max;		/* seconds; 0 = 30 */
+	unsigned handshake_ms;		/* AUTH/SELECT/PING replies within; 0 = 2000 */
+};
+
+/* The configured Redis, as parsed from "redis://[user:pass@]host:port[/db]"
+ * or "unix:/path" (receiver/rcv_config.c): empty strings for what the URL
+ * leaves out. */
+struct vfy_redis_url {
+	char host[256];
+	int port;
+	char path[512];		/* unix socket, or "" */
+	char user[128];
+	char password[256];
+	int db;
+};
+
+/* Why the connection is down (VFY_REDIS_OK while up). */
+enum vfy_redis_fault {
+	VFY_REDIS_OK = 0,
+	VFY_REDIS_UNREACHABLE,		/* connect failed or connection lost */
+	VFY_REDIS_AUTH,			/* AUTH refused, or NOAUTH without a password */
+	VFY_REDIS_REFUSED,		/* SELECT or PING answered with an error */
+	VFY_REDIS_TIMEOUT,		/* no handshake reply in time, or dropped as stuck */
+};
+
+struct vfy_redis_status {
+	int up;				/* 1 after a successful handshake */
+	enum vfy_redis_fault fault;
+	char why[200];			/* reason text ("" while up) */
+	uint64_t errors;		/* failed connects, handshakes, lost connections */
+	double retry_in;		/* seconds to the next attempt while down */
+};
+
+
+/* up: 1 now up, 0 now down (st says why). */
+typedef void vfy_redis_state_cb(void *arg, struct vfy_redis *r, int up);
+
+/* The options that reach the server u names: a socket path wins over the
+ * host; empty strings become NULL.  The strings are borrowed from u; the
+ * backoff and handshake settings are left at 0 (the defaults).  Used by the
+ * DNS cache, the stats writer and smtpsec-stats alike. */
+void vfy_redis_url_options(const struct vfy_redis_url *u, struct vfy_redis_options *o_r);
+
+/* 1 when o names a server (a non-empty host or path). */
+int vfy_redis_configured(const struct vfy_redis_options *o);
+
+/* Create and start connecting (the strings are copied).  cb may be NULL. */
+struct vfy_redis *vfy_redis_new(struct ev_loop *loop, const struct vfy_redis_options *opt,
+    vfy_redis_state_cb *cb, void *arg);
+/* Drop the connection (pending replies get NULL) without a callback. */
+void vfy_redis_free(struct vfy_redis **r_p);
+
+/* The context while up, else NULL.  Borrowed. */
+struct redisAsyncContext *vfy_redis_ctx(struct vfy_redis *r);
+/* The arg given to vfy_redis_new, found from a context (NULL when the
+ * context is being dropped): for reply callbacks. */
+void *vfy_redis_owner(const struct redisAsyncContext *ac);
+/* Drop a connection that is up but misbehaving (a stuck reply); the state
+ * goes down with fault and why, and a reconnect follows with backoff. */
+void vfy_redis_drop(struct vfy_redis *r, enum vfy_redis_fault fault, const char *why);
+void vfy_redis_status(const struct vfy_redis *r, struct vfy_redis_status *st_r);
+const char *vfy_redis_fault_str(enum vfy_redis_fault f);
+
+/* What stopped a blocking connection. */
+struct vfy_redis_sync_err {
+	enum vfy_redis_fault fault;
+	const char *cmd;		/* "connect", "AUTH", "SELECT" or "PING" */
+	char text[160];			/* the server's reply or the connection error, printable */
+};
+
+/*
+ * Connect and hand-shake blocking (command-line tools): the same AUTH /
+ * SELECT / PING with every reply checked as above, each step within
+ * opt->handshake_ms (0 = 2000).  Returns a hiredis context the caller owns
+ * (redisFree), or NULL with *err_r filled.  No backoff: a tool tries once.
+ */
+struct redisContext *vfy_redis_connect_sync(const struct vfy_redis_options *opt,
+    struct vfy_redis_sync_err *err_r);
+
+/*
+ * vfy_dns: DNSSEC-validated lookups on libunbound inside a libev loop, with
+ * a TTL cache in process or in Redis (SMTPSEC.md 4.5, 4.7, 9).
+ *
+ * Ownership: the answer handed to a callback is borrowed and valid only
+ * during the callback; copy what you keep.  A query handle is owned by the
+ * library until its callback has run or vfy_dns_cancel() has been called.
+ * Callbacks are never run before vfy_dns_lookup() returns (cache hits are
+ * delivered from the loop).  Nothing here logs: reasons come back in
+ * answers and errors for the caller to log.
+ */
+#define VFY_DNS_T_SRV	33
+#define VFY_DNS_T_TLSA	52
+
+/* DNSSEC status, fail-closed at zero (Unbound sec_status). */
+enum vfy_dns_status {
+	VFY_DNS_UNCHECKED = 0,
+	VFY_DNS_BOGUS,
+	VFY_DNS_INSECURE,
+	VFY_DNS_SECURE,
+};
+
+/* What the lookup produced, as verification needs it. */
+enum vfy_dns_result {
+	VFY_DNS_TEMPFAIL = 0,	/* SERVFAIL, timeout, bogus, resolver error */
+	VFY_DNS_DATA,		/* NOERROR with records of the type asked */
+	VFY_DNS_NODATA,		/* NOERROR, no records of that type */
+	VFY_DNS_NXDOMAIN,
+};
+
+struct vfy_srv {
+	uint16_t priority, weight, port;
+	char target[256];	/* lower-case, no trailing dot; "." stays "." */
+};
+
+struct vfy_tlsa {
+	uint8_t usage, selector, mtype;
+	size_t len;
+	const uint8_t *data;	/* borrowed from the answer */
+};
+
+struct vfy_dns_answer {
+	const char *qname;	/* as asked, no trailing dot */
+	uint16_t qtype;
+	enum vfy_dns_result result;
+	enum vfy_dns_status status;
+	int rcode;
+	uint32_t ttl;		/* seconds left; 0 for TEMPFAIL */
+	int from_cache;		/* 0 resolver, 1 memory, 2 redis */
+	const char *why;	/* why_bogus / timeout / error text, or "" */
+	size_t n_srv;		/* SRV answers, ordered per RFC 2782 */
+	const struct vfy_srv *srv;
+	size_t n_tlsa;
+	const struct vfy_tlsa *tlsa;
+};
+
+enum vfy_dns_cache_kind {
+	VFY_DNS_CACHE_MEMORY = 0,
+	VFY_DNS_CACHE_REDIS,
+};
+
+struct vfy_dns_options {
+	const char *unbound_conf;	/* may be NULL */
+	const char *trust_anchor_file;	/* may be NULL */
+	unsigned timeout_ms;		/* per lookup; 0 = 5000 */
+	enum vfy_dns_cache_kind cache;
+	unsigned cache_max_ttl;		/* seconds */
+	size_t cache_entries;		/* memory cache bound */
+	/* Redis backend (cache = VFY_DNS_CACHE_REDIS), used at init only */
+	struct vfy_redis_options redis;
+	unsigned redis_timeout_ms;	/* longest wait for a cache reply; 0 = 200 */
+	/* The fleet's cache key (VFY_CACHE_KEY_LEN bytes, copied), or NULL:
+	 * with it every value stored in Redis is sealed and a value read back
+	 * whose MAC fails is a miss (redis_forged); without it Redis is trusted. */
+	const uint8_t *cache_mac_key;
+	/* The host's shared cache (vfy_shcache_new, borrowed), or NULL: asked
+	 * after this process's LRU, filled with every value stored. */
+	struct vfy_shcache *shcache;
+	unsigned negative_ttl_max;	/* cap for NXDOMAIN/NODATA TTLs; 0 = cache_max_ttl */
+	/* Called on every Redis state change (the first outcome after init
+	 * included, never once per retry): for the owner's log.  May be NULL. */
+	void (*redis_state_cb)(void *arg, const struct vfy_redis_status *st);
+	void *redis_state_arg;
+};
+
+struct vfy_dns_stats {
+	uint64_t lookups, resolver_queries, mem_hits, mem_misses,
+	    redis_hits, redis_misses, redis_errors, redis_garbage, tempfails,
+	    redis_forged,	/* values whose MAC failed (also misses) */
+	    shared_hits;	/* LRU misses answered by the host's shared cache */
+	int redis_up;		/* 1 up (handshake done), 0 down, -1 no Redis */
+};
+
+
+typedef void vfy_dns_cb(void *arg, const struct vfy_dns_answer *ans);
+
+/* Create a resolver on loop.  Refuses (returns -1, reason in err) when there
+ * is neither a usable trust anchor nor an unbound_conf: the gateway must
+ * never run without DNSSEC validation. */
+int vfy_dns_init(struct vfy_dns **dns_r, struct ev_loop *loop,
+    const struct vfy_dns_options *opt, char *err, size_t errlen);
+void vfy_dns_deinit(struct vfy_dns **dns_p);
+/* Whether path is a trust anchor libunbound can load: 0, or -1 with a
+ * reason (the gateway checks this at start and at reload). */
+int vfy_dns_check_trust_anchor(const char *path, char *err, size_t errlen);
+
+/* Start a lookup of (name, qtype).  Returns a handle, or NULL when the
+ * name is not a valid domain name (the callback is then not called). */
+struct vfy_dns_query *vfy_dns_lookup(struct vfy_dns *dns, const char *name,
+    uint16_t qtype, vfy_dns_cb *cb, void *arg);
+
+/* Cancel a lookup whose callback has not run; sets *q_p to NULL. */
+void vfy_dns_cancel(struct vfy_dns_query **q_p);
+
+/* Counters.  redis_errors: failed GETs, GETs slower than redis_timeout_ms,
+ * failed connects and handshakes, lost connections. */
+void vfy_dns_get_stats(struct vfy_dns *dns, struct vfy_dns_stats *st_r);
+
+/* --- pieces exposed for tests and fuzzing ------------------------------ */
+
+/* Parse a wire-format domain name (uncompressed) at p[0..len) into dotted
+ * lower-case text without the trailing dot ("." for the root).  Returns the
+ * bytes used, or -1. */
+int vfy_dns_name_from_wire(const uint8_t *p, size_t len, char *out, size_t outlen);
+
+/* The negative-answer TTL from a DNS response packet: min(SOA TTL, SOA
+ * MINIMUM) of the first SOA in the authority section.  -1 if none or the
+ * packet is malformed (compression loops and overruns included). */
+int64_t vfy_dns_packet_negative_ttl(const uint8_t *pkt, size_t len);
+
+/* Order SRV records per RFC 2782 (priority, then weighted random);
+ * rnd() returns a uniform value in [0, n). */
+void vfy_dns_srv_order(struct vfy_srv *srv, size_t n, unsigned (*rnd)(unsigned n));
+
+const char *vfy_dns_result_str(enum vfy_dns_result r);
+const char *vfy_dns_status_str(enum vfy_dns_status s);
 
 /*
  * The verifier (vfy_check.c: CA store, CT log list, resolver) and steps 5-9
@@ -32,11 +285,6 @@
  * memory until the earliest of the DNS TTLs used, the chain's first
  * notAfter and cache_lifetime; temporary failures are never cached.
  */
-struct ev_loop;
-struct vfy;
-struct vfy_check;
-struct vfy_pkix;
-
 /* Zero value VFY_UNCHECKED: a verdict nobody filled in fails closed. */
 enum vfy_result {
 	VFY_UNCHECKED = 0,
@@ -204,7 +452,6 @@ void vfy_cache_key_id(const uint8_t mac_key[VFY_CACHE_KEY_LEN], char out[17]);
 /* The host's cache in shared memory, created before the workers fork and
  * given to each in vfy_dns_options.shcache.  slots: rounded down to a power
  * of two, at least 64.  NULL on failure. */
-struct vfy_shcache;
 struct vfy_shcache *vfy_shcache_new(size_t slots);
 
 /* Outside an Email (vfy_tool.c).  Load everything local opt names

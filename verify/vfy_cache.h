@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include "verify/vfy.h"
-#include "verify/vfy_dns.h"
 
 #define VFY_CACHE_MAX_RECORDS	64
 #define VFY_CACHE_MAX_VALUE	65536

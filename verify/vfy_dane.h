@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 #include "verify/vfy_x509.h"
 
 /* What a TLSA RRset says about a chain before path validation.  Usage 0

@@ -1,6 +1,6 @@
 /*
  * vfy_dns: DNSSEC-validated lookups on libunbound inside a libev loop, with
- * a TTL cache in process and optionally in Redis.  See vfy_dns.h.
+ * a TTL cache in process and optionally in Redis.  See vfy.h.
  *
  * Flow of one lookup: memory cache -> (Redis GET, bounded wait) ->
  * libunbound.  Answers from the resolver that are not temporary failures
@@ -13,7 +13,7 @@
  * replies cannot be cancelled, so a Redis GET carries a request id, not a
  * pointer; a reply whose id no longer names a waiting query is dropped.
  */
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 
 #include <ev.h>
 #include <hiredis/async.h>
@@ -29,7 +29,6 @@
 #include "base/cur.h"
 #include "base/mem.h"
 #include "verify/vfy_cache.h"
-#include "verify/vfy_redis.h"
 
 struct vfy_dns_query {
 	struct vfy_dns *dns;		/* borrowed */

@@ -1,6 +1,6 @@
 /*
  * vfy_redis: one Redis connection with a checked handshake and backoff.
- * See vfy_redis.h.
+ * See vfy.h.
  *
  * States: down (the timer armed for the retry) -> connecting (context
  * exists, AUTH / SELECT / PING queued, the timer armed for the handshake)
@@ -14,7 +14,7 @@
  * own after a failed connect or a lost connection: then only r->ac is
  * cleared.
  */
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 #include <ev.h>
 #include <hiredis/async.h>

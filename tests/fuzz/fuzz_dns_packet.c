@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -20,8 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "verify/vfy_dns.h"
-#include "verify/vfy_redis.h"
+#include "verify/vfy.h"
 
 static struct vfy_dns *dns;
 static char **names;

@@ -13,7 +13,7 @@
 
 #include "sender/snd.h"
 #include "tests/unit/t.h"
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 
 static int
 crlf_is(const char *in, const char *want)

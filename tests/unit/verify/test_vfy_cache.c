@@ -5,7 +5,7 @@
 
 #include "tests/unit/t.h"
 #include "verify/vfy_cache.h"
-#include "verify/vfy_dns.h"
+#include "verify/vfy.h"
 
 static const uint8_t tlsa_data[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
 
