@@ -182,15 +182,6 @@ wire_trace_valid(const struct wire_header *h, const char **why_r)
 
 /* --- reading ---------------------------------------------------------------- */
 
-static int
-get_bytes(struct cur *c, uint64_t n, struct wire_bytes *b_r)
-{
-	if (cur_take(c, n, &b_r->p) < 0)
-		return -1;
-	b_r->len = (size_t)n;
-	return 0;
-}
-
 /* A length-prefixed vector: prefix of `pfx` bytes, then that many bytes. */
 static int
 get_vec(struct cur *c, size_t pfx, struct wire_bytes *b_r)
@@ -198,10 +189,11 @@ get_vec(struct cur *c, size_t pfx, struct wire_bytes *b_r)
 	struct cur save = *c;
 	uint64_t n;
 
-	if (cur_uint(c, pfx, &n) < 0 || get_bytes(c, n, b_r) < 0) {
+	if (cur_uint(c, pfx, &n) < 0 || cur_take(c, n, &b_r->p) < 0) {
 		*c = save;
 		return -1;
 	}
+	b_r->len = (size_t)n;
 	return 0;
 }
 
