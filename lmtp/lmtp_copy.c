@@ -65,14 +65,12 @@ struct field {
 static size_t
 header_end(const uint8_t *m, size_t len)
 {
-	size_t i;
+	const uint8_t *blank;
 
 	if (len >= 2 && m[0] == '\r' && m[1] == '\n')
 		return 0;
-	for (i = 0; i + 3 < len; i++)
-		if (m[i] == '\r' && m[i + 1] == '\n' && m[i + 2] == '\r' && m[i + 3] == '\n')
-			return i + 2;
-	return len;
+	blank = memmem(m, len, "\r\n\r\n", 4);
+	return blank != NULL ? (size_t)(blank - m) + 2 : len;
 }
 
 static int
