@@ -56,7 +56,7 @@ lmtp_trace_allowed(const char *const *allow, size_t n, const uint8_t *name, size
 	return 0;
 }
 
-/* Header section scan: calls fn for each field with offsets into msg. */
+/* One field of the signed header section (next_field), as offsets into msg. */
 struct field {
 	size_t start, name_end, value_start, end;	/* end: after the CRLF */
 };
