@@ -1,6 +1,6 @@
 /*
  * vfy_check: steps 5-9 of SMTPSEC.md 4 as an asynchronous state machine on
- * libev, plus the chain verdict cache and per-step counters.
+ * libev, the chain verdict cache, and the verifier's set-up and reload.
  */
 #include "verify/vfy.h"
 

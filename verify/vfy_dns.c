@@ -2,11 +2,11 @@
  * vfy_dns: DNSSEC-validated lookups on libunbound inside a libev loop, with
  * a TTL cache in process and optionally in Redis.  See vfy.h.
  *
- * Flow of one lookup: memory cache -> (Redis GET, bounded wait) ->
- * libunbound.  Answers from the resolver that are not temporary failures
- * are stored in both caches with the answer's TTL (negative answers: the
- * SOA's), capped by cache_max_ttl.  Bogus answers, SERVFAIL and timeouts
- * are never cached.
+ * Flow of one lookup: memory cache -> the host's shared cache -> (Redis
+ * GET, bounded wait) -> libunbound.  Answers from the resolver that are
+ * not temporary failures are stored in every cache with the answer's TTL
+ * (negative answers: the SOA's), capped by cache_max_ttl.  Bogus answers,
+ * SERVFAIL and timeouts are never cached.
  *
  * Ownership: each query is owned by the library from vfy_dns_lookup() until
  * its callback has returned (then freed) or vfy_dns_cancel().  hiredis
