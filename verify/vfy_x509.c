@@ -186,19 +186,20 @@ name_copy(const uint8_t *p, size_t len)
 	return s;
 }
 
-/* Append an owned name, growing the array in powers of two; beyond
- * VFY_CHAIN_MAX_NAMES the name is dropped (-1). */
-static int
+/* Append an owned name (NULL: an unusable one, ignored), growing the
+ * array in powers of two; beyond VFY_CHAIN_MAX_NAMES the name is dropped. */
+static void
 name_add(char ***v, size_t *n, char *s)
 {
+	if (s == NULL)
+		return;
 	if (*n == VFY_CHAIN_MAX_NAMES) {
 		free(s);
-		return -1;
+		return;
 	}
 	if ((*n & (*n - 1)) == 0)	/* 0, 1, 2, 4, ...: full */
 		*v = mem_realloc(*v, (*n ? *n * 2 : 1) * sizeof(**v));
 	(*v)[(*n)++] = s;
-	return 0;
 }
 
 /* Walk the leaf's extensions for subjectAltName. */
@@ -248,16 +249,10 @@ parse_san(struct vfy_chain *ch, const struct vfy_cert *c, const char **why_r)
 				if (vfy_der_next(&gn, &n) < 0)
 					return -1;
 				if (n.tag == VFY_DER_CTX(2)) {		/* dNSName */
-					char *s = name_copy(n.val, n.len);
-
-					if (s == NULL)
-						continue;	/* unusable name: ignored */
-					if (name_add(&ch->dns, &ch->n_dns, s) < 0)
-						continue;
+					name_add(&ch->dns, &ch->n_dns, name_copy(n.val, n.len));
 				} else if (n.tag == VFY_DER_CTX_C(0)) {	/* otherName */
 					struct vfy_der on = vfy_der_inner(&n), ex;
 					struct vfy_der_tlv toid, tv, ia5;
-					char *s;
 
 					if (vfy_der_expect(&on, VFY_DER_OID, &toid) < 0 ||
 					    vfy_der_expect(&on, VFY_DER_CTX_C(0), &tv) < 0 ||
@@ -269,11 +264,7 @@ parse_san(struct vfy_chain *ch, const struct vfy_cert *c, const char **why_r)
 					if (vfy_der_expect(&ex, VFY_DER_IA5STRING, &ia5) < 0 ||
 					    ex.len != 0)
 						return -1;
-					s = name_copy(ia5.val, ia5.len);
-					if (s == NULL)
-						continue;
-					if (name_add(&ch->srvname, &ch->n_srvname, s) < 0)
-						continue;
+					name_add(&ch->srvname, &ch->n_srvname, name_copy(ia5.val, ia5.len));
 				}
 			}
 		}
