@@ -1,7 +1,7 @@
 /*
- * vfy_der: a small bounds-checked DER reader (ITU-T X.690), for the parts
- * of certificates wolfSSL does not expose: subjectAltName otherNames
- * (SRVName), the embedded SCT list, and the TBSCertificate rebuild for CT.
+ * vfy_der: a small bounds-checked DER reader (ITU-T X.690): every
+ * certificate field verify/ reads goes through it (wolfSSL does not expose
+ * SRVName otherNames, the SCT list or the TBSCertificate rebuild for CT).
  *
  * Views only: every pointer returned points into the caller's buffer and is
  * valid as long as that buffer is.  Nothing here allocates.  Strict DER:
