@@ -31,11 +31,12 @@
 
 struct rcv_metrics *rcv_metrics_default;
 
-#define RCV_M_C_(n) { #n, 0 },
-#define RCV_M_G_(n) { #n, 1 },
+#define RCV_M_C_(n, help) { #n, 0, help },
+#define RCV_M_G_(n, help) { #n, 1, help },
 static const struct {
 	const char *name;
 	unsigned char gauge;
+	const char *help;
 } metric[RCV_M__COUNT] = {
 	RCV_METRICS_LIST(RCV_M_C_, RCV_M_G_)
 };
@@ -85,6 +86,12 @@ const char *
 rcv_metrics_name(enum rcv_metric k)
 {
 	return (unsigned)k < RCV_M__COUNT ? metric[k].name : "?";
+}
+
+const char *
+rcv_metrics_help(enum rcv_metric k)
+{
+	return (unsigned)k < RCV_M__COUNT ? metric[k].help : NULL;
 }
 
 int

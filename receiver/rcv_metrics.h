@@ -37,41 +37,57 @@
 
 #include "verify/vfy.h"
 
+/* Every metric: C(ounter) or G(auge), its name and its Prometheus HELP
+ * text (NULL: smtpsec-stats writes one from the name). */
 #define RCV_METRICS_LIST(C, G)						\
-	C(conn_accepted)	C(conn_refused_total)			\
-	C(conn_refused_global)	C(conn_refused_per_ip)			\
-	C(conn_refused_emfile)	C(tls_handshake_failed)			\
-	G(conn_active)							\
-	C(emails_received)	C(emails_delivered)			\
-	C(reply_email_delivered) C(reply_internal_error)		\
-	C(reply_service_unavailable) C(reply_illegal_message)		\
-	C(reply_illegal_parameter) C(reply_too_large)			\
-	C(reply_authentication_failed) C(reply_insufficient_security)	\
-	C(reply_unknown_address)					\
-	C(reject_signature)	C(reject_from)	C(reject_no_srv)	\
-	C(reject_insecure_srv)	C(reject_name)	C(reject_dane)		\
-	C(reject_pkix)		C(reject_ct)	C(reject_chain)		\
-	C(tempfail_dns)		C(tempfail_lmtp)			\
-	C(rcpt_delivered)	C(rcpt_unknown)	C(rcpt_spooled)		\
-	C(bytes_in)							\
-	C(dns_lookups)		C(dns_resolver_queries)			\
-	C(dns_mem_hits)		C(dns_mem_misses)			\
-	C(dns_redis_hits)	C(dns_redis_misses)			\
-	C(dns_redis_forged)	C(dns_shared_hits)			\
-	C(lmtp_transactions)	C(lmtp_failures)			\
-	C(lmtp_latency_us_sum)	C(lmtp_latency_count)			\
-	C(lmtp_latency_le_10ms)	C(lmtp_latency_le_100ms)		\
-	C(lmtp_latency_le_1s)	C(lmtp_latency_gt_1s)			\
-	G(spool_depth)							\
-	C(spool_retries)	C(spool_delivered)			\
-	C(spool_deferred)	C(spool_bounced)	C(spool_expired)	\
-	C(worker_restarts)						\
-	C(dns_redis_errors)	G(dns_redis_up)				\
-	C(stats_redis_errors)	G(stats_redis_up)			\
-	C(buffer_budget_refused) C(buffer_budget_spilled)		\
-	G(buffer_bytes)		G(instance_duplicate)	G(fleet_mismatch)
+	C(conn_accepted, "Connections accepted.")			\
+	C(conn_refused_total, "Connections refused for any reason.")	\
+	C(conn_refused_global, "Connections refused at max_connections.") \
+	C(conn_refused_per_ip, "Connections refused at max_connections_per_ip.") \
+	C(conn_refused_emfile, "Connections refused for lack of file descriptors.") \
+	C(tls_handshake_failed, "TLS handshakes that failed.")		\
+	G(conn_active, "Open connections.")				\
+	C(emails_received, "Emails received completely.")		\
+	C(emails_delivered, "Emails delivered to at least one recipient.") \
+	C(reply_email_delivered, NULL) C(reply_internal_error, NULL)	\
+	C(reply_service_unavailable, NULL) C(reply_illegal_message, NULL) \
+	C(reply_illegal_parameter, NULL) C(reply_too_large, NULL)	\
+	C(reply_authentication_failed, NULL)				\
+	C(reply_insufficient_security, NULL) C(reply_unknown_address, NULL) \
+	C(reject_signature, NULL) C(reject_from, NULL) C(reject_no_srv, NULL) \
+	C(reject_insecure_srv, NULL) C(reject_name, NULL) C(reject_dane, NULL) \
+	C(reject_pkix, NULL) C(reject_ct, NULL) C(reject_chain, NULL)	\
+	C(tempfail_dns, NULL) C(tempfail_lmtp, NULL)			\
+	C(rcpt_delivered, "Recipients delivered over LMTP.")		\
+	C(rcpt_unknown, "Recipients refused as unknown by the mailstore.") \
+	C(rcpt_spooled, "Recipients spooled for a later LMTP attempt.")	\
+	C(bytes_in, "Bytes received from clients.")			\
+	C(dns_lookups, "DNS lookups asked for by verification.")	\
+	C(dns_resolver_queries, "Lookups that went to the resolver.")	\
+	C(dns_mem_hits, NULL) C(dns_mem_misses, NULL) C(dns_redis_hits, NULL) \
+	C(dns_redis_misses, NULL) C(dns_redis_forged, NULL)		\
+	C(dns_shared_hits, NULL)					\
+	C(lmtp_transactions, "LMTP transactions.")			\
+	C(lmtp_failures, "LMTP transactions that failed.")		\
+	C(lmtp_latency_us_sum, NULL) C(lmtp_latency_count, NULL)	\
+	C(lmtp_latency_le_10ms, NULL) C(lmtp_latency_le_100ms, NULL)	\
+	C(lmtp_latency_le_1s, NULL) C(lmtp_latency_gt_1s, NULL)		\
+	G(spool_depth, "Emails in the spool.")				\
+	C(spool_retries, "Spool delivery attempts.")			\
+	C(spool_delivered, "Spooled Emails delivered.")			\
+	C(spool_deferred, "Spool attempts deferred to a later retry.")	\
+	C(spool_bounced, "Spooled recipients refused permanently.")	\
+	C(spool_expired, "Spooled Emails given up after the retry limit.") \
+	C(worker_restarts, "Worker processes restarted by the master.")	\
+	C(dns_redis_errors, NULL)					\
+	G(dns_redis_up, "1 when the DNS cache Redis connection is up (summed over workers).") \
+	C(stats_redis_errors, NULL)					\
+	G(stats_redis_up, "1 when the stats Redis connection is up (summed over workers).") \
+	C(buffer_budget_refused, NULL) C(buffer_budget_spilled, NULL)	\
+	G(buffer_bytes, "Bytes held against the worker buffer budget.")	\
+	G(instance_duplicate, NULL) G(fleet_mismatch, NULL)
 
-#define RCV_M_ENUM_(n) RCV_M_##n,
+#define RCV_M_ENUM_(n, help) RCV_M_##n,
 enum rcv_metric {
 	RCV_METRICS_LIST(RCV_M_ENUM_, RCV_M_ENUM_)
 	RCV_M__COUNT
@@ -116,6 +132,7 @@ void rcv_metrics_reject(struct rcv_metrics *m, const char *step);
 void rcv_metrics_sync(struct rcv_metrics *m, enum rcv_metric k, uint64_t total);
 uint64_t rcv_metrics_get(const struct rcv_metrics *m, enum rcv_metric k);
 const char *rcv_metrics_name(enum rcv_metric k);
+const char *rcv_metrics_help(enum rcv_metric k);	/* NULL: none */
 int rcv_metrics_is_gauge(enum rcv_metric k);
 
 /* Start a flush now (also done by the timer).  Returns 0 when a batch was

@@ -367,36 +367,6 @@ print_json(const struct snap *a, const struct snap *b, double stale)
 
 /* --- Prometheus text exposition format 0.0.4 --------------------------- */
 
-static const struct { const char *name, *help; } prom_help[] = {
-	{ "conn_accepted", "Connections accepted." },
-	{ "conn_refused_total", "Connections refused for any reason." },
-	{ "conn_refused_global", "Connections refused at max_connections." },
-	{ "conn_refused_per_ip", "Connections refused at max_connections_per_ip." },
-	{ "conn_refused_emfile", "Connections refused for lack of file descriptors." },
-	{ "tls_handshake_failed", "TLS handshakes that failed." },
-	{ "conn_active", "Open connections." },
-	{ "emails_received", "Emails received completely." },
-	{ "emails_delivered", "Emails delivered to at least one recipient." },
-	{ "rcpt_delivered", "Recipients delivered over LMTP." },
-	{ "rcpt_unknown", "Recipients refused as unknown by the mailstore." },
-	{ "rcpt_spooled", "Recipients spooled for a later LMTP attempt." },
-	{ "bytes_in", "Bytes received from clients." },
-	{ "dns_lookups", "DNS lookups asked for by verification." },
-	{ "dns_resolver_queries", "Lookups that went to the resolver." },
-	{ "lmtp_transactions", "LMTP transactions." },
-	{ "lmtp_failures", "LMTP transactions that failed." },
-	{ "spool_depth", "Emails in the spool." },
-	{ "spool_retries", "Spool delivery attempts." },
-	{ "spool_delivered", "Spooled Emails delivered." },
-	{ "spool_deferred", "Spool attempts deferred to a later retry." },
-	{ "spool_bounced", "Spooled recipients refused permanently." },
-	{ "spool_expired", "Spooled Emails given up after the retry limit." },
-	{ "worker_restarts", "Worker processes restarted by the master." },
-	{ "dns_redis_up", "1 when the DNS cache Redis connection is up (summed over workers)." },
-	{ "stats_redis_up", "1 when the stats Redis connection is up (summed over workers)." },
-	{ "buffer_bytes", "Bytes held against the worker buffer budget." },
-};
-
 static void
 prom_name(int k, char *buf, size_t len)
 {
@@ -412,15 +382,11 @@ prom_name(int k, char *buf, size_t len)
 static void
 prom_family(int k, const char *prefix, char *name, size_t len)
 {
-	const char *n = rcv_metrics_name(k), *help = NULL;
+	const char *n = rcv_metrics_name(k), *help = rcv_metrics_help(k);
 	char base[200];
-	size_t i;
 
 	prom_name(k, base, sizeof(base));
 	snprintf(name, len, "%s%s", prefix, base + strlen("smtpsec_"));
-	for (i = 0; i < sizeof(prom_help) / sizeof(prom_help[0]); i++)
-		if (strcmp(prom_help[i].name, n) == 0)
-			help = prom_help[i].help;
 	if (help != NULL)
 		printf("# HELP %s %s\n", name, help);
 	else if (strncmp(n, "reply_", 6) == 0)
