@@ -67,19 +67,6 @@ finding(struct check *c, int warn, const char *section, const char *name, const 
 #define problem(c, ...) finding((c), 0, __VA_ARGS__)
 #define warning(c, ...) finding((c), 1, __VA_ARGS__)
 
-/* whether the file's value of the key was refused (then already reported) */
-static int
-bad(const struct rcv_config *cfg, const char *section, const char *name)
-{
-	const char *s, *n, *d, *h;
-	size_t i;
-
-	for (i = 0; rcv_config_key(i, &s, &n, &d, &h) == 0; i++)
-		if (strcmp(s, section) == 0 && strcmp(n, name) == 0)
-			return cfg->key_bad[i];
-	return 0;
-}
-
 /* The gateway's start-up warnings (rcv_main.c, rcv_server.c) and settings
  * that work but are seldom meant. */
 static void
@@ -103,7 +90,7 @@ check_warnings(struct check *c)
 		warning(c, "tls", "min_version", "TLS 1.2 accepted (SMTPSEC.md 1: not recommended)");
 	if (cfg->ct_min_scts == 0)
 		warning(c, "verify", "ct_min_scts", "0: Certificate Transparency is not checked");
-	if (strncmp(cfg->lmtp_target, "unix:/", 6) == 0 && !bad(cfg, "lmtp", "target") &&
+	if (strncmp(cfg->lmtp_target, "unix:/", 6) == 0 && !rcv_config_bad(cfg, "lmtp", "target") &&
 	    (stat(cfg->lmtp_target + 5, &sb) < 0 || !S_ISSOCK(sb.st_mode)))
 		warning(c, "lmtp", "target", "%s is not a socket (yet): until it is, Emails get a "
 		    "temporary failure", cfg->lmtp_target + 5);
@@ -116,8 +103,8 @@ check_tls(struct check *c)
 	char why[512];
 	WOLFSSL_CTX *ctx;
 
-	if (cfg->certificate[0] == '\0' || cfg->key[0] == '\0' || bad(cfg, "tls", "certificate") ||
-	    bad(cfg, "tls", "key"))
+	if (cfg->certificate[0] == '\0' || cfg->key[0] == '\0' || rcv_config_bad(cfg, "tls", "certificate") ||
+	    rcv_config_bad(cfg, "tls", "key"))
 		return;		/* reported by the loader */
 	ctx = rcv_tls_server_ctx(cfg->certificate, cfg->key, cfg->min_version, why, sizeof(why));
 	if (ctx != NULL) {
@@ -137,10 +124,10 @@ check_verify(struct check *c)
 	char why[512];
 
 	/* each reason names the file */
-	if (cfg->ca_file[0] && !bad(cfg, "verify", "ca_file") &&
+	if (cfg->ca_file[0] && !rcv_config_bad(cfg, "verify", "ca_file") &&
 	    vfy_ca_file_check(cfg->ca_file, NULL, why, sizeof(why)) < 0)
 		problem(c, "verify", "ca_file", "%s", why);
-	if (cfg->ct_log_list[0] && !bad(cfg, "verify", "ct_log_list") &&
+	if (cfg->ct_log_list[0] && !rcv_config_bad(cfg, "verify", "ct_log_list") &&
 	    vfy_ct_log_list_check(cfg->ct_log_list, NULL, NULL, why, sizeof(why)) < 0)
 		problem(c, "verify", "ct_log_list", "%s", why);
 }
@@ -151,10 +138,10 @@ check_dns(struct check *c, struct ev_loop *loop)
 	const struct rcv_config *cfg = c->cfg;
 	char why[512];
 
-	if (cfg->trust_anchor_file[0] && !bad(cfg, "dns", "trust_anchor_file") &&
+	if (cfg->trust_anchor_file[0] && !rcv_config_bad(cfg, "dns", "trust_anchor_file") &&
 	    vfy_dns_check_trust_anchor(cfg->trust_anchor_file, why, sizeof(why)) < 0)
 		problem(c, "dns", "trust_anchor_file", "%s", why);
-	if (cfg->unbound_conf[0] && !bad(cfg, "dns", "unbound_conf")) {
+	if (cfg->unbound_conf[0] && !rcv_config_bad(cfg, "dns", "unbound_conf")) {
 		/* the worker's libunbound set-up, with this file alone */
 		struct vfy_dns_options o = { .unbound_conf = cfg->unbound_conf, .cache = VFY_DNS_CACHE_MEMORY,
 		    .cache_entries = 16 };
@@ -176,7 +163,7 @@ check_lmtp(struct check *c, struct ev_loop *loop)
 	struct lmtp *l = NULL;
 	char why[512];
 
-	if (bad(cfg, "lmtp", "target"))
+	if (rcv_config_bad(cfg, "lmtp", "target"))
 		return;
 	if (lmtp_init(&l, loop, &o, why, sizeof(why)) < 0)
 		problem(c, "lmtp", "target", "%s", why);
@@ -218,7 +205,7 @@ check_local(struct check *c)
 	struct stat sb;
 	int e;
 
-	if (cfg->user[0] && !bad(cfg, "server", "user")) {
+	if (cfg->user[0] && !rcv_config_bad(cfg, "server", "user")) {
 		pw = getpwnam(cfg->user);
 		if (pw == NULL)
 			problem(c, "server", "user", "unknown user %s", cfg->user);
@@ -230,7 +217,7 @@ check_local(struct check *c)
 		snprintf(who, sizeof(who), "user %s", me->pw_name);
 	else
 		snprintf(who, sizeof(who), "uid %u", (unsigned)geteuid());
-	if (cfg->spool_dir[0] && !bad(cfg, "lmtp", "spool_dir")) {
+	if (cfg->spool_dir[0] && !rcv_config_bad(cfg, "lmtp", "spool_dir")) {
 		if (stat(cfg->spool_dir, &sb) < 0)
 			problem(c, "lmtp", "spool_dir", "%s: %s", cfg->spool_dir, strerror(errno));
 		else if (!S_ISDIR(sb.st_mode))
@@ -239,7 +226,7 @@ check_local(struct check *c)
 			problem(c, "lmtp", "spool_dir", "%s: not writable by %s (the gateway's workers): %s",
 			    cfg->spool_dir, who, strerror(e));
 	}
-	if (cfg->cache_key_file[0] && !bad(cfg, "redis", "cache_key_file")) {
+	if (cfg->cache_key_file[0] && !rcv_config_bad(cfg, "redis", "cache_key_file")) {
 		char why[512];
 
 		if (rcv_server_load_cache_key(cfg, why, sizeof(why)) < 0)

@@ -807,16 +807,11 @@ rcv_config_where(const struct rcv_config *cfg, const char *section, const char *
 }
 
 int
-rcv_config_key(size_t i, const char **section_r, const char **name_r, const char **def_r,
-    const char **help_r)
+rcv_config_bad(const struct rcv_config *cfg, const char *section, const char *name)
 {
-	if (i >= NKEYS)
-		return -1;
-	*section_r = keys[i].section;
-	*name_r = keys[i].name;
-	*def_r = keys[i].def;
-	*help_r = keys[i].help;
-	return 0;
+	int r = key_row(section, name);
+
+	return r >= 0 && cfg->key_bad[r];
 }
 
 /* One key's value as it would be written in the file ("listen": every

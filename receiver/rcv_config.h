@@ -129,11 +129,8 @@ unsigned rcv_config_load_all(const char *path, struct rcv_config *cfg_r, rcv_con
 int rcv_config_where(const struct rcv_config *cfg, const char *section, const char *name,
     char *buf, size_t len);
 
-/* The key table, for the dump, the man page and the tests: row i's
- * section, name, default (NULL: derived, see help) and help.  0, or -1
- * past the last row. */
-int rcv_config_key(size_t i, const char **section_r, const char **name_r, const char **def_r,
-    const char **help_r);
+/* 1 when the file's value of [section] name was refused (and reported). */
+int rcv_config_bad(const struct rcv_config *cfg, const char *section, const char *name);
 
 /* Print the configuration in the file's syntax: RCV_CONFIG_DUMP_CHANGED only
  * the keys the file sets to a value other than the default (`-n`);

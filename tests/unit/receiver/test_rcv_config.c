@@ -448,35 +448,44 @@ t_dump_changed_round_trip(void)
 	free(c2);
 }
 
-/* -d prints every key of the table, once, in its section. */
+/* -d prints every key of the table, once, in its section: the table as
+ * the man page generated from it lists it (".SS [section]", then for each
+ * key "\fBname\fR = ..." and its help text on the next line). */
 static void
 t_dump_all_every_key(void)
 {
-	const char *sec, *name, *def, *help, *cur = NULL;
-	char *d, *p, want[160];
-	size_t i;
+	char *d, *man = NULL, *line, *save = NULL, *cur = NULL, want[160];
+	size_t mlen = 0, n = 0;
+	int key_above = 0;
+	FILE *m = open_memstream(&man, &mlen);
 
+	T_ASSERT(m != NULL);
+	rcv_config_man(m, "0");
+	fclose(m);
 	T_ASSERT(load(BASE "[dns]\ntimeout = 2s\n") == 0);
 	d = dump_of(&cfg, 0);
-	for (i = 0; rcv_config_key(i, &sec, &name, &def, &help) == 0; i++) {
-		T_ASSERT(help != NULL && help[0] != '\0');
-		if (cur == NULL || strcmp(cur, sec) != 0) {
-			snprintf(want, sizeof(want), "[%s]\n", sec);
-			p = strstr(d, want);
-			if (p == NULL) {
-				T_FAIL("no %s in -d", want);
-				break;
-			}
-			cur = sec;
+	for (line = strtok_r(man, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		if (key_above && (line[0] == '.' || line[0] == ';'))
+			T_FAIL("the key above %s has no help", line);
+		key_above = 0;
+		if (strncmp(line, ".SS [", 5) == 0) {
+			cur = line + 4;
+			snprintf(want, sizeof(want), "%s\n", cur);
+			if (strstr(d, want) == NULL)
+				T_FAIL("no %s in -d", cur);
+		} else if (strncmp(line, "\\fB", 3) == 0 && cur != NULL) {
+			snprintf(want, sizeof(want), "\n%.*s =", (int)strcspn(line + 3, "\\"), line + 3);
+			if (strstr(d, want) == NULL)
+				T_FAIL("key %s%s not in -d", cur, want);
+			key_above = 1;
+			n++;
 		}
-		snprintf(want, sizeof(want), "\n%s =", name);
-		if (strstr(d, want) == NULL)
-			T_FAIL("key %s.%s not in -d", sec, name);
 	}
-	T_ASSERT(i >= 40);
+	T_ASSERT(n >= 40);
 	T_ASSERT(strstr(d, "timeout = 2s  # default: 5s\n") != NULL);
 	T_ASSERT(strstr(d, "cache_max_ttl = 1h\n") != NULL);
 	free(d);
+	free(man);
 }
 
 int
