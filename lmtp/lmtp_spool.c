@@ -284,28 +284,26 @@ map_entry(int fd, uint8_t **map_r, size_t *len_r, struct hdr *h)
 
 enum claim { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD };
 
-/* Claim the entry at path, then parse its header and map its body.
+/* Claim the entry dir/name, then parse its header and map its body.
  * CLAIM_BUSY: another retry owns it; CLAIM_GONE: removed or replaced since
  * the scan saw it; CLAIM_BAD: unreadable, *e_r still holds the claim so it
  * can be moved aside. */
 static enum claim
-entry_claim(const char *path, struct lmtp_spool_entry **e_r)
+entry_claim(const char *dir, const char *name, struct lmtp_spool_entry **e_r)
 {
 	struct lmtp_spool_entry *e = mem_calloc(1, sizeof(*e));
-	const char *slash;
 	int why;
 
 	*e_r = NULL;
 	e->fd = -1;
-	if (snprintf(e->path, sizeof(e->path), "%s", path) >= (int)sizeof(e->path)) {
+	if (snprintf(e->path, sizeof(e->path), "%s/%s", dir, name) >= (int)sizeof(e->path)) {
 		free(e);
 		return CLAIM_GONE;
 	}
-	slash = strrchr(e->path, '/');
-	e->name = slash ? slash + 1 : e->path;
+	e->name = e->path + strlen(dir) + 1;
 	/* the owner before us may have removed it, or rewritten it under the
 	 * same name (a new file, with a later next retry) */
-	e->fd = claim_fd(path, &why);
+	e->fd = claim_fd(e->path, &why);
 	if (e->fd < 0) {
 		entry_free(e);
 		return why == LMTP_SPOOL_BUSY ? CLAIM_BUSY : CLAIM_GONE;
@@ -341,7 +339,6 @@ scan(struct lmtp_spool *sp)
 		return;
 	sp->more = 0;
 	while ((de = readdir(d)) != NULL) {
-		char path[1100];
 		size_t nl = strlen(de->d_name);
 		struct lmtp_spool_entry *e;
 
@@ -352,9 +349,7 @@ scan(struct lmtp_spool *sp)
 			sp->more = 1;
 			continue;
 		}
-		if (snprintf(path, sizeof(path), "%s/%s", sp->dir, de->d_name) >= (int)sizeof(path))
-			continue;
-		switch (entry_claim(path, &e)) {
+		switch (entry_claim(sp->dir, de->d_name, &e)) {
 		case CLAIM_BUSY:
 			continue;	/* another worker's retry, or our own */
 		case CLAIM_GONE:
