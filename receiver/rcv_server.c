@@ -175,7 +175,7 @@ rcv_server_bind(const struct rcv_config *cfg, int *fds, char *err, size_t errlen
 		const struct rcv_listen *l = &cfg->listen[i];
 		struct sockaddr_storage ss;
 		socklen_t sl;
-		int one = 1, fd;
+		int one = 1, sb = RCV_SOCK_SNDBUF, fd;
 
 		memset(&ss, 0, sizeof(ss));
 		if (l->v6) {
@@ -201,6 +201,17 @@ rcv_server_bind(const struct rcv_config *cfg, int *fds, char *err, size_t errlen
 			return -1;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* Set here once, and inherited by every accepted socket (Linux
+		 * copies both from the listener; t_gateway_limits.sh checks):
+		 * the gateway only sends replies (a few dozen bytes per Email),
+		 * so a small kernel send buffer bounds what a client that never
+		 * reads can park in the kernel, per session, before our own
+		 * output limits apply; and replies and handshake flights go out
+		 * at once: with Nagle a write after the session ticket waited
+		 * ~40 ms for the peer's delayed ACK (one Email per connection ran
+		 * at 0.45 of raw wolfSSL handshakes). */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (l->v6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
@@ -248,7 +259,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct rcv_listener *lis = w->data;
 	struct rcv_server *srv = lis->srv;
 	const struct rcv_config *cfg = srv->cfg;
-	int k, sb = RCV_SOCK_SNDBUF, one = 1;
+	int k;
 
 	for (k = 0; k < 64; k++) {
 		struct sockaddr_storage ss;
@@ -298,16 +309,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		/* The gateway only sends replies (a few dozen bytes per Email): a
-		 * small kernel send buffer bounds what a client that never reads
-		 * can park in the kernel, per session, before our own output
-		 * limits apply. */
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
-		/* replies and handshake flights go out at once: with Nagle a write
-		 * after the session ticket waited ~40 ms for the peer's delayed
-		 * ACK (one Email per connection ran at 0.45 of raw wolfSSL
-		 * handshakes) */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* SO_SNDBUF and TCP_NODELAY: inherited from the listener
+		 * (rcv_server_bind) */
 		srv->n_conns++;
 		srv->st.accepted++;
 		RCV_METRIC_ADD(conn_accepted, 1);

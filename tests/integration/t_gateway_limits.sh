@@ -1,7 +1,8 @@
 #!/bin/bash
 # Gateway limits and transport options (SMTPSEC.md 1, 7) that need no
 # mailstore: the global connection cap, the idle timeout's unreferenced
-# service_unavailable, running out of descriptors on accept (no busy loop),
+# service_unavailable, the accepted sockets' send buffer and TCP_NODELAY,
+# running out of descriptors on accept (no busy loop),
 # TLS 1.2 only when min_version = 1.2, and a worker that cannot start
 # (spool_dir not a directory) stopping the gateway instead of a restart loop.
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +73,45 @@ took=$(( $(date +%s) - start ))
 t_check idle_timeout_goodbye "$out" grep -q "reply n=none error=service_unavailable" <<<"$out"
 t_check idle_timeout_closed_early "took ${took}s" test "$took" -lt 6
 t_check idle_timeout_logged "no log" grep -q "event=close reason=idle_timeout" "$P/gw.log"
+
+# --- accepted sockets: the 32 KiB send buffer and TCP_NODELAY, set on the
+# listener and inherited (rcv_server_bind); read from the worker's own
+# descriptor with pidfd_getfd(2) ---
+W=$(pgrep -P "$GW_PID" | head -1)
+out=$(python3 - "$PORT" "$W" <<'PY' 2>&1
+import ctypes, os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+c = socket.create_connection(("127.0.0.1", port))
+cport = c.getsockname()[1]
+time.sleep(0.3)
+inode = None
+for line in open("/proc/%d/net/tcp" % pid).read().splitlines()[1:]:
+    f = line.split()
+    if int(f[1].split(":")[1], 16) == port and int(f[2].split(":")[1], 16) == cport:
+        inode = f[9]
+fd = None
+for n in os.listdir("/proc/%d/fd" % pid):
+    try:
+        if os.readlink("/proc/%d/fd/%s" % (pid, n)) == "socket:[%s]" % inode:
+            fd = int(n)
+    except OSError:
+        pass
+if fd is None:
+    sys.exit("the accepted socket was not found in worker %d" % pid)
+libc = ctypes.CDLL(None, use_errno=True)
+pidfd = os.pidfd_open(pid)
+mine = libc.syscall(438, pidfd, fd, 0)	# pidfd_getfd
+if mine < 0:
+    sys.exit("pidfd_getfd: %s" % os.strerror(ctypes.get_errno()))
+s = socket.socket(fileno=mine)
+print("sndbuf=%d nodelay=%d" % (s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+    s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+s.detach()
+os.close(mine)
+PY
+)
+# the kernel doubles what SO_SNDBUF asks for: 32 KiB -> 65536
+t_check accepted_socket_options "$out" test "$out" = "sndbuf=65536 nodelay=1"
 gw_stop
 
 # --- out of descriptors on accept: pause instead of spinning, then recover ---
