@@ -100,6 +100,22 @@ fsync_dir(const char *dir)
 	return r;
 }
 
+/* fsync_dir of the directory that holds path */
+static int
+fsync_parent(const char *path)
+{
+	const char *sl = strrchr(path, '/');
+	char d[1400];
+
+	if (sl == NULL || (size_t)(sl - path) >= sizeof(d)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(d, path, (size_t)(sl - path));
+	d[sl - path] = '\0';
+	return fsync_dir(d);
+}
+
 /* Write header + body to final in dir (atomically, durably); tmp_n makes
  * the temporary name unique in this process. */
 static int
@@ -315,15 +331,19 @@ entry_claim(const char *dir, const char *name, struct lmtp_spool_entry **e_r)
 }
 
 /* Move a claimed entry to failed/ (still holding its claim), report ev,
- * then free the entry (the claim goes with it). */
+ * then free the entry (the claim goes with it).  A rename changes two
+ * directories: both are synced, or after a crash the entry could be in
+ * neither (the spool's removal on disk, failed/'s addition not). */
 static void
 move_failed(struct lmtp_spool *sp, struct lmtp_spool_entry *e, const struct lmtp_spool_event *ev)
 {
 	char dst[1200];
 
 	if (snprintf(dst, sizeof(dst), "%s/failed/%s", sp->dir, e->name) < (int)sizeof(dst) &&
-	    rename(e->path, dst) == 0)
+	    rename(e->path, dst) == 0) {
+		fsync_parent(dst);
 		fsync_dir(sp->dir);
+	}
 	emit(sp, ev);
 	entry_free(e);
 }
@@ -769,7 +789,7 @@ lmtp_spool_retry_now(const char *dir, const char *id, char *err, size_t errlen)
 		    failed ? (uint64_t)time(NULL) : h.created, h.attempts, 0, &seg, 1);
 		if (r < 0)
 			snprintf(err, errlen, "cannot rewrite %s: %s", dst, strerror(errno));
-		else if (failed && (unlink(path) < 0 || fsync_dir(dir) < 0)) {
+		else if (failed && (unlink(path) < 0 || fsync_parent(path) < 0)) {
 			snprintf(err, errlen, "requeued %s but cannot remove %s: %s", dst, path,
 			    strerror(errno));
 			r = -1;
