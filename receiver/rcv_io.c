@@ -8,13 +8,11 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "base/mem.h"
 #include "base/sys.h"
 #include "receiver/rcv_log.h"
 #include "receiver/rcv_metrics.h"
@@ -43,41 +41,19 @@ static void io_close(struct rcv_io *io, const char *reason);
  * wolfSSL's receive callback.  wolfSSL asks for exactly what it needs next
  * (5 bytes of header, then the body), so its own socket callback makes two
  * recv calls per record.  Here a short request reads up to RCV_READ_AHEAD
- * bytes into one buffer per thread (read_ahead) and the surplus serves the
- * next requests; a request at least that long is read straight into
- * wolfSSL's buffer.  The surplus stays in read_ahead while its connection
- * is the last to read; when another connection needs the buffer, it moves
- * to the owner's io->pend (malloc'd, freed when drained).  So an idle
- * session holds no read-ahead memory: it goes idle only after wolfSSL
- * asked for more than was pending (WANT_READ).
+ * bytes into one buffer per worker (read_ahead) and the surplus serves the
+ * next requests of the same connection.  A request at least that long, or
+ * any request while the buffer holds another connection's surplus (its
+ * session paused before wolfSSL asked for more), is read straight into
+ * wolfSSL's buffer, as wolfSSL's own callback reads.  So no connection
+ * holds read-ahead memory of its own: whatever peers do, the worker holds
+ * this one buffer (a paused owner only costs the others the read-ahead).
  */
 static _Thread_local struct {
-	struct rcv_io *owner;		/* whose bytes buf[off, len) are */
+	struct rcv_io *owner;		/* whose bytes buf[off, len) are (off < len) */
 	size_t off, len;
 	uint8_t buf[RCV_READ_AHEAD];
 } read_ahead;
-
-static int
-io_pending(const struct rcv_io *io)
-{
-	return io->pend != NULL || (read_ahead.owner == io && read_ahead.off < read_ahead.len);
-}
-
-/* read_ahead's surplus to its owner's own buffer (read_ahead is needed) */
-static void
-read_ahead_spill(void)
-{
-	struct rcv_io *o = read_ahead.owner;
-
-	if (o != NULL && read_ahead.off < read_ahead.len) {
-		o->pend_len = (uint32_t)(read_ahead.len - read_ahead.off);
-		o->pend_off = 0;
-		o->pend = mem_alloc(o->pend_len);
-		memcpy(o->pend, read_ahead.buf + read_ahead.off, o->pend_len);
-	}
-	read_ahead.owner = NULL;
-	read_ahead.off = read_ahead.len = 0;
-}
 
 static int
 io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
@@ -88,31 +64,13 @@ io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
 
 	if (sz <= 0)
 		return 0;
-	if (io->pend != NULL) {
-		n = io->pend_len - io->pend_off;
-		n = n < (size_t)sz ? n : (size_t)sz;
-		memcpy(p, io->pend + io->pend_off, n);
-		io->pend_off += (uint32_t)n;
-		if (io->pend_off == io->pend_len) {
-			free(io->pend);
-			io->pend = NULL;
-			io->pend_off = io->pend_len = 0;
-		}
-		return (int)n;
-	}
-	if (read_ahead.owner != io || read_ahead.off == read_ahead.len) {
-		if ((size_t)sz >= sizeof(read_ahead.buf))
+	if (read_ahead.owner != io) {
+		int direct = (size_t)sz >= sizeof(read_ahead.buf) || read_ahead.owner != NULL;
+
+		if (direct)
 			r = recv(io->fd, p, (size_t)sz, 0);
-		else {
-			if (read_ahead.owner != io)
-				read_ahead_spill();
+		else
 			r = recv(io->fd, read_ahead.buf, sizeof(read_ahead.buf), 0);
-			if (r > 0) {
-				read_ahead.owner = io;
-				read_ahead.off = 0;
-				read_ahead.len = (size_t)r;
-			}
-		}
 		if (r == 0)
 			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
 		if (r < 0) {
@@ -127,8 +85,11 @@ io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
 				return WOLFSSL_CBIO_ERR_CONN_CLOSE;
 			return WOLFSSL_CBIO_ERR_GENERAL;
 		}
-		if (read_ahead.owner != io)
-			return (int)r;		/* read straight into wolfSSL's buffer */
+		if (direct)
+			return (int)r;
+		read_ahead.owner = io;
+		read_ahead.off = 0;
+		read_ahead.len = (size_t)r;
 	}
 	n = read_ahead.len - read_ahead.off;
 	n = n < (size_t)sz ? n : (size_t)sz;
@@ -319,7 +280,7 @@ io_update(struct rcv_io *io)
 	}
 	/* wolfSSL may hold decrypted records, and io_recv_cb bytes read
 	 * ahead, that no fd event will announce */
-	if (can_read(io) && (wolfSSL_pending(io->ssl) > 0 || io_pending(io)))
+	if (can_read(io) && (wolfSSL_pending(io->ssl) > 0 || read_ahead.owner == io))
 		ev_idle_start(io->loop, &io->kick);
 }
 
@@ -463,8 +424,6 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 {
 	io->loop = loop;
 	io->fd = fd;
-	io->pend = NULL;
-	io->pend_off = io->pend_len = 0;
 	memset(&io->wq, 0, sizeof(io->wq));
 	io->wdead = 0;
 	io->id = id;
@@ -489,6 +448,12 @@ rcv_io_init(struct rcv_io *io, struct ev_loop *loop, struct WOLFSSL_CTX *ctx, in
 	ev_init(&io->timer, timer_cb);
 	io->timer.repeat = (double)handshake_ms / 1000.0;
 	ev_idle_init(&io->kick, kick_cb);
+	/* above the sockets' watchers: libev runs an idle watcher only when
+	 * nothing of its priority or higher is pending, so at the sockets'
+	 * priority a busy worker would never resume a session whose bytes
+	 * wait in wolfSSL or read_ahead (no fd event announces them); one
+	 * level up it runs once per loop iteration, one read budget each */
+	ev_set_priority(&io->kick, 1);
 	ev_prepare_init(&io->later, later_cb);
 	ev_io_start(loop, &io->io);
 	ev_timer_again(loop, &io->timer);
@@ -577,8 +542,6 @@ rcv_io_deinit(struct rcv_io *io)
 		read_ahead.owner = NULL;
 		read_ahead.off = read_ahead.len = 0;
 	}
-	free(io->pend);
-	io->pend = NULL;
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;

@@ -42,8 +42,6 @@ struct rcv_io {
 	int peer_eof;
 	int tls_want_write;
 	size_t window_bytes;		/* read since the idle timer last restarted */
-	uint8_t *pend;			/* owned: bytes read ahead, not yet given to wolfSSL */
-	uint32_t pend_off, pend_len;	/* (NULL while none wait: no idle cost) */
 	uint64_t t_start;
 	double idle_s;			/* idle timeout, seconds */
 	unsigned long long id;		/* the connection id, for log lines */
