@@ -37,6 +37,22 @@
 
 static void io_close(struct rcv_io *io, const char *reason);
 
+/* A failed recv or send (errno) as wolfSSL's own callbacks (wolfio.c)
+ * report it; would_block is WANT_READ or WANT_WRITE. */
+static int
+cbio_error(int would_block)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return would_block;
+	if (errno == EINTR)
+		return WOLFSSL_CBIO_ERR_ISR;
+	if (errno == ECONNRESET)
+		return WOLFSSL_CBIO_ERR_CONN_RST;
+	if (errno == EPIPE || errno == ECONNABORTED)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
 /*
  * wolfSSL's receive callback.  wolfSSL asks for exactly what it needs next
  * (5 bytes of header, then the body), so its own socket callback makes two
@@ -73,18 +89,8 @@ io_recv_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
 			r = recv(io->fd, read_ahead.buf, sizeof(read_ahead.buf), 0);
 		if (r == 0)
 			return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-		if (r < 0) {
-			/* as wolfSSL's own callback (wolfio.c) translates them */
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return WOLFSSL_CBIO_ERR_WANT_READ;
-			if (errno == EINTR)
-				return WOLFSSL_CBIO_ERR_ISR;
-			if (errno == ECONNRESET)
-				return WOLFSSL_CBIO_ERR_CONN_RST;
-			if (errno == EPIPE || errno == ECONNABORTED)
-				return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-			return WOLFSSL_CBIO_ERR_GENERAL;
-		}
+		if (r < 0)
+			return cbio_error(WOLFSSL_CBIO_ERR_WANT_READ);
 		if (direct)
 			return (int)r;
 		read_ahead.owner = io;
@@ -151,18 +157,7 @@ io_send_cb(WOLFSSL *ssl, char *p, int sz, void *ctx)
 	if (io->wq.len)
 		return WOLFSSL_CBIO_ERR_WANT_WRITE;
 	r = send(io->fd, p, (size_t)sz, MSG_NOSIGNAL);
-	if (r >= 0)
-		return (int)r;
-	/* as wolfSSL's own callback (wolfio.c) translates them */
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return WOLFSSL_CBIO_ERR_WANT_WRITE;
-	if (errno == EINTR)
-		return WOLFSSL_CBIO_ERR_ISR;
-	if (errno == ECONNRESET)
-		return WOLFSSL_CBIO_ERR_CONN_RST;
-	if (errno == EPIPE || errno == ECONNABORTED)
-		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-	return WOLFSSL_CBIO_ERR_GENERAL;
+	return r >= 0 ? (int)r : cbio_error(WOLFSSL_CBIO_ERR_WANT_WRITE);
 }
 
 static int
