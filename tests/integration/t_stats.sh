@@ -226,15 +226,22 @@ t_check stats_env_password "$(head -1 "$T_TMP/auth3.out")" grep -q '^gw4:4650' "
 #    stuck batch is dropped after 5 s (the context freed, not waited on),
 #    the reconnect's handshake times out, counting goes on; after SIGCONT
 #    the counts arrive and nothing was counted twice.
+# hung_run NAME WAIT STOPPED MQ-ARGS...: smtpsec-metricsq as instance
+# NAME:4650 (output in $T_TMP/NAME.out); Redis stopped after WAIT seconds
+# for STOPPED seconds; returns when the writer has exited
+hung_run() {
+	local name=$1 wait=$2 stopped=$3 pid
+	shift 3
+	"$mq" --instance "$name:4650" --host 127.0.0.1 --port "$port" --password s3cret "$@" >"$T_TMP/$name.out" &
+	pid=$!
+	sleep "$wait"
+	kill -STOP "$REDIS_PID"
+	sleep "$stopped"
+	kill -CONT "$REDIS_PID"
+	wait "$pid"
+}
 start=$(date +%s%N)
-"$mq" --instance gw6:4650 --host 127.0.0.1 --port "$port" --password s3cret --interval-ms 100 --run-ms 11000 \
-	--add emails_received=1 --add-every-ms 100 >"$T_TMP/gw6.out" &
-mqpid=$!
-sleep 1
-kill -STOP "$REDIS_PID"
-sleep 7
-kill -CONT "$REDIS_PID"
-wait "$mqpid"
+hung_run gw6 1 7 --interval-ms 100 --run-ms 11000 --add emails_received=1 --add-every-ms 100
 el=$(( ($(date +%s%N) - start) / 1000000 ))
 want=$(sed -n 's/^total emails_received=//p' "$T_TMP/gw6.out")
 got=$(rcli HGET smtpsec:stats:gw6:4650 emails_received)
@@ -251,14 +258,7 @@ fi
 #    it Redis had 2000).  Flushes every 1 s; the 1000 are added at 1.5 s,
 #    after Redis stopped at 1.3 s, so they travel only in the batch of 2 s,
 #    which is dropped as stuck at about 8 s; Redis wakes at 9.3 s.
-"$mq" --instance gw7:4650 --host 127.0.0.1 --port "$port" --password s3cret --interval-ms 1000 --run-ms 13000 \
-	--add emails_received=1000 --add-after-ms 1500 >"$T_TMP/gw7.out" &
-mqpid=$!
-sleep 1.3
-kill -STOP "$REDIS_PID"
-sleep 8
-kill -CONT "$REDIS_PID"
-wait "$mqpid"
+hung_run gw7 1.3 8 --interval-ms 1000 --run-ms 13000 --add emails_received=1000 --add-after-ms 1500
 got=$(rcli HGET smtpsec:stats:gw7:4650 emails_received)
 t_check hung_redis_batch_counted_once "counted 1000, Redis has '${got}': $(tr '\n' ' ' <"$T_TMP/gw7.out")" \
 	test "$got" = 1000
