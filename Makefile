@@ -296,7 +296,7 @@ DEPS_BUILD := build-essential pkg-config libwolfssl-dev libunbound-dev libev-dev
 DEPS_TEST  := clang libclang-rt-14-dev libfuzzer-14-dev nsd ldnsutils python3-authres qemu-user \
               dovecot-core dovecot-lmtpd redis-server dns-root-data \
               ca-certificates openssl python3 systemd gnuplot-nox postfix \
-              prometheus python3-prometheus-client spiped
+              prometheus python3-prometheus-client spiped strace
 # postfix (t_postfix.sh runs a private instance): installed with debconf's
 # "No configuration", so no system instance is set up, and its service is
 # disabled when this target installed it; nothing listens on port 25.
