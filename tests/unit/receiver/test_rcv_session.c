@@ -431,6 +431,19 @@ static const struct row rows[] = {
 
 static char spool_dir[] = "/tmp/test_rcv_session.XXXXXX";
 
+/* The session parameters of the tests that need no special limit: the
+ * codec's default limits, 1 MiB in memory, the test's spool. */
+static void
+params_default(struct rcv_session_params *p, struct wire_limits *lim)
+{
+	wire_limits_default(lim);
+	memset(p, 0, sizeof(*p));
+	p->st = &counters;
+	p->lim = lim;
+	p->memory_threshold = 1 << 20;
+	p->spool_dir = spool_dir;
+}
+
 /* Run one row, fed whole (bytewise 0) or one byte at a time; NULL or why not. */
 static const char *
 run_row(const struct row *r, int bytewise, char *got, size_t gotcap)
@@ -544,12 +557,7 @@ t_replies_of_one_read_batched(void)
 	char in[256], *tok, *save = NULL, got[256];
 
 	memset(&f, 0, sizeof(f));
-	wire_limits_default(&lim);
-	memset(&p, 0, sizeof(p));
-	p.st = &counters;
-	p.lim = &lim;
-	p.memory_threshold = 1 << 20;
-	p.spool_dir = spool_dir;
+	params_default(&p, &lim);
 	s = rcv_session_new(&p, &fake_ops, &f);
 	rcv_session_start(s);
 	snprintf(in, sizeof(in), "%s", r.in);
@@ -580,12 +588,7 @@ t_inflight_cap(void)
 	size_t i;
 
 	memset(&f, 0, sizeof(f));
-	wire_limits_default(&lim);
-	memset(&p, 0, sizeof(p));
-	p.st = &counters;
-	p.lim = &lim;
-	p.memory_threshold = 1 << 20;
-	p.spool_dir = spool_dir;
+	params_default(&p, &lim);
 	s = rcv_session_new(&p, &fake_ops, &f);
 	rcv_session_start(s);
 	T_ASSERT(build(&b, "hello") == 0);
@@ -644,12 +647,7 @@ t_body_8bit(void)
 
 				memset(&f, 0, sizeof(f));
 				f.last_8bit = -1;
-				wire_limits_default(&lim);
-				memset(&p, 0, sizeof(p));
-				p.st = &counters;
-				p.lim = &lim;
-				p.memory_threshold = 1 << 20;
-				p.spool_dir = spool_dir;
+				params_default(&p, &lim);
 				memset(body, 'a', sizeof(body));
 				memcpy(body, "From: a@a.test\r\n\r\n", 18);
 				if (pos[i] >= 0)
@@ -691,12 +689,7 @@ t_error_cap(void)
 	unsigned i;
 
 	memset(&f, 0, sizeof(f));
-	wire_limits_default(&lim);
-	memset(&p, 0, sizeof(p));
-	p.st = &counters;
-	p.lim = &lim;
-	p.memory_threshold = 1 << 20;
-	p.spool_dir = spool_dir;
+	params_default(&p, &lim);
 	s = rcv_session_new(&p, &fake_ops, &f);
 	rcv_session_start(s);
 	T_ASSERT(build(&b, "hello") == 0);
